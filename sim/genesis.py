@@ -1,0 +1,74 @@
+"""A deployed, funded simulated chain: the starting point of every simulation and test.
+
+Keys derive from a seed so that a run is reproducible to the byte; none of them guards real
+money. Genesis puts balances in place and runs the deployer's setup calls directly on the
+executor (block 0), as a devnet's deployment plan would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from chain.clarity import Buffer, ContractPrincipal
+from chain.keys import PrivateKey
+from sim.chain import ChainConfig, SimChain
+from sim.models import PythonContracts
+
+STX_UNIT = 1_000_000
+SBTC_UNIT = 100_000_000
+
+
+@dataclass(frozen=True)
+class Accounts:
+    deployer: PrivateKey  # admin, backend and oracle submitter at deployment
+    quote: PrivateKey  # signs quotes; its public key is set in the registry
+    users: tuple[PrivateKey, ...]
+
+
+def make_accounts(users: int, seed: str = "bithedge") -> Accounts:
+    return Accounts(
+        deployer=PrivateKey.from_seed(f"{seed}/deployer".encode()),
+        quote=PrivateKey.from_seed(f"{seed}/quote".encode()),
+        users=tuple(PrivateKey.from_seed(f"{seed}/user/{i}".encode()) for i in range(users)),
+    )
+
+
+@dataclass
+class Deployment:
+    chain: SimChain
+    accounts: Accounts
+
+    def contract(self, name: str) -> ContractPrincipal:
+        return self.accounts.deployer.principal().contract(name)
+
+
+def deploy(
+    users: int = 4,
+    *,
+    stx_each: int = 1_000_000 * STX_UNIT,
+    sbtc_each: int = 100 * SBTC_UNIT,
+    config: ChainConfig | None = None,
+    rng: np.random.Generator | None = None,
+    env: simpy.Environment | None = None,
+    autostart: bool = True,
+    seed: str = "bithedge",
+) -> Deployment:
+    accounts = make_accounts(users, seed)
+    deployer = accounts.deployer.principal()
+    executor = PythonContracts(deployer)
+    for key in (accounts.deployer, *accounts.users):
+        executor.genesis_stx(key.principal(), stx_each)
+        executor.genesis_sbtc(key.principal(), sbtc_each)
+    setup = executor.execute(
+        deployer,
+        deployer.contract("policy-registry"),
+        "set-quote-pubkey",
+        [Buffer(accounts.quote.public_key)],
+        0,
+    )
+    assert setup.success, setup
+    chain = SimChain(executor, config, rng=rng, env=env, autostart=autostart)
+    return Deployment(chain, accounts)

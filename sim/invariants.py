@@ -1,0 +1,127 @@
+"""The PROTOCOL.md invariants, checked after every block from outside the contracts.
+
+The checker sees the chain only through the port (read-only calls, balances) and the events of
+each block, so it holds for either executor, Python models or the Clarity VM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chain.clarity import ContractPrincipal, Tuple, UInt
+from chain.port import Chain, ChainEvent
+
+TRANCHES = [(token, tier) for token in (0, 1) for tier in (0, 1, 2)]
+POOL_EVENTS_WITH_STATE = {"deposit", "withdraw", "locked", "released", "payout", "lock-set"}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    block: int
+    invariant: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"block {self.block}: invariant {self.invariant}: {self.message}"
+
+
+def _u(t: Tuple, name: str) -> int:
+    value = t[name]
+    assert isinstance(value, UInt)
+    return value.value
+
+
+@dataclass
+class InvariantChecker:
+    chain: Chain
+    pool: ContractPrincipal
+    violations: list[Violation] = field(default_factory=list)
+    _providers: dict[tuple[int, int], set] = field(default_factory=dict)
+    _shares: dict[tuple[int, int], int] = field(default_factory=dict)
+    _finished: set[int] = field(default_factory=set)
+    _paid: dict[int, int] = field(default_factory=dict)  # token -> sum of payout events
+    _left: dict[int, int] = field(default_factory=dict)  # token -> transfers out for payouts
+
+    def _fail(self, block: int, invariant: int, message: str) -> None:
+        self.violations.append(Violation(block, invariant, message))
+
+    def check_block(self, height: int, events: tuple[ChainEvent, ...]) -> list[Violation]:
+        """Checks after one block; returns the new violations (also kept in `violations`)."""
+        before = len(self.violations)
+        self._follow_events(height, events)
+        self._check_state(height)
+        return self.violations[before:]
+
+    def _follow_events(self, height: int, events: tuple[ChainEvent, ...]) -> None:
+        pool = self.pool.address
+        transfers_by_tx: dict[str, list] = {}
+        for ce in events:
+            e = ce.event
+            if e.kind in ("stx_transfer", "ft_transfer") and e.sender == pool:
+                transfers_by_tx.setdefault(ce.txid, []).append(e)
+        for ce in events:
+            e = ce.event
+            if e.kind != "print" or not isinstance(e.value, Tuple) or "event" not in e.value.data:
+                continue
+            name = e.value["event"].value  # type: ignore[attr-defined]
+            t = e.value
+            if e.contract == pool and name in POOL_EVENTS_WITH_STATE:
+                key = (_u(t, "token"), _u(t, "tier"))
+                shares = _u(t, "total-shares")
+                if name in ("deposit", "withdraw"):
+                    self._providers.setdefault(key, set()).add(t["provider"])
+                elif shares != self._shares.get(key, 0):
+                    self._fail(height, 4, f"{name} changed the shares of tranche {key}")
+                self._shares[key] = shares
+                if name == "payout":
+                    token, amount = key[0], _u(t, "amount")
+                    self._paid[token] = self._paid.get(token, 0) + amount
+                    recipient = t["recipient"].address  # type: ignore[attr-defined]
+                    moved = [
+                        x
+                        for x in transfers_by_tx.get(ce.txid, [])
+                        if x.recipient == recipient and x.amount == amount
+                    ]
+                    if amount and not moved:
+                        self._fail(height, 3, f"payout of {amount} without a matching transfer")
+                    else:
+                        self._left[token] = self._left.get(token, 0) + amount
+                        if moved:
+                            transfers_by_tx[ce.txid].remove(moved[0])
+            elif name in ("policy-settled", "policy-expired"):
+                pid = _u(t, "id")
+                if pid in self._finished:
+                    self._fail(height, 3, f"policy {pid} finished twice")
+                self._finished.add(pid)
+        for token in self._paid:
+            if self._paid[token] != self._left.get(token, 0):
+                self._fail(height, 3, f"payouts and vault outflows differ for token {token}")
+
+    def _check_state(self, height: int) -> None:
+        chain = self.chain
+        held = chain.balances(self.pool)
+        totals = {0: 0, 1: 0}
+        for token, tier in TRANCHES:
+            t = chain.read_only(self.pool, "get-tranche", [UInt(token), UInt(tier)])
+            assert isinstance(t, Tuple)
+            assets, shares, locked = (
+                _u(t, "total-assets"),
+                _u(t, "total-shares"),
+                _u(t, "locked"),
+            )
+            totals[token] += assets
+            if locked > assets:
+                self._fail(height, 2, f"tranche {(token, tier)} locks {locked} > assets {assets}")
+            providers = self._providers.get((token, tier), set())
+            owned = sum(
+                chain.read_only(self.pool, "get-shares", [UInt(token), UInt(tier), p]).value  # type: ignore[attr-defined]
+                for p in providers
+            )
+            if owned != shares:
+                self._fail(height, 4, f"tranche {(token, tier)}: shares {owned} != total {shares}")
+            if shares == 0 and assets != 0:
+                self._fail(height, 4, f"tranche {(token, tier)} has assets but no shares")
+        if held.stx != totals[0]:
+            self._fail(height, 1, f"vault holds {held.stx} uSTX, tranches say {totals[0]}")
+        if held.sbtc != totals[1]:
+            self._fail(height, 1, f"vault holds {held.sbtc} sats, tranches say {totals[1]}")

@@ -1,0 +1,287 @@
+"""Model of `liquidity-pool.clar`: share-vault tranches per (token, tier), custody, locks."""
+
+from __future__ import annotations
+
+from chain.clarity import TRUE, ContractPrincipal, Principal, Tuple, UInt
+from sim.models.base import (
+    Contract,
+    ContractErr,
+    Ctx,
+    add,
+    div,
+    mul,
+    p_principal,
+    p_trait,
+    p_uint,
+    public,
+    read_only,
+    sub,
+)
+
+STX, SBTC = 0, 1
+TIERS = (0, 1, 2)
+
+ERR_NOT_ADMIN = 400
+ERR_NOT_AUTHORISED = 401
+ERR_BAD_TRANCHE = 402
+ERR_BAD_TOKEN_CONTRACT = 403
+ERR_ZERO_AMOUNT = 404
+ERR_BELOW_MIN_DEPOSIT = 405
+ERR_TRANCHE_WIPED_OUT = 406
+ERR_ZERO_SHARES = 407
+ERR_INSUFFICIENT_SHARES = 408
+ERR_COLLATERAL_LOCKED = 409
+ERR_INSUFFICIENT_LIQUIDITY = 411
+ERR_LOCK_EXCEEDS_ASSETS = 412
+
+EMPTY = (0, 0, 0)  # total-assets, total-shares, locked
+
+
+class Pool(Contract):
+    name = "liquidity-pool"
+
+    def __init__(self, world, deployer):
+        super().__init__(world, deployer)
+        self.tranches = self.state.map("pool/tranches")  # (token, tier) -> (assets, shares, locked)
+        self.shares = self.state.map("pool/shares")  # (token, tier, provider) -> shares
+        self.vars.update(
+            admin=deployer, backend=deployer, sbtc_token=deployer.contract("sbtc-token")
+        )
+        self.registry = deployer.contract("policy-registry")
+
+    # -- helpers shared with the registry model and the invariant checks --
+
+    def tranche(self, token: int, tier: int) -> tuple[int, int, int]:
+        return self.tranches.get((token, tier), EMPTY)
+
+    def shares_of(self, token: int, tier: int, provider: Principal) -> int:
+        return self.shares.get((token, tier, provider), 0)
+
+    def _check_tranche(self, token: int, tier: int) -> None:
+        if token > SBTC or tier > 2:
+            raise ContractErr(ERR_BAD_TRANCHE)
+
+    def _check_ft(self, ft: ContractPrincipal) -> None:
+        if ft != self.var("sbtc_token"):
+            raise ContractErr(ERR_BAD_TOKEN_CONTRACT)
+
+    def _transfer(self, ctx: Ctx, ft, token: int, amount: int, sender, recipient) -> None:
+        if token == STX:
+            self.world.stx.transfer(ctx, amount, sender, recipient)
+        else:
+            self.world.call(
+                ctx.calling(self.principal), ft, "transfer", amount, sender, recipient, None
+            )
+
+    def _pay(self, ctx: Ctx, ft, token: int, amount: int, recipient: Principal) -> None:
+        inner = ctx.as_contract(self.principal)
+        self._transfer(inner, ft, token, amount, self.principal, recipient)
+
+    def _store(self, ctx: Ctx, token: int, tier: int, state: tuple[int, int, int]) -> dict:
+        self.state.set(self.tranches, (token, tier), state)
+        return {
+            "total_assets": UInt(state[0]),
+            "total_shares": UInt(state[1]),
+            "locked": UInt(state[2]),
+        }
+
+    # -- users --
+
+    @public(p_trait, p_uint, p_uint, p_uint)
+    def deposit(self, ctx: Ctx, ft, token: int, tier: int, amount: int):
+        self._check_tranche(token, tier)
+        self._check_ft(ft)
+        if amount == 0:
+            raise ContractErr(ERR_ZERO_AMOUNT)
+        assets, total, locked = self.tranche(token, tier)
+        if total == 0:
+            if amount < self.world.parameters.get(f"min-first-deposit-{token}"):
+                raise ContractErr(ERR_BELOW_MIN_DEPOSIT)
+            minted = amount
+        else:
+            if assets == 0:
+                raise ContractErr(ERR_TRANCHE_WIPED_OUT)
+            minted = div(mul(amount, total), assets)
+            if minted == 0:
+                raise ContractErr(ERR_ZERO_SHARES)
+        provider = ctx.sender
+        self._transfer(ctx, ft, token, amount, provider, self.principal)
+        key = (token, tier, provider)
+        self.state.set(self.shares, key, add(self.shares.get(key, 0), minted))
+        state = self._store(ctx, token, tier, (add(assets, amount), add(total, minted), locked))
+        self.print(
+            ctx,
+            "deposit",
+            token=UInt(token),
+            tier=UInt(tier),
+            provider=provider,
+            amount=UInt(amount),
+            shares=UInt(minted),
+            **state,
+        )
+        return UInt(minted)
+
+    @public(p_trait, p_uint, p_uint, p_uint)
+    def withdraw(self, ctx: Ctx, ft, token: int, tier: int, shares: int):
+        self._check_tranche(token, tier)
+        self._check_ft(ft)
+        if shares == 0:
+            raise ContractErr(ERR_ZERO_AMOUNT)
+        provider = ctx.sender
+        held = self.shares_of(token, tier, provider)
+        if held < shares:
+            raise ContractErr(ERR_INSUFFICIENT_SHARES)
+        assets, total, locked = self.tranche(token, tier)
+        amount = div(mul(shares, assets), total)
+        if amount > sub(assets, locked):
+            raise ContractErr(ERR_COLLATERAL_LOCKED)
+        self.state.set(self.shares, (token, tier, provider), held - shares)
+        if amount > 0:
+            self._pay(ctx, ft, token, amount, provider)
+        state = self._store(ctx, token, tier, (assets - amount, total - shares, locked))
+        self.print(
+            ctx,
+            "withdraw",
+            token=UInt(token),
+            tier=UInt(tier),
+            provider=provider,
+            amount=UInt(amount),
+            shares=UInt(shares),
+            **state,
+        )
+        return UInt(amount)
+
+    # -- the registry contract --
+
+    def _registry(self, ctx: Ctx) -> None:
+        if ctx.caller != self.registry:
+            raise ContractErr(ERR_NOT_AUTHORISED)
+
+    @public(p_trait, p_uint, p_uint, p_uint, p_uint)
+    def lock_for_policy(self, ctx: Ctx, ft, token: int, tier: int, premium: int, collateral: int):
+        self._registry(ctx)
+        self._check_tranche(token, tier)
+        self._check_ft(ft)
+        assets, total, locked = self.tranche(token, tier)
+        if total == 0:
+            raise ContractErr(ERR_INSUFFICIENT_LIQUIDITY)
+        self._transfer(ctx, ft, token, premium, ctx.sender, self.principal)
+        assets = add(assets, premium)
+        if sub(assets, locked) < collateral:
+            raise ContractErr(ERR_INSUFFICIENT_LIQUIDITY)
+        state = self._store(ctx, token, tier, (assets, total, locked + collateral))
+        self.print(
+            ctx,
+            "locked",
+            token=UInt(token),
+            tier=UInt(tier),
+            premium=UInt(premium),
+            collateral=UInt(collateral),
+            **state,
+        )
+        return TRUE
+
+    @public(p_uint, p_uint, p_uint)
+    def release_for_policy(self, ctx: Ctx, token: int, tier: int, collateral: int):
+        self._registry(ctx)
+        self._check_tranche(token, tier)
+        assets, total, locked = self.tranche(token, tier)
+        locked = min(locked - min(locked, collateral), assets)
+        state = self._store(ctx, token, tier, (assets, total, locked))
+        self.print(
+            ctx,
+            "released",
+            token=UInt(token),
+            tier=UInt(tier),
+            collateral=UInt(collateral),
+            **state,
+        )
+        return TRUE
+
+    @public(p_trait, p_uint, p_uint, p_uint, p_uint, p_principal)
+    def pay_out(self, ctx: Ctx, ft, token: int, tier: int, policy_id: int, amount: int, recipient):
+        self._registry(ctx)
+        self._check_tranche(token, tier)
+        self._check_ft(ft)
+        assets, total, locked = self.tranche(token, tier)
+        paid = min(amount, assets)
+        if paid > 0:
+            self._pay(ctx, ft, token, paid, recipient)
+        state = self._store(ctx, token, tier, (assets - paid, total, locked))
+        self.print(
+            ctx,
+            "payout",
+            token=UInt(token),
+            tier=UInt(tier),
+            policy_id=UInt(policy_id),
+            recipient=recipient,
+            amount=UInt(paid),
+            **state,
+        )
+        if paid < amount:
+            self.print(
+                ctx,
+                "shortfall",
+                token=UInt(token),
+                tier=UInt(tier),
+                policy_id=UInt(policy_id),
+                amount=UInt(amount - paid),
+            )
+        return UInt(paid)
+
+    # -- the backend --
+
+    @public(p_uint, p_uint, p_uint)
+    def set_locked(self, ctx: Ctx, token: int, tier: int, amount: int):
+        if ctx.sender != self.var("backend"):
+            raise ContractErr(ERR_NOT_AUTHORISED)
+        self._check_tranche(token, tier)
+        assets, total, _ = self.tranche(token, tier)
+        if amount > assets:
+            raise ContractErr(ERR_LOCK_EXCEEDS_ASSETS)
+        state = self._store(ctx, token, tier, (assets, total, amount))
+        self.print(ctx, "lock-set", token=UInt(token), tier=UInt(tier), **state)
+        return TRUE
+
+    # -- admin --
+
+    def _admin(self, ctx: Ctx) -> None:
+        if ctx.sender != self.var("admin"):
+            raise ContractErr(ERR_NOT_ADMIN)
+
+    @public(p_principal)
+    def set_backend(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        self.set_var("backend", who)
+        return TRUE
+
+    @public(p_principal)
+    def set_admin(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        self.set_var("admin", who)
+        return TRUE
+
+    @public(p_principal)
+    def set_sbtc_token(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        self.set_var("sbtc_token", who)
+        return TRUE
+
+    # -- read-only --
+
+    @read_only(p_uint, p_uint)
+    def get_tranche(self, token: int, tier: int):
+        a, s, lk = self.tranche(token, tier)
+        return Tuple({"total-assets": UInt(a), "total-shares": UInt(s), "locked": UInt(lk)})
+
+    @read_only(p_uint, p_uint, p_principal)
+    def get_shares(self, token: int, tier: int, provider: Principal):
+        return UInt(self.shares_of(token, tier, provider))
+
+    @read_only()
+    def get_backend(self):
+        return self.var("backend")
+
+    @read_only()
+    def get_sbtc_token(self):
+        return self.var("sbtc_token")

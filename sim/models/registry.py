@@ -1,0 +1,289 @@
+"""Model of `policy-registry.clar`: signed-quote purchases and batched settlement."""
+
+from __future__ import annotations
+
+from chain import keys
+from chain.clarity import NONE, TRUE, Bool, Buffer, Principal, Some, Tuple, UInt
+from chain.quotes import quote_digest
+from sim.models.base import (
+    Contract,
+    ContractErr,
+    Ctx,
+    add,
+    div,
+    mul,
+    p_bool,
+    p_buff,
+    p_principal,
+    p_trait,
+    p_tuple,
+    p_uint,
+    p_uint_list,
+    public,
+    read_only,
+    sub,
+)
+from sim.models.pool import STX
+
+ERR_NOT_ADMIN = 300
+ERR_PAUSED = 301
+ERR_NOT_BUYER = 302
+ERR_BAD_SIGNATURE = 303
+ERR_QUOTE_EXPIRED = 304
+ERR_QUOTE_USED = 305
+ERR_BAD_TERMS = 306
+ERR_BAD_DURATION = 307
+ERR_BAD_AMOUNT = 308
+ERR_NO_PRICE = 309
+ERR_BAD_STRIKE = 310
+ERR_NOT_BACKEND = 311
+SKIP_UNKNOWN = 312
+SKIP_NOT_ACTIVE = 313
+SKIP_NOT_EXPIRED = 314
+DEFER_BTC_PRICE = 315
+DEFER_STX_PRICE = 316
+
+ACTIVE, SETTLED, EXPIRED = 0, 1, 2
+PRICE_SCALE = 100_000_000
+TOKEN_UNIT = {0: 1_000_000, 1: 100_000_000}
+BTC_USD, STX_USD = "BTC-USD", "STX-USD"
+
+p_quote = p_tuple(
+    amount=p_uint,
+    buyer=p_principal,
+    collateral=p_uint,
+    expiration=p_uint,
+    premium=p_uint,
+    quote_expiry=p_uint,
+    quote_id=p_uint,
+    strike=p_uint,
+    tier=p_uint,
+    token=p_uint,
+)
+
+POLICY_FIELDS = (
+    "owner",
+    "amount",
+    "strike",
+    "expiration",
+    "premium",
+    "collateral",
+    "token",
+    "tier",
+    "status",
+    "payout",
+    "paid",
+    "price",
+)
+
+
+class Registry(Contract):
+    name = "policy-registry"
+
+    def __init__(self, world, deployer):
+        super().__init__(world, deployer)
+        self.policies = self.state.map("registry/policies")  # id -> tuple in POLICY_FIELDS order
+        self.used_quotes = self.state.map("registry/used-quotes")
+        self.vars.update(
+            admin=deployer, backend=deployer, quote_pubkey=bytes(33), paused=False, count=0
+        )
+
+    def policy(self, policy_id: int) -> dict | None:
+        row = self.policies.get(policy_id)
+        return None if row is None else dict(zip(POLICY_FIELDS, row, strict=True))
+
+    # -- purchase --
+
+    @public(p_quote, p_buff(65), p_trait)
+    def purchase_policy(self, ctx: Ctx, quote: Tuple, signature: bytes, ft):
+        q = {k: v.value if isinstance(v, UInt) else v for k, v in quote.data.items()}
+        if self.var("paused"):
+            raise ContractErr(ERR_PAUSED)
+        if ctx.sender != q["buyer"]:
+            raise ContractErr(ERR_NOT_BUYER)
+        if not keys.verify(quote_digest(quote), signature, self.var("quote_pubkey")):
+            raise ContractErr(ERR_BAD_SIGNATURE)
+        now = ctx.burn_height
+        if now > q["quote-expiry"]:
+            raise ContractErr(ERR_QUOTE_EXPIRED)
+        if self.used_quotes.get(q["quote-id"], False):
+            raise ContractErr(ERR_QUOTE_USED)
+        token, tier = q["token"], q["tier"]
+        if token > 1 or tier > 2 or q["premium"] == 0 or q["collateral"] == 0:
+            raise ContractErr(ERR_BAD_TERMS)
+        params = self.world.parameters
+        if q["expiration"] <= now:
+            raise ContractErr(ERR_BAD_DURATION)
+        duration = q["expiration"] - now
+        if not params.get("min-duration") <= duration <= params.get("max-duration"):
+            raise ContractErr(ERR_BAD_DURATION)
+        if not params.get("min-amount") <= q["amount"] <= params.get("max-amount"):
+            raise ContractErr(ERR_BAD_AMOUNT)
+        found = self.world.oracle.price_of(BTC_USD)
+        if found is None:
+            raise ContractErr(ERR_NO_PRICE)
+        spot, band, strike = found[0], params.get("strike-band-bps"), q["strike"]
+        if add(mul(strike, 10000), mul(spot, band)) < mul(spot, 10000) or mul(strike, 10000) > mul(
+            spot, add(10000, band)
+        ):
+            raise ContractErr(ERR_BAD_STRIKE)
+        self.world.pool.lock_for_policy(
+            ctx.calling(self.principal), ft, token, tier, q["premium"], q["collateral"]
+        )
+        policy_id = add(self.var("count"), 1)
+        row = (q["buyer"], q["amount"], strike, q["expiration"], q["premium"], q["collateral"])
+        self.state.set(self.policies, policy_id, (*row, token, tier, ACTIVE, 0, 0, 0))
+        self.set_var("count", policy_id)
+        self.state.set(self.used_quotes, q["quote-id"], True)
+        self.print(
+            ctx,
+            "policy-purchased",
+            id=UInt(policy_id),
+            owner=q["buyer"],
+            amount=UInt(q["amount"]),
+            strike=UInt(strike),
+            expiration=UInt(q["expiration"]),
+            premium=UInt(q["premium"]),
+            collateral=UInt(q["collateral"]),
+            token=UInt(token),
+            tier=UInt(tier),
+            quote_id=UInt(q["quote-id"]),
+        )
+        return UInt(policy_id)
+
+    # -- settlement --
+
+    def _fresh_price(self, asset: str, expiration: int, now: int) -> int | None:
+        found = self.world.oracle.price_of(asset)
+        if found is None:
+            return None
+        price, height = found
+        if height < expiration or sub(now, height) > self.world.parameters.get("settle-max-age"):
+            return None
+        return price
+
+    @public(p_uint_list(50), p_trait)
+    def settle_policies(self, ctx: Ctx, ids: list[int], ft):
+        if ctx.sender != self.var("backend"):
+            raise ContractErr(ERR_NOT_BACKEND)
+        counts = {"settled": 0, "expired": 0, "deferred": 0, "skipped": 0}
+        for policy_id in ids:
+            counts[self._settle_one(ctx, policy_id, ft)] += 1
+        return Tuple({k: UInt(v) for k, v in counts.items()})
+
+    def _settle_one(self, ctx: Ctx, policy_id: int, ft) -> str:
+        now = ctx.burn_height
+        row = self.policies.get(policy_id)
+        reason = None
+        if row is None:
+            reason = SKIP_UNKNOWN
+        elif row[8] != ACTIVE:
+            reason = SKIP_NOT_ACTIVE
+        elif now < row[3]:
+            reason = SKIP_NOT_EXPIRED
+        if reason is not None:
+            self.print(ctx, "settlement-skipped", id=UInt(policy_id), reason=UInt(reason))
+            return "skipped"
+        owner, amount, strike, expiration, _premium, collateral, token, tier = row[:8]
+        price = self._fresh_price(BTC_USD, expiration, now)
+        if price is None:
+            self.print(ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(DEFER_BTC_PRICE))
+            return "deferred"
+        token_price = price
+        if token == STX:
+            token_price = self._fresh_price(STX_USD, expiration, now)
+            if token_price is None:
+                self.print(
+                    ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(DEFER_STX_PRICE)
+                )
+                return "deferred"
+        payout_usd = div(mul(strike - price, amount), PRICE_SCALE) if strike > price else 0
+        payout = div(mul(payout_usd, TOKEN_UNIT[token]), token_price)
+        inner = ctx.calling(self.principal)
+        paid = 0
+        if payout > 0:
+            paid = self.world.pool.pay_out(inner, ft, token, tier, policy_id, payout, owner).value
+        self.world.pool.release_for_policy(inner, token, tier, collateral)
+        status = SETTLED if payout > 0 else EXPIRED
+        self.state.set(self.policies, policy_id, (*row[:8], status, payout, paid, price))
+        if status == SETTLED:
+            self.print(
+                ctx,
+                "policy-settled",
+                id=UInt(policy_id),
+                owner=owner,
+                price=UInt(price),
+                payout=UInt(payout),
+                paid=UInt(paid),
+                token=UInt(token),
+                tier=UInt(tier),
+            )
+            return "settled"
+        self.print(
+            ctx,
+            "policy-expired",
+            id=UInt(policy_id),
+            price=UInt(price),
+            token=UInt(token),
+            tier=UInt(tier),
+        )
+        return "expired"
+
+    # -- admin --
+
+    def _admin(self, ctx: Ctx) -> None:
+        if ctx.sender != self.var("admin"):
+            raise ContractErr(ERR_NOT_ADMIN)
+
+    @public(p_principal)
+    def set_backend(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        self.set_var("backend", who)
+        return TRUE
+
+    @public(p_principal)
+    def set_admin(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        self.set_var("admin", who)
+        return TRUE
+
+    @public(p_buff(33))
+    def set_quote_pubkey(self, ctx: Ctx, key: bytes):
+        self._admin(ctx)
+        self.set_var("quote_pubkey", key)
+        return TRUE
+
+    @public(p_bool)
+    def set_paused(self, ctx: Ctx, paused: bool):
+        self._admin(ctx)
+        self.set_var("paused", paused)
+        return TRUE
+
+    # -- read-only --
+
+    @read_only(p_uint)
+    def get_policy(self, policy_id: int):
+        p = self.policy(policy_id)
+        if p is None:
+            return NONE
+        return Some(Tuple({k: v if k == "owner" else UInt(v) for k, v in p.items()}))
+
+    @read_only()
+    def get_policy_count(self):
+        return UInt(self.var("count"))
+
+    @read_only(p_uint)
+    def is_quote_used(self, quote_id: int):
+        return Bool(self.used_quotes.get(quote_id, False))
+
+    @read_only(p_quote)
+    def get_quote_hash(self, quote: Tuple):
+        return Buffer(quote_digest(quote))
+
+    @read_only()
+    def get_backend(self):
+        return self.var("backend")
+
+    @read_only()
+    def is_paused(self):
+        return Bool(self.var("paused"))

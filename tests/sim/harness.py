@@ -1,0 +1,118 @@
+"""A deployed SimChain with named wallets and one-line helpers, for the contract tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from chain import transactions as txs
+from chain.clarity import Buffer, ClarityValue, Err, List, StringAscii, UInt
+from chain.port import TxReceipt
+from chain.quotes import Quote, sign_quote
+from chain.wallet import Wallet
+from sim.genesis import deploy
+from sim.invariants import InvariantChecker
+
+BTC = 100_000_000  # sats
+USD = 100_000_000  # price units per dollar
+STX = 1_000_000  # micro-STX
+
+
+class Harness:
+    def __init__(self, users: int = 5, **kw):
+        self.d = deploy(users, autostart=False, **kw)
+        self.chain = self.d.chain
+        self.admin = Wallet(self.d.accounts.deployer, self.chain)
+        self.users = [Wallet(k, self.chain) for k in self.d.accounts.users]
+        self.oracle = self.d.contract("oracle")
+        self.params = self.d.contract("parameters")
+        self.pool = self.d.contract("liquidity-pool")
+        self.registry = self.d.contract("policy-registry")
+        self.sbtc = self.d.contract("sbtc-token")
+        self.checker = InvariantChecker(self.chain, self.pool)
+        self.chain.subscribe(lambda b: self.checker.check_block(b.height, b.events))
+        self._quote_ids = itertools.count(1)
+        self.chain.mine_burn(100)
+
+    def send(self, wallet: Wallet, contract, function: str, *args: ClarityValue, **kw) -> TxReceipt:
+        """Submits one call, mines one block, returns the receipt."""
+        txid = wallet.call(contract, function, *args, **kw)
+        self.chain.mine()
+        return self.chain.status(txid)
+
+    def set_price(self, btc_usd: int, stx_usd: int | None = None) -> None:
+        for asset, price in (("BTC-USD", btc_usd), ("STX-USD", stx_usd)):
+            if price is not None:
+                r = self.send(self.admin, self.oracle, "set-price", StringAscii(asset), UInt(price))
+                assert r.result is not None and r.status == "success", r
+
+    def deposit(self, wallet: Wallet, token: int, tier: int, amount: int) -> TxReceipt:
+        asset = None if token == 0 else txs.Asset(self.sbtc, "sbtc")
+        pc = (
+            txs.STXPostCondition(txs.ORIGIN, txs.FungibleCondition.EQ, amount)
+            if asset is None
+            else txs.FTPostCondition(txs.ORIGIN, asset, txs.FungibleCondition.EQ, amount)
+        )
+        return self.send(
+            wallet,
+            self.pool,
+            "deposit",
+            self.sbtc,
+            UInt(token),
+            UInt(tier),
+            UInt(amount),
+            post_conditions=[pc],
+            mode=txs.PostConditionMode.DENY,
+        )
+
+    def withdraw(self, wallet: Wallet, token: int, tier: int, shares: int) -> TxReceipt:
+        return self.send(
+            wallet, self.pool, "withdraw", self.sbtc, UInt(token), UInt(tier), UInt(shares)
+        )
+
+    def quote(self, buyer: Wallet, **terms) -> Quote:
+        burn = self.chain.tip().burn_height
+        base = dict(
+            buyer=buyer.address,
+            amount=BTC // 10,
+            strike=60_000 * USD,
+            expiration=burn + 144,
+            premium=50 * STX,
+            collateral=6_000 * STX,
+            token=0,
+            tier=1,
+            quote_expiry=burn + 6,
+            quote_id=next(self._quote_ids),
+        )
+        base.update(terms)
+        return Quote(**base)
+
+    def purchase(self, buyer: Wallet, quote: Quote, signature: bytes | None = None) -> TxReceipt:
+        sig = sign_quote(quote, self.d.accounts.quote) if signature is None else signature
+        return self.send(
+            buyer, self.registry, "purchase-policy", quote.to_clarity(), Buffer(sig), self.sbtc
+        )
+
+    def settle(self, *ids: int) -> TxReceipt:
+        return self.send(
+            self.admin,
+            self.registry,
+            "settle-policies",
+            List(tuple(UInt(i) for i in ids)),
+            self.sbtc,
+        )
+
+    def tranche(self, token: int, tier: int) -> tuple[int, int, int]:
+        t = self.chain.read_only(self.pool, "get-tranche", [UInt(token), UInt(tier)])
+        return (t["total-assets"].value, t["total-shares"].value, t["locked"].value)
+
+    def prints(self, receipt: TxReceipt) -> list[dict]:
+        """The print events of one transaction as plain dicts."""
+        out = []
+        for ce in self.chain.events_since(0, 10**9):
+            if ce.txid == receipt.txid and ce.event.kind == "print":
+                out.append({k: getattr(v, "value", v) for k, v in ce.event.value.data.items()})
+        return out
+
+
+def err(code: int):
+    return Err(UInt(code))

@@ -1,0 +1,405 @@
+"""Contract lifecycle on SimChain, every step a signed transaction through the mempool."""
+
+from __future__ import annotations
+
+import pytest
+
+from chain import transactions as txs
+from chain.clarity import NONE, TRUE, Buffer, List, Ok, StringAscii, Tuple, UInt
+from chain.keys import PrivateKey
+from chain.quotes import quote_digest, sign_quote
+from chain.wallet import Wallet
+from tests.sim.harness import BTC, STX, USD, Harness, err
+
+BTC_65K = 65_000 * USD
+STX_050 = 50_000_000  # 0.50 USD
+
+
+@pytest.fixture
+def h():
+    harness = Harness()
+    yield harness
+    assert harness.checker.violations == []  # every block of every test keeps the invariants
+
+
+def funded(h: Harness, stx: int = 100_000 * STX) -> Harness:
+    """Prices set and one provider's STX in the balanced tranche."""
+    h.set_price(BTC_65K, STX_050)
+    r = h.deposit(h.users[0], 0, 1, stx)
+    assert r.result == Ok(UInt(stx)), r
+    return h
+
+
+# -- share vault ------------------------------------------------------------------------------
+
+
+def test_deposits_and_withdrawals_keep_share_accounting(h):
+    a, b = h.users[0], h.users[1]
+    pool_before = h.chain.balances(h.pool).stx
+    assert h.deposit(a, 0, 1, 1_000 * STX).result == Ok(UInt(1_000 * STX))
+    assert h.deposit(b, 0, 1, 500 * STX).result == Ok(UInt(500 * STX))
+    assert h.tranche(0, 1) == (1_500 * STX, 1_500 * STX, 0)
+    assert h.chain.balances(h.pool).stx == pool_before + 1_500 * STX
+    # a premium raises the share price: shares then buy less than one unit each
+    h.set_price(BTC_65K, STX_050)
+    q = h.quote(h.users[2], premium=150 * STX, collateral=100 * STX)
+    assert h.purchase(h.users[2], q).result == Ok(UInt(1))
+    assert h.tranche(0, 1) == (1_650 * STX, 1_500 * STX, 100 * STX)
+    # deposit 110 STX at 1.1 STX/share -> 100 shares exactly; 100 STX -> 90.909… -> 90_909_090
+    assert h.deposit(b, 0, 1, 110 * STX).result == Ok(UInt(100 * STX))
+    assert h.deposit(b, 0, 1, 100 * STX).result == Ok(UInt(90_909_090))
+    # a's 1000 shares are worth 1000 * 1860 / 1690.90909 STX
+    assets, shares, _ = h.tranche(0, 1)
+    expected = 1_000 * STX * assets // shares
+    before = h.chain.balances(a.address).stx
+    r = h.withdraw(a, 0, 1, 1_000 * STX)
+    assert r.result == Ok(UInt(expected))
+    assert h.chain.balances(a.address).stx == before + expected - 1000  # minus the fee
+    ev = h.prints(r)[0]
+    assert ev["event"] == "withdraw" and ev["amount"] == expected and ev["shares"] == 1_000 * STX
+    assert h.checker.violations == []
+
+
+def test_sbtc_deposit_and_withdraw(h):
+    a = h.users[0]
+    r = h.deposit(a, 1, 2, BTC // 2)
+    assert r.result == Ok(UInt(BTC // 2))
+    assert h.chain.balances(h.pool).sbtc == BTC // 2
+    r = h.withdraw(a, 1, 2, BTC // 4)
+    assert r.result == Ok(UInt(BTC // 4))
+    assert h.chain.balances(h.pool).sbtc == BTC // 4
+    assert h.tranche(1, 2) == (BTC // 4, BTC // 4, 0)
+
+
+def test_deposit_rules(h):
+    a = h.users[0]
+    assert h.deposit(a, 0, 3, 100 * STX).result == err(402)
+    assert h.deposit(a, 0, 0, 0).result == err(404)
+    assert h.deposit(a, 0, 0, 9 * STX).result == err(405)  # below the first-deposit minimum
+    assert h.deposit(a, 0, 0, 10 * STX).result == Ok(UInt(10 * STX))
+    bad_token = h.d.contract("oracle")
+    r = h.send(a, h.pool, "deposit", bad_token, UInt(0), UInt(0), UInt(STX))
+    assert r.result == err(403)
+    too_much = 10**9 * STX
+    assert h.deposit(a, 0, 0, too_much).result == err(1)  # stx-transfer? insufficient balance
+
+
+def test_post_conditions_enforced(h):
+    a = h.users[0]
+    wrong = txs.STXPostCondition(txs.ORIGIN, txs.FungibleCondition.EQ, 5 * STX)
+    r = h.send(
+        a, h.pool, "deposit", h.sbtc, UInt(0), UInt(1), UInt(10 * STX),
+        post_conditions=[wrong], mode=txs.PostConditionMode.DENY,
+    )  # fmt: skip
+    assert r.status == "abort_by_post_condition"
+    assert h.tranche(0, 1) == (0, 0, 0)
+    r = h.send(
+        a, h.pool, "deposit", h.sbtc, UInt(0), UInt(1), UInt(10 * STX),
+        mode=txs.PostConditionMode.DENY,
+    )  # fmt: skip
+    assert r.status == "abort_by_post_condition"  # deny mode, nothing covers the transfer
+    assert h.chain.nonce(a.address) == 2  # both still used their nonce and paid their fee
+
+
+# -- oracle -------------------------------------------------------------------------------------
+
+
+def test_oracle_deviation_cap_and_staleness(h):
+    ok = h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(BTC_65K))
+    assert ok.result == Ok(TRUE)
+    ev = h.prints(ok)[0]
+    assert ev == {
+        "asset": "BTC-USD",
+        "event": "price-updated",
+        "height": h.chain.tip().burn_height,
+        "price": BTC_65K,
+    }
+    jump = h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(70_000 * USD))
+    assert jump.result == err(103)  # +7.7% against a fresh price
+    edge = BTC_65K * 105 // 100  # exactly +5%: allowed
+    assert h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(edge)).result == Ok(
+        TRUE
+    )
+    assert h.send(
+        h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(edge * 95 // 100 - 1)
+    ).result == err(103)
+    h.chain.mine_burn(5)  # 5 blocks old: still fresh
+    assert h.send(
+        h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(40_000 * USD)
+    ).result == err(103)
+    h.chain.mine_burn(1)  # 6 blocks old = max-age: stale, any move accepted
+    crash = h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(40_000 * USD))
+    assert crash.result == Ok(TRUE)
+    got = h.chain.read_only(h.oracle, "get-price", [StringAscii("BTC-USD")])
+    assert got.value["price"] == UInt(40_000 * USD)
+    assert h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(0)).result == err(
+        102
+    )
+    none = h.chain.read_only(h.oracle, "get-price", [StringAscii("ETH-USD")])
+    assert none == err(104)
+
+
+# -- purchase ------------------------------------------------------------------------------------
+
+
+def test_purchase_with_valid_quote(h):
+    funded(h)
+    buyer = h.users[1]
+    q = h.quote(buyer, collateral=12_000 * STX)
+    before = h.chain.balances(buyer.address).stx
+    r = h.purchase(buyer, q)
+    assert r.result == Ok(UInt(1)), r
+    assert h.chain.balances(buyer.address).stx == before - q.premium - 1000
+    assert h.tranche(0, 1) == (100_000 * STX + q.premium, 100_000 * STX, 12_000 * STX)
+    names = [e["event"] for e in h.prints(r)]
+    assert names == ["locked", "policy-purchased"]
+    bought = h.prints(r)[1]
+    assert bought["id"] == 1 and bought["strike"] == q.strike and bought["quote-id"] == q.quote_id
+    policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
+    assert policy["status"] == UInt(0) and policy["owner"] == buyer.address
+    digest = h.chain.read_only(h.registry, "get-quote-hash", [q.to_clarity()])
+    assert digest == Buffer(quote_digest(q.to_clarity()))
+
+
+def test_purchase_rejections(h):
+    funded(h)
+    buyer, other = h.users[1], h.users[2]
+    expired = h.quote(buyer, quote_expiry=h.chain.tip().burn_height - 1)
+    assert h.purchase(buyer, expired).result == err(304)
+
+    q = h.quote(buyer)
+    assert h.purchase(buyer, q).result == Ok(UInt(1))
+    assert h.purchase(buyer, q).result == err(305)  # the same quote id again
+
+    q2 = h.quote(buyer)
+    sig = sign_quote(q2, h.d.accounts.quote)
+    tampered = h.quote(buyer, quote_id=q2.quote_id, amount=q2.amount * 2)
+    assert h.purchase(buyer, tampered, sig).result == err(303)
+
+    forged = sign_quote(q2, PrivateKey.from_seed(b"not the quote key"))
+    assert h.purchase(buyer, q2, forged).result == err(303)
+    flipped = bytearray(sig)
+    flipped[10] ^= 1
+    assert h.purchase(buyer, q2, bytes(flipped)).result == err(303)
+
+    assert h.purchase(other, q2, sig).result == err(302)  # somebody else's quote
+    now = h.chain.tip().burn_height
+    assert h.purchase(buyer, h.quote(buyer, expiration=now + 10)).result == err(307)
+    assert h.purchase(buyer, h.quote(buyer, amount=1_000)).result == err(308)
+    assert h.purchase(buyer, h.quote(buyer, strike=20_000 * USD)).result == err(310)
+    assert h.purchase(buyer, h.quote(buyer, tier=3)).result == err(306)
+    assert h.purchase(buyer, h.quote(buyer, collateral=10**6 * STX)).result == err(411)
+    assert h.send(h.admin, h.registry, "set-paused", TRUE).result == Ok(TRUE)
+    assert h.purchase(buyer, h.quote(buyer)).result == err(301)
+    assert h.purchase(buyer, q2, sig).result == err(301)
+
+
+# -- settlement -----------------------------------------------------------------------------------
+
+
+def expire(h: Harness, policy_id: int = 1) -> None:
+    p = h.chain.read_only(h.registry, "get-policy", [UInt(policy_id)]).value
+    h.chain.mine_burn(p["expiration"].value - h.chain.tip().burn_height)
+
+
+def test_settlement_out_of_the_money_expires(h):
+    funded(h)
+    q = h.quote(h.users[1], collateral=12_000 * STX)
+    assert h.purchase(h.users[1], q).result == Ok(UInt(1))
+    expire(h)
+    h.set_price(70_000 * USD, STX_050)
+    r = h.settle(1)
+    counts = {"settled": UInt(0), "expired": UInt(1), "deferred": UInt(0), "skipped": UInt(0)}
+    assert r.result == Ok(Tuple(counts))
+    assert [e["event"] for e in h.prints(r)] == ["released", "policy-expired"]
+    assert h.tranche(0, 1)[2] == 0
+    policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
+    assert policy["status"] == UInt(2) and policy["payout"] == UInt(0)
+
+
+def test_settlement_in_the_money_pays_exact_stx(h):
+    funded(h)
+    buyer = h.users[1]
+    q = h.quote(buyer, amount=BTC // 10, strike=60_000 * USD, collateral=12_000 * STX)
+    assert h.purchase(buyer, q).result == Ok(UInt(1))
+    expire(h)
+    # (60,000 - 51,234.56789012) x 0.1 BTC = 876.5432109 USD (truncated to 87_654_321_098 units);
+    # at 0.4321 USD/STX that is 2,028.565635 STX (truncated to the micro-STX).
+    h.set_price(5_123_456_789_012, 43_210_000)
+    before = h.chain.balances(buyer.address).stx
+    r = h.settle(1)
+    assert r.status == "success"
+    assert h.chain.balances(buyer.address).stx == before + 2_028_565_635
+    names = [e["event"] for e in h.prints(r)]
+    assert names == ["payout", "released", "policy-settled"]
+    settled = h.prints(r)[2]
+    assert settled["payout"] == settled["paid"] == 2_028_565_635
+    assert h.tranche(0, 1) == (100_000 * STX + q.premium - 2_028_565_635, 100_000 * STX, 0)
+    assert h.checker.violations == []
+
+
+def test_settlement_in_the_money_pays_exact_sbtc(h):
+    h.set_price(BTC_65K, STX_050)
+    assert h.deposit(h.users[0], 1, 1, 2 * BTC).result == Ok(UInt(2 * BTC))
+    buyer = h.users[1]
+    q = h.quote(buyer, token=1, amount=BTC // 2, premium=200_000, collateral=BTC // 2)
+    assert h.purchase(buyer, q).result == Ok(UInt(1))
+    expire(h)
+    h.set_price(45_000 * USD)  # (60k - 45k) x 0.5 = 7,500 USD = 0.1666… BTC
+    before = h.chain.balances(buyer.address).sbtc
+    r = h.settle(1)
+    assert h.chain.balances(buyer.address).sbtc == before + 16_666_666
+    assert h.prints(r)[0]["amount"] == 16_666_666
+    assert h.tranche(1, 1) == (2 * BTC + 200_000 - 16_666_666, 2 * BTC, 0)
+
+
+def test_settlement_deferred_while_oracle_stale(h):
+    funded(h)
+    q = h.quote(h.users[1], collateral=12_000 * STX)
+    assert h.purchase(h.users[1], q).result == Ok(UInt(1))
+    expire(h)
+    r = h.settle(1)  # the last price is from before expiration
+    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 315}]
+    h.set_price(50_000 * USD)  # BTC fresh, STX still old
+    r = h.settle(1)
+    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 316}]
+    h.chain.mine_burn(7)  # BTC too old again (> settle-max-age)
+    h.set_price(None, STX_050)
+    r = h.settle(1)
+    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 315}]
+    h.set_price(50_000 * USD)
+    r = h.settle(1)
+    assert [e["event"] for e in h.prints(r)][-1] == "policy-settled"
+
+
+def test_settling_twice_is_impossible(h):
+    funded(h)
+    q = h.quote(h.users[1], collateral=12_000 * STX)
+    assert h.purchase(h.users[1], q).result == Ok(UInt(1))
+    expire(h)
+    h.set_price(50_000 * USD, STX_050)
+    first = h.settle(1, 1)  # even inside one batch
+    assert [e["event"] for e in h.prints(first)] == [
+        "payout",
+        "released",
+        "policy-settled",
+        "settlement-skipped",
+    ]
+    balance = h.chain.balances(h.users[1].address).stx
+    again = h.settle(1)
+    assert h.prints(again) == [{"event": "settlement-skipped", "id": 1, "reason": 313}]
+    assert h.chain.balances(h.users[1].address).stx == balance
+    early = h.settle(99)
+    assert h.prints(early) == [{"event": "settlement-skipped", "id": 99, "reason": 312}]
+
+
+def test_settlement_before_expiry_is_skipped(h):
+    funded(h)
+    assert h.purchase(h.users[1], h.quote(h.users[1])).result == Ok(UInt(1))
+    r = h.settle(1)
+    assert h.prints(r) == [{"event": "settlement-skipped", "id": 1, "reason": 314}]
+
+
+def test_withdrawal_blocked_by_locked_collateral(h):
+    funded(h)
+    provider = h.users[0]
+    q = h.quote(h.users[1], collateral=60_000 * STX)
+    assert h.purchase(h.users[1], q).result == Ok(UInt(1))
+    assets, shares, locked = h.tranche(0, 1)
+    assert h.withdraw(provider, 0, 1, shares).result == err(409)
+    free_shares = (assets - locked) * shares // assets
+    assert h.withdraw(provider, 0, 1, free_shares).status == "success"
+    assert h.withdraw(provider, 0, 1, STX).result == err(409)
+    assert h.checker.violations == []
+
+
+def test_set_locked_by_backend(h):
+    funded(h)
+    assert h.send(h.admin, h.pool, "set-locked", UInt(0), UInt(1), UInt(STX)).result == Ok(TRUE)
+    assert h.tranche(0, 1)[2] == STX
+    too_much = UInt(100_001 * STX)
+    assert h.send(h.admin, h.pool, "set-locked", UInt(0), UInt(1), too_much).result == err(412)
+
+
+def test_shortfall_paid_partially_and_reported(h):
+    h.set_price(BTC_65K, STX_050)
+    assert h.deposit(h.users[0], 0, 2, 20 * STX).result == Ok(UInt(20 * STX))
+    buyer = h.users[1]
+    q = h.quote(buyer, tier=2, premium=STX, collateral=20 * STX)
+    assert h.purchase(buyer, q).result == Ok(UInt(1))
+    expire(h)
+    h.set_price(30_000 * USD, STX_050)  # owes 3,000 USD = 6,000 STX; the tranche has 21
+    r = h.settle(1)
+    events = h.prints(r)
+    assert [e["event"] for e in events] == ["payout", "shortfall", "released", "policy-settled"]
+    assert events[0]["amount"] == 21 * STX
+    assert events[1]["amount"] == 6_000 * STX - 21 * STX
+    assert events[3]["payout"] == 6_000 * STX and events[3]["paid"] == 21 * STX
+    assert h.tranche(0, 2) == (0, 20 * STX, 0)
+    # the wiped-out tranche refuses deposits until its holder burns the worthless shares
+    assert h.deposit(h.users[2], 0, 2, 50 * STX).result == err(406)
+    assert h.withdraw(h.users[0], 0, 2, 20 * STX).result == Ok(UInt(0))
+    assert h.deposit(h.users[2], 0, 2, 50 * STX).result == Ok(UInt(50 * STX))
+    assert h.checker.violations == []
+
+
+# -- authorisation ----------------------------------------------------------------------------
+
+
+def restricted_calls(h: Harness):
+    someone = h.users[3].address
+    return [
+        (h.oracle, "set-price", [StringAscii("BTC-USD"), UInt(1)], 101),
+        (h.oracle, "add-submitter", [someone], 100),
+        (h.oracle, "remove-submitter", [someone], 100),
+        (h.oracle, "set-admin", [someone], 100),
+        (h.oracle, "set-max-deviation", [UInt(1)], 100),
+        (h.oracle, "set-max-age", [UInt(1)], 100),
+        (h.params, "set-parameter", [StringAscii("min-duration"), UInt(1)], 200),
+        (h.params, "set-admin", [someone], 200),
+        (h.pool, "lock-for-policy", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
+        (h.pool, "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
+        (h.pool, "pay-out", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
+        (h.pool, "set-locked", [UInt(0), UInt(1), UInt(0)], 401),
+        (h.pool, "set-backend", [someone], 400),
+        (h.pool, "set-admin", [someone], 400),
+        (h.pool, "set-sbtc-token", [someone], 400),
+        (h.registry, "settle-policies", [List(()), h.sbtc], 311),
+        (h.registry, "set-backend", [someone], 300),
+        (h.registry, "set-admin", [someone], 300),
+        (h.registry, "set-quote-pubkey", [Buffer(bytes(33))], 300),
+        (h.registry, "set-paused", [TRUE], 300),
+        (h.sbtc, "mint", [UInt(1), someone], 4),
+        (h.sbtc, "transfer", [UInt(1), h.admin.address, someone, NONE], 4),
+    ]
+
+
+def test_every_restricted_function_refuses_the_wrong_principal(h):
+    funded(h)
+    outsider = h.users[2]
+    calls = restricted_calls(h)
+    assert len(calls) == 22
+    for contract, function, args, code in calls:
+        r = h.send(outsider, contract, function, *args)
+        assert r.result == err(code), (function, r)
+    # the registry-only pool functions refuse even the admin and backend
+    for contract, function, args, code in calls[8:11]:
+        assert h.send(h.admin, contract, function, *args).result == err(code)
+    assert h.checker.violations == []
+
+
+def test_admin_can_hand_over_roles(h):
+    new_backend = h.users[4]
+    assert h.send(h.admin, h.registry, "set-backend", new_backend.address).result == Ok(TRUE)
+    assert h.settle().result == err(311)  # the old backend no longer settles
+    r = h.send(new_backend, h.registry, "settle-policies", List(()), h.sbtc)
+    assert r.status == "success"
+    p = h.send(h.admin, h.params, "set-parameter", StringAscii("settle-max-age"), UInt(12))
+    assert h.prints(p) == [{"event": "parameter-set", "key": "settle-max-age", "value": 12}]
+    unknown = h.send(h.admin, h.params, "set-parameter", StringAscii("no-such-key"), UInt(1))
+    assert unknown.result == err(201)
+
+
+def test_wallet_repr_shows_no_key(h):
+    w = Wallet(h.d.accounts.quote, h.chain)
+    assert h.d.accounts.quote.secret_hex()[:16] not in repr(w) + repr(h.d.accounts.quote)
