@@ -11,13 +11,17 @@ VM sorts them.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from chain import c32
 
+_CONTRACT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]{0,127}")
 U128_MAX = (1 << 128) - 1
 I128_MIN = -(1 << 127)
 I128_MAX = (1 << 127) - 1
@@ -90,7 +94,7 @@ class Bool(ClarityValue):
         out.append(T_TRUE if self.value else T_FALSE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class StandardPrincipal(ClarityValue):
     version: int
     hash160: bytes
@@ -98,6 +102,17 @@ class StandardPrincipal(ClarityValue):
     def __post_init__(self) -> None:
         if not 0 <= self.version < 32 or len(self.hash160) != 20:
             raise ClarityError("a standard principal is a version below 32 and 20 bytes")
+
+    # Principals key every balance and share map: equality and hashing are on the hot path.
+    def __eq__(self, other: object) -> bool:
+        return (
+            other.__class__ is StandardPrincipal
+            and self.hash160 == other.hash160  # type: ignore[attr-defined]
+            and self.version == other.version  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.hash160)  # bytes cache their hash
 
     def write(self, out: bytearray) -> None:
         out.append(T_STANDARD)
@@ -124,7 +139,7 @@ class ContractPrincipal(ClarityValue):
     def __post_init__(self) -> None:
         if not 0 <= self.version < 32 or len(self.hash160) != 20:
             raise ClarityError("a contract principal is a version below 32 and 20 bytes")
-        if not 1 <= len(self.name) <= 128 or not self.name.isascii():
+        if not _CONTRACT_NAME.fullmatch(self.name):
             raise ClarityError(f"bad contract name: {self.name!r}")
 
     def write(self, out: bytearray) -> None:
@@ -148,6 +163,13 @@ class ContractPrincipal(ClarityValue):
 
 
 Principal = StandardPrincipal | ContractPrincipal
+
+
+@lru_cache(maxsize=1 << 16)
+def standard_principal(version: int, hash160: bytes) -> StandardPrincipal:
+    """An interned standard principal: the same account decodes to the same object, so the
+    balance and nonce maps find it by identity."""
+    return StandardPrincipal(version, hash160)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +227,9 @@ class List(ClarityValue):
         return len(self.items)
 
 
+_first = itemgetter(0)
+
+
 class Tuple(ClarityValue):
     """A record. Fields are stored sorted by name (byte order), the order the VM serializes."""
 
@@ -212,7 +237,7 @@ class Tuple(ClarityValue):
 
     def __init__(self, fields: Mapping[str, ClarityValue] | Iterable[tuple[str, ClarityValue]]):
         pairs = fields.items() if isinstance(fields, Mapping) else fields
-        data = dict(sorted(pairs, key=lambda kv: kv[0].encode()))
+        data = dict(sorted(pairs, key=_first))  # ASCII names: str order is byte order
         for name in data:
             if not 1 <= len(name) <= 128 or not name.isascii():
                 raise ClarityError(f"bad tuple field name: {name!r}")
@@ -303,62 +328,110 @@ class Reader:
         return int.from_bytes(self.take(8), "big")
 
     def name(self) -> str:
-        raw = self.take(self.byte())
-        try:
-            return raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise ClarityError("name is not ASCII") from exc
+        """A length-prefixed Clarity name: 1 to 128 ASCII bytes."""
+        name, self.pos = _name(self.data, self.pos)
+        return name
 
     def done(self) -> bool:
         return self.pos == len(self.data)
 
 
-def read_value(r: Reader, depth: int = 0) -> ClarityValue:
+def read_value(r: Reader) -> ClarityValue:
+    """Reads one value at the reader's position and moves past it."""
+    try:
+        value, r.pos = _read(r.data, r.pos, 0)
+    except (IndexError, struct.error):
+        raise ClarityError("unexpected end of input") from None
+    return value
+
+
+def _take(data: bytes, pos: int, n: int) -> bytes:
+    end = pos + n
+    if end > len(data):
+        raise ClarityError("unexpected end of input")
+    return data[pos:end]
+
+
+def _name(data: bytes, pos: int) -> tuple[str, int]:
+    if pos >= len(data):
+        raise ClarityError("unexpected end of input")
+    n = data[pos]
+    if not 1 <= n <= 128:
+        raise ClarityError(f"a name is 1 to 128 bytes, not {n}")
+    raw = _take(data, pos + 1, n)
+    if not raw.isascii():
+        raise ClarityError("name is not ASCII")
+    return raw.decode("ascii"), pos + 1 + n
+
+
+_U32 = struct.Struct(">I").unpack_from
+
+
+def _read(data: bytes, pos: int, depth: int) -> tuple[ClarityValue, int]:
+    """Positional decoder (the hot path of transaction admission): (value, next position)."""
     if depth > MAX_DEPTH:
         raise ClarityError("value nested too deeply")
-    t = r.byte()
+    t = data[pos]
+    pos += 1
     if t == T_UINT:
-        return UInt(int.from_bytes(r.take(16), "big"))
+        return UInt(int.from_bytes(_take(data, pos, 16), "big")), pos + 16
     if t == T_INT:
-        return Int(int.from_bytes(r.take(16), "big", signed=True))
+        return Int(int.from_bytes(_take(data, pos, 16), "big", signed=True)), pos + 16
     if t == T_TUPLE:
-        n = r.u32()
-        pairs = [(r.name(), read_value(r, depth + 1)) for _ in range(n)]
+        (n,) = _U32(data, pos)
+        pos += 4
+        pairs = []
+        for _ in range(n):
+            name, pos = _name(data, pos)
+            value, pos = _read(data, pos, depth + 1)
+            pairs.append((name, value))
         if len({name for name, _ in pairs}) != n:
             raise ClarityError("tuple has a repeated field")
-        return Tuple(pairs)  # any order is accepted, as the node does; the VM's is byte order
+        return Tuple(pairs), pos  # any order is accepted, as the node does
     if t == T_STANDARD:
-        return StandardPrincipal(r.byte(), r.take(20))
+        return standard_principal(data[pos], _take(data, pos + 1, 20)), pos + 21
     if t == T_CONTRACT:
-        version, h = r.byte(), r.take(20)
-        return ContractPrincipal(version, h, r.name())
+        version, h = data[pos], _take(data, pos + 1, 20)
+        name, pos = _name(data, pos + 21)
+        return ContractPrincipal(version, h, name), pos
     if t == T_BUFFER:
-        return Buffer(r.take(r.u32()))
+        (n,) = _U32(data, pos)
+        return Buffer(_take(data, pos + 4, n)), pos + 4 + n
     if t == T_TRUE:
-        return TRUE
+        return TRUE, pos
     if t == T_FALSE:
-        return FALSE
+        return FALSE, pos
     if t == T_OK:
-        return Ok(read_value(r, depth + 1))
+        value, pos = _read(data, pos, depth + 1)
+        return Ok(value), pos
     if t == T_ERR:
-        return Err(read_value(r, depth + 1))
+        value, pos = _read(data, pos, depth + 1)
+        return Err(value), pos
     if t == T_NONE:
-        return NONE
+        return NONE, pos
     if t == T_SOME:
-        return Some(read_value(r, depth + 1))
+        value, pos = _read(data, pos, depth + 1)
+        return Some(value), pos
     if t == T_LIST:
-        n = r.u32()
-        if n > len(r.data) - r.pos:
+        (n,) = _U32(data, pos)
+        pos += 4
+        if n > len(data) - pos:
             raise ClarityError("list longer than its input")
-        return List(tuple(read_value(r, depth + 1) for _ in range(n)))
+        items = []
+        for _ in range(n):
+            value, pos = _read(data, pos, depth + 1)
+            items.append(value)
+        return List(tuple(items)), pos
     if t == T_ASCII:
-        raw = r.take(r.u32())
+        (n,) = _U32(data, pos)
+        raw = _take(data, pos + 4, n)
         if not raw.isascii():
             raise ClarityError("string-ascii holds non-ASCII bytes")
-        return StringAscii(raw.decode("ascii"))
+        return StringAscii(raw.decode("ascii")), pos + 4 + n
     if t == T_UTF8:
+        (n,) = _U32(data, pos)
         try:
-            return StringUtf8(r.take(r.u32()).decode("utf-8"))
+            return StringUtf8(_take(data, pos + 4, n).decode("utf-8")), pos + 4 + n
         except UnicodeDecodeError as exc:
             raise ClarityError("string-utf8 is not valid UTF-8") from exc
     raise ClarityError(f"unknown Clarity type prefix 0x{t:02x}")
@@ -377,9 +450,9 @@ def deserialize(data: bytes) -> ClarityValue:
 
 def principal(text: str) -> Principal:
     """`ST…` or `ST….name` to a principal value."""
-    address, _, name = text.partition(".")
+    address, dot, name = text.partition(".")
     version, h = c32.decode_address(address)
-    return ContractPrincipal(version, h, name) if name else StandardPrincipal(version, h)
+    return ContractPrincipal(version, h, name) if dot else StandardPrincipal(version, h)
 
 
 def ascii_(text: str) -> StringAscii:

@@ -27,6 +27,7 @@ from chain.clarity import (
     Reader,
     StandardPrincipal,
     read_value,
+    standard_principal,
 )
 
 
@@ -201,7 +202,7 @@ class Transaction:
 
     @property
     def sender(self) -> StandardPrincipal:
-        return StandardPrincipal(self.network.address_version, self.auth.signer)
+        return standard_principal(self.network.address_version, self.auth.signer)
 
     def serialize(self) -> bytes:
         out = bytearray()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,9 +58,10 @@ class Block:
 @dataclass(frozen=True, slots=True)
 class _Pending:
     tx: txs.Transaction
-    raw: bytes
+    sender: StandardPrincipal
     txid: str
     seq: int  # arrival order
+    call: Any  # the executor's prepared contract call; None for an STX transfer
 
 
 @dataclass
@@ -74,6 +75,7 @@ class _Ledger:
     receipts: dict[str, TxReceipt] = field(default_factory=dict)
     events: list[ChainEvent] = field(default_factory=list)
     seq: int = 0
+    pending_fees: dict[StandardPrincipal, int] = field(default_factory=dict)
 
     def copy(self) -> _Ledger:
         return _Ledger(
@@ -84,6 +86,7 @@ class _Ledger:
             dict(self.receipts),
             list(self.events),
             self.seq,
+            dict(self.pending_fees),
         )
 
 
@@ -128,9 +131,10 @@ class SimChain:
         if not txs.verify(tx, raw):
             raise errors.SignatureValidation("signature does not match the signer")
         payload = tx.payload
+        call = None
         if isinstance(payload, txs.ContractCall):
             try:
-                self.executor.parse_args(payload.contract, payload.function, payload.args, "public")
+                call = self.executor.prepare(payload.contract, payload.function, payload.args)
             except ArgumentError as exc:
                 cls = errors.NoSuchContract if "no such contract" in str(exc) else None
                 raise (cls or errors.BadFunctionArgument)(str(exc)) from None
@@ -149,15 +153,14 @@ class SimChain:
                 raise errors.ConflictingNonceInMempool(f"nonce {nonce} is already pending")
         elif len(queue) >= cfg.max_chain:
             raise errors.TooMuchChaining(f"{len(queue)} transactions already pending")
-        pending_fees = sum(p.tx.auth.fee for n, p in queue.items() if n != nonce)
+        pending_fees = led.pending_fees.get(sender, 0) - (old.tx.auth.fee if old else 0)
         if self.executor.stx_balance(sender) < pending_fees + fee:
             raise errors.NotEnoughFunds("balance does not cover the fees")
         if old is not None:  # replace-by-fee
-            led.receipts[old.txid] = replace(
-                led.receipts[old.txid], status=TxStatus.DROPPED, reason="ReplaceByFee"
-            )
+            self._drop(old, "ReplaceByFee")
         led.seq += 1
-        led.mempool.setdefault(sender, {})[nonce] = _Pending(tx, raw, txid, led.seq)
+        led.mempool.setdefault(sender, {})[nonce] = _Pending(tx, sender, txid, led.seq, call)
+        led.pending_fees[sender] = pending_fees + fee
         led.receipts[txid] = TxReceipt(txid, TxStatus.PENDING, sender.address, nonce, fee)
         return txid
 
@@ -267,6 +270,7 @@ class SimChain:
             queue = led.mempool[sender]
             nonce = led.nonces.get(sender, 0)
             p = queue.pop(nonce)
+            led.pending_fees[sender] -= p.tx.auth.fee
             receipt = self._include(p, height, burn)
             receipts.append(receipt)
             if receipt.status is not TxStatus.DROPPED:
@@ -282,46 +286,44 @@ class SimChain:
         return block
 
     def _include(self, p: _Pending, height: int, burn: int) -> TxReceipt:
-        led = self.ledger
         tx = p.tx
-        base = led.receipts[p.txid]
-        if self.config.drop_probability and self.rng.random() < self.config.drop_probability:
-            return self._final(replace(base, status=TxStatus.DROPPED, reason="InjectedDrop"))
-        if not self.executor.pay_fee(tx.sender, tx.auth.fee):
-            return self._final(replace(base, status=TxStatus.DROPPED, reason="NotEnoughFunds"))
+        cfg = self.config
+        if cfg.drop_probability and self.rng.random() < cfg.drop_probability:
+            return self._drop(p, "InjectedDrop")
+        sender = p.sender
+        if not self.executor.pay_fee(sender, tx.auth.fee):
+            return self._drop(p, "NotEnoughFunds")
         payload = tx.payload
-        if isinstance(payload, txs.ContractCall):
-            check = _post_condition_check(tx)
-            res: ExecResult = self.executor.execute(
-                tx.sender, payload.contract, payload.function, payload.args, burn, check
-            )
+        if p.call is not None:
+            check = _post_condition_check(tx, sender)
+            res: ExecResult = self.executor.execute(sender, p.call, burn, check)
         else:  # a node does not evaluate post-conditions on a plain STX transfer
-            res = self.executor.transfer_stx(tx.sender, payload.recipient, payload.amount, burn)
+            res = self.executor.transfer_stx(sender, payload.recipient, payload.amount, burn)
+        events = self.ledger.events
         for ev in res.events:
-            led.events.append(ChainEvent(len(led.events), p.txid, height, burn, ev))
-        status = TxStatus(res.outcome)
-        return self._final(
-            replace(
-                base,
-                status=status,
-                result=res.value,
-                block_height=height,
-                burn_height=burn,
-                reason=res.error,
-            )
-        )
+            events.append(ChainEvent(len(events), p.txid, height, burn, ev))
+        return self._final(p, TxStatus(res.outcome), res.value, height, burn, res.error)
 
-    def _final(self, receipt: TxReceipt) -> TxReceipt:
-        self.ledger.receipts[receipt.txid] = receipt
+    def _drop(self, p: _Pending, reason: str) -> TxReceipt:
+        return self._final(p, TxStatus.DROPPED, None, 0, 0, reason)
+
+    def _final(self, p: _Pending, status: TxStatus, result, height: int, burn: int, reason: str):
+        a = p.tx.auth
+        receipt = TxReceipt(
+            p.txid, status, p.sender.address, a.nonce, a.fee, result, height, burn, reason
+        )
+        self.ledger.receipts[p.txid] = receipt
         return receipt
 
 
-def _post_condition_check(tx: txs.Transaction) -> Callable[[Sequence[Event]], bool] | None:
+def _post_condition_check(
+    tx: txs.Transaction, sender: StandardPrincipal
+) -> Callable[[Sequence[Event]], bool] | None:
     """The node's post-condition rule over what the call moved: every condition must hold, and
     in deny mode every asset that left any principal must be covered by a condition."""
     if tx.post_condition_mode is txs.PostConditionMode.ALLOW and not tx.post_conditions:
         return None
-    origin = tx.sender.address
+    origin = sender.address
 
     def check(events: Sequence[Event]) -> bool:
         sent: dict[tuple[str, str], int] = {}

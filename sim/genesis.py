@@ -62,13 +62,9 @@ def deploy(
     for key in (accounts.deployer, *accounts.users):
         executor.genesis_stx(key.principal(), stx_each)
         executor.genesis_sbtc(key.principal(), sbtc_each)
-    setup = executor.execute(
-        deployer,
-        deployer.contract("policy-registry"),
-        "set-quote-pubkey",
-        [Buffer(accounts.quote.public_key)],
-        0,
-    )
+    registry = deployer.contract("policy-registry")
+    call = executor.prepare(registry, "set-quote-pubkey", [Buffer(accounts.quote.public_key)])
+    setup = executor.execute(deployer, call, 0)
     assert setup.success, setup
     chain = SimChain(executor, config, rng=rng, env=env, autostart=autostart)
     return Deployment(chain, accounts)

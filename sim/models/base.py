@@ -8,6 +8,7 @@ or a runtime error; `uint` arithmetic aborts on overflow and underflow; division
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,10 +118,16 @@ class Ctx:
         """The context inside `(as-contract …)` of `contract`."""
         return Ctx(contract, contract, self.burn_height, self.events)
 
-    def print(self, contract: ContractPrincipal, event: str, **fields: ClarityValue) -> None:
-        data = {k.replace("_", "-"): v for k, v in fields.items()}
+    def print(self, contract: str, event: str, **fields: ClarityValue) -> None:
+        """`(print {event: …, …})` by the contract with this address."""
+        data = {_clarity_name(k): v for k, v in fields.items()}
         data["event"] = StringAscii(event)
-        self.events.append(Event("print", contract.address, Tuple(data)))
+        self.events.append(Event("print", contract, Tuple(data)))
+
+
+@functools.cache
+def _clarity_name(python_name: str) -> str:
+    return python_name.replace("_", "-")
 
 
 # --- Clarity uint arithmetic ---------------------------------------------------------------
@@ -270,6 +277,7 @@ class Contract:
         self.world = world
         self.state: State = world.state
         self.principal = deployer.contract(self.name)
+        self.address = self.principal.address
         self.vars = self.state.map(f"{self.name}/vars")
 
     def var(self, key: str) -> Any:
@@ -279,4 +287,4 @@ class Contract:
         self.state.set(self.vars, key, value)
 
     def print(self, ctx: Ctx, event: str, **fields: ClarityValue) -> None:
-        ctx.print(self.principal, event, **fields)
+        ctx.print(self.address, event, **fields)

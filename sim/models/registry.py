@@ -250,6 +250,8 @@ class Registry(Contract):
     @public(p_buff(33))
     def set_quote_pubkey(self, ctx: Ctx, key: bytes):
         self._admin(ctx)
+        if len(key) != 33:  # secp256k1-verify takes exactly a compressed key
+            raise ContractErr(ERR_BAD_TERMS)
         self.set_var("quote_pubkey", key)
         return TRUE
 

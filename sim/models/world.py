@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from chain.clarity import TRUE, ClarityValue, ContractPrincipal, Ok, Principal, StandardPrincipal
 from chain.port import Event
@@ -45,6 +45,12 @@ class ExecResult:
 EventCheck = Callable[[Sequence[Event]], bool]
 
 
+class Prepared(NamedTuple):
+    model: Contract
+    fn: Callable
+    args: list[Any]
+
+
 @dataclass
 class PythonContracts:
     deployer: StandardPrincipal
@@ -74,13 +80,20 @@ class PythonContracts:
             raise ArgumentError(f"no {kind} function {function!r} in {contract.name}")
         return model, spec[1], spec[2]
 
-    def parse_args(
+    def _parse(
         self, contract: ContractPrincipal, function: str, args: Sequence[ClarityValue], kind: str
-    ) -> tuple[Contract, Callable, list[Any]]:
+    ) -> Prepared:
         model, fn, parsers = self._function(contract, function, kind)
         if len(args) != len(parsers):
             raise ArgumentError(f"{function} takes {len(parsers)} arguments, got {len(args)}")
-        return model, fn, [p(a) for p, a in zip(parsers, args, strict=True)]
+        return Prepared(model, fn, [p(a) for p, a in zip(parsers, args, strict=True)])
+
+    def prepare(
+        self, contract: ContractPrincipal, function: str, args: Sequence[ClarityValue]
+    ) -> Prepared:
+        """Checks a public call against the contract's interface (raises ArgumentError), as a
+        node does on admission, and returns the handle `execute` runs."""
+        return self._parse(contract, function, args, "public")
 
     # -- execution --
 
@@ -103,13 +116,11 @@ class PythonContracts:
     def execute(
         self,
         sender: StandardPrincipal,
-        contract: ContractPrincipal,
-        function: str,
-        args: Sequence[ClarityValue],
+        call: Prepared,
         burn_height: int,
         check: EventCheck | None = None,
     ) -> ExecResult:
-        model, fn, parsed = self.parse_args(contract, function, args, "public")
+        model, fn, parsed = call
         return self._run(
             lambda ctx: fn(model, ctx, *parsed), Ctx(sender, sender, burn_height), check
         )
@@ -140,7 +151,7 @@ class PythonContracts:
         args: Sequence[ClarityValue],
         burn_height: int = 0,
     ) -> ClarityValue:
-        model, fn, parsed = self.parse_args(contract, function, args, "read-only")
+        model, fn, parsed = self._parse(contract, function, args, "read-only")
         return fn(model, *parsed)
 
     # -- accounts --

@@ -1,0 +1,91 @@
+"""Throughput of SimChain on signed contract calls: decode, verify, execute, events.
+
+Pre-signs a mix of deposits, withdrawals and quote-signed purchases from many senders (signing
+is the wallets' cost, not the chain's), then times submission and mining of all of them.
+
+    python benchmarks/chain_core.py [--senders 200] [--rounds 4] [--repeat 3]
+
+Last line: tx_per_s=<number>
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from chain import transactions as txs
+from chain.clarity import Buffer, StringAscii, UInt
+from chain.port import TxStatus
+from chain.quotes import Quote, sign_quote
+from chain.wallet import Wallet
+from sim.chain import ChainConfig
+from sim.genesis import STX_UNIT, deploy
+from sim.perf import tune_gc
+
+USD = 100_000_000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--senders", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=4, help="rounds of 25 transactions per sender")
+    ap.add_argument("--repeat", type=int, default=3, help="fresh chains; the median is reported")
+    args = ap.parse_args()
+    rates = sorted(run_once(args.senders, args.rounds) for _ in range(args.repeat))
+    print(f"runs={' '.join(f'{r:.0f}' for r in rates)}")
+    print(f"tx_per_s={statistics.median(rates):.0f}")
+
+
+def run_once(senders: int, rounds_: int) -> float:
+
+    d = deploy(senders, autostart=False, config=ChainConfig(block_capacity=5000))
+    chain = d.chain
+    chain.mine_burn(10)
+    oracle, pool = d.contract("oracle"), d.contract("liquidity-pool")
+    registry, sbtc = d.contract("policy-registry"), d.contract("sbtc-token")
+    admin = Wallet(d.accounts.deployer, chain)
+    admin.call(oracle, "set-price", StringAscii("BTC-USD"), UInt(65_000 * USD))
+    chain.mine()
+
+    wallets = [Wallet(k, chain) for k in d.accounts.users]
+    quote_id = 0
+    rounds: list[list[bytes]] = []
+    for _ in range(rounds_):
+        batch = []
+        for w in wallets:
+            for i in range(25):
+                if i % 5 == 4:  # a purchase backed by the sender's own deposits
+                    quote_id += 1
+                    q = Quote(w.address, 1_000_000, 60_000 * USD, 1_000, 10 * STX_UNIT,
+                              100 * STX_UNIT, 0, 1, 100, quote_id)  # fmt: skip
+                    sig = sign_quote(q, d.accounts.quote)
+                    call = ("purchase-policy", [q.to_clarity(), Buffer(sig), sbtc], registry)
+                elif i % 5 == 3:
+                    call = ("withdraw", [sbtc, UInt(0), UInt(1), UInt(STX_UNIT)], pool)
+                else:
+                    call = ("deposit", [sbtc, UInt(0), UInt(1), UInt(100 * STX_UNIT)], pool)
+                raw = w.sign_call(call[2], call[0], call[1], mode=txs.PostConditionMode.ALLOW)
+                w.next_nonce = (w.next_nonce or 0) + 1
+                batch.append(raw)
+        rounds.append(batch)
+
+    total = sum(len(b) for b in rounds)
+    tune_gc()  # as the simulation runner does
+    start = time.perf_counter()
+    txids = []
+    for batch in rounds:
+        txids.extend(chain.submit(raw) for raw in batch)
+        while chain.pending:
+            chain.mine()
+    elapsed = time.perf_counter() - start
+
+    statuses = [chain.status(t).status for t in txids]
+    ok = sum(s is TxStatus.SUCCESS for s in statuses)
+    events = len(chain.events_since(0, 10**9))
+    print(f"transactions={total} succeeded={ok} events={events} seconds={elapsed:.3f}")
+    return total / elapsed
+
+
+if __name__ == "__main__":
+    main()
