@@ -64,6 +64,7 @@ class TxReceipt:
     block_height: int = 0
     burn_height: int = 0
     reason: str = ""  # why it was dropped, or the runtime error
+    call: str = ""  # "contract-name.function" or "stx-transfer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -308,9 +308,14 @@ class SimChain:
         return self._final(p, TxStatus.DROPPED, None, 0, 0, reason)
 
     def _final(self, p: _Pending, status: TxStatus, result, height: int, burn: int, reason: str):
-        a = p.tx.auth
+        a, payload = p.tx.auth, p.tx.payload
+        call = (
+            f"{payload.contract.name}.{payload.function}"
+            if isinstance(payload, txs.ContractCall)
+            else "stx-transfer"
+        )
         receipt = TxReceipt(
-            p.txid, status, p.sender.address, a.nonce, a.fee, result, height, burn, reason
+            p.txid, status, p.sender.address, a.nonce, a.fee, result, height, burn, reason, call
         )
         self.ledger.receipts[p.txid] = receipt
         return receipt

@@ -71,6 +71,15 @@ class Oracle(Contract):
             return Err(UInt(ERR_NO_PRICE))
         return Ok(Tuple({"price": UInt(found[0]), "height": UInt(found[1])}))
 
+    @read_only()
+    def get_config(self):
+        return Tuple(
+            {
+                "max-deviation-bps": UInt(self.var("max_deviation_bps")),
+                "max-age": UInt(self.var("max_age")),
+            }
+        )
+
     @read_only(p_principal)
     def is_submitter(self, who: Principal):
         return Bool(self.submitters.get(who, False))

@@ -1,0 +1,61 @@
+"""What every engine actor shares: dispatch of typed messages, and the runtime binding.
+
+An actor class here derives from `pykka.Actor` only. A runtime supplies pykka's three hooks
+(inbox, future, loop) by deriving a class that puts its own base first: `pykka.ThreadingActor`
+for live, the virtual-time runtime in `sim/runtime.py` for simulations. The actor's code is the
+same object in both worlds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+import pykka
+
+A = TypeVar("A", bound=type)
+
+
+def handles(*message_types: type) -> Callable:
+    """Marks a method as the handler of these message types."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.__handles__ = message_types  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class EngineActor(pykka.Actor):
+    """Dispatches each message to the method marked `@handles(type(message))`."""
+
+    _handlers: dict[type, Callable[[Any, Any], Any]]
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        table: dict[type, Callable] = {}
+        for klass in reversed(cls.__mro__):
+            for fn in vars(klass).values():
+                for t in getattr(fn, "__handles__", ()):
+                    table[t] = fn
+        cls._handlers = table
+
+    def on_receive(self, message: Any) -> Any:
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            return super().on_receive(message)
+        return handler(self, message)
+
+
+@cache
+def bind(actor_cls: type, runtime_base: type) -> type:
+    """The class that runs `actor_cls` on `runtime_base` (e.g. pykka.ThreadingActor)."""
+    return type(actor_cls.__name__, (runtime_base, actor_cls), {"__module__": actor_cls.__module__})
+
+
+class ThreadingRuntime:
+    """Live: one thread per actor, pykka's own runtime."""
+
+    def start(self, actor_cls: type, *args: Any, **kwargs: Any) -> pykka.ActorRef:
+        return bind(actor_cls, pykka.ThreadingActor).start(*args, **kwargs)

@@ -1,0 +1,128 @@
+"""The messages the actors exchange. Immutable; an actor never shares its own state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chain.clarity import ClarityValue, ContractPrincipal, Principal
+from chain.port import ChainEvent, TxReceipt
+from chain.quotes import Quote
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    """Sent once after all actors started: who the peers are."""
+
+    oracle: Any
+    registry: Any
+    pool: Any
+    signer: Any
+    observer: Any = None  # receives PoolState too (the simulation's metrics), optional
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The clock's periodic poke (oracle polling); `now` in seconds."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewBlock:
+    height: int
+    burn_height: int
+    time: float
+    receipts: tuple[TxReceipt, ...]
+    events: tuple[ChainEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdate:
+    """The oracle's aggregated off-chain price (not the on-chain one)."""
+
+    asset: str
+    price: int
+    time: float
+    vol: float  # annualised realised volatility
+
+
+@dataclass(frozen=True, slots=True)
+class PushNow:
+    """Registry to oracle: policies wait for a fresh on-chain price of this asset."""
+
+    asset: str
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    """To the signer: build, sign, broadcast and see confirmed one system call."""
+
+    contract: ContractPrincipal
+    function: str
+    args: tuple[ClarityValue, ...]
+    tag: tuple
+    reply_to: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class TxDone:
+    """From the signer: a submitted call reached a final status."""
+
+    tag: tuple
+    txid: str
+    status: str  # a TxStatus value, or "rejected" when no node would take it
+    result: ClarityValue | None
+    burn_height: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRequest:
+    buyer: Principal
+    amount: int  # sats
+    strike: int  # price units
+    expiration: int  # burn height
+    token: int
+    reply_to: Any
+    tier: int | None = None  # None: the tier that backs this strike
+
+
+@dataclass(frozen=True, slots=True)
+class SignQuote:
+    quote: Quote
+    reply_to: Any
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteOffer:
+    quote: Quote
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteRefused:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrancheView:
+    token: int
+    tier: int
+    assets: int
+    shares: int
+    locked: int
+    required: int  # collateral needed at current prices, token units
+
+    @property
+    def utilisation(self) -> float:
+        return self.locked / self.assets if self.assets else 0.0
+
+    @property
+    def coverage(self) -> float:
+        return self.assets / self.required if self.required else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    burn_height: int
+    tranches: tuple[TrancheView, ...]

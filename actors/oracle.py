@@ -1,0 +1,199 @@
+"""OracleActor: many exchanges in, one defended price out, pushed on chain when it matters.
+
+Each tick it asks every source, takes the median, drops quotes too far from it, and accepts the
+median of what is left only with a quorum. It pushes `set-price` when the price moved past a
+threshold or a heartbeat elapsed, never more often than a minimum interval and with one push in
+flight per asset. Because the oracle contract refuses a move beyond its deviation cap against
+a fresh price, a push is clamped to the cap: a real crash reaches the chain in steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.base import EngineActor, handles
+from actors.events import prints
+from actors.messages import Connect, NewBlock, PriceUpdate, PushNow, Submit, Tick, TxDone
+from actors.ports import EventLog, PriceFeed
+from chain.clarity import Ok, StringAscii, Tuple, UInt
+from chain.contracts import BTC_USD, STX_USD, Contracts
+from chain.port import Chain
+from risk.volatility import VolEstimator
+from store import Store
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    poll_seconds: float = 60.0
+    threshold_bps: int = 50  # push when the price moved this much since the last push
+    heartbeat_seconds: float = 1800.0  # push at least this often
+    min_interval_seconds: float = 30.0  # never push an asset more often
+    outlier_bps: int = 200  # quotes this far from the median are dropped
+    quorum: int = 3
+    vol_window_days: float = 30.0
+    vol_floor: float = 0.20
+    assets: tuple[str, ...] = (BTC_USD, STX_USD)
+    store_raw: bool = True
+
+
+def median(values: list[int]) -> int:
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) // 2
+
+
+def aggregate(quotes: list[tuple[str, int]], outlier_bps: int, quorum: int) -> int | None:
+    """Median of the quotes within `outlier_bps` of the first median; None without a quorum."""
+    prices = [p for _, p in quotes if p > 0]
+    if len(prices) < quorum:
+        return None
+    m = median(prices)
+    kept = [p for p in prices if abs(p - m) * 10_000 <= m * outlier_bps]
+    if len(kept) < quorum:
+        return None
+    return median(kept)
+
+
+def clamp_to_cap(target: int, onchain: int, max_deviation_bps: int) -> int:
+    """The closest price to `target` that the oracle contract accepts against `onchain`."""
+    hi = onchain * (10_000 + max_deviation_bps) // 10_000
+    lo = -(-onchain * (10_000 - max_deviation_bps) // 10_000)
+    return min(max(target, lo), hi)
+
+
+@dataclass
+class _Asset:
+    vol: VolEstimator
+    latest: int = 0  # aggregated off-chain price
+    onchain: int = 0  # last price the chain accepted
+    onchain_height: int = -1
+    last_push_time: float = float("-inf")
+    in_flight: bool = False
+    forced: bool = False
+
+
+class OracleActor(EngineActor):
+    def __init__(
+        self,
+        feed: PriceFeed,
+        chain: Chain,
+        store: Store,
+        log: EventLog,
+        contracts: Contracts,
+        config: OracleConfig | None = None,
+    ):
+        super().__init__()
+        self.feed, self.chain, self.store, self.log = feed, chain, store, log
+        self.contracts = contracts
+        self.config = cfg = config or OracleConfig()
+        self.assets = {
+            a: _Asset(VolEstimator(cfg.vol_window_days * 86400, cfg.vol_floor)) for a in cfg.assets
+        }
+        self.peers: Connect | None = None
+        self.burn_height = 0
+        self.max_deviation_bps = 500
+        self.max_age = 6
+        self.now = 0.0
+
+    def on_start(self) -> None:
+        config = self.chain.read_only(self.contracts.oracle, "get-config", [])
+        assert isinstance(config, Tuple)
+        self.max_deviation_bps = config["max-deviation-bps"].value  # type: ignore[attr-defined]
+        self.max_age = config["max-age"].value  # type: ignore[attr-defined]
+        self.burn_height = self.chain.tip().burn_height
+        for asset, state in self.assets.items():
+            got = self.chain.read_only(self.contracts.oracle, "get-price", [StringAscii(asset)])
+            if isinstance(got, Ok) and isinstance(got.value, Tuple):
+                state.onchain = got.value["price"].value  # type: ignore[attr-defined]
+                state.onchain_height = got.value["height"].value  # type: ignore[attr-defined]
+
+    @handles(Connect)
+    def connect(self, msg: Connect) -> None:
+        self.peers = msg
+
+    @handles(Tick)
+    def tick(self, msg: Tick) -> None:
+        self.now = t = msg.now
+        cfg = self.config
+        for asset, state in self.assets.items():
+            quotes = self.feed.fetch(asset)
+            if cfg.store_raw:
+                for source, price in quotes:
+                    self.store.prices.add_raw(source, asset, price, t)
+            price = aggregate(quotes, cfg.outlier_bps, cfg.quorum)
+            if price is None:
+                self.log.record("oracle-no-quorum", asset=asset, sources=len(quotes))
+                continue
+            state.latest = price
+            state.vol.update(t, price)
+            self.store.prices.add_aggregated(asset, price, t, len(quotes))
+            update = PriceUpdate(asset, price, t, state.vol.value())
+            if self.peers is not None:
+                self.peers.registry.tell(update)
+                self.peers.pool.tell(update)
+            self._maybe_push(asset, state)
+
+    @handles(PushNow)
+    def push_now(self, msg: PushNow) -> None:
+        state = self.assets.get(msg.asset)
+        if state is not None:
+            state.forced = True
+            self._maybe_push(msg.asset, state)
+
+    def _maybe_push(self, asset: str, state: _Asset) -> None:
+        cfg = self.config
+        if state.in_flight or not state.latest or self.peers is None:
+            return
+        if self.now - state.last_push_time < cfg.min_interval_seconds:
+            return
+        fresh = state.onchain and self.burn_height - state.onchain_height < self.max_age
+        target = state.latest
+        if fresh:
+            target = clamp_to_cap(target, state.onchain, self.max_deviation_bps)
+        moved = abs(target - state.onchain) * 10_000 >= state.onchain * cfg.threshold_bps
+        due = self.now - state.last_push_time >= cfg.heartbeat_seconds
+        if not (state.forced or not state.onchain or moved or due):
+            return
+        if target == state.onchain and fresh and not due and not state.forced:
+            return
+        reason = (
+            "forced"
+            if state.forced
+            else "first"
+            if not state.onchain
+            else "moved"
+            if moved
+            else "heartbeat"
+        )
+        state.forced = False
+        state.in_flight = True
+        state.last_push_time = self.now
+        self.log.record(
+            "oracle-push", asset=asset, price=target, latest=state.latest, reason=reason
+        )
+        self.peers.signer.tell(
+            Submit(
+                self.contracts.oracle,
+                "set-price",
+                (StringAscii(asset), UInt(target)),
+                ("price", asset, target),
+                self.actor_ref,
+            )
+        )
+
+    @handles(TxDone)
+    def done(self, msg: TxDone) -> None:
+        _, asset, price = msg.tag
+        state = self.assets[asset]
+        state.in_flight = False
+        if msg.status != "success":
+            self.log.record("oracle-push-failed", asset=asset, price=price, status=msg.status,
+                            result=str(msg.result))  # fmt: skip
+
+    @handles(NewBlock)
+    def block(self, msg: NewBlock) -> None:
+        self.burn_height = msg.burn_height
+        for e in prints(msg.events, self.contracts.oracle.address):
+            if e["event"] == "price-updated" and e["asset"] in self.assets:
+                state = self.assets[e["asset"]]
+                state.onchain, state.onchain_height = e["price"], e["height"]

@@ -1,0 +1,167 @@
+"""PoolActor: mirrors the tranches, keeps the on-chain lock at what the policies need.
+
+Every pool event carries the tranche's state after it, so the mirror is a copy, not a sum that
+could drift. Required collateral is PROTOCOL.md's formula at the oracle's latest prices. The
+lock is only ever raised with `set-locked` (settlements release it on chain), because a
+lowering computed from one block could undo a purchase that lands in the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.base import EngineActor, handles
+from actors.events import prints
+from actors.messages import (
+    Connect,
+    NewBlock,
+    PoolState,
+    PriceUpdate,
+    Submit,
+    TrancheView,
+    TxDone,
+)
+from actors.params import follow, read_parameters
+from actors.ports import EventLog
+from chain.clarity import Tuple, UInt, principal
+from chain.contracts import BTC_USD, TOKEN_UNIT, TRANCHES, Contracts, token_price_asset
+from chain.port import Chain
+from risk.pricing import max_payout_usd_units
+from store import Store
+
+PARAMETERS = ("collateral-ratio-0", "collateral-ratio-1", "collateral-ratio-2")
+POOL_STATE_EVENTS = ("deposit", "withdraw", "locked", "released", "payout", "lock-set")
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    trigger_bps: int = 50  # raise the lock once need exceeds it by this much
+    headroom_bps: int = 200  # and then lock this much above the need, so as not to chase it
+
+
+class PoolActor(EngineActor):
+    def __init__(
+        self,
+        chain: Chain,
+        store: Store,
+        log: EventLog,
+        contracts: Contracts,
+        config: PoolConfig | None = None,
+    ):
+        super().__init__()
+        self.chain, self.store, self.log, self.contracts = chain, store, log, contracts
+        self.config = config or PoolConfig()
+        self.peers: Connect | None = None
+        self.params: dict[str, int] = {}
+        self.state: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.need_usd: dict[tuple[int, int], int] = dict.fromkeys(TRANCHES, 0)
+        self.policies: dict[int, tuple[tuple[int, int], int]] = {}  # id -> (tranche, usd need)
+        self.prices: dict[str, int] = {}
+        self.in_flight: set[tuple[int, int]] = set()
+        self.burn_height = 0
+
+    def on_start(self) -> None:
+        self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
+        self.burn_height = self.chain.tip().burn_height
+        for token, tier in TRANCHES:
+            t = self.chain.read_only(self.contracts.pool, "get-tranche", [UInt(token), UInt(tier)])
+            assert isinstance(t, Tuple)
+            self.state[(token, tier)] = (
+                t["total-assets"].value,  # type: ignore[attr-defined]
+                t["total-shares"].value,  # type: ignore[attr-defined]
+                t["locked"].value,  # type: ignore[attr-defined]
+            )
+
+    @handles(Connect)
+    def connect(self, msg: Connect) -> None:
+        self.peers = msg
+
+    @handles(PriceUpdate)
+    def price(self, msg: PriceUpdate) -> None:
+        self.prices[msg.asset] = msg.price
+
+    def required(self, tranche: tuple[int, int]) -> int:
+        """Collateral the tranche's active policies need now, in token units (0 without a
+        price)."""
+        price = self.prices.get(token_price_asset(tranche[0]))
+        if not price:
+            return 0
+        return self.need_usd[tranche] * TOKEN_UNIT[tranche[0]] // price
+
+    def view(self) -> PoolState:
+        return PoolState(
+            self.burn_height,
+            tuple(
+                TrancheView(token, tier, *self.state[(token, tier)], self.required((token, tier)))
+                for token, tier in TRANCHES
+            ),
+        )
+
+    @handles(NewBlock)
+    def block(self, msg: NewBlock) -> None:
+        self.burn_height = msg.burn_height
+        pool, registry = self.contracts.pool.address, self.contracts.registry.address
+        changed = set()
+        for e in prints(msg.events):
+            name, source = e["event"], e["_contract"]
+            if source == pool and name in POOL_STATE_EVENTS:
+                key = (e["token"], e["tier"])
+                self.state[key] = (e["total-assets"], e["total-shares"], e["locked"])
+                changed.add(key)
+                if name in ("deposit", "withdraw"):
+                    shares = self.chain.read_only(
+                        self.contracts.pool,
+                        "get-shares",
+                        [UInt(key[0]), UInt(key[1]), principal(e["provider"])],
+                    ).value  # type: ignore[attr-defined]
+                    self.store.shares.set(key[0], key[1], e["provider"], shares)
+            elif source == registry and name == "policy-purchased":
+                key = (e["token"], e["tier"])
+                ratio = self.params[f"collateral-ratio-{e['tier']}"]
+                need = max_payout_usd_units(e["strike"], e["amount"]) * ratio // 10_000
+                self.policies[e["id"]] = (key, need)
+                self.need_usd[key] += need
+            elif source == registry and name in ("policy-settled", "policy-expired"):
+                found = self.policies.pop(e["id"], None)
+                if found is not None:
+                    self.need_usd[found[0]] -= found[1]
+            elif name == "parameter-set":
+                follow(self.params, e)
+        for key in sorted(changed):
+            self.store.tranches.snapshot(msg.burn_height, key[0], key[1], *self.state[key])
+        self._adjust_locks()
+        if self.peers is not None:
+            state = self.view()
+            self.peers.registry.tell(state)
+            if self.peers.observer is not None:
+                self.peers.observer.tell(state)
+
+    def _adjust_locks(self) -> None:
+        if self.peers is None or BTC_USD not in self.prices:
+            return
+        for key in TRANCHES:
+            if key in self.in_flight:
+                continue
+            assets, _, locked = self.state[key]
+            need = self.required(key)
+            if need * 10_000 <= locked * (10_000 + self.config.trigger_bps) or locked >= assets:
+                continue
+            target = min(need * (10_000 + self.config.headroom_bps) // 10_000, assets)
+            self.in_flight.add(key)
+            self.log.record("set-locked", token=key[0], tier=key[1], locked=locked, target=target)
+            self.peers.signer.tell(
+                Submit(
+                    self.contracts.pool,
+                    "set-locked",
+                    (UInt(key[0]), UInt(key[1]), UInt(target)),
+                    ("lock", key),
+                    self.actor_ref,
+                )
+            )
+
+    @handles(TxDone)
+    def done(self, msg: TxDone) -> None:
+        if msg.tag[0] == "lock":
+            self.in_flight.discard(msg.tag[1])
+            if msg.status != "success":
+                self.log.record("set-locked-failed", tranche=list(msg.tag[1]), status=msg.status)

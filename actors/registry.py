@@ -1,0 +1,328 @@
+"""RegistryActor: prices and issues quotes, follows purchases, settles expired policies.
+
+Quotes are priced off-chain (Black-Scholes with the utilisation skew) against the oracle's
+aggregated price and the pool's tranche view, with the collateral the quote will lock reserved
+until the quote is bought or expires, so one block's quotes cannot together overfill a tranche.
+Settlement waits for an on-chain price at or after expiry (asking the oracle for one) and goes
+out in batches of up to 50 ids; an id is never in two unconfirmed batches.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from actors.base import EngineActor, handles
+from actors.events import prints
+from actors.messages import (
+    Connect,
+    NewBlock,
+    PoolState,
+    PriceUpdate,
+    PushNow,
+    QuoteRefused,
+    QuoteRequest,
+    SignQuote,
+    Submit,
+    TrancheView,
+    TxDone,
+)
+from actors.params import follow, read_parameters
+from actors.ports import EventLog
+from chain.clarity import List, Ok, StringAscii, Tuple, UInt
+from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
+from chain.port import Chain
+from chain.quotes import Quote
+from risk.pricing import (
+    PricingParams,
+    collateral_tokens,
+    premium_usd,
+    tier_for_strike,
+    usd_to_tokens_ceil,
+)
+from store import Store
+
+PARAMETERS = (
+    "min-duration",
+    "max-duration",
+    "min-amount",
+    "max-amount",
+    "strike-band-bps",
+    "settle-max-age",
+    "protocol-fee-bps",
+    "collateral-ratio-0",
+    "collateral-ratio-1",
+    "collateral-ratio-2",
+    "max-utilisation-0",
+    "max-utilisation-1",
+    "max-utilisation-2",
+    "tier-strike-bps-1",
+    "tier-strike-bps-2",
+)
+QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    pricing: PricingParams = field(default_factory=PricingParams)
+    quote_ttl_blocks: int = 3
+    settle_batch: int = 50
+
+
+@dataclass
+class _Reservation:
+    tranche: tuple[int, int]
+    collateral: int
+    expiry: int
+
+
+class RegistryActor(EngineActor):
+    def __init__(
+        self,
+        chain: Chain,
+        store: Store,
+        log: EventLog,
+        contracts: Contracts,
+        config: RegistryConfig | None = None,
+    ):
+        super().__init__()
+        self.chain, self.store, self.log, self.contracts = chain, store, log, contracts
+        self.config = config or RegistryConfig()
+        self.peers: Connect | None = None
+        self.params: dict[str, int] = {}
+        self.prices: dict[str, PriceUpdate] = {}
+        self.onchain: dict[str, tuple[int, int]] = {}  # asset -> (price, height)
+        self.tranches: dict[tuple[int, int], TrancheView] = {}
+        self.reservations: dict[int, _Reservation] = {}
+        self.reserved: dict[tuple[int, int], int] = {}
+        self.burn_height = 0
+        self.quote_counter = 0
+        self.active: dict[int, tuple[int, int]] = {}  # id -> (expiration, token)
+        self.expiring: list[tuple[int, int]] = []  # heap of (expiration, id)
+        self.due: set[int] = set()
+        self.in_flight: set[int] = set()
+        self.push_asked: dict[str, int] = {}
+
+    def on_start(self) -> None:
+        self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
+        self.burn_height = self.chain.tip().burn_height
+        for asset in (BTC_USD, STX_USD):
+            got = self.chain.read_only(self.contracts.oracle, "get-price", [StringAscii(asset)])
+            if isinstance(got, Ok) and isinstance(got.value, Tuple):
+                v = got.value
+                self.onchain[asset] = (v["price"].value, v["height"].value)  # type: ignore[attr-defined]
+
+    @handles(Connect)
+    def connect(self, msg: Connect) -> None:
+        self.peers = msg
+
+    @handles(PriceUpdate)
+    def price(self, msg: PriceUpdate) -> None:
+        self.prices[msg.asset] = msg
+
+    @handles(PoolState)
+    def pool_state(self, msg: PoolState) -> None:
+        self.tranches = {(t.token, t.tier): t for t in msg.tranches}
+
+    # -- quotes --
+
+    @handles(QuoteRequest)
+    def quote(self, req: QuoteRequest) -> None:
+        refusal = self._refusal(req)
+        if isinstance(refusal, str):
+            self.log.record("quote-refused", buyer=req.buyer.address, reason=refusal)
+            req.reply_to.tell(QuoteRefused(refusal))
+            return
+        quote = refusal
+        self.reservations[quote.quote_id] = _Reservation(
+            (quote.token, quote.tier), quote.collateral, quote.quote_expiry
+        )
+        key = (quote.token, quote.tier)
+        self.reserved[key] = self.reserved.get(key, 0) + quote.collateral
+        self.store.quotes.add(
+            quote.quote_id,
+            req.buyer.address,
+            quote.amount,
+            quote.strike,
+            quote.expiration,
+            quote.premium,
+            quote.collateral,
+            quote.token,
+            quote.tier,
+            quote.quote_expiry,
+            0.0,
+        )
+        self.log.record(
+            "quote",
+            quote_id=quote.quote_id,
+            buyer=req.buyer.address,
+            amount=quote.amount,
+            strike=quote.strike,
+            expiration=quote.expiration,
+            token=quote.token,
+            tier=quote.tier,
+            premium=quote.premium,
+            collateral=quote.collateral,
+        )
+        assert self.peers is not None
+        self.peers.signer.tell(SignQuote(quote, req.reply_to))
+
+    def _refusal(self, req: QuoteRequest) -> str | Quote:
+        """The quote for a request, or why there is none."""
+        p, cfg = self.params, self.config
+        btc = self.prices.get(BTC_USD)
+        onchain = self.onchain.get(BTC_USD)
+        if btc is None or onchain is None:
+            return "no-price"
+        token_price = (
+            btc.price if req.token != STX else getattr(self.prices.get(STX_USD), "price", 0)
+        )
+        if not token_price or req.token not in TOKEN_UNIT:
+            return "no-price"
+        spot = btc.price
+        tier = req.tier
+        if tier is None:
+            tier = tier_for_strike(req.strike, spot, p["tier-strike-bps-1"], p["tier-strike-bps-2"])
+        blocks = req.expiration - self.burn_height
+        if blocks - cfg.quote_ttl_blocks < p["min-duration"] or blocks > p["max-duration"]:
+            return "duration"
+        if not p["min-amount"] <= req.amount <= p["max-amount"]:
+            return "amount"
+        band, chain_spot = p["strike-band-bps"], onchain[0]
+        if (
+            req.strike * 10_000 + chain_spot * band < chain_spot * 10_000
+            or req.strike * 10_000 > chain_spot * (10_000 + band)
+        ):
+            return "strike"
+        view = self.tranches.get((req.token, tier))
+        if view is None or view.assets == 0:
+            return "no-liquidity"
+        unit = TOKEN_UNIT[req.token]
+        collateral = collateral_tokens(
+            req.strike, req.amount, p[f"collateral-ratio-{tier}"], token_price, unit
+        )
+        if collateral == 0:
+            return "amount"
+        used = view.locked + self.reserved.get((req.token, tier), 0) + collateral
+        if used * 10_000 > view.assets * p[f"max-utilisation-{tier}"]:
+            return "capacity"
+        pricing = cfg.pricing
+        if pricing.protocol_fee_bps != p["protocol-fee-bps"]:
+            pricing = PricingParams(**{**vars(pricing), "protocol_fee_bps": p["protocol-fee-bps"]})
+        usd = premium_usd(
+            spot, req.strike, req.amount, blocks, btc.vol, used / view.assets, pricing
+        )
+        premium = usd_to_tokens_ceil(usd, token_price, unit)
+        self.quote_counter += 1
+        return Quote(
+            buyer=req.buyer,
+            amount=req.amount,
+            strike=req.strike,
+            expiration=req.expiration,
+            premium=premium,
+            collateral=collateral,
+            token=req.token,
+            tier=tier,
+            quote_expiry=self.burn_height + cfg.quote_ttl_blocks,
+            quote_id=self.burn_height * QUOTE_IDS_PER_BLOCK + self.quote_counter,
+        )
+
+    def _release(self, quote_id: int) -> None:
+        r = self.reservations.pop(quote_id, None)
+        if r is not None:
+            self.reserved[r.tranche] -= r.collateral
+
+    # -- chain --
+
+    @handles(NewBlock)
+    def block(self, msg: NewBlock) -> None:
+        if msg.burn_height != self.burn_height:
+            self.burn_height = msg.burn_height
+            self.quote_counter = 0
+            for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
+                self._release(qid)
+        for e in prints(msg.events):
+            name = e["event"]
+            if name == "policy-purchased":
+                pid = e["id"]
+                self.store.policies.purchased(
+                    pid,
+                    e["owner"],
+                    e["amount"],
+                    e["strike"],
+                    e["expiration"],
+                    e["premium"],
+                    e["collateral"],
+                    e["token"],
+                    e["tier"],
+                    e["quote-id"],
+                    e["_burn"],
+                )
+                self._release(e["quote-id"])
+                self.active[pid] = (e["expiration"], e["token"])
+                heapq.heappush(self.expiring, (e["expiration"], pid))
+            elif name in ("policy-settled", "policy-expired"):
+                pid = e["id"]
+                status = 1 if name == "policy-settled" else 2
+                payout, paid = e.get("payout", 0), e.get("paid", 0)
+                self.store.policies.finished(pid, status, payout, paid, e["price"], e["_burn"])
+                self.active.pop(pid, None)
+                self.due.discard(pid)
+                self.in_flight.discard(pid)
+            elif name in ("settlement-deferred", "settlement-skipped"):
+                self.in_flight.discard(e["id"])
+            elif name == "price-updated":
+                self.onchain[e["asset"]] = (e["price"], e["height"])
+            elif name == "parameter-set":
+                follow(self.params, e)
+        self._settle()
+
+    def _fresh(self, asset: str, expiration: int) -> bool:
+        got = self.onchain.get(asset)
+        return (
+            got is not None
+            and got[1] >= expiration
+            and self.burn_height - got[1] <= self.params["settle-max-age"]
+        )
+
+    def _settle(self) -> None:
+        while self.expiring and self.expiring[0][0] <= self.burn_height:
+            _, pid = heapq.heappop(self.expiring)
+            if pid in self.active:
+                self.due.add(pid)
+        if not self.due or self.peers is None:
+            return
+        ready, waiting = [], set()
+        for pid in sorted(self.due - self.in_flight):
+            expiration, token = self.active[pid]
+            if not self._fresh(BTC_USD, expiration):
+                waiting.add(BTC_USD)
+            elif token == STX and not self._fresh(STX_USD, expiration):
+                waiting.add(STX_USD)
+            else:
+                ready.append(pid)
+        for asset in sorted(waiting):
+            if self.push_asked.get(asset) != self.burn_height:
+                self.push_asked[asset] = self.burn_height
+                self.log.record("push-request", asset=asset, waiting=len(self.due))
+                self.peers.oracle.tell(PushNow(asset))
+        size = self.config.settle_batch
+        for i in range(0, len(ready), size):
+            ids = tuple(ready[i : i + size])
+            self.in_flight.update(ids)
+            self.log.record("settle-batch", ids=list(ids))
+            self.peers.signer.tell(
+                Submit(
+                    self.contracts.registry,
+                    "settle-policies",
+                    (List(tuple(UInt(i) for i in ids)), self.contracts.sbtc),
+                    ("settle", ids),
+                    self.actor_ref,
+                )
+            )
+
+    @handles(TxDone)
+    def done(self, msg: TxDone) -> None:
+        if msg.tag[0] == "settle" and msg.status != "success":
+            self.log.record("settle-failed", ids=list(msg.tag[1]), status=msg.status)
+            self.in_flight.difference_update(msg.tag[1])

@@ -1,0 +1,118 @@
+"""The BitHedge engine's command line.
+
+python run.py scenarios                       list the scenarios
+python run.py knobs                           list every --set key with its range
+python run.py sim NAME [--seed N] [--out DIR] [--set key=value ...] [--plot]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+
+def _cmd_scenarios(_args: argparse.Namespace) -> int:
+    from scenarios.config import available
+
+    names = available()
+    width = max(map(len, names))
+    for name, description in names.items():
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def _cmd_knobs(_args: argparse.Namespace) -> int:
+    from scenarios.config import KNOBS
+
+    for key, knob in KNOBS.items():
+        note = f"  ({knob.help})" if knob.help else ""
+        print(f"{key:<28} default {knob.default!s:<10} {knob.allowed()}{note}")
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from scenarios import config
+    from scenarios.runner import EXECUTORS, InvariantBroken, run
+
+    scenario = config.load(args.name, args.set or [])
+    if args.executor not in EXECUTORS:
+        raise config.ConfigError(
+            f"--executor: {args.executor!r} is not available; allowed: {', '.join(EXECUTORS)}"
+        )
+    out = Path(args.out) if args.out else Path("runs") / f"{args.name}-seed{args.seed}"
+    if out.exists() and any(out.iterdir()):
+        raise config.ConfigError(f"--out: {out} exists and is not empty; choose another folder")
+    progress = _progress if sys.stderr.isatty() or args.progress else None
+    created = not out.exists()
+    try:
+        report = run(scenario, args.seed, out, executor=args.executor, progress=progress)
+    except InvariantBroken as exc:
+        _progress_done()
+        print(f"error: invariant violated, run stopped: {exc} (trace kept in {out})",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except BaseException:
+        _progress_done()
+        if created:
+            shutil.rmtree(out, ignore_errors=True)  # leave nothing half-written behind
+        raise
+    _progress_done()
+    if args.plot:
+        from scenarios.plots import plot_run
+
+        for path in plot_run(out):
+            print(f"wrote {path}")
+    keys = ("policies_purchased", "policies_settled", "policies_expired", "premiums_usd",
+            "payouts_usd", "shortfall_usd", "min_coverage_ratio", "max_utilisation",
+            "settlement_delay_blocks", "invariant_violations")  # fmt: skip
+    for key in keys:
+        print(f"{key:<26} {report[key]}")
+    print(f"run folder                 {out}")
+    return 0
+
+
+def _progress(line: str) -> None:
+    sys.stderr.write(f"\r[sim] {line}\033[K")
+    sys.stderr.flush()
+
+
+def _progress_done() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run.py", description="BitHedge engine")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("scenarios", help="list the scenarios").set_defaults(func=_cmd_scenarios)
+    sub.add_parser("knobs", help="list every --set key").set_defaults(func=_cmd_knobs)
+    sim = sub.add_parser("sim", help="run one scenario in the simulated world")
+    sim.add_argument("name")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--out", help="run folder (default runs/NAME-seedN)")
+    sim.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a knob")
+    sim.add_argument("--plot", action="store_true", help="also write PNG figures")
+    sim.add_argument("--executor", default="python", help="contract executor (python)")
+    sim.add_argument("--progress", action="store_true", help="progress line even when piped")
+    sim.set_defaults(func=_cmd_sim)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from scenarios.config import ConfigError
+
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Scenario files and their knobs: one table of every knob, its type, range and default.
+
+A scenario file (TOML, in this folder) sets some knobs; `--set key=value` sets more; the table
+validates both the same way, so a typo or an out-of-range value is one clear line before any
+simulation starts.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCENARIO_DIR = Path(__file__).parent
+
+
+class ConfigError(ValueError):
+    """A user's mistake in a scenario or an override: the message is one line for them."""
+
+
+@dataclass(frozen=True)
+class Knob:
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    @property
+    def kind(self) -> type:
+        return type(self.default)
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        kind = "an integer" if self.kind is int else "a number"
+        return f"{kind} from {self.lo:g} to {self.hi:g}"
+
+    def parse(self, key: str, raw: Any) -> Any:
+        kind = self.kind
+        try:
+            if kind is str:
+                value = str(raw)
+            elif kind is int:
+                if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                    raise ValueError
+                value = int(raw) if not isinstance(raw, str) else int(raw.replace("_", ""))
+            else:
+                if isinstance(raw, bool):
+                    raise ValueError
+                value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: {raw!r} is not valid; allowed: {self.allowed()}") from None
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{key}: {raw!r} is not valid; allowed: {self.allowed()}")
+        if not self.choices and not (self.lo <= value <= self.hi):  # type: ignore[operator]
+            raise ConfigError(f"{key}: {raw!r} is out of range; allowed: {self.allowed()}")
+        return value
+
+
+KNOBS: dict[str, Knob] = {
+    "days": Knob(30.0, 0.001, 365, help="simulated days of activity"),
+    "drain_days": Knob(2.0, 0, 60, help="extra days for the last policies to settle"),
+    "policies": Knob(0, 0, 1_000_000, help="policies bought in one burst near the start"),
+    "price.model": Knob("gbm", choices=("gbm", "jump"), help="true BTC price model"),
+    "price.btc_start": Knob(65_000.0, 1, 10_000_000, help="USD"),
+    "price.btc_vol": Knob(0.55, 0, 5, help="annualised"),
+    "price.btc_drift": Knob(0.0, -5, 5, help="annualised"),
+    "price.stx_start": Knob(0.50, 0.0001, 10_000, help="USD"),
+    "price.stx_vol": Knob(0.80, 0, 5),
+    "price.correlation": Knob(0.6, -1, 1, help="of STX shocks with BTC shocks"),
+    "price.jump_rate": Knob(6.0, 0, 1000, help="jumps per year (jump model)"),
+    "price.jump_mean": Knob(-0.03, -1, 1, help="mean log jump"),
+    "price.jump_std": Knob(0.06, 0, 2),
+    "price.step_seconds": Knob(60.0, 1, 3600),
+    "crash.start_hours": Knob(0.0, 0, 24 * 365),
+    "crash.duration_hours": Knob(1.0, 0, 24 * 365),
+    "crash.change": Knob(0.0, -0.99, 10, help="total move of the scripted segment; 0 = none"),
+    "chain.stacks_block_seconds": Knob(5.0, 0.5, 600),
+    "chain.stacks_block_shape": Knob(0.0, 0, 1000, help="0 fixed, else gamma shape"),
+    "chain.burn_block_seconds": Knob(600.0, 10, 7200),
+    "chain.burn_block_shape": Knob(1.0, 0, 1000),
+    "chain.block_capacity": Knob(1000, 1, 1_000_000),
+    "chain.drop_probability": Knob(0.0, 0, 0.9),
+    "exchanges.count": Knob(5, 1, 20),
+    "exchanges.noise_bps": Knob(5.0, 0, 1000),
+    "exchanges.lag_seconds": Knob(20.0, 0, 3600),
+    "exchanges.outages_per_day": Knob(0.5, 0, 100),
+    "exchanges.outage_minutes": Knob(20.0, 0, 10_000),
+    "oracle.poll_seconds": Knob(60.0, 1, 3600),
+    "oracle.threshold_bps": Knob(50, 1, 10_000),
+    "oracle.heartbeat_seconds": Knob(1800.0, 10, 86_400),
+    "oracle.min_interval_seconds": Knob(30.0, 0, 86_400),
+    "oracle.outlier_bps": Knob(200, 1, 10_000),
+    "oracle.quorum": Knob(3, 1, 20),
+    "pricing.vol_multiplier": Knob(1.25, 0.1, 10),
+    "pricing.skew_kink": Knob(0.40, 0, 1),
+    "pricing.skew_slope": Knob(1.0, 0, 100),
+    "pricing.min_premium_usd": Knob(1.0, 0, 1_000_000),
+    "providers.count": Knob(10, 1, 10_000),
+    "providers.stx_each": Knob(2_000_000.0, 0, 1e12, help="STX per provider"),
+    "providers.sbtc_each": Knob(20.0, 0, 1e6, help="sBTC per provider"),
+    "providers.panic_drop": Knob(0.0, 0, 1, help="withdraw all below start x (1 - this); 0 never"),
+    "providers.check_minutes": Knob(10.0, 0.1, 10_000),
+    "buyers.count": Knob(50, 1, 1_000_000, help="buyer accounts"),
+    "buyers.rate_per_hour": Knob(4.0, 0, 1_000_000, help="Poisson arrivals of purchases"),
+    "buyers.amount_btc_min": Knob(0.01, 0.001, 100),
+    "buyers.amount_btc_max": Knob(0.5, 0.001, 100),
+    "buyers.strike_min": Knob(0.75, 0.5, 1.5, help="fraction of spot"),
+    "buyers.strike_max": Knob(1.0, 0.5, 1.5),
+    "buyers.days_min": Knob(1.5, 1.1, 90),
+    "buyers.days_max": Knob(30.0, 1.1, 90),
+    "buyers.stx_share": Knob(0.5, 0, 1, help="fraction of purchases settled in STX"),
+    "buyers.sign_seconds": Knob(3.0, 0, 3600, help="wallet delay from offer to broadcast"),
+    "burst.start_minutes": Knob(10.0, 1, 100_000),
+    "burst.amount_btc": Knob(0.01, 0.001, 100),
+    "burst.strike": Knob(1.0, 0.5, 1.5, help="fraction of spot"),
+    "burst.days": Knob(1.2, 1.1, 90, help="burn-block days from the burst to expiry"),
+    "burst.stx_share": Knob(0.5, 0, 1),
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    values: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def section(self, prefix: str) -> dict[str, Any]:
+        """The knobs under `prefix.` without the prefix."""
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in self.values.items() if k.startswith(prefix + ".")}
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, full + "."))
+        else:
+            out[full] = value
+    return out
+
+
+def available() -> dict[str, str]:
+    """Scenario name -> one-line description, from the TOML files in this folder."""
+    out = {}
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        out[path.stem] = data.get("description", "")
+    return out
+
+
+def _check_key(key: str) -> Knob:
+    knob = KNOBS.get(key)
+    if knob is None:
+        near = [k for k in KNOBS if k.split(".")[-1] == key.split(".")[-1]]
+        hint = f" (did you mean {near[0]}?)" if near else " (python run.py knobs lists them)"
+        raise ConfigError(f"unknown key {key!r}{hint}")
+    return knob
+
+
+def load(name: str, overrides: list[str] = ()) -> Scenario:
+    """A scenario by name with `key=value` overrides applied and every value validated."""
+    path = SCENARIO_DIR / f"{name}.toml"
+    names = available()
+    if name not in names:
+        raise ConfigError(f"unknown scenario {name!r}; available: {', '.join(names)}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+    description = str(data.pop("description", ""))
+    data.pop("name", None)
+    values = {k: knob.default for k, knob in KNOBS.items()}
+    for key, raw in _flatten(data).items():
+        values[key] = _check_key(key).parse(key, raw)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        values[key] = _check_key(key).parse(key, raw.strip())
+    _check_consistency(values)
+    return Scenario(name, description, values)
+
+
+def _check_consistency(v: dict[str, Any]) -> None:
+    for lo, hi in (
+        ("buyers.amount_btc_min", "buyers.amount_btc_max"),
+        ("buyers.strike_min", "buyers.strike_max"),
+        ("buyers.days_min", "buyers.days_max"),
+    ):
+        if v[lo] > v[hi]:
+            raise ConfigError(f"{lo} ({v[lo]:g}) must not exceed {hi} ({v[hi]:g})")

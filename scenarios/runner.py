@@ -1,0 +1,416 @@
+"""Assembles a simulated world from a scenario and runs it to a report.
+
+The world: a true price path, exchanges that observe it, SimChain with the contracts deployed,
+an in-memory store, the four actors on the virtual-time runtime, providers and buyers. The
+runner delivers each block to the actors, checks the invariants after every block that ran a
+transaction, samples metrics at every burn block, and writes the run folder.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+from actors.events import prints
+from actors.messages import Connect, NewBlock, PoolState, Tick
+from actors.oracle import OracleActor, OracleConfig
+from actors.pool import PoolActor
+from actors.registry import RegistryActor, RegistryConfig
+from actors.signer import SignerActor
+from chain.contracts import BTC_USD, PRICE_SCALE, SATS, STX, STX_USD, TOKEN_UNIT, Contracts
+from chain.port import TxStatus
+from chain.wallet import Wallet
+from risk.pricing import PricingParams
+from scenarios import outputs
+from scenarios.config import Scenario
+from sim.agents import Buyers, Providers
+from sim.chain import Block, ChainConfig
+from sim.exchanges import ExchangeSpec, SimExchange, SimFeed
+from sim.genesis import SBTC_UNIT, STX_UNIT, deploy
+from sim.invariants import InvariantChecker
+from sim.perf import tune_gc
+from sim.prices import PathSpec, PricePath, Segment
+from sim.runtime import SimRuntime
+from store import open_store
+
+EXECUTORS = ("python",)
+BURST_PER_ACCOUNT = 20
+
+
+class InvariantBroken(RuntimeError):
+    """A PROTOCOL.md invariant failed: the run stops there, its folder kept for the trace."""
+
+
+@dataclass
+class _Observer:
+    """Receives the pool actor's view for the metrics (an actor's reply target, not an actor)."""
+
+    state: PoolState | None = None
+
+    def tell(self, message: Any) -> None:
+        if isinstance(message, PoolState):
+            self.state = message
+
+
+@dataclass
+class _Book:
+    """What the chain's events say about policies, for the report."""
+
+    terms: dict[int, tuple[int, int, int, int]] = field(
+        default_factory=dict
+    )  # amount, strike, exp, token
+    purchased: int = 0
+    settled: int = 0
+    expired: int = 0
+    premiums_usd: float = 0.0
+    payouts_usd: float = 0.0
+    shortfall_usd: float = 0.0
+    delays: list[int] = field(default_factory=list)
+    first_settle_block: int | None = None
+    last_settle_block: int | None = None
+    withdrawals_refused: int = 0
+    withdrawals: int = 0
+    tx: dict[str, int] = field(default_factory=dict)
+    onchain: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def active(self) -> int:
+        return self.purchased - self.settled - self.expired
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "simpy", "pykka", "SQLAlchemy", "coincurve", "bithedge"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def run(
+    scenario: Scenario,
+    seed: int,
+    out: Path | None,
+    *,
+    executor: str = "python",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Runs one scenario; writes the run folder if `out` is given; returns the report."""
+    v = scenario.values
+    seeds = np.random.SeedSequence(seed)
+    s_chain, s_path, s_exchanges, s_buyers = seeds.spawn(4)
+    horizon = (v["days"] + v["drain_days"]) * 86400.0
+    env = simpy.Environment()
+
+    path = PricePath(
+        PathSpec(
+            model=v["price.model"],
+            btc_start=v["price.btc_start"],
+            btc_vol=v["price.btc_vol"],
+            btc_drift=v["price.btc_drift"],
+            stx_start=v["price.stx_start"],
+            stx_vol=v["price.stx_vol"],
+            correlation=v["price.correlation"],
+            jump_rate=v["price.jump_rate"],
+            jump_mean=v["price.jump_mean"],
+            jump_std=v["price.jump_std"],
+            segments=(
+                Segment(v["crash.start_hours"], v["crash.duration_hours"], v["crash.change"]),
+            )
+            if v["crash.change"]
+            else (),
+            step_seconds=v["price.step_seconds"],
+        ),
+        horizon + 3600,
+        np.random.default_rng(s_path),
+    )
+    ex_rng = np.random.default_rng(s_exchanges)
+    spec = ExchangeSpec(
+        noise_bps=v["exchanges.noise_bps"],
+        lag_seconds=v["exchanges.lag_seconds"],
+        outages_per_day=v["exchanges.outages_per_day"],
+        outage_minutes=v["exchanges.outage_minutes"],
+    )
+    exchanges = [
+        SimExchange(f"exchange-{i}", path, spec, horizon + 3600, ex_rng)
+        for i in range(v["exchanges.count"])
+    ]
+
+    n_providers = v["providers.count"]
+    n_buyers = max(v["buyers.count"], -(-v["policies"] // BURST_PER_ACCOUNT))
+    stx_each = int(max(v["providers.stx_each"] * 1.01, 100_000) * STX_UNIT)
+    sbtc_each = int(max(v["providers.sbtc_each"] * 1.01, 10) * SBTC_UNIT)
+    chain_config = ChainConfig(
+        stacks_block_seconds=v["chain.stacks_block_seconds"],
+        stacks_block_shape=v["chain.stacks_block_shape"],
+        burn_block_seconds=v["chain.burn_block_seconds"],
+        burn_block_shape=v["chain.burn_block_shape"],
+        block_capacity=v["chain.block_capacity"],
+        drop_probability=v["chain.drop_probability"],
+    )
+    world = deploy(
+        n_providers + n_buyers,
+        stx_each=stx_each,
+        sbtc_each=sbtc_each,
+        config=chain_config,
+        rng=np.random.default_rng(s_chain),
+        env=env,
+    )
+    chain, accounts = world.chain, world.accounts
+    contracts = Contracts.of(accounts.deployer.principal())
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        outputs.write_json(
+            out / "config.json",
+            {
+                "scenario": scenario.name,
+                "description": scenario.description,
+                "values": v,
+                "seed": seed,
+                "seed_tree": {"entropy": seeds.entropy, "children": ["chain", "path",
+                                                                      "exchanges", "buyers"]},
+                "executor": executor,
+                "versions": _versions(),
+            },
+        )  # fmt: skip
+    log = outputs.JsonlLog(out / "events.jsonl" if out else None, lambda: env.now)
+    store = open_store("sqlite://")
+    runtime = SimRuntime(env)
+    observer = _Observer()
+    signer = runtime.start(SignerActor, chain, store, log, accounts.deployer, accounts.quote)
+    oracle_cfg = OracleConfig(
+        poll_seconds=v["oracle.poll_seconds"],
+        threshold_bps=v["oracle.threshold_bps"],
+        heartbeat_seconds=v["oracle.heartbeat_seconds"],
+        min_interval_seconds=v["oracle.min_interval_seconds"],
+        outlier_bps=v["oracle.outlier_bps"],
+        quorum=v["oracle.quorum"],
+    )
+    feed = SimFeed(exchanges, lambda: env.now)
+    oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, oracle_cfg)
+    pool = runtime.start(PoolActor, chain, store, log, contracts)
+    pricing = PricingParams(
+        vol_multiplier=v["pricing.vol_multiplier"],
+        skew_kink=v["pricing.skew_kink"],
+        skew_slope=v["pricing.skew_slope"],
+        min_premium_usd=v["pricing.min_premium_usd"],
+    )
+    registry = runtime.start(
+        RegistryActor, chain, store, log, contracts, RegistryConfig(pricing=pricing)
+    )
+    actors = (signer, oracle, pool, registry)
+    connect = Connect(oracle, registry, pool, signer, observer)
+    for ref in actors:
+        ref.tell(connect)
+
+    book = _Book()
+    checker = InvariantChecker(chain, contracts.pool)
+    metrics: list[dict[str, Any]] = []
+    last_burn = [chain.tip().burn_height]
+    failure: list[str] = []
+
+    def on_block(block: Block) -> None:
+        new_burn = block.burn_height != last_burn[0]
+        if not block.receipts and not new_burn:
+            return
+        for r in block.receipts:
+            book.tx[r.status.value] = book.tx.get(r.status.value, 0) + 1
+            log.record("tx", txid=r.txid, call=r.call, sender=r.sender, nonce=r.nonce,
+                       status=r.status.value, result=r.result, block=block.height,
+                       reason=r.reason or None)  # fmt: skip
+            if r.call == "liquidity-pool.withdraw":
+                book.withdrawals += 1
+                if r.status is TxStatus.ABORT_BY_RESPONSE and "u409" in str(r.result):
+                    book.withdrawals_refused += 1
+        _follow(book, block, path, contracts)
+        if block.receipts:
+            for violation in checker.check_block(block.height, block.events):
+                log.record("invariant-violation", message=str(violation))
+                failure.append(str(violation))
+            if failure:
+                raise InvariantBroken(failure[0])
+        message = NewBlock(
+            block.height, block.burn_height, block.time, block.receipts, block.events
+        )
+        for ref in actors:
+            ref.tell(message)
+        if new_burn:
+            last_burn[0] = block.burn_height
+            metrics.append(_metrics_row(block, path, observer.state, book))
+
+    chain.subscribe(on_block)
+
+    wallets = [Wallet(k, chain) for k in accounts.users]
+    providers = Providers(
+        env,
+        chain,
+        contracts,
+        wallets[:n_providers],
+        log,
+        path.btc_at,
+        int(v["providers.stx_each"] * STX_UNIT),
+        int(v["providers.sbtc_each"] * SBTC_UNIT),
+        v["providers.panic_drop"],
+        v["providers.check_minutes"] * 60,
+    )
+    buyers = Buyers(
+        env,
+        chain,
+        contracts,
+        registry,
+        wallets[n_providers:],
+        log,
+        np.random.default_rng(s_buyers),
+        path.btc_at,
+        lambda: chain.tip().burn_height,
+        scenario.section("buyers"),
+        v["buyers.sign_seconds"],
+    )
+
+    def ticks():
+        while True:
+            oracle.tell(Tick(env.now))
+            yield env.timeout(v["oracle.poll_seconds"])
+
+    env.process(ticks())
+    providers.start()
+    active_until = v["days"] * 86400.0
+    buyers.start_arrivals(until=active_until)
+    if v["policies"]:
+        buyers.start_burst(v["burst.start_minutes"] * 60, v["policies"], scenario.section("burst"))
+
+    tune_gc()
+    wall = time.monotonic()
+    last_report = wall
+    error: str | None = None
+    try:
+        step = 3600.0
+        while env.now < horizon:
+            env.run(until=min(env.now + step, horizon))
+            if env.now >= active_until and book.active == 0 and book.purchased >= v["policies"]:
+                break
+            now = time.monotonic()
+            if progress is not None and now - last_report > 1.0:
+                last_report = now
+                progress(
+                    f"day {env.now / 86400:.2f}/{horizon / 86400:.2f}  "
+                    f"blocks={chain.tip().stacks_height}  policies={book.purchased} "
+                    f"active={book.active}"
+                )
+    except InvariantBroken as exc:
+        error = str(exc)
+    finally:
+        runtime.stop_all()
+    digest = log.close()
+    report = _report(scenario, seed, executor, book, metrics, checker, digest, env.now, chain)
+    if error is not None:
+        report["stopped"] = error
+    if out is not None:
+        outputs.write_metrics(out / "metrics.csv", metrics)
+        outputs.write_json(out / "report.json", report)
+    store.close()
+    if error is not None:
+        raise InvariantBroken(error)
+    return report
+
+
+def _follow(book: _Book, block: Block, path: PricePath, contracts: Contracts) -> None:
+    t = block.time
+    for e in prints(block.events):
+        name = e["event"]
+        if name == "policy-purchased":
+            book.purchased += 1
+            book.terms[e["id"]] = (e["amount"], e["strike"], e["expiration"], e["token"])
+            price = path.stx_at(t) if e["token"] == STX else path.btc_at(t)
+            book.premiums_usd += e["premium"] / TOKEN_UNIT[e["token"]] * price
+        elif name in ("policy-settled", "policy-expired"):
+            amount, strike, expiration, _token = book.terms[e["id"]]
+            book.delays.append(e["_burn"] - expiration)
+            h = e["_block"]
+            book.first_settle_block = (
+                h if book.first_settle_block is None else book.first_settle_block
+            )
+            book.last_settle_block = h
+            if name == "policy-expired":
+                book.expired += 1
+                continue
+            book.settled += 1
+            owed = (strike - e["price"]) * amount // SATS / PRICE_SCALE
+            paid = owed * e["paid"] / e["payout"] if e["payout"] else 0.0
+            book.payouts_usd += paid
+            book.shortfall_usd += owed - paid
+        elif name == "price-updated":
+            book.onchain[e["asset"]] = e["price"]
+
+
+def _metrics_row(block: Block, path: PricePath, state: PoolState | None, book: _Book) -> dict:
+    t = block.time
+    row: dict[str, Any] = {
+        "burn_height": block.burn_height,
+        "time_s": round(t, 3),
+        "btc_true_usd": path.btc_at(t),
+        "btc_onchain_usd": book.onchain.get(BTC_USD, 0) / PRICE_SCALE or None,
+        "stx_true_usd": path.stx_at(t),
+        "stx_onchain_usd": book.onchain.get(STX_USD, 0) / PRICE_SCALE or None,
+        "policies_active": book.active,
+        "payouts_usd": book.payouts_usd,
+        "shortfall_usd": book.shortfall_usd,
+    }
+    if state is not None:
+        for token, name in ((0, "stx"), (1, "sbtc")):
+            views = [tv for tv in state.tranches if tv.token == token]
+            row[f"assets_{name}"] = sum(tv.assets for tv in views)
+            row[f"locked_{name}"] = sum(tv.locked for tv in views)
+            row[f"required_{name}"] = sum(tv.required for tv in views)
+        backed = [tv.coverage for tv in state.tranches if tv.required]
+        row["coverage"] = min(backed) if backed else None
+        row["utilisation"] = max(tv.utilisation for tv in state.tranches)
+    return row
+
+
+def _report(scenario, seed, executor, book: _Book, metrics, checker, digest, now, chain) -> dict:
+    coverages = [m["coverage"] for m in metrics if m.get("coverage") is not None]
+    utilisations = [m["utilisation"] for m in metrics if m.get("utilisation") is not None]
+    span = (
+        book.last_settle_block - book.first_settle_block + 1
+        if book.first_settle_block is not None
+        else 0
+    )
+    return {
+        "scenario": scenario.name,
+        "seed": seed,
+        "executor": executor,
+        "policies_purchased": book.purchased,
+        "policies_settled": book.settled,
+        "policies_expired": book.expired,
+        "policies_active_at_end": book.active,
+        "premiums_usd": round(book.premiums_usd, 2),
+        "payouts_usd": round(book.payouts_usd, 2),
+        "shortfall_usd": round(book.shortfall_usd, 2),
+        "min_coverage_ratio": round(min(coverages), 6) if coverages else None,
+        "max_utilisation": round(max(utilisations), 6) if utilisations else 0.0,
+        "settlement_delay_blocks": {
+            "p50": outputs.percentile(book.delays, 50),
+            "p95": outputs.percentile(book.delays, 95),
+            "max": max(book.delays) if book.delays else None,
+        },
+        "settlement_span_stacks_blocks": span,
+        "withdrawals": book.withdrawals,
+        "withdrawals_refused_locked": book.withdrawals_refused,
+        "transactions": dict(sorted(book.tx.items())),
+        "invariant_violations": len(checker.violations),
+        "virtual_days": round(now / 86400, 4),
+        "stacks_blocks": chain.tip().stacks_height,
+        "burn_blocks": chain.tip().burn_height,
+        "events_sha256": digest,
+    }

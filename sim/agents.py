@@ -1,0 +1,223 @@
+"""Simulated users: liquidity providers and protection buyers, each with their own keys.
+
+They are SimPy processes, not actors: users sit outside the engine. A buyer asks the registry
+for a quote (a message, like a front end's request), and on an offer signs `purchase-policy`
+with its own wallet and broadcasts it, as a wallet would. Every choice is drawn from the
+agent's own seeded generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from actors.messages import QuoteOffer, QuoteRefused, QuoteRequest
+from actors.ports import EventLog
+from chain import errors
+from chain import transactions as txs
+from chain.clarity import Buffer, UInt
+from chain.contracts import SBTC, STX, TIERS, Contracts
+from chain.port import Chain
+from chain.wallet import Wallet
+
+PRICE_SCALE = 100_000_000
+BLOCKS_PER_DAY = 144
+TIER_WEIGHTS = (0.3, 0.4, 0.3)
+
+
+def _deny(pc: txs.PostCondition) -> dict[str, Any]:
+    return {"post_conditions": [pc], "mode": txs.PostConditionMode.DENY}
+
+
+def sends(contracts: Contracts, token: int, amount: int) -> txs.PostCondition:
+    """'The signer sends exactly `amount` of the token': the user's protection."""
+    if token == STX:
+        return txs.STXPostCondition(txs.ORIGIN, txs.FungibleCondition.EQ, amount)
+    asset = txs.Asset(contracts.sbtc, "sbtc")
+    return txs.FTPostCondition(txs.ORIGIN, asset, txs.FungibleCondition.EQ, amount)
+
+
+def _broadcast(wallet: Wallet, log: EventLog, call: Callable[[], str], what: str) -> str | None:
+    try:
+        return call()
+    except errors.Rejected as exc:
+        log.record("user-tx-rejected", user=wallet.address.address, what=what, reason=exc.reason)
+        wallet.resync()
+        return None
+
+
+@dataclass
+class Providers:
+    """Deposit at the start; with `panic_drop`, run for the exit when BTC falls that far."""
+
+    env: simpy.Environment
+    chain: Chain
+    contracts: Contracts
+    wallets: list[Wallet]
+    log: EventLog
+    true_btc: Callable[[float], float]
+    stx_each: int
+    sbtc_each: int
+    panic_drop: float
+    check_seconds: float
+
+    def start(self) -> None:
+        self.env.process(self._run())
+
+    def _split(self, total: int) -> list[int]:
+        parts = [int(total * w) for w in TIER_WEIGHTS]
+        parts[-1] += total - sum(parts)
+        return parts
+
+    def _run(self):
+        for w in self.wallets:
+            for token, total in ((STX, self.stx_each), (SBTC, self.sbtc_each)):
+                for tier, amount in zip(TIERS, self._split(total), strict=True):
+                    if amount > 0:
+                        self._deposit(w, token, tier, amount)
+        if self.panic_drop <= 0:
+            return
+        start = self.true_btc(0.0)
+        panicked = False
+        while True:
+            yield self.env.timeout(self.check_seconds)
+            if not panicked and self.true_btc(self.env.now) > start * (1 - self.panic_drop):
+                continue
+            if not panicked:
+                self.log.record("providers-panic", btc=round(self.true_btc(self.env.now), 2))
+            panicked = True
+            if not self._withdraw_all():
+                return
+
+    def _deposit(self, w: Wallet, token: int, tier: int, amount: int) -> None:
+        pool = self.contracts.pool
+        args = (self.contracts.sbtc, UInt(token), UInt(tier), UInt(amount))
+        pc = sends(self.contracts, token, amount)
+        _broadcast(w, self.log, lambda: w.call(pool, "deposit", *args, **_deny(pc)), "deposit")
+
+    def _withdraw_all(self) -> bool:
+        """Asks to withdraw what each provider holds, or as much as is free; False when
+        nobody holds anything any more."""
+        anyone = False
+        pool = self.contracts.pool
+        for w in self.wallets:
+            for token in (STX, SBTC):
+                for tier in TIERS:
+                    key = [UInt(token), UInt(tier)]
+                    held = self.chain.read_only(pool, "get-shares", [*key, w.address]).value
+                    if not held:
+                        continue
+                    anyone = True
+                    t = self.chain.read_only(pool, "get-tranche", key)
+                    assets, shares = t["total-assets"].value, t["total-shares"].value
+                    free = (assets - t["locked"].value) * shares // assets if assets else held
+                    ask = held if free >= held else max(free, 1)
+                    args = (self.contracts.sbtc, UInt(token), UInt(tier), UInt(ask))
+                    _broadcast(w, self.log, lambda a=args, w=w: w.call(pool, "withdraw", *a),
+                               "withdraw")  # fmt: skip
+        return anyone
+
+
+class _Inbox:
+    """Where the registry's answer to a buyer's request arrives."""
+
+    __slots__ = ("buyer",)
+
+    def __init__(self, buyer: Buyers):
+        self.buyer = buyer
+
+    def tell(self, message: Any) -> None:
+        self.buyer.answer(message)
+
+
+@dataclass
+class Buyers:
+    env: simpy.Environment
+    chain: Chain
+    contracts: Contracts
+    registry: Any  # ActorRef
+    wallets: list[Wallet]
+    log: EventLog
+    rng: np.random.Generator
+    true_btc: Callable[[float], float]
+    burn_height: Callable[[], int]
+    knobs: dict[str, Any]  # the scenario's buyers.* section
+    sign_seconds: float = 3.0
+
+    def start_arrivals(self, until: float) -> None:
+        if self.knobs["rate_per_hour"] > 0:
+            self.env.process(self._arrivals(until))
+
+    def start_burst(self, at: float, count: int, burst: dict[str, Any]) -> None:
+        self.env.process(self._burst(at, count, burst))
+
+    def _request(self, wallet: Wallet, amount_btc: float, strike_frac: float, days: float,
+                 token: int) -> None:  # fmt: skip
+        spot = self.true_btc(self.env.now)
+        request = QuoteRequest(
+            buyer=wallet.address,
+            amount=round(amount_btc * 100_000_000),
+            strike=int(spot * strike_frac) * PRICE_SCALE,
+            expiration=self.burn_height() + round(days * BLOCKS_PER_DAY),
+            token=token,
+            reply_to=_Inbox(self),
+        )
+        self.registry.tell(request)
+
+    def _arrivals(self, until: float):
+        k, rng = self.knobs, self.rng
+        rate = k["rate_per_hour"] / 3600
+        while True:
+            yield self.env.timeout(float(rng.exponential(1 / rate)))
+            if self.env.now >= until:
+                return
+            wallet = self.wallets[int(rng.integers(len(self.wallets)))]
+            amount = float(np.exp(rng.uniform(np.log(k["amount_btc_min"]),
+                                              np.log(k["amount_btc_max"]))))  # fmt: skip
+            strike = float(rng.uniform(k["strike_min"], k["strike_max"]))
+            days = float(rng.uniform(k["days_min"], k["days_max"]))
+            token = STX if rng.random() < k["stx_share"] else SBTC
+            self._request(wallet, amount, strike, days, token)
+
+    def _burst(self, at: float, count: int, burst: dict[str, Any]):
+        yield self.env.timeout(at)
+        expiration = self.burn_height() + round(burst["days"] * BLOCKS_PER_DAY)
+        spot = self.true_btc(self.env.now)
+        strike = int(spot * burst["strike"]) * PRICE_SCALE
+        amount = round(burst["amount_btc"] * 100_000_000)
+        for i in range(count):
+            wallet = self.wallets[i % len(self.wallets)]
+            token = STX if i % 100 < burst["stx_share"] * 100 else SBTC
+            self.registry.tell(
+                QuoteRequest(wallet.address, amount, strike, expiration, token, _Inbox(self))
+            )
+
+    def answer(self, message: Any) -> None:
+        if isinstance(message, QuoteRefused):
+            return  # the registry logged why
+        assert isinstance(message, QuoteOffer)
+        if self.sign_seconds:
+            self.env.process(self._buy_later(message))
+        else:
+            self._buy(message)
+
+    def _buy_later(self, offer: QuoteOffer):
+        yield self.env.timeout(self.sign_seconds)
+        self._buy(offer)
+
+    def _buy(self, offer: QuoteOffer) -> None:
+        q = offer.quote
+        wallet = self._wallets_by_address[q.buyer]
+        args = (q.to_clarity(), Buffer(offer.signature), self.contracts.sbtc)
+        pc = sends(self.contracts, q.token, q.premium)
+        registry = self.contracts.registry
+        _broadcast(wallet, self.log,
+                   lambda: wallet.call(registry, "purchase-policy", *args, fee=1000, **_deny(pc)),
+                   "purchase")  # fmt: skip
+
+    def __post_init__(self) -> None:
+        self._wallets_by_address = {w.address: w for w in self.wallets}
