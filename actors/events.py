@@ -18,28 +18,52 @@ from chain.clarity import (
 from chain.port import ChainEvent
 
 
+def _value(v: Any) -> Any:
+    return v.value
+
+
+_PLAIN = {
+    UInt: _value,
+    Int: _value,
+    StringAscii: _value,
+    Bool: _value,
+    Buffer: _value,
+    StandardPrincipal: lambda v: v.address,
+    ContractPrincipal: lambda v: v.address,
+}
+
+
 def plain(value: Any) -> Any:
     """A Clarity value as a plain Python value: ints, strings, bools, bytes, principal text."""
-    if isinstance(value, UInt | Int | StringAscii | Bool | Buffer):
-        return value.value
-    if isinstance(value, StandardPrincipal | ContractPrincipal):
-        return value.address
+    convert = _PLAIN.get(type(value))
+    if convert is not None:
+        return convert(value)
     if isinstance(value, Tuple):
         return {k: plain(v) for k, v in value.data.items()}
     return value
 
 
-def prints(events: tuple[ChainEvent, ...], contract: str | None = None) -> Iterator[dict]:
-    """The `{event: …}` tuples printed (by `contract`, if given), as plain dicts, in order."""
+def decode_prints(events: tuple[ChainEvent, ...]) -> tuple[dict, ...]:
+    """The `{event: …}` tuples printed in these events, as plain dicts, in order, with where
+    they came from (`_contract`, `_txid`, `_burn`, `_block`). Decoded once per block; readers
+    must not modify them."""
+    out = []
     for ce in events:
         e = ce.event
-        if e.kind != "print" or (contract is not None and e.contract != contract):
-            continue
         value = e.value
-        if isinstance(value, Tuple) and "event" in value.data:
-            fields = plain(value)
-            fields["_contract"] = e.contract
-            fields["_txid"] = ce.txid
-            fields["_burn"] = ce.burn_height
-            fields["_block"] = ce.block_height
+        if e.kind != "print" or type(value) is not Tuple or "event" not in value.data:
+            continue
+        fields = {k: (_PLAIN.get(type(v)) or plain)(v) for k, v in value.data.items()}
+        fields["_contract"] = e.contract
+        fields["_txid"] = ce.txid
+        fields["_burn"] = ce.burn_height
+        fields["_block"] = ce.block_height
+        out.append(fields)
+    return tuple(out)
+
+
+def prints(events: tuple[ChainEvent, ...], contract: str | None = None) -> Iterator[dict]:
+    """`decode_prints`, optionally only those of one contract."""
+    for fields in decode_prints(events):
+        if contract is None or fields["_contract"] == contract:
             yield fields

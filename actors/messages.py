@@ -35,6 +35,7 @@ class NewBlock:
     time: float
     receipts: tuple[TxReceipt, ...]
     events: tuple[ChainEvent, ...]
+    prints: tuple[dict, ...] = ()  # `events`' print tuples decoded once (actors/events.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.base import EngineActor, handles
-from actors.events import prints
 from actors.messages import Connect, NewBlock, PriceUpdate, PushNow, Submit, Tick, TxDone
 from actors.ports import EventLog, PriceFeed
 from chain.clarity import Ok, StringAscii, Tuple, UInt
@@ -193,7 +192,12 @@ class OracleActor(EngineActor):
     @handles(NewBlock)
     def block(self, msg: NewBlock) -> None:
         self.burn_height = msg.burn_height
-        for e in prints(msg.events, self.contracts.oracle.address):
-            if e["event"] == "price-updated" and e["asset"] in self.assets:
+        oracle = self.contracts.oracle.address
+        for e in msg.prints:
+            if (
+                e["_contract"] == oracle
+                and e["event"] == "price-updated"
+                and e["asset"] in self.assets
+            ):
                 state = self.assets[e["asset"]]
                 state.onchain, state.onchain_height = e["price"], e["height"]

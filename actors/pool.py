@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.base import EngineActor, handles
-from actors.events import prints
 from actors.messages import (
     Connect,
     NewBlock,
@@ -102,7 +101,7 @@ class PoolActor(EngineActor):
         self.burn_height = msg.burn_height
         pool, registry = self.contracts.pool.address, self.contracts.registry.address
         changed = set()
-        for e in prints(msg.events):
+        for e in msg.prints:
             name, source = e["event"], e["_contract"]
             if source == pool and name in POOL_STATE_EVENTS:
                 key = (e["token"], e["tier"])

@@ -13,7 +13,6 @@ import heapq
 from dataclasses import dataclass, field
 
 from actors.base import EngineActor, handles
-from actors.events import prints
 from actors.messages import (
     Connect,
     NewBlock,
@@ -241,7 +240,7 @@ class RegistryActor(EngineActor):
             self.quote_counter = 0
             for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
                 self._release(qid)
-        for e in prints(msg.events):
+        for e in msg.prints:
             name = e["event"]
             if name == "policy-purchased":
                 pid = e["id"]

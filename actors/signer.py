@@ -32,10 +32,25 @@ class SignerConfig:
 
 
 @dataclass
-class _InFlight:
+class _Job:
     request: Submit
-    nonce: int
     fee: int
+    attempts: int = 0
+    replaces: str = ""  # the txid this job's next version replaces in the outbox
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    job: _Job
+    nonce: int
+    raw: bytes
+    txid: str
+
+
+@dataclass
+class _InFlight:
+    job: _Job
+    nonce: int
     txid: str
 
 
@@ -54,7 +69,7 @@ class SignerActor(EngineActor):
         self._backend_key, self._quote_key = backend_key, quote_key
         self.config = config or SignerConfig()
         self.address = backend_key.principal(mainnet=self.config.network is txs.Network.MAINNET)
-        self.waiting: deque[Submit] = deque()
+        self.waiting: deque[_Job] = deque()
         self.in_flight: dict[str, _InFlight] = {}
         self.next_nonce = 0
         self.blocked = False  # the node said TooMuchChaining: wait for a block
@@ -69,7 +84,7 @@ class SignerActor(EngineActor):
 
     @handles(Submit)
     def submit(self, msg: Submit) -> None:
-        self.waiting.append(msg)
+        self.waiting.append(_Job(msg, self.config.fee))
         self._pump()
 
     @handles(SignQuote)
@@ -77,69 +92,79 @@ class SignerActor(EngineActor):
         msg.reply_to.tell(QuoteOffer(msg.quote, sign_quote(msg.quote, self._quote_key)))
 
     def _pump(self) -> None:
+        """Signs as many waiting jobs as the chaining limit allows, records them all in the
+        outbox with one flush, then broadcasts them in nonce order."""
         while self.waiting and not self.blocked and len(self.in_flight) < self.config.max_chain:
-            request = self.waiting.popleft()
-            self._send(request, self.next_nonce, self.config.fee)
+            room = self.config.max_chain - len(self.in_flight)
+            batch = []
+            while self.waiting and len(batch) < room:
+                batch.append(self._prepare(self.waiting.popleft(), self.next_nonce + len(batch)))
+            self.store.flush()  # durable before the bytes leave
+            for i, prepared in enumerate(batch):
+                if not self._broadcast(prepared):
+                    for later in reversed(batch[i + 1 :]):  # signed after a refused nonce
+                        self.store.outbox.set_status(later.txid, "withdrawn", 0.0)
+                        self.waiting.appendleft(later.job)
+                    break
 
-    def _send(
-        self, request: Submit, nonce: int, fee: int, attempt: int = 0, replaces: str = ""
-    ) -> None:
+    def _prepare(self, job: _Job, nonce: int) -> _Prepared:
+        request = job.request
         tx = txs.contract_call(
             self._backend_key,
             request.contract,
             request.function,
             request.args,
             nonce=nonce,
-            fee=fee,
+            fee=job.fee,
             network=self.config.network,
             post_condition_mode=txs.PostConditionMode.ALLOW,
         )
-        raw = tx.serialize()
-        txid = tx.txid.hex()
-        tag = "/".join(str(t) for t in request.tag[:1])
-        if replaces:
-            self.store.outbox.replace(replaces, txid, raw.hex(), fee, 0.0)
+        raw, txid = tx.serialize(), tx.txid.hex()
+        if job.replaces:
+            self.store.outbox.replace(job.replaces, txid, raw.hex(), job.fee, 0.0)
         else:
-            self.store.outbox.add(txid, self.address.address, nonce, raw.hex(), tag, fee, 0.0)
-        self.store.flush()  # durable before the bytes leave
+            tag = str(request.tag[0]) if request.tag else ""
+            self.store.outbox.add(txid, self.address.address, nonce, raw.hex(), tag, job.fee, 0.0)
+        return _Prepared(job, nonce, raw, txid)
+
+    def _broadcast(self, p: _Prepared) -> bool:
+        """Sends one prepared transaction; on a refusal, repairs what it can and requeues the
+        job (False), or gives up on it after a few attempts."""
+        job = p.job
         try:
-            self.chain.submit(raw)
-        except (errors.BadNonce, errors.ConflictingNonceInMempool) as exc:
-            self.store.outbox.set_status(txid, "rejected", 0.0)
-            fresh = self.chain.nonce(self.address)
-            # BadNonce: the chain is ahead of us. Conflicting: a transaction of ours that we no
-            # longer track holds this nonce (a restart); it will confirm or drop on its own.
-            retry = fresh if isinstance(exc, errors.BadNonce) else nonce + 1
-            self.log.record("tx-resync", reason=exc.reason, nonce=nonce, retry_nonce=retry)
-            if attempt < 3:
-                self.next_nonce = retry
-                self._send(request, retry, fee, attempt + 1)
-            else:
-                self.waiting.appendleft(request)
-                self.blocked = True
-            return
-        except errors.TooMuchChaining:
-            self.store.outbox.set_status(txid, "rejected", 0.0)
-            self.waiting.appendleft(request)
-            self.blocked = True
-            return
-        except errors.FeeTooLow:
-            self.store.outbox.set_status(txid, "rejected", 0.0)
-            if fee * 2 <= self.config.max_fee:
-                self._send(request, nonce, fee * 2, attempt + 1)
-            else:
-                self._fail(request, txid, "FeeTooLow")
-            return
+            self.chain.submit(p.raw)
         except errors.Rejected as exc:
-            self.store.outbox.set_status(txid, "rejected", 0.0)
-            self._fail(request, txid, exc.reason)
-            return
-        self.in_flight[txid] = _InFlight(request, nonce, fee, txid)
-        self.next_nonce = max(self.next_nonce, nonce + 1)
-        self.log.record("tx-sent", txid=txid, function=request.function, nonce=nonce, fee=fee)
+            self.store.outbox.set_status(p.txid, "rejected", 0.0)
+            job.attempts += 1
+            retry = True
+            if isinstance(exc, errors.BadNonce):
+                self.next_nonce = self.chain.nonce(self.address)
+            elif isinstance(exc, errors.ConflictingNonceInMempool):
+                # a transaction of ours we no longer track holds it (a restart): step over it
+                self.next_nonce = p.nonce + 1
+            elif isinstance(exc, errors.TooMuchChaining):
+                self.blocked = True
+                job.attempts -= 1  # waiting for room is not a failed attempt
+            elif isinstance(exc, errors.FeeTooLow):
+                job.fee = min(job.fee * 2, self.config.max_fee)
+            else:
+                retry = False
+            self.log.record("tx-refused", txid=p.txid, function=job.request.function,
+                            nonce=p.nonce, reason=exc.reason)  # fmt: skip
+            if retry and job.attempts < 4:
+                job.replaces = ""
+                self.waiting.appendleft(job)
+            else:
+                self._fail(job.request, p.txid, exc.reason)
+            return False
+        self.in_flight[p.txid] = _InFlight(job, p.nonce, p.txid)
+        self.next_nonce = max(self.next_nonce, p.nonce + 1)
+        self.log.record("tx-sent", txid=p.txid, function=job.request.function, nonce=p.nonce,
+                        fee=job.fee)  # fmt: skip
+        return True
 
     def _fail(self, request: Submit, txid: str, reason: str) -> None:
-        self.log.record("tx-rejected", txid=txid, function=request.function, reason=reason)
+        self.log.record("tx-failed", txid=txid, function=request.function, reason=reason)
         if request.reply_to is not None:
             request.reply_to.tell(TxDone(request.tag, txid, "rejected", None, 0))
 
@@ -155,7 +180,7 @@ class SignerActor(EngineActor):
                 self._rebroadcast(flight, receipt.reason)
                 continue
             self.store.outbox.set_status(receipt.txid, receipt.status.value, msg.time)
-            request = flight.request
+            request = flight.job.request
             if request.reply_to is not None:
                 request.reply_to.tell(
                     TxDone(
@@ -172,9 +197,13 @@ class SignerActor(EngineActor):
     def _rebroadcast(self, flight: _InFlight, reason: str) -> None:
         """Same request, same nonce, a higher fee: whichever version confirms, only one can."""
         self.log.record("tx-rebroadcast", txid=flight.txid, nonce=flight.nonce, reason=reason)
+        job = flight.job
         if self.chain.nonce(self.address) > flight.nonce:  # that nonce is spent elsewhere
             self.store.outbox.set_status(flight.txid, "dropped", 0.0)
-            self.waiting.appendleft(flight.request)
+            self.waiting.appendleft(job)
             return
-        fee = min(flight.fee + flight.fee // 10 + 1, self.config.max_fee)
-        self._send(flight.request, flight.nonce, fee, replaces=flight.txid)
+        job.fee = min(job.fee + job.fee // 10 + 1, self.config.max_fee)
+        job.replaces = flight.txid
+        prepared = self._prepare(job, flight.nonce)
+        self.store.flush()
+        self._broadcast(prepared)

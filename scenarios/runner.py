@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from actors.events import prints
+from actors.events import decode_prints
 from actors.messages import Connect, NewBlock, PoolState, Tick
 from actors.oracle import OracleActor, OracleConfig
 from actors.pool import PoolActor
 from actors.registry import RegistryActor, RegistryConfig
 from actors.signer import SignerActor
+from chain.clarity import Err, UInt
 from chain.contracts import BTC_USD, PRICE_SCALE, SATS, STX, STX_USD, TOKEN_UNIT, Contracts
-from chain.port import TxStatus
 from chain.wallet import Wallet
 from risk.pricing import PricingParams
 from scenarios import outputs
@@ -42,6 +42,7 @@ from sim.runtime import SimRuntime
 from store import open_store
 
 EXECUTORS = ("python",)
+COLLATERAL_LOCKED = Err(UInt(409))  # liquidity-pool ERR-COLLATERAL-LOCKED
 BURST_PER_ACCOUNT = 20
 
 
@@ -230,9 +231,10 @@ def run(
                        reason=r.reason or None)  # fmt: skip
             if r.call == "liquidity-pool.withdraw":
                 book.withdrawals += 1
-                if r.status is TxStatus.ABORT_BY_RESPONSE and "u409" in str(r.result):
+                if r.result == COLLATERAL_LOCKED:
                     book.withdrawals_refused += 1
-        _follow(book, block, path, contracts)
+        decoded = decode_prints(block.events)
+        _follow(book, block, decoded, path)
         if block.receipts:
             for violation in checker.check_block(block.height, block.events):
                 log.record("invariant-violation", message=str(violation))
@@ -240,7 +242,7 @@ def run(
             if failure:
                 raise InvariantBroken(failure[0])
         message = NewBlock(
-            block.height, block.burn_height, block.time, block.receipts, block.events
+            block.height, block.burn_height, block.time, block.receipts, block.events, decoded
         )
         for ref in actors:
             ref.tell(message)
@@ -324,9 +326,9 @@ def run(
     return report
 
 
-def _follow(book: _Book, block: Block, path: PricePath, contracts: Contracts) -> None:
+def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePath) -> None:
     t = block.time
-    for e in prints(block.events):
+    for e in decoded:
         name = e["event"]
         if name == "policy-purchased":
             book.purchased += 1

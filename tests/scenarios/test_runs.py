@@ -1,0 +1,82 @@
+"""Every scenario end to end at a reduced size: the simulated lifecycle CI runs on each change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from scenarios import config
+from scenarios.runner import run
+
+
+def small(name: str, *overrides: str):
+    return config.load(name, list(overrides))
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    scenario = small("flash-crash", "days=1.2", "drain_days=0.4", "policies=40",
+                     "crash.start_hours=20")  # fmt: skip
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    run(scenario, 7, a)
+    run(scenario, 7, b)
+    run(scenario, 8, c)
+    for name in ("events.jsonl", "report.json", "metrics.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert (a / "events.jsonl").read_bytes() != (c / "events.jsonl").read_bytes()
+    report = json.loads((a / "report.json").read_text())
+    assert report["events_sha256"] == hashlib.sha256((a / "events.jsonl").read_bytes()).hexdigest()
+    for key in ("scenario", "seed", "policies_purchased", "policies_settled", "policies_expired",
+                "premiums_usd", "payouts_usd", "shortfall_usd", "min_coverage_ratio",
+                "max_utilisation", "settlement_delay_blocks", "invariant_violations",
+                "events_sha256"):  # fmt: skip
+        assert key in report
+
+
+def test_mass_settlement_settles_every_policy_and_says_how_long_it_took():
+    report = run(small("mass-settlement", "policies=400"), 1, None)
+    assert report["policies_purchased"] == 400
+    assert report["policies_settled"] == 400  # deep in the money: all pay
+    assert report["policies_active_at_end"] == 0
+    assert report["payouts_usd"] > 0 and report["shortfall_usd"] == 0
+    assert 1 <= report["settlement_span_stacks_blocks"] <= 20
+    assert report["settlement_delay_blocks"]["max"] is not None
+    assert report["invariant_violations"] == 0
+
+
+def test_bank_run_shows_withdrawals_refused_while_collateral_is_locked():
+    report = run(small("bank-run", "days=1.6", "drain_days=0.5", "policies=150",
+                       "crash.start_hours=12", "burst.days=1.3"), 1, None)  # fmt: skip
+    assert report["withdrawals"] > 0
+    assert report["withdrawals_refused_locked"] > 0
+    assert report["invariant_violations"] == 0
+
+
+def test_flash_crash_pays_out():
+    report = run(small("flash-crash", "days=1.3", "drain_days=0.3", "policies=60",
+                       "crash.start_hours=20"), 2, None)  # fmt: skip
+    assert report["policies_settled"] > 0 and report["payouts_usd"] > 0
+    assert report["invariant_violations"] == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("baseline", ["days=1.5", "buyers.rate_per_hour=10", "buyers.days_max=2"]),
+        (
+            "grinding-bear",
+            [
+                "days=2",
+                "drain_days=0.5",
+                "crash.duration_hours=48",
+                "buyers.days_min=1.2",
+                "buyers.days_max=2",
+            ],
+        ),
+    ],
+)
+def test_other_scenarios_run_clean(name, overrides):
+    report = run(small(name, *overrides), 1, None)
+    assert report["policies_purchased"] > 0
+    assert report["invariant_violations"] == 0
