@@ -73,6 +73,7 @@ class SignerActor(EngineActor):
         self.in_flight: dict[str, _InFlight] = {}
         self.next_nonce = 0
         self.blocked = False  # the node said TooMuchChaining: wait for a block
+        self._refused: set[str] = set()  # outbox rows of bytes the node did not take
 
     def __repr__(self) -> str:
         return f"SignerActor({self.address.address})"
@@ -104,6 +105,7 @@ class SignerActor(EngineActor):
                 if not self._broadcast(prepared):
                     for later in reversed(batch[i + 1 :]):  # signed after a refused nonce
                         self.store.outbox.set_status(later.txid, "withdrawn", 0.0)
+                        self._refused.add(later.txid)
                         self.waiting.appendleft(later.job)
                     break
 
@@ -120,7 +122,11 @@ class SignerActor(EngineActor):
             post_condition_mode=txs.PostConditionMode.ALLOW,
         )
         raw, txid = tx.serialize(), tx.txid.hex()
-        if job.replaces:
+        if txid in self._refused:  # the same bytes again (same nonce and fee): same row
+            self._refused.discard(txid)
+            self.store.outbox.bump(txid, 0.0)
+            self.store.outbox.set_status(txid, "pending", 0.0)
+        elif job.replaces:
             self.store.outbox.replace(job.replaces, txid, raw.hex(), job.fee, 0.0)
         else:
             tag = str(request.tag[0]) if request.tag else ""
@@ -135,13 +141,16 @@ class SignerActor(EngineActor):
             self.chain.submit(p.raw)
         except errors.Rejected as exc:
             self.store.outbox.set_status(p.txid, "rejected", 0.0)
+            self._refused.add(p.txid)
             job.attempts += 1
             retry = True
             if isinstance(exc, errors.BadNonce):
                 self.next_nonce = self.chain.nonce(self.address)
             elif isinstance(exc, errors.ConflictingNonceInMempool):
-                # a transaction of ours we no longer track holds it (a restart): step over it
-                self.next_nonce = p.nonce + 1
+                # a transaction of ours we no longer track holds this nonce (a restart):
+                # replace it by fee rather than step over it, so no nonce is left as a gap
+                self.next_nonce = p.nonce
+                job.fee = min(job.fee * 3 // 2 + 1, self.config.max_fee)
             elif isinstance(exc, errors.TooMuchChaining):
                 self.blocked = True
                 job.attempts -= 1  # waiting for room is not a failed attempt

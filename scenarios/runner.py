@@ -347,10 +347,10 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
                 book.expired += 1
                 continue
             book.settled += 1
-            owed = (strike - e["price"]) * amount // SATS / PRICE_SCALE
-            paid = owed * e["paid"] / e["payout"] if e["payout"] else 0.0
-            book.payouts_usd += paid
-            book.shortfall_usd += owed - paid
+            owed = (strike - e["price"]) * amount // SATS  # price units, as the contract has it
+            paid = owed * e["paid"] // e["payout"] if e["payout"] else 0
+            book.payouts_usd += paid / PRICE_SCALE
+            book.shortfall_usd += (owed - paid) / PRICE_SCALE
         elif name == "price-updated":
             book.onchain[e["asset"]] = e["price"]
 
