@@ -16,7 +16,6 @@ import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
 from chain import c32
@@ -227,21 +226,31 @@ class List(ClarityValue):
         return len(self.items)
 
 
-_first = itemgetter(0)
-
-
 class Tuple(ClarityValue):
-    """A record. Fields are stored sorted by name (byte order), the order the VM serializes."""
+    """A record. Fields are stored sorted by name (byte order), the order the VM serializes.
 
-    __slots__ = ("data",)
+    Tuples are immutable, so each keeps its serialization once computed: a quote is hashed,
+    signed, carried in a transaction and hashed again on chain, and is encoded once.
+    """
+
+    __slots__ = ("_raw", "data")
 
     def __init__(self, fields: Mapping[str, ClarityValue] | Iterable[tuple[str, ClarityValue]]):
-        pairs = fields.items() if isinstance(fields, Mapping) else fields
-        data = dict(sorted(pairs, key=_first))  # ASCII names: str order is byte order
-        for name in data:
-            if not 1 <= len(name) <= 128 or not name.isascii():
-                raise ClarityError(f"bad tuple field name: {name!r}")
+        if isinstance(fields, dict):
+            names = tuple(fields)
+            order = _ORDERS.get(names)
+            if order is None:
+                order = _field_order(names)
+                if len(_ORDERS) < 4096:  # the shapes the code builds, not every decoded one
+                    _ORDERS[names] = order
+            data = {name: fields[name] for name in order}
+        else:
+            pairs = fields.items() if isinstance(fields, Mapping) else list(fields)
+            data = dict(pairs)
+            order = _field_order(tuple(data))
+            data = {name: data[name] for name in order}
         object.__setattr__(self, "data", data)
+        object.__setattr__(self, "_raw", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Tuple is immutable")
@@ -259,13 +268,29 @@ class Tuple(ClarityValue):
         return f"Tuple({self.data!r})"
 
     def write(self, out: bytearray) -> None:
-        out.append(T_TUPLE)
-        out += struct.pack(">I", len(self.data))
-        for name, value in self.data.items():
-            raw = name.encode("ascii")
-            out.append(len(raw))
-            out += raw
-            value.write(out)
+        raw = self._raw
+        if raw is None:
+            buf = bytearray((T_TUPLE,))
+            buf += struct.pack(">I", len(self.data))
+            for name, value in self.data.items():
+                encoded = name.encode("ascii")
+                buf.append(len(encoded))
+                buf += encoded
+                value.write(buf)
+            raw = bytes(buf)
+            object.__setattr__(self, "_raw", raw)
+        out += raw
+
+
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _field_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Validated names in serialization order (ASCII, so str order is byte order)."""
+    for name in names:
+        if not 1 <= len(name) <= 128 or not name.isascii():
+            raise ClarityError(f"bad tuple field name: {name!r}")
+    return tuple(sorted(names))
 
 
 @dataclass(frozen=True, slots=True)

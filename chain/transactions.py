@@ -195,6 +195,8 @@ class Transaction:
     post_conditions: tuple[PostCondition, ...] = ()
     anchor_mode: AnchorMode = AnchorMode.ANY
     chain_id: int = field(default=-1)
+    # the wire bytes, kept by sign() and decode(); replace() starts a copy without them
+    _raw: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.chain_id == -1:
@@ -205,9 +207,11 @@ class Transaction:
         return standard_principal(self.network.address_version, self.auth.signer)
 
     def serialize(self) -> bytes:
-        out = bytearray()
-        _write_transaction(self, out)
-        return bytes(out)
+        if self._raw is None:
+            out = bytearray()
+            _write_transaction(self, out)
+            object.__setattr__(self, "_raw", bytes(out))
+        return self._raw  # type: ignore[return-value]
 
     @property
     def txid(self) -> bytes:
@@ -285,9 +289,13 @@ def _presign(initial: bytes, fee: int, nonce: int) -> bytes:
 def sign(tx: Transaction, key: keys.PrivateKey) -> Transaction:
     if keys.hash160(key.public_key) != tx.auth.signer or key.compressed != tx.auth.compressed:
         raise TransactionError("the key does not match the transaction's signer")
-    digest = _presign(_initial_sighash(tx), tx.auth.fee, tx.auth.nonce)
+    raw = tx.serialize()
+    digest = _presign(_initial_sighash(tx, raw), tx.auth.fee, tx.auth.nonce)
     rsv = key.sign_recoverable(digest)
-    return replace(tx, auth=replace(tx.auth, signature=rsv[64:] + rsv[:64]))
+    vrs = rsv[64:] + rsv[:64]
+    signed = replace(tx, auth=replace(tx.auth, signature=vrs))
+    object.__setattr__(signed, "_raw", raw[:_SIGNATURE_AT] + vrs + raw[_AUTH_END:])
+    return signed
 
 
 def verify(tx: Transaction, raw: bytes | None = None) -> bool:
@@ -489,4 +497,6 @@ def _decode(r: Reader) -> Transaction:
     if not r.done():
         raise TransactionError("trailing bytes after transaction")
     auth = SpendingCondition(signer, nonce, fee, encoding == KEY_COMPRESSED, signature)
-    return Transaction(network, auth, payload, pc_mode, pcs, anchor, chain_id)
+    tx = Transaction(network, auth, payload, pc_mode, pcs, anchor, chain_id)
+    object.__setattr__(tx, "_raw", bytes(r.data))  # what was signed, byte for byte
+    return tx

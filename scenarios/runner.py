@@ -157,6 +157,7 @@ def run(
         burn_block_shape=v["chain.burn_block_shape"],
         block_capacity=v["chain.block_capacity"],
         drop_probability=v["chain.drop_probability"],
+        keep_events=100_000,  # blocks reach the runner by subscription; no need for history
     )
     world = deploy(
         n_providers + n_buyers,

@@ -44,6 +44,7 @@ class ChainConfig:
     max_chain: int = 25  # unconfirmed transactions per sender
     min_fee: int = 0
     drop_probability: float = 0.0  # injected fault: a mined candidate vanishes instead
+    keep_events: int = 0  # events_since serves at least this many latest events; 0 = all
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class _Ledger:
     events: list[ChainEvent] = field(default_factory=list)
     seq: int = 0
     pending_fees: dict[StandardPrincipal, int] = field(default_factory=dict)
+    events_base: int = 0  # cursor of events[0]; older events were let go (keep_events)
 
     def copy(self) -> _Ledger:
         return _Ledger(
@@ -87,6 +89,7 @@ class _Ledger:
             list(self.events),
             self.seq,
             dict(self.pending_fees),
+            self.events_base,
         )
 
 
@@ -177,7 +180,10 @@ class SimChain:
         return self.executor.read_only(contract, function, args, self.ledger.burn_height)
 
     def events_since(self, cursor: int, limit: int = 1000) -> list[ChainEvent]:
-        return self.ledger.events[cursor : cursor + limit]
+        base = self.ledger.events_base
+        if cursor < base:
+            raise LookupError(f"events before cursor {base} are no longer kept")
+        return self.ledger.events[cursor - base : cursor - base + limit]
 
     def tip(self) -> Tip:
         return Tip(self.ledger.stacks_height, self.ledger.burn_height)
@@ -281,6 +287,11 @@ class SimChain:
             if not queue:
                 del led.mempool[sender]
         block = Block(height, burn, self.env.now, tuple(receipts), tuple(led.events[first_event:]))
+        keep = self.config.keep_events
+        if keep and len(led.events) > 2 * keep:
+            drop = len(led.events) - keep
+            del led.events[:drop]
+            led.events_base += drop
         for listener in self._subscribers:
             listener(block)
         return block
@@ -299,9 +310,9 @@ class SimChain:
             res: ExecResult = self.executor.execute(sender, p.call, burn, check)
         else:  # a node does not evaluate post-conditions on a plain STX transfer
             res = self.executor.transfer_stx(sender, payload.recipient, payload.amount, burn)
-        events = self.ledger.events
+        events, base = self.ledger.events, self.ledger.events_base
         for ev in res.events:
-            events.append(ChainEvent(len(events), p.txid, height, burn, ev))
+            events.append(ChainEvent(base + len(events), p.txid, height, burn, ev))
         return self._final(p, TxStatus(res.outcome), res.value, height, burn, res.error)
 
     def _drop(self, p: _Pending, reason: str) -> TxReceipt:

@@ -191,3 +191,15 @@ def test_quote_key_signature_verifies_on_chain_read_only():
     batch = List(tuple(UInt(i) for i in range(50)))
     r = h.send(h.admin, h.registry, "settle-policies", batch, h.sbtc)
     assert r.status is TxStatus.SUCCESS and r.result.value["skipped"] == UInt(50)
+
+
+def test_event_retention_keeps_cursors_stable():
+    h = Harness(config=ChainConfig(keep_events=4))
+    for i in range(12):
+        price_call(h, h.admin, 65_000 * USD + i)
+        h.chain.mine()
+    latest = h.chain.events_since(8, 100)
+    assert [e.cursor for e in latest] == [8, 9, 10, 11]
+    assert latest[-1].event.value["price"] == UInt(65_000 * USD + 11)
+    with pytest.raises(LookupError):
+        h.chain.events_since(0)
