@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import pykka
 
+from actors.messages import Connect
+
 A = TypeVar("A", bound=type)
 
 
@@ -46,6 +48,19 @@ class EngineActor(pykka.Actor):
         if handler is None:
             return super().on_receive(message)
         return handler(self, message)
+
+
+class ServiceActor(EngineActor):
+    """An engine actor with the ports every one of them uses and its peers once connected."""
+
+    def __init__(self, chain: Any, store: Any, log: Any, contracts: Any):
+        super().__init__()
+        self.chain, self.store, self.log, self.contracts = chain, store, log, contracts
+        self.peers: Connect | None = None  # set once all actors have started
+
+    @handles(Connect)
+    def connect(self, msg: Connect) -> None:
+        self.peers = msg
 
 
 @cache

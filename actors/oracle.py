@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.base import EngineActor, handles
-from actors.messages import Connect, NewBlock, PriceUpdate, PushNow, Submit, Tick, TxDone
+from actors.base import ServiceActor, handles
+from actors.messages import NewBlock, PriceUpdate, PushNow, Submit, Tick, TxDone
 from actors.ports import EventLog, PriceFeed
 from chain.clarity import Ok, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX_USD, Contracts
@@ -71,7 +71,7 @@ class _Asset:
     forced: bool = False
 
 
-class OracleActor(EngineActor):
+class OracleActor(ServiceActor):
     def __init__(
         self,
         feed: PriceFeed,
@@ -81,14 +81,12 @@ class OracleActor(EngineActor):
         contracts: Contracts,
         config: OracleConfig | None = None,
     ):
-        super().__init__()
-        self.feed, self.chain, self.store, self.log = feed, chain, store, log
-        self.contracts = contracts
+        super().__init__(chain, store, log, contracts)
+        self.feed = feed
         self.config = cfg = config or OracleConfig()
         self.assets = {
             a: _Asset(VolEstimator(cfg.vol_window_days * 86400, cfg.vol_floor)) for a in cfg.assets
         }
-        self.peers: Connect | None = None
         self.burn_height = 0
         self.max_deviation_bps = 500
         self.max_age = 6
@@ -105,10 +103,6 @@ class OracleActor(EngineActor):
             if isinstance(got, Ok) and isinstance(got.value, Tuple):
                 state.onchain = got.value["price"].value  # type: ignore[attr-defined]
                 state.onchain_height = got.value["height"].value  # type: ignore[attr-defined]
-
-    @handles(Connect)
-    def connect(self, msg: Connect) -> None:
-        self.peers = msg
 
     @handles(Tick)
     def tick(self, msg: Tick) -> None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.base import EngineActor, handles
+from actors.base import ServiceActor, handles
 from actors.messages import (
-    Connect,
     NewBlock,
     PoolState,
     PriceUpdate,
@@ -38,7 +37,7 @@ class PoolConfig:
     headroom_bps: int = 200  # and then lock this much above the need, so as not to chase it
 
 
-class PoolActor(EngineActor):
+class PoolActor(ServiceActor):
     def __init__(
         self,
         chain: Chain,
@@ -47,10 +46,8 @@ class PoolActor(EngineActor):
         contracts: Contracts,
         config: PoolConfig | None = None,
     ):
-        super().__init__()
-        self.chain, self.store, self.log, self.contracts = chain, store, log, contracts
+        super().__init__(chain, store, log, contracts)
         self.config = config or PoolConfig()
-        self.peers: Connect | None = None
         self.params: dict[str, int] = {}
         self.state: dict[tuple[int, int], tuple[int, int, int]] = {}
         self.need_usd: dict[tuple[int, int], int] = dict.fromkeys(TRANCHES, 0)
@@ -70,10 +67,6 @@ class PoolActor(EngineActor):
                 t["total-shares"].value,  # type: ignore[attr-defined]
                 t["locked"].value,  # type: ignore[attr-defined]
             )
-
-    @handles(Connect)
-    def connect(self, msg: Connect) -> None:
-        self.peers = msg
 
     @handles(PriceUpdate)
     def price(self, msg: PriceUpdate) -> None:

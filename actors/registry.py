@@ -12,9 +12,8 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from actors.base import EngineActor, handles
+from actors.base import ServiceActor, handles
 from actors.messages import (
-    Connect,
     NewBlock,
     PoolState,
     PriceUpdate,
@@ -75,7 +74,7 @@ class _Reservation:
     expiry: int
 
 
-class RegistryActor(EngineActor):
+class RegistryActor(ServiceActor):
     def __init__(
         self,
         chain: Chain,
@@ -84,10 +83,8 @@ class RegistryActor(EngineActor):
         contracts: Contracts,
         config: RegistryConfig | None = None,
     ):
-        super().__init__()
-        self.chain, self.store, self.log, self.contracts = chain, store, log, contracts
+        super().__init__(chain, store, log, contracts)
         self.config = config or RegistryConfig()
-        self.peers: Connect | None = None
         self.params: dict[str, int] = {}
         self.prices: dict[str, PriceUpdate] = {}
         self.onchain: dict[str, tuple[int, int]] = {}  # asset -> (price, height)
@@ -110,10 +107,6 @@ class RegistryActor(EngineActor):
             if isinstance(got, Ok) and isinstance(got.value, Tuple):
                 v = got.value
                 self.onchain[asset] = (v["price"].value, v["height"].value)  # type: ignore[attr-defined]
-
-    @handles(Connect)
-    def connect(self, msg: Connect) -> None:
-        self.peers = msg
 
     @handles(PriceUpdate)
     def price(self, msg: PriceUpdate) -> None:

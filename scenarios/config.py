@@ -8,11 +8,12 @@ simulation starts.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 SCENARIO_DIR = Path(__file__).parent
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -134,6 +135,12 @@ class Scenario:
         """The knobs under `prefix.` without the prefix."""
         n = len(prefix) + 1
         return {k[n:]: v for k, v in self.values.items() if k.startswith(prefix + ".")}
+
+    def build(self, cls: type[T], prefix: str, **extra: Any) -> T:
+        """A config dataclass from the knobs `prefix.<field>` (knobs are named after fields)."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        knobs = {k: v for k, v in self.section(prefix).items() if k in names}
+        return cls(**knobs, **extra)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

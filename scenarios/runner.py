@@ -112,35 +112,16 @@ def run(
     horizon = (v["days"] + v["drain_days"]) * 86400.0
     env = simpy.Environment()
 
+    segments = ()
+    if v["crash.change"]:
+        segments = (Segment(v["crash.start_hours"], v["crash.duration_hours"], v["crash.change"]),)
     path = PricePath(
-        PathSpec(
-            model=v["price.model"],
-            btc_start=v["price.btc_start"],
-            btc_vol=v["price.btc_vol"],
-            btc_drift=v["price.btc_drift"],
-            stx_start=v["price.stx_start"],
-            stx_vol=v["price.stx_vol"],
-            correlation=v["price.correlation"],
-            jump_rate=v["price.jump_rate"],
-            jump_mean=v["price.jump_mean"],
-            jump_std=v["price.jump_std"],
-            segments=(
-                Segment(v["crash.start_hours"], v["crash.duration_hours"], v["crash.change"]),
-            )
-            if v["crash.change"]
-            else (),
-            step_seconds=v["price.step_seconds"],
-        ),
+        scenario.build(PathSpec, "price", segments=segments),
         horizon + 3600,
         np.random.default_rng(s_path),
     )
     ex_rng = np.random.default_rng(s_exchanges)
-    spec = ExchangeSpec(
-        noise_bps=v["exchanges.noise_bps"],
-        lag_seconds=v["exchanges.lag_seconds"],
-        outages_per_day=v["exchanges.outages_per_day"],
-        outage_minutes=v["exchanges.outage_minutes"],
-    )
+    spec = scenario.build(ExchangeSpec, "exchanges")
     exchanges = [
         SimExchange(f"exchange-{i}", path, spec, horizon + 3600, ex_rng)
         for i in range(v["exchanges.count"])
@@ -150,15 +131,8 @@ def run(
     n_buyers = max(v["buyers.count"], -(-v["policies"] // BURST_PER_ACCOUNT))
     stx_each = int(max(v["providers.stx_each"] * 1.01, 100_000) * STX_UNIT)
     sbtc_each = int(max(v["providers.sbtc_each"] * 1.01, 10) * SBTC_UNIT)
-    chain_config = ChainConfig(
-        stacks_block_seconds=v["chain.stacks_block_seconds"],
-        stacks_block_shape=v["chain.stacks_block_shape"],
-        burn_block_seconds=v["chain.burn_block_seconds"],
-        burn_block_shape=v["chain.burn_block_shape"],
-        block_capacity=v["chain.block_capacity"],
-        drop_probability=v["chain.drop_probability"],
-        keep_events=100_000,  # blocks reach the runner by subscription; no need for history
-    )
+    # blocks reach the runner by subscription: it needs no event history
+    chain_config = scenario.build(ChainConfig, "chain", keep_events=10_000)
     world = deploy(
         n_providers + n_buyers,
         stx_each=stx_each,
@@ -190,23 +164,11 @@ def run(
     runtime = SimRuntime(env)
     observer = _Observer()
     signer = runtime.start(SignerActor, chain, store, log, accounts.deployer, accounts.quote)
-    oracle_cfg = OracleConfig(
-        poll_seconds=v["oracle.poll_seconds"],
-        threshold_bps=v["oracle.threshold_bps"],
-        heartbeat_seconds=v["oracle.heartbeat_seconds"],
-        min_interval_seconds=v["oracle.min_interval_seconds"],
-        outlier_bps=v["oracle.outlier_bps"],
-        quorum=v["oracle.quorum"],
-    )
+    oracle_cfg = scenario.build(OracleConfig, "oracle")
     feed = SimFeed(exchanges, lambda: env.now)
     oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, oracle_cfg)
     pool = runtime.start(PoolActor, chain, store, log, contracts)
-    pricing = PricingParams(
-        vol_multiplier=v["pricing.vol_multiplier"],
-        skew_kink=v["pricing.skew_kink"],
-        skew_slope=v["pricing.skew_slope"],
-        min_premium_usd=v["pricing.min_premium_usd"],
-    )
+    pricing = scenario.build(PricingParams, "pricing")
     registry = runtime.start(
         RegistryActor, chain, store, log, contracts, RegistryConfig(pricing=pricing)
     )
