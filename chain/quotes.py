@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from chain.clarity import Principal, Tuple, UInt
 from chain.keys import PrivateKey
@@ -27,20 +28,26 @@ class Quote:
     quote_id: int
 
     def to_clarity(self) -> Tuple:
-        return Tuple(
-            {
-                "amount": UInt(self.amount),
-                "buyer": self.buyer,
-                "collateral": UInt(self.collateral),
-                "expiration": UInt(self.expiration),
-                "premium": UInt(self.premium),
-                "quote-expiry": UInt(self.quote_expiry),
-                "quote-id": UInt(self.quote_id),
-                "strike": UInt(self.strike),
-                "tier": UInt(self.tier),
-                "token": UInt(self.token),
-            }
-        )
+        """The quote tuple; memoised, since a quote is signed, sent and hashed as one value."""
+        return _to_clarity(self)
+
+
+@lru_cache(maxsize=4096)
+def _to_clarity(self: Quote) -> Tuple:
+    return Tuple(
+        {
+            "amount": UInt(self.amount),
+            "buyer": self.buyer,
+            "collateral": UInt(self.collateral),
+            "expiration": UInt(self.expiration),
+            "premium": UInt(self.premium),
+            "quote-expiry": UInt(self.quote_expiry),
+            "quote-id": UInt(self.quote_id),
+            "strike": UInt(self.strike),
+            "tier": UInt(self.tier),
+            "token": UInt(self.token),
+        }
+    )
 
 
 def quote_digest(quote: Tuple) -> bytes:
