@@ -98,6 +98,7 @@ class RegistryActor(ServiceActor):
         self.due: set[int] = set()
         self.in_flight: set[int] = set()
         self.push_asked: dict[str, int] = {}
+        self._settle_dirty = False
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -230,6 +231,7 @@ class RegistryActor(ServiceActor):
     def block(self, msg: NewBlock) -> None:
         if msg.burn_height != self.burn_height:
             self.burn_height = msg.burn_height
+            self._settle_dirty = True  # freshness is judged against the burn height
             self.quote_counter = 0
             for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
                 self._release(qid)
@@ -263,8 +265,10 @@ class RegistryActor(ServiceActor):
                 self.in_flight.discard(pid)
             elif name in ("settlement-deferred", "settlement-skipped"):
                 self.in_flight.discard(e["id"])
+                self._settle_dirty = True
             elif name == "price-updated":
                 self.onchain[e["asset"]] = (e["price"], e["height"])
+                self._settle_dirty = True
             elif name == "parameter-set":
                 follow(self.params, e)
         self._settle()
@@ -278,21 +282,33 @@ class RegistryActor(ServiceActor):
         )
 
     def _settle(self) -> None:
+        """Sends what can be settled now. Runs its scan only when something that decides it
+        changed (new due ids, a price, a deferral, a failed batch)."""
         while self.expiring and self.expiring[0][0] <= self.burn_height:
             _, pid = heapq.heappop(self.expiring)
             if pid in self.active:
                 self.due.add(pid)
-        if not self.due or self.peers is None:
+                self._settle_dirty = True
+        if not self.due or self.peers is None or not self._settle_dirty:
             return
+        self._settle_dirty = False
         ready, waiting = [], set()
+        verdicts: dict[tuple[int, int], str | None] = {}  # (expiration, token) -> missing feed
         for pid in sorted(self.due - self.in_flight):
-            expiration, token = self.active[pid]
-            if not self._fresh(BTC_USD, expiration):
-                waiting.add(BTC_USD)
-            elif token == STX and not self._fresh(STX_USD, expiration):
-                waiting.add(STX_USD)
-            else:
+            key = self.active[pid]
+            if key not in verdicts:
+                expiration, token = key
+                missing = None
+                if not self._fresh(BTC_USD, expiration):
+                    missing = BTC_USD
+                elif token == STX and not self._fresh(STX_USD, expiration):
+                    missing = STX_USD
+                verdicts[key] = missing
+            missing = verdicts[key]
+            if missing is None:
                 ready.append(pid)
+            else:
+                waiting.add(missing)
         for asset in sorted(waiting):
             if self.push_asked.get(asset) != self.burn_height:
                 self.push_asked[asset] = self.burn_height
@@ -318,3 +334,4 @@ class RegistryActor(ServiceActor):
         if msg.tag[0] == "settle" and msg.status != "success":
             self.log.record("settle-failed", ids=list(msg.tag[1]), status=msg.status)
             self.in_flight.difference_update(msg.tag[1])
+            self._settle_dirty = True

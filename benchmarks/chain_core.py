@@ -21,7 +21,7 @@ from chain.quotes import Quote, sign_quote
 from chain.wallet import Wallet
 from sim.chain import ChainConfig
 from sim.genesis import STX_UNIT, deploy
-from sim.perf import tune_gc
+from sim.perf import quiet_gc
 
 USD = 100_000_000
 
@@ -71,14 +71,14 @@ def run_once(senders: int, rounds_: int) -> float:
         rounds.append(batch)
 
     total = sum(len(b) for b in rounds)
-    tune_gc()  # as the simulation runner does
-    start = time.perf_counter()
-    txids = []
-    for batch in rounds:
-        txids.extend(chain.submit(raw) for raw in batch)
-        while chain.pending:
-            chain.mine()
-    elapsed = time.perf_counter() - start
+    with quiet_gc():  # as the simulation runner does
+        start = time.perf_counter()
+        txids = []
+        for batch in rounds:
+            txids.extend(chain.submit(raw) for raw in batch)
+            while chain.pending:
+                chain.mine()
+        elapsed = time.perf_counter() - start
 
     statuses = [chain.status(t).status for t in txids]
     ok = sum(s is TxStatus.SUCCESS for s in statuses)

@@ -115,6 +115,7 @@ KNOBS: dict[str, Knob] = {
     "buyers.stx_share": Knob(0.5, 0, 1, help="fraction of purchases settled in STX"),
     "buyers.sign_seconds": Knob(3.0, 0, 3600, help="wallet delay from offer to broadcast"),
     "burst.start_minutes": Knob(10.0, 1, 100_000),
+    "burst.minutes": Knob(30.0, 0, 1440, help="the burst's requests spread over this window"),
     "burst.amount_btc": Knob(0.01, 0.001, 100),
     "burst.strike": Knob(1.0, 0.5, 1.5, help="fraction of spot"),
     "burst.days": Knob(1.2, 1.1, 90, help="burn-block days from the burst to expiry"),

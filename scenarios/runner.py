@@ -36,7 +36,7 @@ from sim.chain import Block, ChainConfig
 from sim.exchanges import ExchangeSpec, SimExchange, SimFeed
 from sim.genesis import SBTC_UNIT, STX_UNIT, deploy
 from sim.invariants import InvariantChecker
-from sim.perf import tune_gc
+from sim.perf import quiet_gc
 from sim.prices import PathSpec, PricePath, Segment
 from sim.runtime import SimRuntime
 from store import open_store
@@ -254,24 +254,22 @@ def run(
     if v["policies"]:
         buyers.start_burst(v["burst.start_minutes"] * 60, v["policies"], scenario.section("burst"))
 
-    tune_gc()
-    wall = time.monotonic()
-    last_report = wall
+    last_report = time.monotonic()
     error: str | None = None
     try:
-        step = 3600.0
-        while env.now < horizon:
-            env.run(until=min(env.now + step, horizon))
-            if env.now >= active_until and book.active == 0 and book.purchased >= v["policies"]:
-                break
-            now = time.monotonic()
-            if progress is not None and now - last_report > 1.0:
-                last_report = now
-                progress(
-                    f"day {env.now / 86400:.2f}/{horizon / 86400:.2f}  "
-                    f"blocks={chain.tip().stacks_height}  policies={book.purchased} "
-                    f"active={book.active}"
-                )
+        with quiet_gc():
+            while env.now < horizon:
+                env.run(until=min(env.now + 3600.0, horizon))
+                if env.now >= active_until and not book.active and book.purchased >= v["policies"]:
+                    break
+                now = time.monotonic()
+                if progress is not None and now - last_report > 1.0:
+                    last_report = now
+                    progress(
+                        f"day {env.now / 86400:.2f}/{horizon / 86400:.2f}  "
+                        f"blocks={chain.tip().stacks_height}  policies={book.purchased} "
+                        f"active={book.active}"
+                    )
     except InvariantBroken as exc:
         error = str(exc)
     finally:

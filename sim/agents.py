@@ -184,17 +184,27 @@ class Buyers:
             self._request(wallet, amount, strike, days, token)
 
     def _burst(self, at: float, count: int, burst: dict[str, Any]):
+        """`count` requests spread evenly over `burst.minutes`, one expiration for all."""
         yield self.env.timeout(at)
         expiration = self.burn_height() + round(burst["days"] * BLOCKS_PER_DAY)
         spot = self.true_btc(self.env.now)
         strike = int(spot * burst["strike"]) * PRICE_SCALE
         amount = round(burst["amount_btc"] * 100_000_000)
-        for i in range(count):
-            wallet = self.wallets[i % len(self.wallets)]
-            token = STX if i % 100 < burst["stx_share"] * 100 else SBTC
-            self.registry.tell(
-                QuoteRequest(wallet.address, amount, strike, expiration, token, _Inbox(self))
-            )
+        window = burst["minutes"] * 60
+        step = 5.0  # one batch of requests per Stacks block interval
+        steps = max(1, int(window // step))
+        sent = 0
+        for k in range(steps):
+            upto = count * (k + 1) // steps
+            for i in range(sent, upto):
+                wallet = self.wallets[i % len(self.wallets)]
+                token = STX if i % 100 < burst["stx_share"] * 100 else SBTC
+                self.registry.tell(
+                    QuoteRequest(wallet.address, amount, strike, expiration, token, _Inbox(self))
+                )
+            sent = upto
+            if sent < count:
+                yield self.env.timeout(step)
 
     def answer(self, message: Any) -> None:
         if isinstance(message, QuoteRefused):
