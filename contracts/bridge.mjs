@@ -1,0 +1,129 @@
+// JSON-lines bridge from Python to the Clarinet SDK simnet (the real Clarity VM).
+//
+// One request per line on stdin, one response per line on stdout, in order. Clarity values
+// travel as hex of their consensus serialization, so Python and the VM agree on every byte.
+// The SDK echoes contract `print`s through console.log: that goes to stderr, never stdout.
+//
+// Requests: {"op": ..., ...}; responses: {"ok": <result>} or {"error": "message"}.
+//   init                      -> {accounts: {name: address}, deployer, burn_height, stacks_height}
+//   call {contract, function, args: [hex], sender}
+//                             -> {result: hex, events: [...], burn_height, stacks_height, costs}
+//   read {contract, function, args: [hex], sender}   -> {result: hex}
+//   mine_burn {n}             -> {burn_height, stacks_height}
+//   mine {n}                  -> {burn_height, stacks_height}   (Stacks blocks only)
+//   transfer_stx {amount, recipient, sender}         -> like call
+//   assets                    -> {asset: {address: "amount"}}  (STX and every token)
+//   tip                       -> {burn_height, stacks_height}
+//   batch {requests: [...]}   -> [response, ...]   (pipelining: one line, many calls)
+import { createInterface } from "node:readline";
+import { initSimnet } from "@stacks/clarinet-sdk";
+import { deserializeCV, serializeCV } from "@stacks/transactions";
+
+const out = process.stdout;
+console.log = (...args) => process.stderr.write(args.join(" ") + "\n");
+console.info = console.log;
+console.warn = console.log;
+
+let simnet = null;
+let deployer = null;
+
+function tip() {
+  return { burn_height: simnet.burnBlockHeight, stacks_height: simnet.blockHeight };
+}
+
+function contractId(name) {
+  return name.includes(".") ? name : `${deployer}.${name}`;
+}
+
+function hex(cv) {
+  const s = serializeCV(cv);
+  return typeof s === "string" ? s : Buffer.from(s).toString("hex");
+}
+
+function event(e) {
+  const d = e.data;
+  switch (e.event) {
+    case "print_event":
+      return { kind: "print", contract: d.contract_identifier, value: hex(d.value) };
+    case "stx_transfer_event":
+      return { kind: "stx_transfer", sender: d.sender, recipient: d.recipient, amount: String(d.amount) };
+    case "ft_transfer_event":
+      return { kind: "ft_transfer", contract: d.asset_identifier, sender: d.sender, recipient: d.recipient, amount: String(d.amount) };
+    case "ft_mint_event":
+      return { kind: "ft_mint", contract: d.asset_identifier, recipient: d.recipient, amount: String(d.amount) };
+    default:
+      return { kind: e.event, data: JSON.parse(JSON.stringify(d, (_, v) => (typeof v === "bigint" ? String(v) : v))) };
+  }
+}
+
+function executed(res) {
+  return { result: hex(res.result), events: res.events.map(event), costs: res.costs ?? null, ...tip() };
+}
+
+async function handle(req) {
+  switch (req.op) {
+    case "init": {
+      simnet = await initSimnet(req.manifest ?? "Clarinet.toml", false, {
+        trackCosts: Boolean(req.costs),
+        trackCoverage: false,
+      });
+      const accounts = Object.fromEntries(simnet.getAccounts());
+      deployer = accounts.deployer;
+      return { accounts, deployer, ...tip() };
+    }
+    case "call":
+      return executed(
+        simnet.callPublicFn(contractId(req.contract), req.function, req.args.map((a) => deserializeCV(a)), req.sender),
+      );
+    case "read":
+      return {
+        result: hex(
+          simnet.callReadOnlyFn(contractId(req.contract), req.function, req.args.map((a) => deserializeCV(a)), req.sender ?? deployer).result,
+        ),
+      };
+    case "mine_burn":
+      simnet.mineEmptyBurnBlocks(req.n ?? 1);
+      return tip();
+    case "mine":
+      simnet.mineEmptyStacksBlocks(req.n ?? 1);
+      return tip();
+    case "transfer_stx":
+      return executed(simnet.transferSTX(BigInt(req.amount), req.recipient, req.sender));
+    case "assets": {
+      const assets = {};
+      for (const [asset, holders] of simnet.getAssetsMap()) {
+        assets[asset] = Object.fromEntries([...holders].map(([who, n]) => [who, String(n)]));
+      }
+      return assets;
+    }
+    case "tip":
+      return tip();
+    default:
+      throw new Error(`unknown op ${JSON.stringify(req.op)}`);
+  }
+}
+
+async function answer(req) {
+  if (req.op === "batch") {
+    const results = [];
+    for (const r of req.requests) results.push(await answer(r));
+    return { ok: results };
+  }
+  try {
+    return { ok: await handle(req) };
+  } catch (err) {
+    return { error: String(err && err.message ? err.message : err) };
+  }
+}
+
+const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of lines) {
+  if (!line.trim()) continue;
+  let response;
+  try {
+    response = await answer(JSON.parse(line));
+  } catch (err) {
+    response = { error: `bad request: ${err.message}` };
+  }
+  out.write(JSON.stringify(response) + "\n");
+}

@@ -1,0 +1,219 @@
+;; liquidity-pool: share-vault tranches per {token, tier}, custody of STX and
+;; sBTC as this contract's own principal, collateral locks for policies.
+;; Spec: contracts/README.md, "liquidity-pool". Error range u400.
+;;
+;; token u0 is STX (stx-transfer?), u1 is sBTC (the SIP-010 contract passed as
+;; `ft`, which must be the whitelisted one even for an STX tranche).
+;; Share-inflation guard: internal accounting (a token donation to the pool
+;; changes nothing), a minimum first deposit, no deposit that mints 0 shares.
+
+(use-trait ft-trait .sip-010-trait.sip-010-trait)
+
+(define-constant ERR-NOT-ADMIN (err u400))
+(define-constant ERR-NOT-AUTHORISED (err u401))
+(define-constant ERR-BAD-TRANCHE (err u402))
+(define-constant ERR-BAD-TOKEN-CONTRACT (err u403))
+(define-constant ERR-ZERO-AMOUNT (err u404))
+(define-constant ERR-BELOW-MIN-DEPOSIT (err u405))
+(define-constant ERR-TRANCHE-WIPED-OUT (err u406))
+(define-constant ERR-ZERO-SHARES (err u407))
+(define-constant ERR-INSUFFICIENT-SHARES (err u408))
+(define-constant ERR-COLLATERAL-LOCKED (err u409))
+(define-constant ERR-INSUFFICIENT-LIQUIDITY (err u411))
+(define-constant ERR-LOCK-EXCEEDS-ASSETS (err u412))
+
+(define-constant REGISTRY .policy-registry)
+(define-constant EMPTY {total-assets: u0, total-shares: u0, locked: u0})
+
+(define-data-var admin principal tx-sender)
+(define-data-var backend principal tx-sender)
+(define-data-var sbtc-token principal .sbtc-token)
+
+(define-map tranches {token: uint, tier: uint} {total-assets: uint, total-shares: uint, locked: uint})
+(define-map provider-shares {token: uint, tier: uint, provider: principal} uint)
+
+;; --- helpers -----------------------------------------------------------------
+
+(define-private (check-tranche (token uint) (tier uint))
+  (ok (asserts! (and (<= token u1) (<= tier u2)) ERR-BAD-TRANCHE)))
+
+(define-private (check-ft (ft <ft-trait>))
+  (ok (asserts! (is-eq (contract-of ft) (var-get sbtc-token)) ERR-BAD-TOKEN-CONTRACT)))
+
+(define-private (check-registry)
+  (ok (asserts! (is-eq contract-caller REGISTRY) ERR-NOT-AUTHORISED)))
+
+(define-private (min-of (a uint) (b uint))
+  (if (< a b) a b))
+
+(define-private (min-first-deposit (token uint))
+  (unwrap-panic (contract-call? .parameters get-parameter
+    (if (is-eq token u0) "min-first-deposit-0" "min-first-deposit-1"))))
+
+;; tx-sender -> the pool
+(define-private (transfer-in (ft <ft-trait>) (token uint) (amount uint))
+  (if (is-eq token u0)
+    (stx-transfer? amount tx-sender (as-contract tx-sender))
+    (contract-call? ft transfer amount tx-sender (as-contract tx-sender) none)))
+
+;; the pool -> recipient
+(define-private (transfer-out (ft <ft-trait>) (token uint) (amount uint) (recipient principal))
+  (as-contract
+    (if (is-eq token u0)
+      (stx-transfer? amount tx-sender recipient)
+      (contract-call? ft transfer amount tx-sender recipient none))))
+
+;; stores the tranche and returns STATE, the fields every pool event carries
+(define-private (store (token uint) (tier uint) (assets uint) (total uint) (locked uint))
+  (let ((state {total-assets: assets, total-shares: total, locked: locked}))
+    (map-set tranches {token: token, tier: tier} state)
+    state))
+
+;; --- users -------------------------------------------------------------------
+
+(define-public (deposit (ft <ft-trait>) (token uint) (tier uint) (amount uint))
+  (begin
+    (try! (check-tranche token tier))
+    (try! (check-ft ft))
+    (asserts! (> amount u0) ERR-ZERO-AMOUNT)
+    (let ((t (get-tranche token tier))
+          (assets (get total-assets t))
+          (total (get total-shares t))
+          (minted
+            (if (is-eq total u0)
+              (begin
+                (asserts! (>= amount (min-first-deposit token)) ERR-BELOW-MIN-DEPOSIT)
+                amount)
+              (begin
+                (asserts! (> assets u0) ERR-TRANCHE-WIPED-OUT)
+                (let ((computed (/ (* amount total) assets)))
+                  (asserts! (> computed u0) ERR-ZERO-SHARES)
+                  computed))))
+          (provider tx-sender)
+          (key {token: token, tier: tier, provider: provider}))
+      (try! (transfer-in ft token amount))
+      (map-set provider-shares key (+ (default-to u0 (map-get? provider-shares key)) minted))
+      (print (merge
+        {event: "deposit", token: token, tier: tier, provider: provider, amount: amount, shares: minted}
+        (store token tier (+ assets amount) (+ total minted) (get locked t))))
+      (ok minted))))
+
+(define-public (withdraw (ft <ft-trait>) (token uint) (tier uint) (shares uint))
+  (begin
+    (try! (check-tranche token tier))
+    (try! (check-ft ft))
+    (asserts! (> shares u0) ERR-ZERO-AMOUNT)
+    (let ((provider tx-sender)
+          (key {token: token, tier: tier, provider: provider})
+          (held (default-to u0 (map-get? provider-shares key))))
+      (asserts! (>= held shares) ERR-INSUFFICIENT-SHARES)
+      (let ((t (get-tranche token tier))
+            (assets (get total-assets t))
+            (total (get total-shares t))
+            (locked (get locked t))
+            (amount (/ (* shares assets) total)))
+        (asserts! (<= amount (- assets locked)) ERR-COLLATERAL-LOCKED)
+        (map-set provider-shares key (- held shares))
+        (if (> amount u0) (try! (transfer-out ft token amount provider)) true)
+        (print (merge
+          {event: "withdraw", token: token, tier: tier, provider: provider, amount: amount, shares: shares}
+          (store token tier (- assets amount) (- total shares) locked)))
+        (ok amount)))))
+
+;; --- the registry contract ---------------------------------------------------
+
+;; the premium moves from tx-sender (the buyer) to the pool
+(define-public (lock-for-policy (ft <ft-trait>) (token uint) (tier uint) (premium uint) (collateral uint))
+  (begin
+    (try! (check-registry))
+    (try! (check-tranche token tier))
+    (try! (check-ft ft))
+    (let ((t (get-tranche token tier)))
+      (asserts! (> (get total-shares t) u0) ERR-INSUFFICIENT-LIQUIDITY)
+      (try! (transfer-in ft token premium))
+      (let ((assets (+ (get total-assets t) premium))
+            (locked (get locked t)))
+        (asserts! (>= (- assets locked) collateral) ERR-INSUFFICIENT-LIQUIDITY)
+        (print (merge
+          {event: "locked", token: token, tier: tier, premium: premium, collateral: collateral}
+          (store token tier assets (get total-shares t) (+ locked collateral))))
+        (ok true)))))
+
+(define-public (release-for-policy (token uint) (tier uint) (collateral uint))
+  (begin
+    (try! (check-registry))
+    (try! (check-tranche token tier))
+    (let ((t (get-tranche token tier))
+          (locked (get locked t))
+          (assets (get total-assets t)))
+      (print (merge
+        {event: "released", token: token, tier: tier, collateral: collateral}
+        (store token tier assets (get total-shares t)
+          (min-of (- locked (min-of locked collateral)) assets))))
+      (ok true))))
+
+(define-public (pay-out (ft <ft-trait>) (token uint) (tier uint) (policy-id uint) (amount uint) (recipient principal))
+  (begin
+    (try! (check-registry))
+    (try! (check-tranche token tier))
+    (try! (check-ft ft))
+    (let ((t (get-tranche token tier))
+          (assets (get total-assets t))
+          (paid (min-of amount assets)))
+      (if (> paid u0) (try! (transfer-out ft token paid recipient)) true)
+      (print (merge
+        {event: "payout", token: token, tier: tier, policy-id: policy-id, recipient: recipient, amount: paid}
+        (store token tier (- assets paid) (get total-shares t) (get locked t))))
+      (if (< paid amount)
+        (begin
+          (print {event: "shortfall", token: token, tier: tier, policy-id: policy-id, amount: (- amount paid)})
+          true)
+        true)
+      (ok paid))))
+
+;; --- the backend -------------------------------------------------------------
+
+(define-public (set-locked (token uint) (tier uint) (amount uint))
+  (begin
+    (asserts! (is-eq tx-sender (var-get backend)) ERR-NOT-AUTHORISED)
+    (try! (check-tranche token tier))
+    (let ((t (get-tranche token tier)))
+      (asserts! (<= amount (get total-assets t)) ERR-LOCK-EXCEEDS-ASSETS)
+      (print (merge
+        {event: "lock-set", token: token, tier: tier}
+        (store token tier (get total-assets t) (get total-shares t) amount)))
+      (ok true))))
+
+;; --- admin -------------------------------------------------------------------
+
+(define-public (set-backend (who principal))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (var-set backend who)
+    (ok true)))
+
+(define-public (set-admin (who principal))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (var-set admin who)
+    (ok true)))
+
+(define-public (set-sbtc-token (who principal))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (var-set sbtc-token who)
+    (ok true)))
+
+;; --- read-only ---------------------------------------------------------------
+
+(define-read-only (get-tranche (token uint) (tier uint))
+  (default-to EMPTY (map-get? tranches {token: token, tier: tier})))
+
+(define-read-only (get-shares (token uint) (tier uint) (provider principal))
+  (default-to u0 (map-get? provider-shares {token: token, tier: tier, provider: provider})))
+
+(define-read-only (get-backend)
+  (var-get backend))
+
+(define-read-only (get-sbtc-token)
+  (var-get sbtc-token))

@@ -1,0 +1,246 @@
+;; policy-registry: purchases of protection with a backend-signed quote, and
+;; batched settlement against the oracle's prices.
+;; Spec: contracts/README.md, "policy-registry". Error range u300.
+
+(use-trait ft-trait .sip-010-trait.sip-010-trait)
+
+(define-constant ERR-NOT-ADMIN (err u300))
+(define-constant ERR-PAUSED (err u301))
+(define-constant ERR-NOT-BUYER (err u302))
+(define-constant ERR-BAD-SIGNATURE (err u303))
+(define-constant ERR-QUOTE-EXPIRED (err u304))
+(define-constant ERR-QUOTE-USED (err u305))
+(define-constant ERR-BAD-TERMS (err u306))
+(define-constant ERR-BAD-DURATION (err u307))
+(define-constant ERR-BAD-AMOUNT (err u308))
+(define-constant ERR-NO-PRICE (err u309))
+(define-constant ERR-BAD-STRIKE (err u310))
+(define-constant ERR-NOT-BACKEND (err u311))
+
+;; reasons printed by settle-policies
+(define-constant SKIP-UNKNOWN u312)
+(define-constant SKIP-NOT-ACTIVE u313)
+(define-constant SKIP-NOT-EXPIRED u314)
+(define-constant DEFER-BTC-PRICE u315)
+(define-constant DEFER-STX-PRICE u316)
+
+(define-constant STATUS-ACTIVE u0)
+(define-constant STATUS-SETTLED u1)
+(define-constant STATUS-EXPIRED u2)
+
+(define-constant PRICE-SCALE u100000000)
+(define-constant STX-UNIT u1000000)
+(define-constant SBTC-UNIT u100000000)
+
+(define-data-var admin principal tx-sender)
+(define-data-var backend principal tx-sender)
+;; 33 zero bytes: no quote verifies until the admin sets the key
+(define-data-var quote-pubkey (buff 33) 0x000000000000000000000000000000000000000000000000000000000000000000)
+(define-data-var purchases-paused bool false)
+(define-data-var policy-count uint u0)
+
+(define-map policies uint
+  {owner: principal, amount: uint, strike: uint, expiration: uint, premium: uint,
+   collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint})
+(define-map used-quotes uint bool)
+
+;; --- helpers -----------------------------------------------------------------
+
+(define-private (param (key (string-ascii 32)))
+  (unwrap-panic (contract-call? .parameters get-parameter key)))
+
+;; --- purchase ----------------------------------------------------------------
+
+(define-public (purchase-policy
+    (quote {amount: uint, buyer: principal, collateral: uint, expiration: uint, premium: uint,
+            quote-expiry: uint, quote-id: uint, strike: uint, tier: uint, token: uint})
+    (signature (buff 65))
+    (ft <ft-trait>))
+  (let ((now burn-block-height)
+        (buyer (get buyer quote))
+        (amount (get amount quote))
+        (strike (get strike quote))
+        (expiration (get expiration quote))
+        (premium (get premium quote))
+        (collateral (get collateral quote))
+        (token (get token quote))
+        (tier (get tier quote))
+        (quote-id (get quote-id quote)))
+    (asserts! (not (var-get purchases-paused)) ERR-PAUSED)
+    (asserts! (is-eq tx-sender buyer) ERR-NOT-BUYER)
+    ;; r || s || recovery id; a stacks-node rejects high-S signatures, while the
+    ;; Clarinet SDK's wasm build of the VM accepts them (signers emit low-S only)
+    (asserts! (secp256k1-verify (get-quote-hash quote) signature (var-get quote-pubkey)) ERR-BAD-SIGNATURE)
+    (asserts! (<= now (get quote-expiry quote)) ERR-QUOTE-EXPIRED)
+    (asserts! (not (is-quote-used quote-id)) ERR-QUOTE-USED)
+    (asserts! (and (<= token u1) (<= tier u2) (> premium u0) (> collateral u0)) ERR-BAD-TERMS)
+    (asserts! (> expiration now) ERR-BAD-DURATION)
+    (asserts! (and (<= (param "min-duration") (- expiration now))
+                   (<= (- expiration now) (param "max-duration")))
+              ERR-BAD-DURATION)
+    (asserts! (and (<= (param "min-amount") amount) (<= amount (param "max-amount"))) ERR-BAD-AMOUNT)
+    (let ((spot (get price (unwrap! (contract-call? .oracle get-price "BTC-USD") ERR-NO-PRICE)))
+          (band (param "strike-band-bps")))
+      (asserts! (and (>= (+ (* strike u10000) (* spot band)) (* spot u10000))
+                     (<= (* strike u10000) (* spot (+ u10000 band))))
+                ERR-BAD-STRIKE)
+      (try! (contract-call? .liquidity-pool lock-for-policy ft token tier premium collateral))
+      (let ((id (+ (var-get policy-count) u1)))
+        (map-set policies id
+          {owner: buyer, amount: amount, strike: strike, expiration: expiration, premium: premium,
+           collateral: collateral, token: token, tier: tier, status: STATUS-ACTIVE,
+           payout: u0, paid: u0, price: u0})
+        (var-set policy-count id)
+        (map-set used-quotes quote-id true)
+        (print {event: "policy-purchased", id: id, owner: buyer, amount: amount, strike: strike,
+                expiration: expiration, premium: premium, collateral: collateral, token: token,
+                tier: tier, quote-id: quote-id})
+        (ok id)))))
+
+;; --- settlement --------------------------------------------------------------
+
+(define-private (to-some (found (response {price: uint, height: uint} uint)))
+  (match found stored (some stored) missing none))
+
+;; the price if it was stored at a height >= expiration and is at most
+;; settle-max-age blocks old. The oracle's prices and the parameter are read once
+;; per batch (they cannot change within the call): the same answers as reading
+;; them for every id, for fewer contract reads.
+(define-private (fresh-price (found (optional {price: uint, height: uint})) (expiration uint) (max-age uint))
+  (match found
+    stored
+      (if (or (< (get height stored) expiration)
+              (> (- burn-block-height (get height stored)) max-age))
+        none
+        (some (get price stored)))
+    none))
+
+(define-private (skip (id uint) (reason uint)
+    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
+          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+  (begin
+    (print {event: "settlement-skipped", id: id, reason: reason})
+    (ok (merge acc {skipped: (+ (get skipped acc) u1)}))))
+
+(define-private (defer (id uint) (reason uint)
+    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
+          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+  (begin
+    (print {event: "settlement-deferred", id: id, reason: reason})
+    (ok (merge acc {deferred: (+ (get deferred acc) u1)}))))
+
+;; steps 3 to 6: payout, pay-out, release, record
+(define-private (close (id uint)
+    (p {owner: principal, amount: uint, strike: uint, expiration: uint, premium: uint,
+        collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint})
+    (price uint) (token-price uint)
+    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
+          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+  (let ((strike (get strike p))
+        (token (get token p))
+        (tier (get tier p))
+        (payout-usd (if (> strike price) (/ (* (- strike price) (get amount p)) PRICE-SCALE) u0))
+        (payout (/ (* payout-usd (if (is-eq token u0) STX-UNIT SBTC-UNIT)) token-price))
+        (paid (if (> payout u0)
+                (try! (contract-call? .liquidity-pool pay-out (get ft acc) token tier id payout (get owner p)))
+                u0)))
+    (try! (contract-call? .liquidity-pool release-for-policy token tier (get collateral p)))
+    (map-set policies id
+      (merge p {status: (if (> payout u0) STATUS-SETTLED STATUS-EXPIRED), payout: payout, paid: paid, price: price}))
+    (if (> payout u0)
+      (begin
+        (print {event: "policy-settled", id: id, owner: (get owner p), price: price, payout: payout,
+                paid: paid, token: token, tier: tier})
+        (ok (merge acc {settled: (+ (get settled acc) u1)})))
+      (begin
+        (print {event: "policy-expired", id: id, price: price, token: token, tier: tier})
+        (ok (merge acc {expired: (+ (get expired acc) u1)}))))))
+
+(define-private (settle-one (id uint)
+    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
+          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+  (match (map-get? policies id)
+    p (if (not (is-eq (get status p) STATUS-ACTIVE))
+        (skip id SKIP-NOT-ACTIVE acc)
+        (if (< burn-block-height (get expiration p))
+          (skip id SKIP-NOT-EXPIRED acc)
+          (match (fresh-price (get btc acc) (get expiration p) (get max-age acc))
+            price
+              (match (if (is-eq (get token p) u0)
+                       (fresh-price (get stx acc) (get expiration p) (get max-age acc))
+                       (some price))
+                token-price (close id p price token-price acc)
+                (defer id DEFER-STX-PRICE acc))
+            (defer id DEFER-BTC-PRICE acc))))
+    (skip id SKIP-UNKNOWN acc)))
+
+;; the fold step: once a pool error has been returned, it is passed on unchanged
+(define-private (settle-step (id uint)
+    (acc (response {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
+          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint} uint)))
+  (match acc
+    counts (settle-one id counts)
+    failure (err failure)))
+
+(define-public (settle-policies (ids (list 50 uint)) (ft <ft-trait>))
+  (begin
+    (asserts! (is-eq tx-sender (var-get backend)) ERR-NOT-BACKEND)
+    (let ((counts (try! (fold settle-step ids
+                          (ok {ft: ft,
+                               btc: (to-some (contract-call? .oracle get-price "BTC-USD")),
+                               stx: (to-some (contract-call? .oracle get-price "STX-USD")),
+                               max-age: (param "settle-max-age"),
+                               settled: u0, expired: u0, deferred: u0, skipped: u0})))))
+      (ok {settled: (get settled counts), expired: (get expired counts),
+           deferred: (get deferred counts), skipped: (get skipped counts)}))))
+
+;; --- admin -------------------------------------------------------------------
+
+(define-public (set-backend (who principal))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (var-set backend who)
+    (ok true)))
+
+(define-public (set-admin (who principal))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (var-set admin who)
+    (ok true)))
+
+;; secp256k1-verify takes exactly a 33-byte compressed key
+(define-public (set-quote-pubkey (key (buff 33)))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (asserts! (is-eq (len key) u33) ERR-BAD-TERMS)
+    (var-set quote-pubkey key)
+    (ok true)))
+
+(define-public (set-paused (paused bool))
+  (begin
+    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (var-set purchases-paused paused)
+    (ok true)))
+
+;; --- read-only ---------------------------------------------------------------
+
+(define-read-only (get-policy (id uint))
+  (map-get? policies id))
+
+(define-read-only (get-policy-count)
+  (var-get policy-count))
+
+(define-read-only (is-quote-used (quote-id uint))
+  (default-to false (map-get? used-quotes quote-id)))
+
+;; sha256 of the quote's consensus serialization: what the quote key signs
+(define-read-only (get-quote-hash
+    (quote {amount: uint, buyer: principal, collateral: uint, expiration: uint, premium: uint,
+            quote-expiry: uint, quote-id: uint, strike: uint, tier: uint, token: uint}))
+  (sha256 (unwrap-panic (to-consensus-buff? quote))))
+
+(define-read-only (get-backend)
+  (var-get backend))
+
+(define-read-only (is-paused)
+  (var-get purchases-paused))

@@ -1,0 +1,186 @@
+"""The Clarity contracts in the real Clarity VM, step by step against the Python models."""
+
+from __future__ import annotations
+
+import pytest
+
+from chain.clarity import NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.keys import PrivateKey
+from chain.quotes import Quote, quote_digest, sign_quote
+from tests.contracts.twin import Twin
+
+pytestmark = pytest.mark.clarity
+
+USD = 100_000_000
+STX = 1_000_000
+BTC = 100_000_000
+QUOTE_KEY = PrivateKey.from_seed(b"clarity-tests/quote")
+
+
+def err(code: int) -> Err:
+    return Err(UInt(code))
+
+
+@pytest.fixture
+def twin(bridge) -> Twin:
+    t = Twin(bridge)
+    assert t.call("deployer", "policy-registry", "set-quote-pubkey",
+                  Buffer(QUOTE_KEY.public_key)) == Ok(TRUE)  # fmt: skip
+    return t
+
+
+def prices(t: Twin, btc: int, stx: int) -> None:
+    assert t.call("deployer", "oracle", "set-price", StringAscii("BTC-USD"), UInt(btc)) == Ok(TRUE)
+    assert t.call("deployer", "oracle", "set-price", StringAscii("STX-USD"), UInt(stx)) == Ok(TRUE)
+
+
+def quote(t: Twin, buyer: str, **terms) -> Quote:
+    base = dict(
+        buyer=t.accounts[buyer],
+        amount=BTC // 10,
+        strike=60_000 * USD,
+        expiration=t.burn + 144,
+        premium=50 * STX,
+        collateral=12_000 * STX,
+        token=0,
+        tier=1,
+        quote_expiry=t.burn + 3,
+        quote_id=1,
+    )
+    base.update(terms)
+    return Quote(**base)
+
+
+def buy(t: Twin, buyer: str, q: Quote, signature: bytes | None = None):
+    sig = sign_quote(q, QUOTE_KEY) if signature is None else signature
+    sbtc = t.contracts.sbtc
+    return t.call(buyer, "policy-registry", "purchase-policy", q.to_clarity(), Buffer(sig), sbtc)
+
+
+def deposit(t: Twin, who: str, token: int, tier: int, amount: int):
+    return t.call(who, "liquidity-pool", "deposit", t.contracts.sbtc, UInt(token), UInt(tier),
+                  UInt(amount))  # fmt: skip
+
+
+def test_quote_hash_and_signature_agree_with_python(twin):
+    q = quote(twin, "wallet_3")
+    assert twin.read("policy-registry", "get-quote-hash", q.to_clarity()) == Buffer(
+        quote_digest(q.to_clarity())
+    )
+
+
+def test_full_lifecycle_in_both_executors(twin):
+    t = twin
+    prices(t, 65_000 * USD, 50_000_000)
+    assert t.call("deployer", "sbtc-token", "mint", UInt(5 * BTC), t.accounts["wallet_2"]) == Ok(
+        TRUE
+    )
+    assert t.call("deployer", "sbtc-token", "mint", UInt(BTC), t.accounts["wallet_5"]) == Ok(TRUE)
+    assert deposit(t, "wallet_1", 0, 1, 100_000 * STX) == Ok(UInt(100_000 * STX))
+    assert deposit(t, "wallet_2", 1, 2, 2 * BTC) == Ok(UInt(2 * BTC))
+    assert deposit(t, "wallet_4", 0, 0, 9 * STX) == err(405)
+
+    q = quote(t, "wallet_3")
+    sig = sign_quote(q, QUOTE_KEY)
+    assert buy(t, "wallet_4", q, sig) == err(302)  # not the buyer
+    tampered = quote(t, "wallet_3", amount=q.amount * 2)
+    assert buy(t, "wallet_3", tampered, sig) == err(303)
+    forged = sign_quote(q, PrivateKey.from_seed(b"someone else"))
+    assert buy(t, "wallet_3", q, forged) == err(303)
+    assert buy(t, "wallet_3", q) == Ok(UInt(1))
+    assert buy(t, "wallet_3", q) == err(305)  # quote id used
+    late = quote(t, "wallet_3", quote_id=2, quote_expiry=t.burn - 1)
+    assert buy(t, "wallet_3", late) == err(304)
+    sq = quote(t, "wallet_5", quote_id=3, token=1, tier=2, amount=BTC // 2, premium=200_000,
+               collateral=BTC // 2)  # fmt: skip
+    assert buy(t, "wallet_5", sq) == Ok(UInt(2))
+
+    assert t.call("wallet_1", "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(0), UInt(1),
+                  UInt(100_000 * STX)) == err(409)  # fmt: skip
+    t.assert_same_state(policies=2)
+
+    t.mine_burn(150)  # past expiry; the last prices are stale now
+    settle = List((UInt(1), UInt(2), UInt(99)))
+    deferred = t.call("deployer", "policy-registry", "settle-policies", settle, t.contracts.sbtc)
+    assert deferred.value["deferred"] == UInt(2)
+    prices(t, 5_123_456_789_012, 43_210_000)
+    done = t.call("deployer", "policy-registry", "settle-policies", settle, t.contracts.sbtc)
+    assert done == Ok(
+        __import__("chain.clarity", fromlist=["Tuple"]).Tuple(
+            {"settled": UInt(2), "expired": UInt(0), "deferred": UInt(0), "skipped": UInt(1)}
+        )
+    )
+    policy = t.read("policy-registry", "get-policy", UInt(1)).value
+    assert policy["paid"] == UInt(2_028_565_635)  # the same exact payout as the model test
+    again = t.call("deployer", "policy-registry", "settle-policies", List((UInt(1),)),
+                   t.contracts.sbtc)  # fmt: skip
+    assert again.value["skipped"] == UInt(1)
+    t.assert_same_state(policies=2)
+
+
+def test_settle_fifty_policies_in_one_call(twin):
+    t = twin
+    prices(t, 65_000 * USD, 50_000_000)
+    assert deposit(t, "wallet_1", 0, 2, 1_000_000 * STX) == Ok(UInt(1_000_000 * STX))
+    expiration = t.burn + 144
+    for i in range(50):
+        q = quote(t, "wallet_3", quote_id=100 + i, tier=2, expiration=expiration,
+                  collateral=1_000 * STX, premium=10 * STX)  # fmt: skip
+        assert buy(t, "wallet_3", q) == Ok(UInt(i + 1))
+    t.mine_burn(145)
+    prices(t, 55_000 * USD, 45_000_000)
+    ids = List(tuple(UInt(i) for i in range(1, 51)))
+    result = t.call("deployer", "policy-registry", "settle-policies", ids, t.contracts.sbtc)
+    assert result.value["settled"] == UInt(50)
+    t.assert_same_state(policies=50)
+
+
+def test_oracle_deviation_cap_in_both(twin):
+    t = twin
+    assert t.call("deployer", "oracle", "set-price", StringAscii("BTC-USD"),
+                  UInt(65_000 * USD)) == Ok(TRUE)  # fmt: skip
+    assert t.call("deployer", "oracle", "set-price", StringAscii("BTC-USD"),
+                  UInt(70_000 * USD)) == err(103)  # fmt: skip
+    assert t.call("deployer", "oracle", "set-price", StringAscii("BTC-USD"),
+                  UInt(65_000 * USD * 105 // 100)) == Ok(TRUE)  # fmt: skip
+    t.mine_burn(6)
+    assert t.call("deployer", "oracle", "set-price", StringAscii("BTC-USD"),
+                  UInt(30_000 * USD)) == Ok(TRUE)  # fmt: skip
+    assert t.call("wallet_1", "oracle", "set-price", StringAscii("BTC-USD"), UInt(1)) == err(101)
+    assert t.read("oracle", "get-price", StringAscii("ETH-USD")) == err(104)
+    t.read("oracle", "get-config")
+
+
+def test_every_restricted_function_refuses_the_wrong_principal(twin):
+    t = twin
+    someone = t.accounts["wallet_6"]
+    sbtc = t.contracts.sbtc
+    calls = [
+        ("oracle", "set-price", [StringAscii("BTC-USD"), UInt(1)], 101),
+        ("oracle", "add-submitter", [someone], 100),
+        ("oracle", "remove-submitter", [someone], 100),
+        ("oracle", "set-admin", [someone], 100),
+        ("oracle", "set-max-deviation", [UInt(1)], 100),
+        ("oracle", "set-max-age", [UInt(1)], 100),
+        ("parameters", "set-parameter", [StringAscii("min-duration"), UInt(1)], 200),
+        ("parameters", "set-admin", [someone], 200),
+        ("liquidity-pool", "lock-for-policy", [sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
+        ("liquidity-pool", "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
+        ("liquidity-pool", "pay-out", [sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
+        ("liquidity-pool", "set-locked", [UInt(0), UInt(1), UInt(0)], 401),
+        ("liquidity-pool", "set-backend", [someone], 400),
+        ("liquidity-pool", "set-admin", [someone], 400),
+        ("liquidity-pool", "set-sbtc-token", [someone], 400),
+        ("policy-registry", "settle-policies", [List(()), sbtc], 311),
+        ("policy-registry", "set-backend", [someone], 300),
+        ("policy-registry", "set-admin", [someone], 300),
+        ("policy-registry", "set-quote-pubkey", [Buffer(bytes(33))], 300),
+        ("policy-registry", "set-paused", [TRUE], 300),
+        ("sbtc-token", "mint", [UInt(1), someone], 4),
+        ("sbtc-token", "transfer", [UInt(1), t.deployer, someone, NONE], 4),
+    ]
+    for contract, function, args, code in calls:
+        for who in ("wallet_7", "wallet_8"):
+            assert t.call(who, contract, function, *args) == err(code), (function, who)
+    for contract, function, args, code in calls[8:11]:  # registry-only, even for the admin
+        assert t.call("deployer", contract, function, *args) == err(code)

@@ -1,0 +1,79 @@
+"""The same calls on the Python models and in the Clarity VM, compared after every step.
+
+`Twin` resets the simnet, gives the Python executor the simnet's exact accounts and balances,
+and then every call runs on both: results, printed events and asset movements must be equal,
+and `assert_same_state` compares tranches, policies and every balance.
+"""
+
+from __future__ import annotations
+
+from chain.clarity import ClarityValue, ContractPrincipal, StandardPrincipal, UInt, principal
+from chain.contracts import TRANCHES, Contracts
+from sim.clarity_vm import ClarityBridge, call_request, decode_events, decode_result, read_request
+from sim.models import PythonContracts
+from sim.models.base import ArgumentError
+
+
+class Twin:
+    def __init__(self, bridge: ClarityBridge):
+        self.bridge = bridge
+        info = bridge.request("init")
+        self.accounts: dict[str, StandardPrincipal] = {
+            name: principal(addr) for name, addr in info["accounts"].items()
+        }
+        self.deployer = self.accounts["deployer"]
+        self.contracts = Contracts.of(self.deployer)
+        self.py = PythonContracts(self.deployer)
+        self.burn = info["burn_height"]
+        for asset, holders in bridge.request("assets").items():
+            for who, amount in holders.items():
+                if asset == "STX":
+                    self.py.genesis_stx(principal(who), int(amount))
+                else:
+                    raise AssertionError(f"unexpected asset at genesis: {asset}")
+        self.steps = 0
+
+    def contract(self, name: str) -> ContractPrincipal:
+        return self.deployer.contract(name)
+
+    def call(self, sender: str, contract: str, function: str, *args: ClarityValue) -> ClarityValue:
+        """Runs one public call on both; returns the (equal) result."""
+        who = self.accounts[sender]
+        vm = self.bridge.do(call_request(contract, function, args, who.address))
+        vm_result, vm_events = decode_result(vm), decode_events(vm)
+        try:
+            prepared = self.py.prepare(self.contract(contract), function, args)
+        except ArgumentError as exc:
+            raise AssertionError(f"the model refuses a call the VM ran: {exc}") from None
+        py = self.py.execute(who, prepared, self.burn)
+        self.steps += 1
+        where = f"step {self.steps}: {sender} {contract}.{function}"
+        assert py.value == vm_result, f"{where}: model {py.value} != VM {vm_result}"
+        py_events = py.events if py.success else ()
+        assert list(py_events) == list(vm_events), f"{where}: events differ"
+        return vm_result
+
+    def read(self, contract: str, function: str, *args: ClarityValue) -> ClarityValue:
+        vm = decode_result(self.bridge.do(read_request(contract, function, args)))
+        py = self.py.read_only(self.contract(contract), function, args, self.burn)
+        assert py == vm, f"read {contract}.{function}: model {py} != VM {vm}"
+        return vm
+
+    def mine_burn(self, n: int = 1) -> int:
+        self.burn = self.bridge.request("mine_burn", n=n)["burn_height"]
+        return self.burn
+
+    def assert_same_state(self, policies: int = 0) -> None:
+        for token, tier in TRANCHES:
+            self.read("liquidity-pool", "get-tranche", UInt(token), UInt(tier))
+        for pid in range(1, policies + 1):
+            self.read("policy-registry", "get-policy", UInt(pid))
+        assets = self.bridge.request("assets")
+        # the SDK names the test token `.sbtc-token.sbtc` in its asset map
+        sbtc = next((k for k in assets if k.endswith("sbtc-token.sbtc")), "")
+        holders = set(self.accounts.values()) | {self.contracts.pool}
+        for who in holders:
+            vm_stx = int(assets.get("STX", {}).get(who.address, 0))
+            vm_sbtc = int(assets.get(sbtc, {}).get(who.address, 0))
+            assert self.py.stx_balance(who) == vm_stx, f"STX of {who.address}"
+            assert self.py.sbtc_balance(who) == vm_sbtc, f"sBTC of {who.address}"
