@@ -80,3 +80,25 @@ def test_other_scenarios_run_clean(name, overrides):
     report = run(small(name, *overrides), 1, None)
     assert report["policies_purchased"] > 0
     assert report["invariant_violations"] == 0
+
+
+def test_an_invariant_violation_stops_the_run_and_keeps_the_trace(tmp_path, monkeypatch):
+    """A pool model that books one unit too many on each deposit breaks invariant 1 (the
+    vault's balance against its tranches): the run must stop there, loudly, with its folder."""
+    from scenarios.runner import InvariantBroken
+    from sim.models.pool import Pool
+
+    honest = Pool._store
+
+    def leaky(self, ctx, token, tier, state):
+        return honest(self, ctx, token, tier, (state[0] + 1, state[1], state[2]))
+
+    monkeypatch.setattr(Pool, "_store", leaky)
+    out = tmp_path / "broken"
+    with pytest.raises(InvariantBroken, match="invariant 1"):
+        run(small("flash-crash", "days=0.2", "drain_days=0", "policies=0"), 1, out)
+    report = json.loads((out / "report.json").read_text())
+    assert report["stopped"].startswith("block 1: invariant 1")
+    assert report["invariant_violations"] >= 1
+    lines = (out / "events.jsonl").read_text().splitlines()
+    assert any('"kind":"invariant-violation"' in line for line in lines)
