@@ -5,7 +5,11 @@
 // The SDK echoes contract `print`s through console.log: that goes to stderr, never stdout.
 //
 // Requests: {"op": ..., ...}; responses: {"ok": <result>} or {"error": "message"}.
-//   init                      -> {accounts: {name: address}, deployer, burn_height, stacks_height}
+//   init {deployer?}          -> {accounts: {name: address}, deployer, burn_height, stacks_height}
+//                                with `deployer`, the contracts are deployed again by that
+//                                principal (the simulator's own deployer) and it becomes `.`
+//   mint_stx {recipient, amount}                     -> {}
+//   stx_balance {address}     -> "amount"
 //   call {contract, function, args: [hex], sender}
 //                             -> {result: hex, events: [...], burn_height, stacks_height, costs}
 //   read {contract, function, args: [hex], sender}   -> {result: hex}
@@ -15,6 +19,7 @@
 //   assets                    -> {asset: {address: "amount"}}  (STX and every token)
 //   tip                       -> {burn_height, stacks_height}
 //   batch {requests: [...]}   -> [response, ...]   (pipelining: one line, many calls)
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { initSimnet } from "@stacks/clarinet-sdk";
 import { deserializeCV, serializeCV } from "@stacks/transactions";
@@ -23,6 +28,9 @@ const out = process.stdout;
 console.log = (...args) => process.stderr.write(args.join(" ") + "\n");
 console.info = console.log;
 console.warn = console.log;
+
+// The contracts in dependency order, for deploying them under another principal.
+const DEPLOY_ORDER = ["sip-010-trait", "sbtc-token", "parameters", "oracle", "liquidity-pool", "policy-registry"];
 
 let simnet = null;
 let deployer = null;
@@ -69,7 +77,24 @@ async function handle(req) {
       });
       const accounts = Object.fromEntries(simnet.getAccounts());
       deployer = accounts.deployer;
+      if (req.deployer) {
+        deployer = req.deployer;
+        for (const name of DEPLOY_ORDER) {
+          const source = readFileSync(`contracts/${name}.clar`, "utf8");
+          const res = simnet.deployContract(name, source, { clarityVersion: 3 }, deployer);
+          if (res.result && res.result.type && res.result.type !== "ok" && res.result.type !== "true") {
+            throw new Error(`deploying ${name} failed`);
+          }
+        }
+      }
       return { accounts, deployer, ...tip() };
+    }
+    case "mint_stx":
+      simnet.mintSTX(req.recipient, BigInt(req.amount));
+      return {};
+    case "stx_balance": {
+      const stx = simnet.getAssetsMap().get("STX");
+      return String((stx && stx.get(req.address)) ?? 0n);
     }
     case "call":
       return executed(

@@ -41,7 +41,7 @@ from sim.prices import PathSpec, PricePath, Segment
 from sim.runtime import SimRuntime
 from store import open_store
 
-EXECUTORS = ("python",)
+EXECUTORS = ("python", "clarity")
 COLLATERAL_LOCKED = Err(UInt(409))  # liquidity-pool ERR-COLLATERAL-LOCKED
 BURST_PER_ACCOUNT = 20
 
@@ -140,6 +140,7 @@ def run(
         config=chain_config,
         rng=np.random.default_rng(s_chain),
         env=env,
+        executor=executor,
     )
     chain, accounts = world.chain, world.accounts
     contracts = Contracts.of(accounts.deployer.principal())
@@ -274,6 +275,7 @@ def run(
         error = str(exc)
     finally:
         runtime.stop_all()
+        chain.executor.close()
     digest = log.close()
     report = _report(scenario, seed, executor, book, metrics, checker, digest, env.now, chain)
     if error is not None:

@@ -114,7 +114,7 @@ class SimChain:
         self.config = config or ChainConfig()
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.env = env if env is not None else simpy.Environment()
-        self.ledger = _Ledger()
+        self.ledger = _Ledger(burn_height=getattr(executor, "genesis_burn_height", 0))
         self._subscribers: list[Callable[[Block], None]] = []
         self._burn_listeners: list[Callable[[int], None]] = []
         if autostart:

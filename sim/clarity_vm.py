@@ -155,3 +155,135 @@ def decode_events(answer: dict[str, Any]) -> tuple[Event, ...]:
         else:
             out.append(Event(kind))
     return tuple(out)
+
+
+FEE_SINK = "ST000000000000000000002AMW42H"  # where the VM executor sends fees (burnt in the model)
+
+
+class ClarityContracts:
+    """SimChain's second executor: every contract call runs in the Clarity VM.
+
+    The same interface as `sim.models.PythonContracts`. The contracts are deployed by the
+    simulation's own deployer; burn height follows SimChain's (the VM mines empty burn blocks
+    to catch up before each call); fees leave the sender as they do on the Python side. What the
+    VM cannot do is undo: a post-condition failure cannot be rolled back, and snapshot/restore
+    are unavailable, so both raise rather than diverge quietly.
+    """
+
+    name = "clarity"
+
+    def __init__(self, deployer, bridge: ClarityBridge | None = None):
+        from sim.models.assets import SbtcToken
+        from sim.models.oracle import Oracle
+        from sim.models.parameters import Parameters
+        from sim.models.pool import Pool
+        from sim.models.registry import Registry
+
+        self.bridge = bridge or ClarityBridge()
+        self._own_bridge = bridge is None
+        self.deployer = deployer
+        info = self.bridge.request("init", deployer=deployer.address)
+        self.burn = info["burn_height"]
+        self.genesis_burn_height = self.burn
+        # the models' function tables are the contracts' interface (contracts/README.md)
+        self.interfaces = {
+            deployer.contract(cls.name): cls
+            for cls in (SbtcToken, Oracle, Parameters, Pool, Registry)
+        }
+
+    def close(self) -> None:
+        if self._own_bridge:
+            self.bridge.close()
+
+    def _sync(self, burn_height: int) -> None:
+        if burn_height > self.burn:
+            self.burn = self.bridge.request("mine_burn", n=burn_height - self.burn)["burn_height"]
+        if burn_height != self.burn:
+            raise BridgeError(f"the VM is at burn height {self.burn}, the chain at {burn_height}")
+
+    def prepare(self, contract, function: str, args):
+        from sim.models.base import ArgumentError
+
+        cls = self.interfaces.get(contract)
+        if cls is None:
+            raise ArgumentError(f"no such contract {contract.address}")
+        spec = cls.functions.get(function)
+        if spec is None or spec[0] != "public":
+            raise ArgumentError(f"no public function {function!r} in {contract.name}")
+        if len(args) != len(spec[2]):
+            raise ArgumentError(f"{function} takes {len(spec[2])} arguments, got {len(args)}")
+        for parse, arg in zip(spec[2], args, strict=True):
+            parse(arg)
+        return (contract, function, tuple(args))
+
+    def execute(self, sender, call, burn_height: int, check=None):
+        from sim.models.world import ExecResult
+
+        contract, function, args = call
+        self._sync(burn_height)
+        try:
+            answer = self.bridge.do(call_request(contract.name, function, args, sender.address))
+        except BridgeError as exc:  # the VM throws on runtime errors (overflow and the like)
+            return ExecResult("abort_by_response", None, error=str(exc))
+        result, events = decode_result(answer), decode_events(answer)
+        if type(result).__name__ != "Ok":
+            return ExecResult("abort_by_response", result)
+        if check is not None and not check(events):
+            raise BridgeError(
+                f"post-conditions failed on {contract.name}.{function}; the Clarity VM executor "
+                "cannot roll a call back"
+            )
+        return ExecResult("success", result, events)
+
+    def transfer_stx(self, sender, recipient, amount: int, burn_height: int, check=None):
+        from sim.models.world import ExecResult
+
+        self._sync(burn_height)
+        answer = self.bridge.request(
+            "transfer_stx", amount=str(amount), recipient=recipient.address, sender=sender.address
+        )
+        result = decode_result(answer)
+        if type(result).__name__ != "Ok":
+            return ExecResult("abort_by_response", result)
+        return ExecResult("success", result, decode_events(answer))
+
+    def read_only(self, contract, function: str, args, burn_height: int = 0):
+        if burn_height:
+            self._sync(burn_height)
+        return decode_result(self.bridge.do(read_request(contract.name, function, args)))
+
+    def pay_fee(self, sender, fee: int) -> bool:
+        if self.stx_balance(sender) < fee:
+            return False
+        if fee:
+            self.bridge.request(
+                "transfer_stx", amount=str(fee), recipient=FEE_SINK, sender=sender.address
+            )
+        return True
+
+    def stx_balance(self, who) -> int:
+        return int(self.bridge.request("stx_balance", address=who.address))
+
+    def sbtc_balance(self, who) -> int:
+        from chain.clarity import Ok, UInt
+
+        got = self.read_only(self.deployer.contract("sbtc-token"), "get-balance", [who])
+        return got.value.value if isinstance(got, Ok) and isinstance(got.value, UInt) else 0
+
+    def genesis_stx(self, who, amount: int) -> None:
+        self.bridge.request("mint_stx", recipient=who.address, amount=str(amount))
+
+    def genesis_sbtc(self, who, amount: int) -> None:
+        from chain.clarity import UInt
+
+        token = self.deployer.contract("sbtc-token")
+        answer = self.bridge.do(call_request(token.name, "mint", [UInt(amount), who],
+                                             self.deployer.address))  # fmt: skip
+        if type(decode_result(answer)).__name__ != "Ok":
+            raise BridgeError(f"genesis sBTC for {who.address} failed")
+
+    def snapshot(self):
+        raise NotImplementedError("the Clarity VM executor cannot snapshot; use --executor python")
+
+    def restore(self, snap) -> None:
+        raise NotImplementedError("the Clarity VM executor cannot restore")

@@ -8,6 +8,7 @@ executor (block 0), as a devnet's deployment plan would.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -55,16 +56,28 @@ def deploy(
     env: simpy.Environment | None = None,
     autostart: bool = True,
     seed: str = "bithedge",
+    executor: str = "python",
 ) -> Deployment:
+    """`executor` is `python` (the contract models) or `clarity` (the Clarity VM)."""
     accounts = make_accounts(users, seed)
     deployer = accounts.deployer.principal()
-    executor = PythonContracts(deployer)
+    if executor == "clarity":
+        from sim.clarity_vm import ClarityContracts
+
+        contracts: Any = ClarityContracts(deployer)
+    else:
+        contracts = PythonContracts(deployer)
+    return _fund_and_start(contracts, accounts, stx_each, sbtc_each, config, rng, env, autostart)
+
+
+def _fund_and_start(executor, accounts, stx_each, sbtc_each, config, rng, env, autostart):
+    deployer = accounts.deployer.principal()
     for key in (accounts.deployer, *accounts.users):
         executor.genesis_stx(key.principal(), stx_each)
         executor.genesis_sbtc(key.principal(), sbtc_each)
     registry = deployer.contract("policy-registry")
     call = executor.prepare(registry, "set-quote-pubkey", [Buffer(accounts.quote.public_key)])
-    setup = executor.execute(deployer, call, 0)
+    setup = executor.execute(deployer, call, executor.genesis_burn_height)
     assert setup.success, setup
     chain = SimChain(executor, config, rng=rng, env=env, autostart=autostart)
     return Deployment(chain, accounts)

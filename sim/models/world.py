@@ -56,6 +56,9 @@ class PythonContracts:
     deployer: StandardPrincipal
     name: str = "python"
     state: State = field(default_factory=State)
+    # The Clarinet simnet stands at burn height 2 once the contracts are deployed; a chain on
+    # either executor starts there, so both see the same heights.
+    genesis_burn_height: int = 2
 
     def __post_init__(self) -> None:
         self.stx = Stx(self.state)
@@ -182,3 +185,6 @@ class PythonContracts:
 
     def restore(self, snap: Any) -> None:
         self.state.restore(snap)
+
+    def close(self) -> None:
+        """Nothing to release (the Clarity VM executor stops its bridge here)."""

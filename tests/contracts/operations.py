@@ -1,0 +1,845 @@
+"""Operations for the conformance test: hypothesis strategies and their interpretation on a Twin.
+
+An operation is a small frozen dataclass of *abstract* choices (who, which tranche, what size,
+which fault); `Runner.run` turns it into concrete calls against the current state, read from the
+Python models (which `Twin` keeps equal to the VM), so that generated sequences reach the
+interesting states often: a withdrawal takes a fraction of what its sender holds, a purchase's
+collateral is a fraction of the tranche's free liquidity, a price move is relative to the stored
+price, a settlement lists the ids that are due. Every concrete call goes through `Twin.call`, so
+it runs in both executors and must give equal results and equal events.
+
+Amounts stay below 10**15 (the u128 overflow inputs that make the VM throw are a documented
+difference, not a bug); the only `ft` ever passed is the deployed `.sbtc-token` (a contract
+that does not exist is a VM runtime error, also documented); signatures come from coincurve,
+which signs low-S only (simnet accepts high-S, nodes and the model do not).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from hypothesis import strategies as st
+
+from chain.clarity import (
+    FALSE,
+    NONE,
+    TRUE,
+    Bool,
+    Buffer,
+    ClarityValue,
+    Err,
+    List,
+    Ok,
+    Principal,
+    Some,
+    StringAscii,
+    Tuple,
+    UInt,
+)
+from chain.contracts import TRANCHES
+from chain.keys import PrivateKey
+from chain.quotes import Quote, sign_quote
+from tests.contracts.twin import Twin
+
+ACCOUNTS = ("deployer", *(f"wallet_{i}" for i in range(1, 9)))
+USD = 100_000_000  # price units per USD
+STX = 1_000_000  # micro-STX per STX
+BTC = 100_000_000  # sats per BTC
+QUOTE_KEY = PrivateKey.from_seed(b"conformance/quote")
+OTHER_KEY = PrivateKey.from_seed(b"conformance/someone-else")
+BASE_PRICE = {"BTC-USD": 65_000 * USD, "STX-USD": USD // 2, "ETH-USD": 3_000 * USD}
+MIN_PRICE = 10_000  # keeps strikes and payouts meaningful after many crashes
+MAX_PRICE = 10**13  # 100,000 USD x 1e8 stays far from any overflow
+SBTC_MINT = 20 * BTC  # what the setup mints to each wallet
+
+# (kind, outcome) of every concrete call, over all examples of a session; outcome is "ok" or
+# "err uN", plus settlement counters ("paid-in-full", "shortfall", "deferred u315", ...).
+STATS: Counter[tuple[str, str]] = Counter()
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deposit:
+    who: int
+    token: int
+    tier: int
+    size: str  # normal, dust, below-min, exact-min, zero, huge, zero-shares, one-share
+    x: int
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    who: int
+    holder: bool  # replace `who` by a holder of the tranche when there is one
+    token: int
+    tier: int
+    size: str  # fraction, all, more, zero, free-max, free-plus
+    x: int
+
+
+@dataclass(frozen=True)
+class Mint:
+    who: int
+    to: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class Transfer:  # sbtc-token `transfer`, including "donations" to the pool
+    who: int
+    sender: int | None  # None: tx-sender itself (else u4 unless equal)
+    to: str  # account, pool, self
+    to_index: int
+    size: str  # fraction, zero, over
+    x: int
+    memo: bytes | None
+
+
+@dataclass(frozen=True)
+class Buy:
+    who: int
+    funded: bool  # pick a tranche with free liquidity when there is one
+    token: int
+    tier: int
+    amount: int  # sats protected
+    strike_bps: int  # of spot
+    extra_duration: int  # blocks above min-duration
+    premium_bps: int  # of collateral
+    collateral_ppm: int  # of the tranche's free liquidity
+    expiry_in: int  # quote-expiry - burn height
+    fault: str
+    x: int
+
+
+@dataclass(frozen=True)
+class Price:
+    who: int
+    role: bool  # a current submitter (else `who`, who may well not be one)
+    asset: str
+    move_bps: int  # relative to the stored price; -10000 is a zero price
+
+
+@dataclass(frozen=True)
+class Mine:
+    n: int
+
+
+@dataclass(frozen=True)
+class Settle:
+    who: int
+    role: bool  # the registry's backend
+    refresh: str  # none, btc, stx, both: fresh prices pushed by a submitter first
+    btc_move_bps: int
+    stx_move_bps: int
+    ids: str  # due, active, all, random, mixed, empty, unknown
+    picks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SetLocked:
+    who: int
+    role: bool  # the pool's backend
+    token: int
+    tier: int
+    size: str  # zero, fraction, all, over, same
+    x: int
+
+
+@dataclass(frozen=True)
+class SetPaused:
+    who: int
+    role: bool
+    paused: bool
+
+
+@dataclass(frozen=True)
+class SetParameter:
+    who: int
+    role: bool
+    key: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Admin:
+    who: int
+    role: bool
+    contract: str
+    function: str
+    arg: int
+
+
+@dataclass(frozen=True)
+class Restricted:  # the registry-only pool functions, called directly: always u401
+    who: int
+    function: str
+    token: int
+    tier: int
+    amount: int
+
+
+Operation = (
+    Deposit
+    | Withdraw
+    | Mint
+    | Transfer
+    | Buy
+    | Price
+    | Mine
+    | Settle
+    | SetLocked
+    | SetPaused
+    | SetParameter
+    | Admin
+    | Restricted
+)
+
+
+# --- strategies ------------------------------------------------------------------------------
+
+who = st.integers(0, len(ACCOUNTS) - 1)
+role = st.sampled_from([True, True, True, False])  # mostly the authorised principal
+token = st.sampled_from([0, 0, 0, 1, 1, 1, 2])  # u2 is a bad token
+tier = st.sampled_from([0, 1, 1, 2, 2, 0, 1, 2, 3])  # u3 is a bad tier
+good_token = st.sampled_from([0, 1])
+good_tier = st.sampled_from([0, 1, 2])
+x = st.integers(0, 10**6)
+
+deposits = st.builds(
+    Deposit,
+    who=who,
+    token=token,
+    tier=tier,
+    size=st.sampled_from(
+        ["normal"] * 6 + ["dust", "below-min", "exact-min", "zero", "huge", "zero-shares"]
+        + ["one-share"]
+    ),  # fmt: skip
+    x=x,
+)
+setup_deposits = st.builds(
+    Deposit, who=who, token=good_token, tier=good_tier, size=st.just("normal"), x=x
+)
+withdrawals = st.builds(
+    Withdraw,
+    who=who,
+    holder=st.sampled_from([True, True, True, True, False]),
+    token=token,
+    tier=tier,
+    size=st.sampled_from(
+        ["fraction"] * 4 + ["all", "all", "more", "zero", "free-max", "free-plus"]
+    ),
+    x=x,
+)
+mints = st.builds(
+    Mint,
+    who=st.sampled_from([0, 0, 0, 0, 3]),
+    to=who,
+    amount=st.one_of(st.just(0), st.integers(1, 10 * BTC)),
+)
+transfers = st.builds(
+    Transfer,
+    who=who,
+    sender=st.one_of(st.none(), st.none(), st.none(), who),
+    to=st.sampled_from(["account", "account", "pool", "self"]),
+    to_index=who,
+    size=st.sampled_from(["fraction", "fraction", "zero", "over"]),
+    x=x,
+    memo=st.one_of(st.none(), st.none(), st.binary(max_size=34)),
+)
+BUY_FAULTS = ["none"] * 14 + [
+    "expired",
+    "reused",
+    "tamper",
+    "wrong-buyer",
+    "wrong-key",
+    "recovery-id",
+    "sig64",
+    "zero-sig",
+    "bad-tier",
+    "bad-token",
+    "zero-premium",
+    "zero-collateral",
+    "strike-low",
+    "strike-high",
+    "strike-edge",
+    "short",
+    "long",
+    "past",
+    "min-duration",
+    "max-duration",
+    "amount-low",
+    "amount-high",
+    "over-capacity",
+    "capacity-edge",
+    "broke",
+]
+buys = st.builds(
+    Buy,
+    who=who,
+    funded=st.sampled_from([True, True, True, True, False]),
+    token=good_token,
+    tier=good_tier,
+    amount=st.one_of(st.integers(100_000, BTC), st.integers(BTC, 5 * BTC)),
+    strike_bps=st.one_of(st.integers(8_000, 11_000), st.integers(5_001, 14_999)),
+    extra_duration=st.one_of(st.integers(0, 10), st.integers(0, 300)),
+    premium_bps=st.integers(1, 1_000),
+    collateral_ppm=st.one_of(st.integers(1, 1_000_000), st.integers(900_000, 1_000_000)),
+    expiry_in=st.integers(0, 6),
+    fault=st.sampled_from(BUY_FAULTS),
+    x=x,
+)
+moves = st.one_of(
+    st.integers(-500, 500),  # within the default 5% cap
+    st.sampled_from([-501, 501, -500, 500, 0]),  # at the cap
+    st.integers(-7_000, 8_000),  # a jump: refused while the last price is fresh
+    st.just(-10_000),  # a zero price: u102
+)
+prices = st.builds(
+    Price,
+    who=who,
+    role=role,
+    asset=st.sampled_from(["BTC-USD"] * 5 + ["STX-USD"] * 3 + ["ETH-USD"]),
+    move_bps=moves,
+)
+setup_prices = st.builds(
+    Price, who=st.just(0), role=st.just(True), asset=st.sampled_from(["BTC-USD", "STX-USD"]),
+    move_bps=st.integers(-500, 500),
+)  # fmt: skip
+mines = st.builds(
+    Mine, n=st.one_of(st.integers(1, 8), st.integers(140, 200), st.integers(1, 200))
+)
+settles = st.builds(
+    Settle,
+    who=who,
+    role=role,
+    refresh=st.sampled_from(["none", "btc", "stx", "both", "both", "both"]),
+    btc_move_bps=st.one_of(st.integers(-6_000, -500), st.integers(-500, 500), st.integers(0, 3_000)),
+    stx_move_bps=st.one_of(st.integers(-500, 500), st.integers(-5_000, 5_000)),
+    ids=st.sampled_from(["due", "due", "due", "active", "all", "random", "mixed", "empty"]),
+    picks=st.lists(st.integers(0, 60), max_size=8).map(tuple),
+)
+set_lockeds = st.builds(
+    SetLocked,
+    who=who,
+    role=role,
+    token=token,
+    tier=tier,
+    size=st.sampled_from(["zero", "fraction", "fraction", "all", "over", "same"]),
+    x=x,
+)
+set_pauseds = st.builds(SetPaused, who=who, role=role, paused=st.sampled_from([True, False, False]))
+PARAMETER_VALUES = {
+    "settle-max-age": st.integers(0, 12),
+    "min-duration": st.one_of(st.integers(0, 200), st.just(144)),
+    "max-duration": st.integers(100, 13_000),
+    "min-amount": st.integers(0, 1_000_000),
+    "max-amount": st.integers(100_000, 20_000_000_000),
+    "strike-band-bps": st.integers(0, 10_000),
+    "min-first-deposit-0": st.integers(0, 20_000_000),
+    "min-first-deposit-1": st.integers(0, 200_000),
+    "protocol-fee-bps": st.integers(0, 10_000),
+    "collateral-ratio-1": st.integers(0, 20_000),
+    "no-such-key": st.integers(0, 10),
+    "": st.integers(0, 10),
+    "MIN-DURATION": st.integers(0, 10),
+}
+set_parameters = st.sampled_from(sorted(PARAMETER_VALUES)).flatmap(
+    lambda key: st.builds(SetParameter, who=who, role=role, key=st.just(key),
+                          value=PARAMETER_VALUES[key])  # fmt: skip
+)
+# (contract, function): the argument is interpreted per function (see Runner.admin_arg)
+ADMIN_FUNCTIONS = [
+    ("oracle", "add-submitter"),
+    ("oracle", "remove-submitter"),
+    ("oracle", "set-max-deviation"),
+    ("oracle", "set-max-age"),
+    ("liquidity-pool", "set-backend"),
+    ("policy-registry", "set-backend"),
+    ("liquidity-pool", "set-sbtc-token"),
+    ("policy-registry", "set-quote-pubkey"),
+    ("policy-registry", "set-quote-pubkey"),
+    ("oracle", "set-admin"),
+    ("parameters", "set-admin"),
+    ("liquidity-pool", "set-admin"),
+    ("policy-registry", "set-admin"),
+]
+admins = st.sampled_from(ADMIN_FUNCTIONS).flatmap(
+    lambda cf: st.builds(Admin, who=who, role=role, contract=st.just(cf[0]),
+                         function=st.just(cf[1]), arg=st.integers(0, 10_050))  # fmt: skip
+)
+restricteds = st.builds(
+    Restricted,
+    who=who,
+    function=st.sampled_from(["lock-for-policy", "release-for-policy", "pay-out"]),
+    token=token,
+    tier=tier,
+    amount=st.integers(0, 10**9),
+)
+
+WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
+    (deposits, 16),
+    (withdrawals, 10),
+    (buys, 20),
+    (prices, 10),
+    (mines, 10),
+    (settles, 12),
+    (set_lockeds, 4),
+    (set_pauseds, 2),
+    (set_parameters, 4),
+    (admins, 4),
+    (mints, 3),
+    (transfers, 3),
+    (restricteds, 2),
+]
+operations: st.SearchStrategy = st.one_of(*[s for s, w in WEIGHTS for _ in range(w)])
+# A short generated setup (not counted in the sequence's steps): prices and deposits, so that
+# purchases and settlements have something to act on early in the sequence.
+setups: st.SearchStrategy = st.lists(st.one_of(setup_prices, setup_deposits), max_size=5)
+
+
+# --- interpretation ----------------------------------------------------------------------------
+
+
+def outcome(result: ClarityValue) -> str:
+    if isinstance(result, Err):
+        code = result.value
+        return f"err u{code.value}" if isinstance(code, UInt) else "err"
+    return "ok" if isinstance(result, Ok) else "?"
+
+
+def scale(value: int, bps: int) -> int:
+    return value * (10_000 + bps) // 10_000
+
+
+class Runner:
+    """Runs operations on a Twin; `record` receives (kind, outcome) of every concrete call."""
+
+    def __init__(self, twin: Twin, record: Callable[[str, str], None] | None = None):
+        self.t = twin
+        self.py = twin.py
+        self.sbtc = twin.contracts.sbtc
+        self.next_quote_id = 1
+        self.keys_touched: set[str] = set()
+        self.submitters_touched: set[str] = {"deployer"}
+        self.trace: list[str] = []
+        self._record = record
+
+    # -- plumbing --
+
+    def record(self, kind: str, what: str) -> None:
+        STATS[(kind, what)] += 1
+        if self._record is not None:
+            self._record(kind, what)
+
+    def call(self, kind: str, sender: str, contract: str, function: str, *args: ClarityValue):
+        self.trace.append(f"{sender} {contract}.{function}")
+        result = self.t.call(sender, contract, function, *args)
+        self.trace[-1] += f" -> {result}"
+        self.record(kind, outcome(result))
+        return result
+
+    def name_of(self, who: Principal) -> str | None:
+        for name, p in self.t.accounts.items():
+            if p == who:
+                return name
+        return None
+
+    def holder(self, contract: str, var: str, op_who: int, role: bool) -> str:
+        """The account holding a role (admin, backend) of a contract if `role` and an account
+        holds it; otherwise the operation's own account."""
+        if role:
+            model = self.py.contracts[self.t.contract(contract)]
+            name = self.name_of(model.var(var))
+            if name is not None:
+                return name
+        return ACCOUNTS[op_who]
+
+    def submitter(self, op_who: int, role: bool) -> str:
+        if role:
+            current = [a for a in ACCOUNTS if self.py.oracle.submitters.get(self.t.accounts[a])]
+            if current:
+                return current[op_who % len(current)]
+        return ACCOUNTS[op_who]
+
+    def price(self, asset: str) -> int | None:
+        found = self.py.oracle.price_of(asset)
+        return None if found is None else found[0]
+
+    def param(self, key: str) -> int:
+        return self.py.parameters.get(key)
+
+    def policy_count(self) -> int:
+        return self.py.registry.var("count")
+
+    def run(self, op: Operation) -> None:
+        getattr(self, "do_" + type(op).__name__.lower())(op)
+
+    # -- setup and checks --
+
+    def setup(self) -> None:
+        """The quote key, and sBTC for every wallet (the pool's first sBTC depositors need it)."""
+        assert self.call("setup", "deployer", "policy-registry", "set-quote-pubkey",
+                         Buffer(QUOTE_KEY.public_key)) == Ok(TRUE)  # fmt: skip
+        for name in ACCOUNTS[1:]:
+            self.call("setup", "deployer", "sbtc-token", "mint", UInt(SBTC_MINT),
+                      self.t.accounts[name])  # fmt: skip
+
+    def run_sequence(self, setup: list[Operation], steps: list[Operation], check_every: int):
+        """The setup calls, the generated setup, then the steps; the whole state is compared
+        every `check_every` steps and at the end (every call's result and events are compared
+        as it runs anyway)."""
+        self.setup()
+        for op in setup:
+            self.run(op)
+        for i, op in enumerate(steps, 1):
+            self.run(op)
+            if i % check_every == 0:
+                self.check_state()
+        self.final_check()
+
+    def check_state(self) -> None:
+        self.t.assert_same_state(policies=self.policy_count())
+
+    def final_check(self) -> None:
+        """Everything `assert_same_state` does not read: shares, oracle, parameters, roles."""
+        t = self.t
+        self.check_state()
+        for (tok, tr, provider), _ in sorted(
+            self.py.pool.shares.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2].address)
+        ):
+            t.read("liquidity-pool", "get-shares", UInt(tok), UInt(tr), provider)
+        t.read("liquidity-pool", "get-shares", UInt(0), UInt(0), t.accounts["wallet_8"])
+        for asset in BASE_PRICE:
+            t.read("oracle", "get-price", StringAscii(asset))
+        t.read("oracle", "get-config")
+        for name in sorted(self.submitters_touched):
+            t.read("oracle", "is-submitter", t.accounts[name])
+        for key in sorted(self.keys_touched):
+            t.read("parameters", "get-parameter", StringAscii(key))
+        t.read("policy-registry", "get-policy-count")
+        t.read("policy-registry", "get-policy", UInt(self.policy_count() + 1))
+        for quote_id in range(1, self.next_quote_id + 1):
+            t.read("policy-registry", "is-quote-used", UInt(quote_id))
+        t.read("policy-registry", "is-paused")
+        t.read("policy-registry", "get-backend")
+        t.read("liquidity-pool", "get-backend")
+        t.read("liquidity-pool", "get-sbtc-token")
+
+    # -- the pool --
+
+    def do_deposit(self, op: Deposit) -> None:
+        sender = ACCOUNTS[op.who]
+        assets, total, _ = self.py.pool.tranche(op.token, op.tier)
+        minimum = self.param(f"min-first-deposit-{min(op.token, 1)}")
+        big = op.token != 1
+        amount = {
+            "normal": (10 * STX + op.x * 500 * STX // 1000) if big else 100_000 + op.x * 1000,
+            "dust": 1 + op.x % 999,
+            "below-min": max(0, minimum - 1 - op.x % 1000),
+            "exact-min": minimum,
+            "zero": 0,
+            "huge": 9 * 10**14,
+            "zero-shares": max(1, (assets - 1) // total) if total else 1 + op.x % 999,
+            "one-share": -(-assets // total) if total and assets else minimum,
+        }[op.size]
+        self.call(f"deposit[{op.size}]", sender, "liquidity-pool", "deposit", self.sbtc,
+                  UInt(op.token), UInt(op.tier), UInt(amount))  # fmt: skip
+
+    def do_withdraw(self, op: Withdraw) -> None:
+        sender = ACCOUNTS[op.who]
+        tok, tr = op.token, op.tier
+        if op.holder:
+            holders = [a for a in ACCOUNTS if self.py.pool.shares_of(tok, tr, self.t.accounts[a])]
+            if holders:
+                sender = holders[op.x % len(holders)]
+        held = self.py.pool.shares_of(tok, tr, self.t.accounts[sender])
+        assets, total, locked = self.py.pool.tranche(tok, tr)
+        free_max = min(held, (assets - locked) * total // assets) if assets else held
+        shares = {
+            "fraction": max(1, held * (op.x % 1000 + 1) // 1000),
+            "all": held,
+            "more": held + 1 + op.x % 1000,
+            "zero": 0,
+            "free-max": free_max,
+            "free-plus": free_max + 1,
+        }[op.size]
+        self.call(f"withdraw[{op.size}]", sender, "liquidity-pool", "withdraw", self.sbtc,
+                  UInt(tok), UInt(tr), UInt(shares))  # fmt: skip
+
+    def do_setlocked(self, op: SetLocked) -> None:
+        sender = self.holder("liquidity-pool", "backend", op.who, op.role)
+        assets, _, locked = self.py.pool.tranche(op.token, op.tier)
+        amount = {
+            "zero": 0,
+            "fraction": assets * (op.x % 1001) // 1000,
+            "all": assets,
+            "over": assets + 1 + op.x % 100,
+            "same": locked,
+        }[op.size]
+        self.call(f"set-locked[{op.size}]", sender, "liquidity-pool", "set-locked",
+                  UInt(op.token), UInt(op.tier), UInt(amount))  # fmt: skip
+
+    def do_restricted(self, op: Restricted) -> None:
+        sender = ACCOUNTS[op.who]
+        a, tok, tr = UInt(op.amount), UInt(op.token), UInt(op.tier)
+        args = {
+            "lock-for-policy": (self.sbtc, tok, tr, a, a),
+            "release-for-policy": (tok, tr, a),
+            "pay-out": (self.sbtc, tok, tr, UInt(1), a, self.t.accounts[sender]),
+        }[op.function]
+        self.call(f"restricted[{op.function}]", sender, "liquidity-pool", op.function, *args)
+
+    # -- the token --
+
+    def do_mint(self, op: Mint) -> None:
+        self.call("mint", ACCOUNTS[op.who], "sbtc-token", "mint", UInt(op.amount),
+                  self.t.accounts[ACCOUNTS[op.to]])  # fmt: skip
+
+    def do_transfer(self, op: Transfer) -> None:
+        sender = ACCOUNTS[op.who]
+        source = sender if op.sender is None else ACCOUNTS[op.sender]
+        recipient: Principal = {
+            "account": self.t.accounts[ACCOUNTS[op.to_index]],
+            "pool": self.t.contracts.pool,
+            "self": self.t.accounts[source],
+        }[op.to]
+        balance = self.py.sbtc_balance(self.t.accounts[source])
+        amount = {
+            "fraction": max(1, balance * (op.x % 1000 + 1) // 1000),
+            "zero": 0,
+            "over": balance + 1 + op.x,
+        }[op.size]
+        memo = NONE if op.memo is None else Some(Buffer(op.memo))
+        self.call(f"transfer[{op.to},{op.size}]", sender, "sbtc-token", "transfer", UInt(amount),
+                  self.t.accounts[source], recipient, memo)  # fmt: skip
+
+    # -- the oracle --
+
+    def push(self, kind: str, sender: str, asset: str, move_bps: int) -> ClarityValue:
+        base = self.price(asset) or BASE_PRICE[asset]
+        price = 0 if move_bps <= -10_000 else min(MAX_PRICE, max(MIN_PRICE, scale(base, move_bps)))
+        return self.call(kind, sender, "oracle", "set-price", StringAscii(asset), UInt(price))
+
+    def do_price(self, op: Price) -> None:
+        sender = self.submitter(op.who, op.role)
+        found = self.py.oracle.price_of(op.asset)
+        fresh = found is not None and self.t.burn - found[1] < self.py.oracle.var("max_age")
+        self.push(f"set-price[{'fresh' if fresh else 'stale'}]", sender, op.asset, op.move_bps)
+
+    # -- time --
+
+    def do_mine(self, op: Mine) -> None:
+        self.trace.append(f"mine_burn({op.n})")
+        self.t.mine_burn(op.n)
+        self.record("mine", "ok")
+
+    # -- the registry --
+
+    def do_buy(self, op: Buy) -> None:
+        t, py = self.t, self.py
+        buyer = ACCOUNTS[op.who]
+        tok, tr = op.token, op.tier
+        if op.funded:
+            funded = [(a, b) for a, b in TRANCHES if py.pool.tranche(a, b)[0] > py.pool.tranche(a, b)[2]]
+            if funded:
+                tok, tr = funded[op.x % len(funded)]
+        assets, _, locked = py.pool.tranche(tok, tr)
+        free = assets - locked
+        spot = self.price("BTC-USD") or BASE_PRICE["BTC-USD"]
+        band = self.param("strike-band-bps")
+        low, high = self.param("min-amount"), self.param("max-amount")
+        amount = min(max(op.amount, low), high) if low <= high else op.amount
+        strike_bps = min(max(op.strike_bps, 10_000 - band + 1), 10_000 + band - 1)
+        strike = spot * strike_bps // 10_000
+        shortest, longest = self.param("min-duration"), self.param("max-duration")
+        duration = max(1, min(shortest + op.extra_duration, longest))
+        collateral = max(1, free * op.collateral_ppm // 1_000_000)
+        premium = max(1, collateral * op.premium_bps // 10_000)
+        quote_id = self.next_quote_id
+        self.next_quote_id += 1
+        terms = dict(
+            buyer=t.accounts[buyer], amount=amount, strike=strike, expiration=t.burn + duration,
+            premium=premium, collateral=collateral, token=tok, tier=tr,
+            quote_expiry=t.burn + op.expiry_in, quote_id=quote_id,
+        )  # fmt: skip
+        fault, sender, key, tamper = op.fault, buyer, QUOTE_KEY, None
+        k = op.x
+        if fault == "expired":
+            terms["quote_expiry"] = t.burn - 1 - k % 5
+        elif fault == "reused":
+            used = sorted(py.registry.used_quotes)
+            if used:
+                terms["quote_id"] = used[k % len(used)]
+            else:
+                fault = "reused(none yet)"
+        elif fault == "tamper":
+            field = ["amount", "strike", "premium", "collateral", "expiration", "quote_expiry",
+                     "quote_id", "tier", "token", "buyer"][k % 10]  # fmt: skip
+            fault = f"tamper-{field}"
+            if field == "buyer":
+                tamper = {"buyer": t.accounts[ACCOUNTS[(op.who + 1) % len(ACCOUNTS)]]}
+                sender = ACCOUNTS[(op.who + 1) % len(ACCOUNTS)]
+            elif field == "tier":
+                tamper = {"tier": (tr + 1) % 3}
+            elif field == "token":
+                tamper = {"token": 1 - tok}
+            else:
+                tamper = {field: terms[field] + 1}
+        elif fault == "wrong-buyer":
+            sender = ACCOUNTS[(op.who + 1 + k % 8) % len(ACCOUNTS)]
+        elif fault == "wrong-key":
+            key = OTHER_KEY
+        elif fault == "bad-tier":
+            terms["tier"] = 3 + k % 3
+        elif fault == "bad-token":
+            terms["token"] = 2 + k % 3
+        elif fault == "zero-premium":
+            terms["premium"] = 0
+        elif fault == "zero-collateral":
+            terms["collateral"] = 0
+        elif fault == "strike-low":
+            terms["strike"] = spot * (10_000 - band) // 10_000 - 1 - k % 1000
+        elif fault == "strike-high":
+            terms["strike"] = -(-spot * (10_000 + band) // 10_000) + 1 + k % 1000
+        elif fault == "strike-edge":
+            edge = [-(-spot * (10_000 - band) // 10_000), spot * (10_000 + band) // 10_000]
+            terms["strike"] = edge[k % 2]
+        elif fault == "short":
+            terms["expiration"] = t.burn + max(1, shortest - 1 - k % 10)
+        elif fault == "long":
+            terms["expiration"] = t.burn + longest + 1 + k % 10
+        elif fault == "past":
+            terms["expiration"] = t.burn - k % 3
+        elif fault == "min-duration":
+            terms["expiration"] = t.burn + shortest
+        elif fault == "max-duration":
+            terms["expiration"] = t.burn + longest
+        elif fault == "amount-low":
+            terms["amount"] = max(0, low - 1 - k % 1000)
+        elif fault == "amount-high":
+            terms["amount"] = high + 1 + k % 1000
+        elif fault == "over-capacity":
+            terms["collateral"] = free + premium + 1 + k % 1000
+        elif fault == "capacity-edge":
+            terms["collateral"] = max(1, free + premium)
+        elif fault == "broke":
+            balance = py.stx_balance(t.accounts[buyer]) if tok == 0 else py.sbtc_balance(
+                t.accounts[buyer]
+            )
+            terms["premium"] = balance + 1 + k % 1000
+        terms = {f: max(0, v) if isinstance(v, int) else v for f, v in terms.items()}
+        quote = Quote(**terms)
+        signature = sign_quote(quote, key)
+        if fault == "recovery-id":
+            fault = f"recovery-id={k % 256 if k % 2 else k % 4}"
+            signature = signature[:64] + bytes([k % 256 if k % 2 else k % 4])
+        elif fault == "sig64":
+            signature = signature[:64]
+        elif fault == "zero-sig":
+            signature = bytes(65)
+        if tamper is not None:
+            quote = replace(quote, **tamper)
+        self.call(f"buy[{fault}]", sender, "policy-registry", "purchase-policy",
+                  quote.to_clarity(), Buffer(signature), self.sbtc)  # fmt: skip
+
+    def settle_ids(self, op: Settle) -> list[int]:
+        count, burn = self.policy_count(), self.t.burn
+        policies = [(pid, self.py.registry.policy(pid)) for pid in range(1, count + 1)]
+        active = [pid for pid, p in policies if p["status"] == 0]
+        due = [pid for pid, p in policies if p["status"] == 0 and p["expiration"] <= burn]
+        ids = {
+            "due": due,
+            "active": active,
+            "all": list(range(1, count + 1)),
+            "random": [p % (count + 3) for p in op.picks],
+            "mixed": [*due, count + 1, 0, *due[:1], *active[-1:]],
+            "empty": [],
+        }[op.ids]
+        return ids[:50]
+
+    def do_settle(self, op: Settle) -> None:
+        if op.refresh in ("btc", "both"):
+            sender = self.submitter(0, True)
+            self.push("settle-refresh[BTC-USD]", sender, "BTC-USD", op.btc_move_bps)
+        if op.refresh in ("stx", "both"):
+            sender = self.submitter(0, True)
+            self.push("settle-refresh[STX-USD]", sender, "STX-USD", op.stx_move_bps)
+        sender = self.holder("policy-registry", "backend", op.who, op.role)
+        ids = self.settle_ids(op)
+        before = {pid: self.py.registry.policy(pid) for pid in set(ids)}
+        result = self.call(f"settle[{op.ids}]", sender, "policy-registry", "settle-policies",
+                           List(tuple(UInt(i) for i in ids)), self.sbtc)  # fmt: skip
+        if not isinstance(result, Ok) or not isinstance(result.value, Tuple):
+            return
+        for name in ("settled", "expired", "deferred", "skipped"):
+            n = result.value.data[name].value
+            if n:
+                self.record("settlement", name)
+        for pid, old in before.items():
+            new = self.py.registry.policy(pid)
+            if old is None or new is None or old["status"] != 0 or new["status"] == 0:
+                continue
+            if new["payout"] == 0:
+                self.record("policy", "expired (no payout)")
+            elif new["paid"] == new["payout"]:
+                self.record("policy", "paid in full")
+            elif new["paid"] == 0:
+                self.record("policy", "shortfall, nothing paid")
+            else:
+                self.record("policy", "shortfall, paid partially")
+        for pid in ids:
+            p = self.py.registry.policy(pid)
+            if p is not None and p["status"] == 0 and p["expiration"] <= self.t.burn:
+                self.record("policy", "deferred")
+
+    # -- parameters and administration --
+
+    def do_setpaused(self, op: SetPaused) -> None:
+        sender = self.holder("policy-registry", "admin", op.who, op.role)
+        self.call("set-paused", sender, "policy-registry", "set-paused",
+                  TRUE if op.paused else FALSE)  # fmt: skip
+
+    def do_setparameter(self, op: SetParameter) -> None:
+        sender = self.holder("parameters", "admin", op.who, op.role)
+        if op.key in self.py.parameters.values:
+            self.keys_touched.add(op.key)
+        self.call(f"set-parameter[{op.key}]", sender, "parameters", "set-parameter",
+                  StringAscii(op.key), UInt(op.value))  # fmt: skip
+
+    def admin_arg(self, op: Admin) -> ClarityValue:
+        account = self.t.accounts[ACCOUNTS[op.arg % len(ACCOUNTS)]]
+        # role changes go back to the deployer half of the time, so sequences stay drivable
+        person = self.t.deployer if op.arg % 2 else account
+        f = op.function
+        if f in ("add-submitter", "remove-submitter"):
+            self.submitters_touched.add(self.name_of(account) or "deployer")
+            return account
+        if f == "set-max-deviation":
+            return UInt([0, 500, 10_000, 10_001, op.arg][op.arg % 5])
+        if f == "set-max-age":
+            return UInt(op.arg % 21)
+        if f in ("set-backend", "set-admin"):
+            return person
+        if f == "set-sbtc-token":
+            options = [self.sbtc, self.sbtc, self.t.contract("oracle"), account]
+            return options[op.arg % 4]
+        if f == "set-quote-pubkey":
+            options = [
+                QUOTE_KEY.public_key,
+                QUOTE_KEY.public_key,
+                OTHER_KEY.public_key,
+                bytes(33),
+                QUOTE_KEY.public_key[:32],
+                b"\x05" + QUOTE_KEY.public_key[1:],
+            ]
+            return Buffer(options[op.arg % len(options)])
+        raise AssertionError(f)
+
+    def do_admin(self, op: Admin) -> None:
+        sender = self.holder(op.contract, "admin", op.who, op.role)
+        arg = self.admin_arg(op)
+        self.call(f"{op.contract}.{op.function}", sender, op.contract, op.function, arg)

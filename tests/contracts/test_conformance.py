@@ -1,0 +1,261 @@
+"""Conformance: generated operation sequences run on the Python models and in the Clarity VM.
+
+Each example starts a fresh `Twin` (the simnet is reset), sets the quote key, mints sBTC to the
+wallets, runs a short generated setup (prices, deposits) and then exactly `STEPS` generated
+operations (see `tests/contracts/operations.py`): deposits and withdrawals of every size,
+purchases with valid and faulty quotes, oracle pushes, burn blocks, settlements, the backend's
+and the admin's functions, and unauthorised calls. Every call runs in both executors and must
+return the same result and the same events; the whole state (tranches, policies, every balance)
+is compared every `CHECK_EVERY` steps, and at the end also shares, prices, parameters and roles.
+
+CI runs `BITHEDGE_CONFORMANCE_EXAMPLES` sequences (default 200) of 30 steps, derandomized so
+every run tests the same sequences:
+
+    python -m pytest -q -m conformance
+
+The long run (10,000 sequences, about two hours on two cores):
+
+    BITHEDGE_CONFORMANCE_EXAMPLES=10000 python -m pytest -q -m conformance
+
+Add `--hypothesis-show-statistics` to see how often the interesting states are reached.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
+
+from chain.clarity import TRUE, Buffer, Err, List, Ok, StringAscii, Tuple, UInt
+from chain.quotes import Quote, sign_quote
+from sim.models.world import ExecResult
+from tests.contracts.operations import BTC, QUOTE_KEY, STX, USD, Runner, operations, setups
+from tests.contracts.twin import Twin
+
+pytestmark = pytest.mark.conformance
+
+EXAMPLES = int(os.environ.get("BITHEDGE_CONFORMANCE_EXAMPLES", "200"))
+STEPS = 30
+CHECK_EVERY = 3
+
+# reached states worth counting per example (`--hypothesis-show-statistics`)
+NOTABLE = {
+    ("policy", "paid in full"),
+    ("policy", "shortfall, paid partially"),
+    ("policy", "shortfall, nothing paid"),
+    ("policy", "expired (no payout)"),
+    ("policy", "deferred"),
+    ("deposit[normal]", "err u406"),
+    ("deposit[zero-shares]", "err u407"),
+}
+
+
+def record_notable(kind: str, what: str) -> None:
+    if (kind, what) in NOTABLE or (kind.startswith("buy[") and what == "ok"):
+        event(f"{kind.split('[')[0]}: {what}")
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=False,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
+@given(setup=setups, steps=st.lists(operations, min_size=STEPS, max_size=STEPS))
+def test_generated_sequences_agree(bridge, setup, steps):
+    runner = Runner(Twin(bridge), record_notable)
+    try:
+        runner.run_sequence(setup, steps, CHECK_EVERY)
+    finally:
+        note("calls:\n  " + "\n  ".join(runner.trace))
+
+
+# --- explicit regression sequences --------------------------------------------------------------
+
+
+def err(code: int) -> Err:
+    return Err(UInt(code))
+
+
+@pytest.fixture
+def t(bridge) -> Twin:
+    twin = Twin(bridge)
+    assert twin.call("deployer", "policy-registry", "set-quote-pubkey",
+                     Buffer(QUOTE_KEY.public_key)) == Ok(TRUE)  # fmt: skip
+    # the model's last execution, whose events Twin has just found equal to the VM's
+    execute = twin.py.execute
+    last: list[ExecResult] = []
+
+    def recording(*args, **kwargs):
+        result = execute(*args, **kwargs)
+        last[:] = [result]
+        return result
+
+    twin.py.execute = recording  # type: ignore[method-assign]
+    twin.last = last  # type: ignore[attr-defined]
+    return twin
+
+
+def printed(t: Twin) -> list[dict]:
+    """The printed tuples of the last call, as {name: python value}."""
+    out = []
+    for e in t.last[0].events:  # type: ignore[attr-defined]
+        if e.kind == "print" and isinstance(e.value, Tuple):
+            out.append({k: getattr(v, "value", v) for k, v in e.value.data.items()})
+    return out
+
+
+def transfers(t: Twin) -> list[tuple[str, int]]:
+    return [(e.kind, e.amount) for e in t.last[0].events if e.kind != "print"]  # type: ignore
+
+
+def set_price(t: Twin, asset: str, price: int):
+    return t.call("deployer", "oracle", "set-price", StringAscii(asset), UInt(price))
+
+
+def deposit(t: Twin, who: str, token: int, tier: int, amount: int):
+    return t.call(who, "liquidity-pool", "deposit", t.contracts.sbtc, UInt(token), UInt(tier),
+                  UInt(amount))  # fmt: skip
+
+
+def withdraw(t: Twin, who: str, token: int, tier: int, shares: int):
+    return t.call(who, "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(token), UInt(tier),
+                  UInt(shares))  # fmt: skip
+
+
+def buy(t: Twin, buyer: str, quote_id: int, **terms):
+    base = dict(
+        buyer=t.accounts[buyer], amount=BTC, strike=65_000 * USD, expiration=t.burn + 144,
+        premium=STX, collateral=10 * STX, token=0, tier=1, quote_expiry=t.burn,
+        quote_id=quote_id,
+    )  # fmt: skip
+    q = Quote(**{**base, **terms})
+    return t.call(buyer, "policy-registry", "purchase-policy", q.to_clarity(),
+                  Buffer(sign_quote(q, QUOTE_KEY)), t.contracts.sbtc)  # fmt: skip
+
+
+def settle(t: Twin, *ids: int):
+    return t.call("deployer", "policy-registry", "settle-policies",
+                  List(tuple(UInt(i) for i in ids)), t.contracts.sbtc)  # fmt: skip
+
+
+def counts(result) -> dict[str, int]:
+    assert isinstance(result, Ok), result
+    return {k: v.value for k, v in result.value.data.items()}
+
+
+def tranche(t: Twin, token: int, tier: int) -> tuple[int, int, int]:
+    v = t.read("liquidity-pool", "get-tranche", UInt(token), UInt(tier)).data
+    return v["total-assets"].value, v["total-shares"].value, v["locked"].value
+
+
+def policy(t: Twin, pid: int) -> dict[str, int]:
+    return {k: getattr(v, "value", v) for k, v in t.read(
+        "policy-registry", "get-policy", UInt(pid)).value.data.items()}  # fmt: skip
+
+
+def test_dust_deposits_and_zero_share_refusal(t):
+    assert deposit(t, "wallet_1", 0, 1, 0) == err(404)
+    assert deposit(t, "wallet_1", 0, 1, 1) == err(405)  # dust into an empty tranche
+    assert deposit(t, "wallet_1", 0, 1, 10 * STX - 1) == err(405)
+    assert deposit(t, "wallet_1", 0, 1, 10 * STX) == Ok(UInt(10 * STX))  # exactly the minimum
+    assert deposit(t, "wallet_2", 0, 1, 1) == Ok(UInt(1))  # 1:1, a dust deposit mints 1 share
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    # a premium of 5 STX lifts the share price to 1.5 uSTX
+    assert buy(t, "wallet_3", 1, premium=5 * STX, collateral=5 * STX) == Ok(UInt(1))
+    assert tranche(t, 0, 1) == (15 * STX + 1, 10 * STX + 1, 5 * STX)
+    assert deposit(t, "wallet_2", 0, 1, 1) == err(407)  # 1 * shares / assets == 0
+    assert deposit(t, "wallet_2", 0, 1, 2) == Ok(UInt(1))  # pays 2 for a share worth 1.5
+    assert withdraw(t, "wallet_2", 0, 1, 2) == Ok(UInt(3))  # 2 * 15000003 / 10000002
+    assert withdraw(t, "wallet_2", 0, 1, 1) == err(408)
+    t.assert_same_state(policies=1)
+
+
+def test_wiped_out_tranche_refuses_deposits_and_burns_shares_for_nothing(t):
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    assert deposit(t, "wallet_1", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
+    assert deposit(t, "wallet_2", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
+    assert buy(t, "wallet_3", 1, tier=2, collateral=20 * STX) == Ok(UInt(1))
+    t.mine_burn(150)
+    assert set_price(t, "BTC-USD", 40_000 * USD) == Ok(TRUE)  # stale before: any jump
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    assert counts(settle(t, 1)) == {"settled": 1, "expired": 0, "deferred": 0, "skipped": 0}
+    # owed 25,000 USD = 50,000 STX; the tranche had 21 STX
+    assert [p["event"] for p in printed(t)] == ["payout", "shortfall", "released", "policy-settled"]
+    assert policy(t, 1)["payout"] == 50_000 * STX
+    assert policy(t, 1)["paid"] == 21 * STX
+    assert tranche(t, 0, 2) == (0, 20 * STX, 0)
+    assert deposit(t, "wallet_4", 0, 2, 100 * STX) == err(406)
+    assert withdraw(t, "wallet_1", 0, 2, 10 * STX) == Ok(UInt(0))
+    assert transfers(t) == []  # nothing moves
+    assert printed(t)[0]["amount"] == 0
+    assert deposit(t, "wallet_4", 0, 2, 100 * STX) == err(406)  # wallet_2 still holds shares
+    assert withdraw(t, "wallet_2", 0, 2, 10 * STX) == Ok(UInt(0))
+    assert tranche(t, 0, 2) == (0, 0, 0)
+    assert deposit(t, "wallet_4", 0, 2, 5 * STX) == err(405)  # a first deposit again
+    assert deposit(t, "wallet_4", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
+    t.assert_same_state(policies=1)
+
+
+def test_shortfall_paid_partially_then_not_at_all(t):
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    assert t.call("deployer", "sbtc-token", "mint", UInt(BTC), t.accounts["wallet_2"]) == Ok(TRUE)
+    assert t.call("deployer", "sbtc-token", "mint", UInt(BTC), t.accounts["wallet_5"]) == Ok(TRUE)
+    assert deposit(t, "wallet_2", 1, 1, 1_000_000) == Ok(UInt(1_000_000))
+    sbtc = dict(token=1, premium=10_000, collateral=400_000)
+    assert buy(t, "wallet_5", 1, **sbtc) == Ok(UInt(1))
+    assert buy(t, "wallet_5", 2, **sbtc) == Ok(UInt(2))
+    assert tranche(t, 1, 1) == (1_020_000, 1_000_000, 800_000)
+    t.mine_burn(144)
+    assert set_price(t, "BTC-USD", 30_000 * USD) == Ok(TRUE)
+    assert counts(settle(t, 1, 2)) == {"settled": 2, "expired": 0, "deferred": 0, "skipped": 0}
+    owed = 35_000 * USD * BTC // (30_000 * USD)  # (strike - price) * 1 BTC, in sats
+    first, second = policy(t, 1), policy(t, 2)
+    assert (first["status"], first["payout"], first["paid"]) == (1, owed, 1_020_000)
+    assert (second["status"], second["payout"], second["paid"]) == (1, owed, 0)
+    events = printed(t)
+    assert [e["event"] for e in events] == ["payout", "shortfall", "released", "policy-settled"] * 2
+    assert events[4]["amount"] == 0 and events[5]["amount"] == owed  # nothing paid, all short
+    assert transfers(t) == [("ft_transfer", 1_020_000)]
+    assert tranche(t, 1, 1) == (0, 1_000_000, 0)
+    t.assert_same_state(policies=2)
+
+
+def test_settlement_defers_on_stale_or_early_prices(t):
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    assert deposit(t, "wallet_1", 0, 0, 1_000 * STX) == Ok(UInt(1_000 * STX))
+    terms = dict(tier=0, amount=BTC // 100, collateral=500 * STX, strike=60_000 * USD)
+    assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
+    expiration = policy(t, 1)["expiration"]
+    t.mine_burn(expiration - t.burn - 2)
+    assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)  # stale before: any jump
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    t.mine_burn(1)
+    assert counts(settle(t, 1))["skipped"] == 1  # not expired yet
+    assert printed(t) == [{"event": "settlement-skipped", "id": 1, "reason": 314}]
+    t.mine_burn(1)  # expiration now; fresh prices, but pushed before it
+    assert counts(settle(t, 1))["deferred"] == 1
+    assert printed(t) == [{"event": "settlement-deferred", "id": 1, "reason": 315}]
+    t.mine_burn(20)  # both prices stale
+    assert counts(settle(t, 1, 1))["deferred"] == 2
+    assert [e["reason"] for e in printed(t)] == [315, 315]
+    assert set_price(t, "BTC-USD", 50_000 * USD) == Ok(TRUE)  # BTC fresh, STX still stale
+    assert counts(settle(t, 1))["deferred"] == 1
+    assert printed(t) == [{"event": "settlement-deferred", "id": 1, "reason": 316}]
+    t.mine_burn(6)  # exactly settle-max-age old: still usable
+    assert set_price(t, "STX-USD", USD // 4) == Ok(TRUE)
+    assert counts(settle(t, 1, 1, 7)) == {"settled": 1, "expired": 0, "deferred": 0, "skipped": 2}
+    # 10,000 USD x 0.01 BTC at 0.25 USD per STX
+    assert policy(t, 1)["payout"] == 400 * STX
+    assert policy(t, 1)["paid"] == 400 * STX
+    t.assert_same_state(policies=1)
