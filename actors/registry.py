@@ -121,12 +121,11 @@ class RegistryActor(ServiceActor):
 
     @handles(QuoteRequest)
     def quote(self, req: QuoteRequest) -> None:
-        refusal = self._refusal(req)
-        if isinstance(refusal, str):
-            self.log.record("quote-refused", buyer=req.buyer.address, reason=refusal)
-            req.reply_to.tell(QuoteRefused(refusal))
+        quote = self._price_quote(req)
+        if isinstance(quote, str):
+            self.log.record("quote-refused", buyer=req.buyer.address, reason=quote)
+            req.reply_to.tell(QuoteRefused(quote))
             return
-        quote = refusal
         self.reservations[quote.quote_id] = _Reservation(
             (quote.token, quote.tier), quote.collateral, quote.quote_expiry
         )
@@ -160,7 +159,7 @@ class RegistryActor(ServiceActor):
         assert self.peers is not None
         self.peers.signer.tell(SignQuote(quote, req.reply_to))
 
-    def _refusal(self, req: QuoteRequest) -> str | Quote:
+    def _price_quote(self, req: QuoteRequest) -> str | Quote:
         """The quote for a request, or why there is none."""
         p, cfg = self.params, self.config
         btc = self.prices.get(BTC_USD)

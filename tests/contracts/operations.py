@@ -26,7 +26,6 @@ from chain.clarity import (
     FALSE,
     NONE,
     TRUE,
-    Bool,
     Buffer,
     ClarityValue,
     Err,
@@ -215,9 +214,10 @@ deposits = st.builds(
     token=token,
     tier=tier,
     size=st.sampled_from(
-        ["normal"] * 6 + ["dust", "below-min", "exact-min", "zero", "huge", "zero-shares"]
+        ["normal"] * 6
+        + ["dust", "below-min", "exact-min", "zero", "huge", "zero-shares"]
         + ["one-share"]
-    ),  # fmt: skip
+    ),
     x=x,
 )
 setup_deposits = st.builds(
@@ -306,18 +306,21 @@ prices = st.builds(
     move_bps=moves,
 )
 setup_prices = st.builds(
-    Price, who=st.just(0), role=st.just(True), asset=st.sampled_from(["BTC-USD", "STX-USD"]),
+    Price,
+    who=st.just(0),
+    role=st.just(True),
+    asset=st.sampled_from(["BTC-USD", "STX-USD"]),
     move_bps=st.integers(-500, 500),
-)  # fmt: skip
-mines = st.builds(
-    Mine, n=st.one_of(st.integers(1, 8), st.integers(140, 200), st.integers(1, 200))
 )
+mines = st.builds(Mine, n=st.one_of(st.integers(1, 8), st.integers(140, 200), st.integers(1, 200)))
 settles = st.builds(
     Settle,
     who=who,
     role=role,
     refresh=st.sampled_from(["none", "btc", "stx", "both", "both", "both"]),
-    btc_move_bps=st.one_of(st.integers(-6_000, -500), st.integers(-500, 500), st.integers(0, 3_000)),
+    btc_move_bps=st.one_of(
+        st.integers(-6_000, -500), st.integers(-500, 500), st.integers(0, 3_000)
+    ),
     stx_move_bps=st.one_of(st.integers(-500, 500), st.integers(-5_000, 5_000)),
     ids=st.sampled_from(["due", "due", "due", "active", "all", "random", "mixed", "empty"]),
     picks=st.lists(st.integers(0, 60), max_size=8).map(tuple),
@@ -348,8 +351,9 @@ PARAMETER_VALUES = {
     "MIN-DURATION": st.integers(0, 10),
 }
 set_parameters = st.sampled_from(sorted(PARAMETER_VALUES)).flatmap(
-    lambda key: st.builds(SetParameter, who=who, role=role, key=st.just(key),
-                          value=PARAMETER_VALUES[key])  # fmt: skip
+    lambda key: st.builds(
+        SetParameter, who=who, role=role, key=st.just(key), value=PARAMETER_VALUES[key]
+    )
 )
 # (contract, function): the argument is interpreted per function (see Runner.admin_arg)
 ADMIN_FUNCTIONS = [
@@ -368,8 +372,14 @@ ADMIN_FUNCTIONS = [
     ("policy-registry", "set-admin"),
 ]
 admins = st.sampled_from(ADMIN_FUNCTIONS).flatmap(
-    lambda cf: st.builds(Admin, who=who, role=role, contract=st.just(cf[0]),
-                         function=st.just(cf[1]), arg=st.integers(0, 10_050))  # fmt: skip
+    lambda cf: st.builds(
+        Admin,
+        who=who,
+        role=role,
+        contract=st.just(cf[0]),
+        function=st.just(cf[1]),
+        arg=st.integers(0, 10_050),
+    )
 )
 restricteds = st.builds(
     Restricted,
@@ -482,11 +492,13 @@ class Runner:
 
     def setup(self) -> None:
         """The quote key, and sBTC for every wallet (the pool's first sBTC depositors need it)."""
-        assert self.call("setup", "deployer", "policy-registry", "set-quote-pubkey",
-                         Buffer(QUOTE_KEY.public_key)) == Ok(TRUE)  # fmt: skip
+        assert self.call(
+            "setup", "deployer", "policy-registry", "set-quote-pubkey", Buffer(QUOTE_KEY.public_key)
+        ) == Ok(TRUE)
         for name in ACCOUNTS[1:]:
-            self.call("setup", "deployer", "sbtc-token", "mint", UInt(SBTC_MINT),
-                      self.t.accounts[name])  # fmt: skip
+            self.call(
+                "setup", "deployer", "sbtc-token", "mint", UInt(SBTC_MINT), self.t.accounts[name]
+            )
 
     def run_sequence(self, setup: list[Operation], steps: list[Operation], check_every: int):
         """The setup calls, the generated setup, then the steps; the whole state is compared
@@ -546,8 +558,16 @@ class Runner:
             "zero-shares": max(1, (assets - 1) // total) if total else 1 + op.x % 999,
             "one-share": -(-assets // total) if total and assets else minimum,
         }[op.size]
-        self.call(f"deposit[{op.size}]", sender, "liquidity-pool", "deposit", self.sbtc,
-                  UInt(op.token), UInt(op.tier), UInt(amount))  # fmt: skip
+        self.call(
+            f"deposit[{op.size}]",
+            sender,
+            "liquidity-pool",
+            "deposit",
+            self.sbtc,
+            UInt(op.token),
+            UInt(op.tier),
+            UInt(amount),
+        )
 
     def do_withdraw(self, op: Withdraw) -> None:
         sender = ACCOUNTS[op.who]
@@ -567,8 +587,16 @@ class Runner:
             "free-max": free_max,
             "free-plus": free_max + 1,
         }[op.size]
-        self.call(f"withdraw[{op.size}]", sender, "liquidity-pool", "withdraw", self.sbtc,
-                  UInt(tok), UInt(tr), UInt(shares))  # fmt: skip
+        self.call(
+            f"withdraw[{op.size}]",
+            sender,
+            "liquidity-pool",
+            "withdraw",
+            self.sbtc,
+            UInt(tok),
+            UInt(tr),
+            UInt(shares),
+        )
 
     def do_setlocked(self, op: SetLocked) -> None:
         sender = self.holder("liquidity-pool", "backend", op.who, op.role)
@@ -580,8 +608,15 @@ class Runner:
             "over": assets + 1 + op.x % 100,
             "same": locked,
         }[op.size]
-        self.call(f"set-locked[{op.size}]", sender, "liquidity-pool", "set-locked",
-                  UInt(op.token), UInt(op.tier), UInt(amount))  # fmt: skip
+        self.call(
+            f"set-locked[{op.size}]",
+            sender,
+            "liquidity-pool",
+            "set-locked",
+            UInt(op.token),
+            UInt(op.tier),
+            UInt(amount),
+        )
 
     def do_restricted(self, op: Restricted) -> None:
         sender = ACCOUNTS[op.who]
@@ -596,8 +631,14 @@ class Runner:
     # -- the token --
 
     def do_mint(self, op: Mint) -> None:
-        self.call("mint", ACCOUNTS[op.who], "sbtc-token", "mint", UInt(op.amount),
-                  self.t.accounts[ACCOUNTS[op.to]])  # fmt: skip
+        self.call(
+            "mint",
+            ACCOUNTS[op.who],
+            "sbtc-token",
+            "mint",
+            UInt(op.amount),
+            self.t.accounts[ACCOUNTS[op.to]],
+        )
 
     def do_transfer(self, op: Transfer) -> None:
         sender = ACCOUNTS[op.who]
@@ -614,8 +655,16 @@ class Runner:
             "over": balance + 1 + op.x,
         }[op.size]
         memo = NONE if op.memo is None else Some(Buffer(op.memo))
-        self.call(f"transfer[{op.to},{op.size}]", sender, "sbtc-token", "transfer", UInt(amount),
-                  self.t.accounts[source], recipient, memo)  # fmt: skip
+        self.call(
+            f"transfer[{op.to},{op.size}]",
+            sender,
+            "sbtc-token",
+            "transfer",
+            UInt(amount),
+            self.t.accounts[source],
+            recipient,
+            memo,
+        )
 
     # -- the oracle --
 
@@ -644,7 +693,9 @@ class Runner:
         buyer = ACCOUNTS[op.who]
         tok, tr = op.token, op.tier
         if op.funded:
-            funded = [(a, b) for a, b in TRANCHES if py.pool.tranche(a, b)[0] > py.pool.tranche(a, b)[2]]
+            funded = [
+                (a, b) for a, b in TRANCHES if py.pool.tranche(a, b)[0] > py.pool.tranche(a, b)[2]
+            ]
             if funded:
                 tok, tr = funded[op.x % len(funded)]
         assets, _, locked = py.pool.tranche(tok, tr)
@@ -662,10 +713,17 @@ class Runner:
         quote_id = self.next_quote_id
         self.next_quote_id += 1
         terms = dict(
-            buyer=t.accounts[buyer], amount=amount, strike=strike, expiration=t.burn + duration,
-            premium=premium, collateral=collateral, token=tok, tier=tr,
-            quote_expiry=t.burn + op.expiry_in, quote_id=quote_id,
-        )  # fmt: skip
+            buyer=t.accounts[buyer],
+            amount=amount,
+            strike=strike,
+            expiration=t.burn + duration,
+            premium=premium,
+            collateral=collateral,
+            token=tok,
+            tier=tr,
+            quote_expiry=t.burn + op.expiry_in,
+            quote_id=quote_id,
+        )
         fault, sender, key, tamper = op.fault, buyer, QUOTE_KEY, None
         k = op.x
         if fault == "expired":
@@ -677,8 +735,18 @@ class Runner:
             else:
                 fault = "reused(none yet)"
         elif fault == "tamper":
-            field = ["amount", "strike", "premium", "collateral", "expiration", "quote_expiry",
-                     "quote_id", "tier", "token", "buyer"][k % 10]  # fmt: skip
+            field = [
+                "amount",
+                "strike",
+                "premium",
+                "collateral",
+                "expiration",
+                "quote_expiry",
+                "quote_id",
+                "tier",
+                "token",
+                "buyer",
+            ][k % 10]
             fault = f"tamper-{field}"
             if field == "buyer":
                 tamper = {"buyer": t.accounts[ACCOUNTS[(op.who + 1) % len(ACCOUNTS)]]}
@@ -727,8 +795,10 @@ class Runner:
         elif fault == "capacity-edge":
             terms["collateral"] = max(1, free + premium)
         elif fault == "broke":
-            balance = py.stx_balance(t.accounts[buyer]) if tok == 0 else py.sbtc_balance(
-                t.accounts[buyer]
+            balance = (
+                py.stx_balance(t.accounts[buyer])
+                if tok == 0
+                else py.sbtc_balance(t.accounts[buyer])
             )
             terms["premium"] = balance + 1 + k % 1000
         terms = {f: max(0, v) if isinstance(v, int) else v for f, v in terms.items()}
@@ -743,8 +813,15 @@ class Runner:
             signature = bytes(65)
         if tamper is not None:
             quote = replace(quote, **tamper)
-        self.call(f"buy[{fault}]", sender, "policy-registry", "purchase-policy",
-                  quote.to_clarity(), Buffer(signature), self.sbtc)  # fmt: skip
+        self.call(
+            f"buy[{fault}]",
+            sender,
+            "policy-registry",
+            "purchase-policy",
+            quote.to_clarity(),
+            Buffer(signature),
+            self.sbtc,
+        )
 
     def settle_ids(self, op: Settle) -> list[int]:
         count, burn = self.policy_count(), self.t.burn
@@ -771,8 +848,14 @@ class Runner:
         sender = self.holder("policy-registry", "backend", op.who, op.role)
         ids = self.settle_ids(op)
         before = {pid: self.py.registry.policy(pid) for pid in set(ids)}
-        result = self.call(f"settle[{op.ids}]", sender, "policy-registry", "settle-policies",
-                           List(tuple(UInt(i) for i in ids)), self.sbtc)  # fmt: skip
+        result = self.call(
+            f"settle[{op.ids}]",
+            sender,
+            "policy-registry",
+            "settle-policies",
+            List(tuple(UInt(i) for i in ids)),
+            self.sbtc,
+        )
         if not isinstance(result, Ok) or not isinstance(result.value, Tuple):
             return
         for name in ("settled", "expired", "deferred", "skipped"):
@@ -800,15 +883,22 @@ class Runner:
 
     def do_setpaused(self, op: SetPaused) -> None:
         sender = self.holder("policy-registry", "admin", op.who, op.role)
-        self.call("set-paused", sender, "policy-registry", "set-paused",
-                  TRUE if op.paused else FALSE)  # fmt: skip
+        self.call(
+            "set-paused", sender, "policy-registry", "set-paused", TRUE if op.paused else FALSE
+        )
 
     def do_setparameter(self, op: SetParameter) -> None:
         sender = self.holder("parameters", "admin", op.who, op.role)
         if op.key in self.py.parameters.values:
             self.keys_touched.add(op.key)
-        self.call(f"set-parameter[{op.key}]", sender, "parameters", "set-parameter",
-                  StringAscii(op.key), UInt(op.value))  # fmt: skip
+        self.call(
+            f"set-parameter[{op.key}]",
+            sender,
+            "parameters",
+            "set-parameter",
+            StringAscii(op.key),
+            UInt(op.value),
+        )
 
     def admin_arg(self, op: Admin) -> ClarityValue:
         account = self.t.accounts[ACCOUNTS[op.arg % len(ACCOUNTS)]]

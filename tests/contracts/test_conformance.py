@@ -88,8 +88,9 @@ def err(code: int) -> Err:
 @pytest.fixture
 def t(bridge) -> Twin:
     twin = Twin(bridge)
-    assert twin.call("deployer", "policy-registry", "set-quote-pubkey",
-                     Buffer(QUOTE_KEY.public_key)) == Ok(TRUE)  # fmt: skip
+    assert twin.call(
+        "deployer", "policy-registry", "set-quote-pubkey", Buffer(QUOTE_KEY.public_key)
+    ) == Ok(TRUE)
     # the model's last execution, whose events Twin has just found equal to the VM's
     execute = twin.py.execute
     last: list[ExecResult] = []
@@ -122,29 +123,49 @@ def set_price(t: Twin, asset: str, price: int):
 
 
 def deposit(t: Twin, who: str, token: int, tier: int, amount: int):
-    return t.call(who, "liquidity-pool", "deposit", t.contracts.sbtc, UInt(token), UInt(tier),
-                  UInt(amount))  # fmt: skip
+    return t.call(
+        who, "liquidity-pool", "deposit", t.contracts.sbtc, UInt(token), UInt(tier), UInt(amount)
+    )
 
 
 def withdraw(t: Twin, who: str, token: int, tier: int, shares: int):
-    return t.call(who, "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(token), UInt(tier),
-                  UInt(shares))  # fmt: skip
+    return t.call(
+        who, "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(token), UInt(tier), UInt(shares)
+    )
 
 
 def buy(t: Twin, buyer: str, quote_id: int, **terms):
     base = dict(
-        buyer=t.accounts[buyer], amount=BTC, strike=65_000 * USD, expiration=t.burn + 144,
-        premium=STX, collateral=10 * STX, token=0, tier=1, quote_expiry=t.burn,
+        buyer=t.accounts[buyer],
+        amount=BTC,
+        strike=65_000 * USD,
+        expiration=t.burn + 144,
+        premium=STX,
+        collateral=10 * STX,
+        token=0,
+        tier=1,
+        quote_expiry=t.burn,
         quote_id=quote_id,
-    )  # fmt: skip
+    )
     q = Quote(**{**base, **terms})
-    return t.call(buyer, "policy-registry", "purchase-policy", q.to_clarity(),
-                  Buffer(sign_quote(q, QUOTE_KEY)), t.contracts.sbtc)  # fmt: skip
+    return t.call(
+        buyer,
+        "policy-registry",
+        "purchase-policy",
+        q.to_clarity(),
+        Buffer(sign_quote(q, QUOTE_KEY)),
+        t.contracts.sbtc,
+    )
 
 
 def settle(t: Twin, *ids: int):
-    return t.call("deployer", "policy-registry", "settle-policies",
-                  List(tuple(UInt(i) for i in ids)), t.contracts.sbtc)  # fmt: skip
+    return t.call(
+        "deployer",
+        "policy-registry",
+        "settle-policies",
+        List(tuple(UInt(i) for i in ids)),
+        t.contracts.sbtc,
+    )
 
 
 def counts(result) -> dict[str, int]:
@@ -158,8 +179,10 @@ def tranche(t: Twin, token: int, tier: int) -> tuple[int, int, int]:
 
 
 def policy(t: Twin, pid: int) -> dict[str, int]:
-    return {k: getattr(v, "value", v) for k, v in t.read(
-        "policy-registry", "get-policy", UInt(pid)).value.data.items()}  # fmt: skip
+    return {
+        k: getattr(v, "value", v)
+        for k, v in t.read("policy-registry", "get-policy", UInt(pid)).value.data.items()
+    }
 
 
 def test_dust_deposits_and_zero_share_refusal(t):
