@@ -143,8 +143,13 @@ class PythonContracts:
         return self._run(body, Ctx(sender, sender, burn_height), check)
 
     def call(self, ctx: Ctx, contract: ContractPrincipal, function: str, *args: Any) -> Any:
-        """A contract-call? from one model into another, with already-parsed arguments."""
-        model, fn, _ = self._function(contract, function, "public")
+        """A contract-call? from one model into another, with already-parsed arguments. A
+        dynamic call (through a trait) to a contract without that function is a runtime error
+        in Clarity, which aborts the transaction."""
+        try:
+            model, fn, _ = self._function(contract, function, "public")
+        except ArgumentError as exc:
+            raise RuntimeAbort(str(exc)) from None
         return fn(model, ctx, *args)
 
     def read_only(

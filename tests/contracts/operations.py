@@ -68,6 +68,8 @@ class Deposit:
     tier: int
     size: str  # normal, dust, below-min, exact-min, zero, huge, zero-shares, one-share
     x: int
+    into: str = "drawn"  # drawn: token and tier as drawn; held: a tranche with shares;
+    # wiped: a tranche with shares and no assets (each when there is one)
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,9 @@ class Settle:
     refresh: str  # none, btc, stx, both: fresh prices pushed by a submitter first
     btc_move_bps: int
     stx_move_bps: int
-    ids: str  # due, active, all, random, mixed, empty, unknown
+    ids: str  # due, active, all, random, mixed, empty
     picks: tuple[int, ...]
+    wait: int = 0  # > 0: first mine to the earliest active expiration + wait - 1 (<= 200)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ deposits = st.builds(
         + ["one-share"]
     ),
     x=x,
+    into=st.sampled_from(["drawn", "drawn", "held", "wiped"]),
 )
 setup_deposits = st.builds(
     Deposit, who=who, token=good_token, tier=good_tier, size=st.just("normal"), x=x
@@ -238,12 +242,12 @@ mints = st.builds(
     Mint,
     who=st.sampled_from([0, 0, 0, 0, 3]),
     to=who,
-    amount=st.one_of(st.just(0), st.integers(1, 10 * BTC)),
+    amount=st.sampled_from([1, 1, 1, 1, 0]).flatmap(lambda k: st.integers(k, k * 10 * BTC)),
 )
 transfers = st.builds(
     Transfer,
     who=who,
-    sender=st.one_of(st.none(), st.none(), st.none(), who),
+    sender=st.sampled_from([None, None, None, None, None, *range(len(ACCOUNTS))]),
     to=st.sampled_from(["account", "account", "pool", "self"]),
     to_index=who,
     size=st.sampled_from(["fraction", "fraction", "zero", "over"]),
@@ -305,25 +309,29 @@ prices = st.builds(
     asset=st.sampled_from(["BTC-USD"] * 5 + ["STX-USD"] * 3 + ["ETH-USD"]),
     move_bps=moves,
 )
-setup_prices = st.builds(
-    Price,
-    who=st.just(0),
-    role=st.just(True),
-    asset=st.sampled_from(["BTC-USD", "STX-USD"]),
-    move_bps=st.integers(-500, 500),
-)
+
+
+def setup_prices(asset: str) -> st.SearchStrategy:
+    return st.builds(
+        Price,
+        who=st.just(0),
+        role=st.just(True),
+        asset=st.just(asset),
+        move_bps=st.integers(-500, 500),
+    )
+
+
 mines = st.builds(Mine, n=st.one_of(st.integers(1, 8), st.integers(140, 200), st.integers(1, 200)))
 settles = st.builds(
     Settle,
     who=who,
     role=role,
-    refresh=st.sampled_from(["none", "btc", "stx", "both", "both", "both"]),
-    btc_move_bps=st.one_of(
-        st.integers(-6_000, -500), st.integers(-500, 500), st.integers(0, 3_000)
-    ),
+    refresh=st.sampled_from(["none", "btc", "stx", "both", "both", "both", "both", "both"]),
+    btc_move_bps=st.one_of(st.integers(-6_000, 0), st.integers(-500, 500), st.integers(0, 3_000)),
     stx_move_bps=st.one_of(st.integers(-500, 500), st.integers(-5_000, 5_000)),
     ids=st.sampled_from(["due", "due", "due", "active", "all", "random", "mixed", "empty"]),
     picks=st.lists(st.integers(0, 60), max_size=8).map(tuple),
+    wait=st.sampled_from([0, 0, 1, 1, 3, 8]),
 )
 set_lockeds = st.builds(
     SetLocked,
@@ -391,12 +399,12 @@ restricteds = st.builds(
 )
 
 WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
-    (deposits, 16),
-    (withdrawals, 10),
+    (deposits, 13),
+    (withdrawals, 9),
     (buys, 20),
-    (prices, 10),
-    (mines, 10),
-    (settles, 12),
+    (prices, 8),
+    (mines, 12),
+    (settles, 14),
     (set_lockeds, 4),
     (set_pauseds, 2),
     (set_parameters, 4),
@@ -405,10 +413,21 @@ WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
     (transfers, 3),
     (restricteds, 2),
 ]
-operations: st.SearchStrategy = st.one_of(*[s for s, w in WEIGHTS for _ in range(w)])
-# A short generated setup (not counted in the sequence's steps): prices and deposits, so that
-# purchases and settlements have something to act on early in the sequence.
-setups: st.SearchStrategy = st.lists(st.one_of(setup_prices, setup_deposits), max_size=5)
+# (`one_of` would ignore repeated strategies: the weights are indices into this table)
+operations: st.SearchStrategy = st.sampled_from(
+    [i for i, (_, w) in enumerate(WEIGHTS) for _ in range(w)]
+).flatmap(lambda i: WEIGHTS[i][0])
+# A short generated setup (not counted in the sequence's steps), so that purchases and
+# settlements have something to act on early: usually both prices, and a few deposits.
+setups: st.SearchStrategy = st.tuples(
+    st.sampled_from([True] * 9 + [False]).flatmap(
+        lambda priced: (
+            st.tuples(setup_prices("BTC-USD"), setup_prices("STX-USD")) if priced else st.just(())
+        )
+    ),
+    st.lists(setup_deposits, min_size=0, max_size=4),
+    st.lists(setup_deposits, min_size=1, max_size=3),
+).map(lambda parts: [op for part in parts for op in part])
 
 
 # --- interpretation ----------------------------------------------------------------------------
@@ -545,9 +564,16 @@ class Runner:
 
     def do_deposit(self, op: Deposit) -> None:
         sender = ACCOUNTS[op.who]
-        assets, total, _ = self.py.pool.tranche(op.token, op.tier)
-        minimum = self.param(f"min-first-deposit-{min(op.token, 1)}")
-        big = op.token != 1
+        tok, tr = op.token, op.tier
+        if op.into != "drawn":
+            held = [(a, b) for a, b in TRANCHES if self.py.pool.tranche(a, b)[1]]
+            if op.into == "wiped":
+                held = [(a, b) for a, b in held if not self.py.pool.tranche(a, b)[0]]
+            if held:
+                tok, tr = held[op.x % len(held)]
+        assets, total, _ = self.py.pool.tranche(tok, tr)
+        minimum = self.param(f"min-first-deposit-{min(tok, 1)}")
+        big = tok != 1
         amount = {
             "normal": (10 * STX + op.x * 500 * STX // 1000) if big else 100_000 + op.x * 1000,
             "dust": 1 + op.x % 999,
@@ -572,10 +598,14 @@ class Runner:
     def do_withdraw(self, op: Withdraw) -> None:
         sender = ACCOUNTS[op.who]
         tok, tr = op.token, op.tier
-        if op.holder:
-            holders = [a for a in ACCOUNTS if self.py.pool.shares_of(tok, tr, self.t.accounts[a])]
-            if holders:
-                sender = holders[op.x % len(holders)]
+        if op.holder:  # any holding, whatever the drawn tranche
+            holdings = sorted(
+                (key[0], key[1], self.name_of(key[2]) or "")
+                for key, n in self.py.pool.shares.items()
+                if n
+            )
+            if holdings:
+                tok, tr, sender = holdings[op.x % len(holdings)]
         held = self.py.pool.shares_of(tok, tr, self.t.accounts[sender])
         assets, total, locked = self.py.pool.tranche(tok, tr)
         free_max = min(held, (assets - locked) * total // assets) if assets else held
@@ -838,13 +868,28 @@ class Runner:
         }[op.ids]
         return ids[:50]
 
+    def refresh(self, asset: str, move_bps: int) -> None:
+        """A backend's price push before settling: within the deviation cap while the stored
+        price is fresh (any move once it is stale)."""
+        found = self.py.oracle.price_of(asset)
+        if found is not None and self.t.burn - found[1] < self.py.oracle.var("max_age"):
+            cap = self.py.oracle.var("max_deviation_bps")
+            move_bps = max(-cap, min(cap, move_bps))
+        self.push(f"settle-refresh[{asset}]", self.submitter(0, True), asset, move_bps)
+
     def do_settle(self, op: Settle) -> None:
+        if op.wait:
+            count = self.policy_count()
+            pending = [self.py.registry.policy(pid) for pid in range(1, count + 1)]
+            ends = [p["expiration"] for p in pending if p["status"] == 0]
+            if ends:
+                n = min(200, max(0, min(ends) - self.t.burn + op.wait - 1))
+                if n:
+                    self.do_mine(Mine(n))
         if op.refresh in ("btc", "both"):
-            sender = self.submitter(0, True)
-            self.push("settle-refresh[BTC-USD]", sender, "BTC-USD", op.btc_move_bps)
+            self.refresh("BTC-USD", op.btc_move_bps)
         if op.refresh in ("stx", "both"):
-            sender = self.submitter(0, True)
-            self.push("settle-refresh[STX-USD]", sender, "STX-USD", op.stx_move_bps)
+            self.refresh("STX-USD", op.stx_move_bps)
         sender = self.holder("policy-registry", "backend", op.who, op.role)
         ids = self.settle_ids(op)
         before = {pid: self.py.registry.policy(pid) for pid in set(ids)}

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.conformance
 
 EXAMPLES = int(os.environ.get("BITHEDGE_CONFORMANCE_EXAMPLES", "200"))
 STEPS = 30
-CHECK_EVERY = 3
+CHECK_EVERY = 1
 
 # reached states worth counting per example (`--hypothesis-show-statistics`)
 NOTABLE = {

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from chain.clarity import ClarityValue, ContractPrincipal, StandardPrincipal, UInt, principal
 from chain.contracts import TRANCHES, Contracts
-from sim.clarity_vm import ClarityBridge, call_request, decode_events, decode_result, read_request
+from sim.clarity_vm import (
+    BridgeError,
+    ClarityBridge,
+    call_request,
+    decode_events,
+    decode_result,
+    read_request,
+)
 from sim.models import PythonContracts
 from sim.models.base import ArgumentError
 
@@ -39,15 +46,22 @@ class Twin:
     def call(self, sender: str, contract: str, function: str, *args: ClarityValue) -> ClarityValue:
         """Runs one public call on both; returns the (equal) result."""
         who = self.accounts[sender]
-        vm = self.bridge.do(call_request(contract, function, args, who.address))
-        vm_result, vm_events = decode_result(vm), decode_events(vm)
         try:
             prepared = self.py.prepare(self.contract(contract), function, args)
         except ArgumentError as exc:
-            raise AssertionError(f"the model refuses a call the VM ran: {exc}") from None
+            raise AssertionError(f"the model refuses a call the VM would run: {exc}") from None
         py = self.py.execute(who, prepared, self.burn)
         self.steps += 1
         where = f"step {self.steps}: {sender} {contract}.{function}"
+        try:
+            vm = self.bridge.do(call_request(contract, function, args, who.address))
+        except BridgeError as exc:  # the SDK throws on a runtime error instead of returning
+            assert "Runtime error" in str(exc), f"{where}: {exc}"
+            assert py.outcome == "abort_by_response" and py.value is None, (
+                f"{where}: the VM hit a runtime error, the model returned {py.value}"
+            )
+            return None  # type: ignore[return-value]
+        vm_result, vm_events = decode_result(vm), decode_events(vm)
         assert py.value == vm_result, f"{where}: model {py.value} != VM {vm_result}"
         py_events = py.events if py.success else ()
         assert list(py_events) == list(vm_events), f"{where}: events differ"

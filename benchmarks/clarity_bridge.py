@@ -1,0 +1,147 @@
+"""Public calls per second through the Clarity VM bridge (`sim.clarity_vm.ClarityBridge`).
+
+Deploys the contracts in the Clarinet SDK simnet, seeds the STX tranches, then sends a workload
+of realistic public calls: the oracle's BTC-USD and STX-USD prices alternating small moves (well
+inside the deviation cap), deposits by eight providers and withdrawals of exactly the shares
+those deposits minted. Every call must return `(ok …)`. The same workload runs twice on a
+fresh simnet each time: (a) one request per round trip, (b) pipelined with `bridge.batch` in
+batches of `--batch`. Requests are built (Clarity values serialized) before the clock starts,
+as a wallet would sign them beforehand.
+
+    python benchmarks/clarity_bridge.py [--calls 5000] [--batch 100]
+
+Last line: calls_per_s=<number> (the better of the two modes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from chain.clarity import ContractPrincipal, StringAscii, UInt, principal
+from sim.clarity_vm import ClarityBridge, call_request
+
+USD = 100_000_000
+STX = 1_000_000
+OK_RESPONSE = "07"  # the consensus serialization of `(ok …)` starts with type byte 0x07
+PROVIDERS = tuple(f"wallet_{i}" for i in range(1, 9))
+
+
+def setup(bridge: ClarityBridge) -> tuple[dict[str, str], ContractPrincipal]:
+    """A fresh simnet with prices and a seeded STX tranche per tier; the accounts and the sBTC
+    contract to pass as `ft`."""
+    info = bridge.request("init")
+    accounts: dict[str, str] = info["accounts"]
+    sbtc = principal(info["deployer"]).contract("sbtc-token")
+    assert isinstance(sbtc, ContractPrincipal)
+    seed = [
+        call_request(
+            "oracle", "set-price", [StringAscii("BTC-USD"), UInt(65_000 * USD)], info["deployer"]
+        ),
+        call_request(
+            "oracle", "set-price", [StringAscii("STX-USD"), UInt(50_000_000)], info["deployer"]
+        ),
+        *(
+            call_request(
+                "liquidity-pool",
+                "deposit",
+                [sbtc, UInt(0), UInt(tier), UInt(10 * STX)],
+                info["deployer"],
+            )
+            for tier in range(3)
+        ),
+    ]
+    check(bridge.batch(seed))
+    return accounts, sbtc
+
+
+def workload(calls: int, accounts: dict[str, str], sbtc: ContractPrincipal) -> list[dict]:
+    """`calls` requests: per round of eight, a BTC-USD price, a deposit, a withdrawal, an
+    STX-USD price, a deposit, a deposit, a withdrawal, a withdrawal. Share price stays 1:1
+    (no premiums enter), so a withdrawal of a provider's earlier deposit is always covered."""
+    deployer = accounts["deployer"]
+    owed: dict[tuple[str, int], list[int]] = {}  # (provider, tier) -> deposits not withdrawn
+    pattern = ("btc", "deposit", "withdraw", "stx", "deposit", "deposit", "withdraw", "withdraw")
+    out: list[dict[str, Any]] = []
+    n_dep = n_wd = 0
+    for i in range(calls):
+        kind = pattern[i % len(pattern)]
+        step = i // len(pattern)
+        if kind in ("btc", "stx"):
+            asset, base = ("BTC-USD", 65_000 * USD) if kind == "btc" else ("STX-USD", 50_000_000)
+            moved = base + (base // 1000) * (step % 2)  # +-0.1%, alternating
+            out.append(
+                call_request("oracle", "set-price", [StringAscii(asset), UInt(moved)], deployer)
+            )
+        elif kind == "deposit" or not any(owed.values()):
+            who = accounts[PROVIDERS[n_dep % len(PROVIDERS)]]
+            tier = n_dep % 3
+            amount = (1 + n_dep % 7) * STX
+            owed.setdefault((who, tier), []).append(amount)
+            n_dep += 1
+            out.append(
+                call_request(
+                    "liquidity-pool", "deposit", [sbtc, UInt(0), UInt(tier), UInt(amount)], who
+                )
+            )
+        else:
+            keys = [k for k, v in owed.items() if v]
+            who, tier = keys[n_wd % len(keys)]
+            shares = owed[(who, tier)].pop(0)
+            n_wd += 1
+            out.append(
+                call_request(
+                    "liquidity-pool", "withdraw", [sbtc, UInt(0), UInt(tier), UInt(shares)], who
+                )
+            )
+    return out
+
+
+def check(answers: list[Any]) -> None:
+    bad = [a["result"] for a in answers if not a["result"].startswith(OK_RESPONSE)]
+    if bad:
+        raise SystemExit(f"{len(bad)} calls failed, first result {bad[0]}")
+
+
+def sequential(bridge: ClarityBridge, requests: list[dict]) -> tuple[float, list[Any]]:
+    start = time.perf_counter()
+    answers = [bridge.do(r) for r in requests]
+    return time.perf_counter() - start, answers
+
+
+def pipelined(bridge: ClarityBridge, requests: list[dict], size: int) -> tuple[float, list[Any]]:
+    start = time.perf_counter()
+    answers: list[Any] = []
+    for i in range(0, len(requests), size):
+        answers.extend(bridge.batch(requests[i : i + size]))
+    return time.perf_counter() - start, answers
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--calls", type=int, default=5000)
+    ap.add_argument("--batch", type=int, default=100, help="requests per pipelined batch")
+    args = ap.parse_args()
+
+    rates: dict[str, float] = {}
+    with ClarityBridge() as bridge:
+        for mode in ("sequential", f"batch={args.batch}"):
+            accounts, sbtc = setup(bridge)  # a fresh simnet for each mode
+            requests = workload(args.calls, accounts, sbtc)
+            if mode == "sequential":
+                elapsed, answers = sequential(bridge, requests)
+            else:
+                elapsed, answers = pipelined(bridge, requests, args.batch)
+            check(answers)
+            rates[mode] = len(requests) / elapsed
+            print(
+                f"{mode}: calls={len(requests)} seconds={elapsed:.3f} calls_per_s={rates[mode]:.0f}"
+            )
+    best = max(rates, key=rates.__getitem__)
+    print(f"best={best}")
+    print(f"calls_per_s={rates[best]:.0f}")
+
+
+if __name__ == "__main__":
+    main()
