@@ -19,9 +19,10 @@
 //   assets                    -> {asset: {address: "amount"}}  (STX and every token)
 //   tip                       -> {burn_height, stacks_height}
 //   batch {requests: [...]}   -> [response, ...]   (pipelining: one line, many calls)
+//   block {calls: [call...]}  -> [call answer, ...]  (all the calls mined in one Stacks block)
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { initSimnet } from "@stacks/clarinet-sdk";
+import { initSimnet, tx } from "@stacks/clarinet-sdk";
 import { deserializeCV, serializeCV } from "@stacks/transactions";
 
 const out = process.stdout;
@@ -123,6 +124,12 @@ async function handle(req) {
     }
     case "tip":
       return tip();
+    case "block": {
+      const txs = req.calls.map((c) =>
+        tx.callPublicFn(contractId(c.contract), c.function, c.args.map((a) => deserializeCV(a)), c.sender),
+      );
+      return simnet.mineBlock(txs).map(executed);
+    }
     default:
       throw new Error(`unknown op ${JSON.stringify(req.op)}`);
   }

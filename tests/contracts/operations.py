@@ -252,7 +252,7 @@ transfers = st.builds(
     to_index=who,
     size=st.sampled_from(["fraction", "fraction", "zero", "over"]),
     x=x,
-    memo=st.one_of(st.none(), st.none(), st.binary(max_size=34)),
+    memo=st.one_of(st.none(), st.binary(max_size=34)),
 )
 BUY_FAULTS = ["none"] * 14 + [
     "expired",
@@ -425,8 +425,7 @@ setups: st.SearchStrategy = st.tuples(
             st.tuples(setup_prices("BTC-USD"), setup_prices("STX-USD")) if priced else st.just(())
         )
     ),
-    st.lists(setup_deposits, min_size=0, max_size=4),
-    st.lists(setup_deposits, min_size=1, max_size=3),
+    st.lists(setup_deposits, min_size=1, max_size=6),
 ).map(lambda parts: [op for part in parts for op in part])
 
 
