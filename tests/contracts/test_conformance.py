@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from chain.clarity import TRUE, Buffer, Err, List, Ok, StringAscii, Tuple, UInt
+from chain.clarity import TRUE, Buffer, ClarityValue, Err, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.quotes import Quote, sign_quote
 from sim.models.world import ExecResult
 from tests.contracts.operations import BTC, QUOTE_KEY, STX, USD, Runner, operations, setups
@@ -279,3 +279,67 @@ def test_settlement_defers_on_stale_or_early_prices(t):
     assert policy(t, 1)["payout"] == 400 * STX
     assert policy(t, 1)["paid"] == 400 * STX
     t.assert_same_state(policies=1)
+
+
+def test_signature_forms(t):
+    """`secp256k1-verify` takes r || s with an optional 65th byte 0..3 that it ignores."""
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    assert deposit(t, "wallet_1", 0, 1, 1_000 * STX) == Ok(UInt(1_000 * STX))
+
+    def purchase(quote_id: int, mangle) -> ClarityValue:
+        q = Quote(
+            buyer=t.accounts["wallet_3"],
+            amount=BTC,
+            strike=65_000 * USD,
+            expiration=t.burn + 144,
+            premium=STX,
+            collateral=10 * STX,
+            token=0,
+            tier=1,
+            quote_expiry=t.burn,
+            quote_id=quote_id,
+        )
+        signature = mangle(sign_quote(q, QUOTE_KEY))
+        return t.call(
+            "wallet_3",
+            "policy-registry",
+            "purchase-policy",
+            q.to_clarity(),
+            Buffer(signature),
+            t.contracts.sbtc,
+        )
+
+    for bad in (4, 0x1B, 0xFF):  # a 65th byte above 3 is refused
+        assert purchase(1, lambda s, bad=bad: s[:64] + bytes([bad])) == err(303)
+    assert purchase(1, lambda s: bytes(65)) == err(303)
+    assert purchase(1, lambda s: s[:63]) == err(303)  # (buff 65) takes it; too short to verify
+    assert purchase(1, lambda s: s[:64]) == Ok(UInt(1))  # r || s alone verifies
+    assert purchase(2, lambda s: s[:64] + bytes([s[64] ^ 1])) == Ok(UInt(2))  # any of 0..3
+    assert purchase(2, lambda s: s) == err(305)
+    assert t.call("deployer", "policy-registry", "set-quote-pubkey", Buffer(bytes(33))) == Ok(TRUE)
+    assert purchase(3, lambda s: s) == err(303)  # no signature verifies against zero bytes
+    key32 = Buffer(QUOTE_KEY.public_key[:32])
+    assert t.call("deployer", "policy-registry", "set-quote-pubkey", key32) == err(306)
+    t.assert_same_state(policies=2)
+
+
+def test_a_donation_to_the_pool_changes_no_share_price(t):
+    for who, amount in (("wallet_1", BTC), ("wallet_2", 5 * BTC), ("wallet_3", 1_000)):
+        assert t.call("deployer", "sbtc-token", "mint", UInt(amount), t.accounts[who]) == Ok(TRUE)
+    assert deposit(t, "wallet_1", 1, 0, 1_000_000) == Ok(UInt(1_000_000))
+    memo = Some(Buffer(b"a gift"))
+    assert t.call(
+        "wallet_2",
+        "sbtc-token",
+        "transfer",
+        UInt(5 * BTC),
+        t.accounts["wallet_2"],
+        t.contracts.pool,
+        memo,
+    ) == Ok(TRUE)
+    assert [e.kind for e in t.last[0].events] == ["ft_transfer", "print"]  # the memo
+    assert tranche(t, 1, 0) == (1_000_000, 1_000_000, 0)  # internal accounting only
+    assert deposit(t, "wallet_3", 1, 0, 1_000) == Ok(UInt(1_000))  # still one share per sat
+    assert withdraw(t, "wallet_1", 1, 0, 1_000_000) == Ok(UInt(1_000_000))
+    assert t.py.sbtc_balance(t.contracts.pool) == 5 * BTC + 1_000
+    t.assert_same_state()
