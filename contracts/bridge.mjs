@@ -10,6 +10,8 @@
 //                                principal (the simulator's own deployer) and it becomes `.`
 //   mint_stx {recipient, amount}                     -> {}
 //   stx_balance {address}     -> "amount"
+//   var {contract, name}      -> hex of a data var's value
+//   map {contract, name, key: hex} -> hex of (some value), or null when absent
 //   call {contract, function, args: [hex], sender}
 //                             -> {result: hex, events: [...], burn_height, stacks_height, costs}
 //   read {contract, function, args: [hex], sender}   -> {result: hex}
@@ -124,6 +126,15 @@ async function handle(req) {
     }
     case "tip":
       return tip();
+    case "var":
+      return hex(simnet.getDataVar(contractId(req.contract), req.name));
+    case "map":
+      try {
+        return hex(simnet.getMapEntry(contractId(req.contract), req.name, deserializeCV(req.key)));
+      } catch (err) {
+        if (String(err).includes("value not found")) return null; // STACKS-TOOLING: a miss throws
+        throw err;
+      }
     case "block": {
       const txs = req.calls.map((c) =>
         tx.callPublicFn(contractId(c.contract), c.function, c.args.map((a) => deserializeCV(a)), c.sender),

@@ -184,3 +184,22 @@ def test_every_restricted_function_refuses_the_wrong_principal(twin):
             assert t.call(who, contract, function, *args) == err(code), (function, who)
     for contract, function, args, code in calls[8:11]:  # registry-only, even for the admin
         assert t.call("deployer", contract, function, *args) == err(code)
+
+
+def test_bridge_reads_data_vars_and_maps(twin, bridge):
+    from chain.clarity import Some, deserialize
+
+    t = twin
+    count = bridge.request("var", contract="policy-registry", name="policy-count")
+    assert deserialize(bytes.fromhex(count)) == UInt(0)
+    key = QUOTE_KEY.public_key
+    pubkey = bridge.request("var", contract="policy-registry", name="quote-pubkey")
+    assert deserialize(bytes.fromhex(pubkey)) == Buffer(key)
+    prices(t, 65_000 * USD, 50_000_000)
+    entry = bridge.request("map", contract="oracle", name="prices",
+                           key=StringAscii("BTC-USD").serialize().hex())  # fmt: skip
+    found = deserialize(bytes.fromhex(entry))
+    assert isinstance(found, Some) and found.value["price"] == UInt(65_000 * USD)
+    missing = bridge.request("map", contract="oracle", name="prices",
+                             key=StringAscii("ETH-USD").serialize().hex())  # fmt: skip
+    assert missing is None or deserialize(bytes.fromhex(missing)) == NONE
