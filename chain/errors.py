@@ -58,6 +58,54 @@ class BadFunctionArgument(Rejected):
     reason = "BadFunctionArgument"
 
 
+# The rest of the node's reasons (stacks.js `TxRejectedReason`, the node's `MemPoolRejection`).
+# SimChain never raises them; a live node can, so the Signer still sees a named class.
+
+
+class DeserializationError(Rejected):
+    reason = "Deserialization"
+
+
+class NoSuchPublicFunction(Rejected):
+    reason = "NoSuchPublicFunction"
+
+
+class ContractAlreadyExists(Rejected):
+    reason = "ContractAlreadyExists"
+
+
+class BadAddressVersionByte(Rejected):
+    reason = "BadAddressVersionByte"
+
+
+class TransferRecipientCannotEqualSender(Rejected):
+    reason = "TransferRecipientCannotEqualSender"
+
+
+class TransferAmountMustBePositive(Rejected):
+    reason = "TransferAmountMustBePositive"
+
+
+class TemporarilyBlacklisted(Rejected):
+    reason = "TemporarilyBlacklisted"
+
+
+class EstimatorError(Rejected):
+    reason = "EstimatorError"
+
+
+class ServerFailureNoSuchChainTip(Rejected):
+    reason = "ServerFailureNoSuchChainTip"
+
+
+class ServerFailureDatabase(Rejected):
+    reason = "ServerFailureDatabase"
+
+
+class ServerFailureOther(Rejected):
+    reason = "ServerFailureOther"
+
+
 REASONS: dict[str, type[Rejected]] = {
     cls.reason: cls
     for cls in (
@@ -71,6 +119,17 @@ REASONS: dict[str, type[Rejected]] = {
         FeeTooLow,
         NoSuchContract,
         BadFunctionArgument,
+        DeserializationError,
+        NoSuchPublicFunction,
+        ContractAlreadyExists,
+        BadAddressVersionByte,
+        TransferRecipientCannotEqualSender,
+        TransferAmountMustBePositive,
+        TemporarilyBlacklisted,
+        EstimatorError,
+        ServerFailureNoSuchChainTip,
+        ServerFailureDatabase,
+        ServerFailureOther,
     )
 }
 
