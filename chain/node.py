@@ -624,7 +624,7 @@ class NodeClient:
                 )
             except httpx.TimeoutException as exc:
                 cause = f"timed out ({type(exc).__name__})"
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # network, protocol, decoding: all worth a retry
                 cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 status = resp.status_code
