@@ -44,9 +44,7 @@ class Adapter:
 
     name: str
     base_url: str  # scheme + host of the public API
-    paths: Mapping[
-        str, str
-    ]  # asset -> path and query; an asset the exchange does not list is absent
+    paths: Mapping[str, str]  # asset -> path and query; assets the exchange lacks are absent
     reader: Callable[[Any], Any]  # the parsed JSON document -> the price field, still as text
     price: str  # which price the field holds, for the docs and the logs
 
