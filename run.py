@@ -3,6 +3,9 @@
 python run.py scenarios                       list the scenarios
 python run.py knobs                           list every --set key with its range
 python run.py sim NAME [--seed N] [--out DIR] [--set key=value ...] [--plot]
+python run.py live --config FILE [--dry-run]  the engine against a Stacks node and exchanges
+python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
+python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's unsigned call
 """
 
 from __future__ import annotations
@@ -97,7 +100,49 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--executor", default="python", help="contract executor (python)")
     sim.add_argument("--progress", action="store_true", help="progress line even when piped")
     sim.set_defaults(func=_cmd_sim)
+
+    live = sub.add_parser("live", help="run the engine against a Stacks node")
+    live.add_argument("--config", required=True, help="live configuration (TOML)")
+    live.add_argument(
+        "--dry-run", action="store_true", help="decide, build and sign once; never broadcast"
+    )
+    live.set_defaults(func=_live("live"))
+
+    dev = sub.add_parser("devnet", help="a local Stacks-node stand-in (Clarity VM) on loopback")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3999)
+    dev.add_argument("--dir", default="devnet", help="where keys and live.toml are written")
+    dev.add_argument("--users", type=int, default=4, choices=range(1, 101), metavar="1..100")
+    dev.add_argument("--block-seconds", type=float, default=2.0)
+    dev.add_argument("--burn-seconds", type=float, default=10.0)
+    dev.set_defaults(func=_live("devnet"))
+
+    q = sub.add_parser("quote", help="print the unsigned call a wallet signs, as JSON")
+    q.add_argument("action", choices=("purchase", "deposit", "withdraw"))
+    q.add_argument("--config", required=True, help="live configuration (TOML)")
+    q.add_argument("--sender", required=True, help="the user's address (buyer or provider)")
+    q.add_argument("--token", default="stx", help="stx or sbtc")
+    q.add_argument("--tier", type=int, help="0, 1 or 2 (purchase: default from the strike)")
+    q.add_argument("--btc", help="purchase: BTC protected")
+    q.add_argument("--strike", help="purchase: strike in USD")
+    q.add_argument("--days", help="purchase: days to expiry (144 burn blocks a day)")
+    q.add_argument("--amount", help="deposit: amount in STX or sBTC")
+    q.add_argument("--shares", help="withdraw: shares to burn")
+    q.set_defaults(func=_live("quote"))
     return p
+
+
+def _live(name: str):
+    def run(args: argparse.Namespace) -> int:
+        from live import commands
+
+        try:
+            return getattr(commands, name)(args)
+        except commands.NodeDown as exc:
+            print(f"error: node unreachable: {exc}", file=sys.stderr)
+            return 3
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pykka
 
-from actors.messages import Connect
+from actors.messages import Connect, Sync
 
 A = TypeVar("A", bound=type)
 
@@ -42,6 +42,10 @@ class EngineActor(pykka.Actor):
                 for t in getattr(fn, "__handles__", ()):
                     table[t] = fn
         cls._handlers = table
+
+    @handles(Sync)
+    def sync(self, _msg: Sync) -> bool:
+        return True
 
     def on_receive(self, message: Any) -> Any:
         handler = self._handlers.get(type(message))

@@ -22,6 +22,12 @@ class Connect:
 
 
 @dataclass(frozen=True, slots=True)
+class Sync:
+    """A barrier: an actor answers it (with `ask`) once it has handled everything sent before.
+    Live and tests use it; simulations never wait on an actor."""
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """The clock's periodic poke (oracle polling); `now` in seconds."""
 

@@ -99,10 +99,19 @@ class RegistryActor(ServiceActor):
         self.in_flight: set[int] = set()
         self.push_asked: dict[str, int] = {}
         self._settle_dirty = False
+        self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
+        for row in self.store.outbox.pending():  # settlements a previous run left in flight
+            kind, _, ids = row["tag"].partition(":")
+            if kind == "settle" and ids:
+                self.recovered[row["txid"]] = tuple(int(i) for i in ids.split(","))
+                self.in_flight.update(self.recovered[row["txid"]])
         self.burn_height = self.chain.tip().burn_height
+        base = self.burn_height * QUOTE_IDS_PER_BLOCK
+        last = self.store.quotes.last_id(base, base + QUOTE_IDS_PER_BLOCK)
+        self.quote_counter = 0 if last is None else last - base
         for asset in (BTC_USD, STX_USD):
             got = self.chain.read_only(self.contracts.oracle, "get-price", [StringAscii(asset)])
             if isinstance(got, Ok) and isinstance(got.value, Tuple):
@@ -234,6 +243,8 @@ class RegistryActor(ServiceActor):
             self.quote_counter = 0
             for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
                 self._release(qid)
+            if self.recovered:
+                self._settle_recovered()
         for e in msg.prints:
             name = e["event"]
             if name == "policy-purchased":
@@ -271,6 +282,15 @@ class RegistryActor(ServiceActor):
             elif name == "parameter-set":
                 follow(self.params, e)
         self._settle()
+
+    def _settle_recovered(self) -> None:
+        """A previous run's settlement no longer pending in the outbox is done with: its
+        policies' events (if it ran) have arrived, and the others may be settled again."""
+        for txid in list(self.recovered):
+            row = self.store.outbox.get(txid)
+            if row is None or row["status"] != "pending":
+                self.in_flight.difference_update(self.recovered.pop(txid))
+                self._settle_dirty = True
 
     def _fresh(self, asset: str, expiration: int) -> bool:
         got = self.onchain.get(asset)

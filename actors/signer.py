@@ -22,6 +22,14 @@ from chain.port import Chain, TxStatus
 from chain.quotes import sign_quote
 from store import Store
 
+DROPPED = TxStatus.DROPPED
+
+
+def tag_text(tag: tuple) -> str:
+    """A request's tag as the outbox keeps it: `settle:4,5,6`, `price:BTC-USD:6500000000000`,
+    so that a restarted engine knows what each pending transaction was for."""
+    return ":".join(",".join(map(str, p)) if isinstance(p, tuple) else str(p) for p in tag)
+
 
 @dataclass(frozen=True)
 class SignerConfig:
@@ -80,6 +88,43 @@ class SignerActor(EngineActor):
 
     def on_start(self) -> None:
         self.next_nonce = self.chain.nonce(self.address)
+        self._recover()
+
+    def _recover(self) -> None:
+        """Takes up what a previous run left pending in the outbox: a transaction the chain
+        finished is recorded; one it still holds is tracked again; one it never saw is sent
+        again, the same bytes, unless its nonce has been spent since. Nothing is signed anew,
+        so nothing can be sent twice."""
+        for row in self.store.outbox.pending():
+            if row["sender"] != self.address.address:
+                continue
+            txid, nonce = row["txid"], row["nonce"]
+            try:
+                receipt = self.chain.status(txid)
+            except KeyError:
+                receipt = None
+            if receipt is not None and receipt.status.final and receipt.status is not DROPPED:
+                self.store.outbox.set_status(txid, receipt.status.value, 0.0)
+                continue
+            if receipt is None or receipt.status is TxStatus.DROPPED:
+                if nonce < self.next_nonce:
+                    self.store.outbox.set_status(txid, "dropped", 0.0)
+                    continue
+                try:
+                    self.chain.submit(bytes.fromhex(row["raw_hex"]))
+                except errors.Rejected as exc:
+                    self.store.outbox.set_status(txid, "rejected", 0.0)
+                    self.log.record("tx-refused", txid=txid, nonce=nonce, reason=exc.reason)
+                    continue
+            tx = txs.decode(bytes.fromhex(row["raw_hex"]))
+            payload = tx.payload
+            assert isinstance(payload, txs.ContractCall)
+            request = Submit(payload.contract, payload.function, payload.args,
+                             tuple(row["tag"].split(":")))  # fmt: skip
+            self.in_flight[txid] = _InFlight(_Job(request, row["fee"]), nonce, txid)
+            self.next_nonce = max(self.next_nonce, nonce + 1)
+            self.log.record("tx-recovered", txid=txid, function=payload.function, nonce=nonce)
+        self.store.flush()
 
     # -- requests --
 
@@ -129,7 +174,7 @@ class SignerActor(EngineActor):
         elif job.replaces:
             self.store.outbox.replace(job.replaces, txid, raw.hex(), job.fee, 0.0)
         else:
-            tag = str(request.tag[0]) if request.tag else ""
+            tag = tag_text(request.tag)
             self.store.outbox.add(txid, self.address.address, nonce, raw.hex(), tag, job.fee, 0.0)
         return _Prepared(job, nonce, raw, txid)
 

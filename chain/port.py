@@ -68,6 +68,21 @@ class TxReceipt:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """A Stacks block as the engine follows it: its receipts and events, in chain order.
+
+    SimChain hands every block to its subscribers; StacksChain's `poll` assembles them from the
+    node API, where a block's transactions can be seen in more than one poll, so a live block
+    may arrive in parts (the same height twice, each part in order)."""
+
+    height: int
+    burn_height: int
+    time: float
+    receipts: tuple[TxReceipt, ...]
+    events: tuple[ChainEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Tip:
     stacks_height: int
     burn_height: int

@@ -22,10 +22,13 @@
 //   tip                       -> {burn_height, stacks_height}
 //   batch {requests: [...]}   -> [response, ...]   (pipelining: one line, many calls)
 //   block {calls: [call...]}  -> [call answer, ...]  (all the calls mined in one Stacks block)
+//   decode_tx {raw: hex}      -> {txid, nonce, fee, signature_ok, reason}: the reference decoding
+//                                and origin-signature check of @stacks/transactions (the devnet's
+//                                admission), independent of the Python decoder
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { initSimnet, tx } from "@stacks/clarinet-sdk";
-import { deserializeCV, serializeCV } from "@stacks/transactions";
+import { deserializeCV, deserializeTransaction, serializeCV } from "@stacks/transactions";
 
 const out = process.stdout;
 console.log = (...args) => process.stderr.write(args.join(" ") + "\n");
@@ -140,6 +143,19 @@ async function handle(req) {
         tx.callPublicFn(contractId(c.contract), c.function, c.args.map((a) => deserializeCV(a)), c.sender),
       );
       return simnet.mineBlock(txs).map(executed);
+    }
+    case "decode_tx": {
+      const t = deserializeTransaction(req.raw);
+      let signature_ok = true;
+      let reason = "";
+      try {
+        t.verifyOrigin();
+      } catch (err) {
+        signature_ok = false;
+        reason = String(err && err.message ? err.message : err);
+      }
+      const sc = t.auth.spendingCondition;
+      return { txid: t.txid(), nonce: String(sc.nonce), fee: String(sc.fee), signature_ok, reason };
     }
     default:
       throw new Error(`unknown op ${JSON.stringify(req.op)}`);

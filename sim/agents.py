@@ -21,6 +21,7 @@ from chain import errors
 from chain import transactions as txs
 from chain.clarity import Buffer, UInt
 from chain.contracts import SBTC, STX, TIERS, Contracts
+from chain.payloads import sends
 from chain.port import Chain
 from chain.wallet import Wallet
 
@@ -31,14 +32,6 @@ TIER_WEIGHTS = (0.3, 0.4, 0.3)
 
 def _deny(pc: txs.PostCondition) -> dict[str, Any]:
     return {"post_conditions": [pc], "mode": txs.PostConditionMode.DENY}
-
-
-def sends(contracts: Contracts, token: int, amount: int) -> txs.PostCondition:
-    """'The signer sends exactly `amount` of the token': the user's protection."""
-    if token == STX:
-        return txs.STXPostCondition(txs.ORIGIN, txs.FungibleCondition.EQ, amount)
-    asset = txs.Asset(contracts.sbtc, "sbtc")
-    return txs.FTPostCondition(txs.ORIGIN, asset, txs.FungibleCondition.EQ, amount)
 
 
 def _broadcast(wallet: Wallet, log: EventLog, call: Callable[[], str], what: str) -> str | None:
@@ -96,7 +89,7 @@ class Providers:
     def _deposit(self, w: Wallet, token: int, tier: int, amount: int) -> None:
         pool = self.contracts.pool
         args = (self.contracts.sbtc, UInt(token), UInt(tier), UInt(amount))
-        pc = sends(self.contracts, token, amount)
+        pc = sends(self.contracts, txs.ORIGIN, token, amount)
         _broadcast(w, self.log, lambda: w.call(pool, "deposit", *args, **_deny(pc)), "deposit")
 
     def _withdraw_all(self) -> bool:
@@ -223,7 +216,7 @@ class Buyers:
         q = offer.quote
         wallet = self._wallets_by_address[q.buyer]
         args = (q.to_clarity(), Buffer(offer.signature), self.contracts.sbtc)
-        pc = sends(self.contracts, q.token, q.premium)
+        pc = sends(self.contracts, txs.ORIGIN, q.token, q.premium)
         registry = self.contracts.registry
         _broadcast(wallet, self.log,
                    lambda: wallet.call(registry, "purchase-policy", *args, fee=1000, **_deny(pc)),

@@ -25,7 +25,7 @@ import simpy
 from chain import errors, keys
 from chain import transactions as txs
 from chain.clarity import ClarityValue, ContractPrincipal, Principal, StandardPrincipal
-from chain.port import Balances, ChainEvent, Event, Tip, TxReceipt, TxStatus
+from chain.port import Balances, Block, ChainEvent, Event, Tip, TxReceipt, TxStatus
 from sim.models.base import ArgumentError
 from sim.models.world import ExecResult
 
@@ -45,15 +45,6 @@ class ChainConfig:
     min_fee: int = 0
     drop_probability: float = 0.0  # injected fault: a mined candidate vanishes instead
     keep_events: int = 0  # events_since serves at least this many latest events; 0 = all
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    height: int
-    burn_height: int
-    time: float
-    receipts: tuple[TxReceipt, ...]
-    events: tuple[ChainEvent, ...]
 
 
 @dataclass(frozen=True, slots=True)

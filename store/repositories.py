@@ -309,7 +309,8 @@ class VolatilityRepo(_Repo):
 # -- quotes and policies ------------------------------------------------------------------------
 
 _ADD_QUOTE = Write("quotes.add", _executemany(insert(QUOTES)))
-_PURCHASED = Write("policies.purchased", _executemany(insert(POLICIES)))
+# an upsert: a restarted live engine replays the contracts' events, purchases included
+_PURCHASED = Write("policies.purchased", _upsert(POLICIES), ("id",))
 _FINISHED = Write(
     "policies.finished",
     _executemany(update(POLICIES).where(POLICIES.c.id == bindparam("_id"))),
@@ -352,6 +353,12 @@ class QuoteRepo(_Repo):
 
     def get(self, quote_id: int) -> dict[str, Any] | None:
         return _row_dict(self._buf.first(select(QUOTES).where(QUOTES.c.quote_id == quote_id)))
+
+    def last_id(self, lo: int, hi: int) -> int | None:
+        """The largest quote id in [lo, hi), so a restarted registry never repeats one."""
+        q = QUOTES.c.quote_id
+        row = self._buf.first(select(func.max(q)).where(q >= lo, q < hi))
+        return None if row is None or row[0] is None else int(row[0])
 
 
 class PolicyRepo(_Repo):

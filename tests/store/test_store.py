@@ -223,10 +223,11 @@ def test_interleaved_writes_coalesce_into_few_statements(store: Store) -> None:
 
 def test_failed_flush_writes_nothing_and_keeps_the_buffer(store: Store) -> None:
     buy(store, 1)
+    store.outbox.add("t1", "SPA", 3, "r1", "tag", 10, 1.0)
     store.flush()
     store.cursors.set("events", 1)
     buy(store, 2)
-    buy(store, 1)  # duplicate primary key: the whole flush must roll back
+    store.outbox.add("t1", "SPA", 3, "r1", "tag", 10, 1.0)  # duplicate key: all rolls back
     with pytest.raises(IntegrityError):
         store.flush()
     with store.engine.connect() as conn:
@@ -488,3 +489,14 @@ def test_async_engine_reads_what_the_sync_store_wrote(tmp_path: Path) -> None:
             await engine.dispose()
 
     assert asyncio.run(read()) == [(1, BIG + 1, ACTIVE), (2, 10**8, SETTLED)]
+
+
+def test_a_replayed_purchase_overwrites_instead_of_failing(store: Store) -> None:
+    """A restarted live engine replays the contracts' events: purchase, then finish, again."""
+    buy(store, 7)
+    store.policies.finished(7, SETTLED, 5, 5, 1, 8)
+    store.flush()
+    buy(store, 7)
+    store.policies.finished(7, SETTLED, 5, 5, 1, 8)
+    store.flush()
+    assert store.policies.count_by_status() == {ACTIVE: 0, SETTLED: 1, EXPIRED: 0}

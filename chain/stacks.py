@@ -1,0 +1,204 @@
+"""StacksChain: the chain port on a Stacks node and its API (`chain/node.py`).
+
+The same questions SimChain answers, asked over HTTP. One thing a real node cannot do is call
+the engine back after each block, so `poll()` assembles blocks: it pages the prints of the
+engine's contracts since the last one seen, looks up the transactions they came from and the
+engine's own unconfirmed ones, and returns what became final as `Block`s in chain order.
+
+The first poll catches up on the contracts' whole history in one block at the current tip.
+Actors rebuild their mirrors from events (pool tranches, active policies), and one block
+means they act once, on the end state, instead of re-living old blocks (e.g. asking to settle
+a policy that a later event settled).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from chain.clarity import (
+    ClarityValue,
+    ContractPrincipal,
+    Ok,
+    Principal,
+    StandardPrincipal,
+    UInt,
+    deserialize,
+)
+from chain.contracts import Contracts
+from chain.node import NodeClient, TxEvent, TxInfo
+from chain.port import Balances, Block, ChainEvent, Event, Tip, TxReceipt
+
+EVENT_PAGE = 200  # events fetched with a transaction; a 50-policy settlement prints ~100
+
+
+def _event(e: TxEvent) -> Event | None:
+    if e.event_type == "smart_contract_log":
+        return Event("print", e.contract_id, deserialize(e.value) if e.value else None)
+    if e.event_type == "stx_asset" and e.asset_event_type == "transfer":
+        return Event("stx_transfer", "", None, e.sender, e.recipient, e.amount)
+    if e.event_type == "fungible_token_asset" and e.asset_event_type in ("transfer", "mint"):
+        kind = "ft_transfer" if e.asset_event_type == "transfer" else "ft_mint"
+        return Event(kind, e.asset_id, None, e.sender, e.recipient, e.amount)
+    return None
+
+
+def receipt(info: TxInfo) -> TxReceipt:
+    call = ""
+    if info.contract_call is not None:
+        call = (
+            f"{info.contract_call.contract_id.split('.', 1)[1]}.{info.contract_call.function_name}"
+        )
+    elif info.tx_type == "token_transfer":
+        call = "stx-transfer"
+    return TxReceipt(
+        txid=info.tx_id,
+        status=info.status,
+        sender=info.sender_address,
+        nonce=info.nonce or 0,
+        fee=info.fee_rate,
+        result=deserialize(info.result) if info.result else None,
+        block_height=info.block_height or 0,
+        burn_height=info.burn_block_height or 0,
+        reason=info.reason,
+        call=call,
+    )
+
+
+class StacksChain:
+    """`Chain` over HTTP. Thread-safe: actors on threads share one instance."""
+
+    def __init__(self, client: NodeClient, contracts: Contracts, clock=time.time):
+        self.client = client
+        self.contracts = contracts
+        self.clock = clock
+        self.followed = (contracts.parameters, contracts.oracle, contracts.pool, contracts.registry)
+        self._lock = threading.Lock()
+        self._watch: set[str] = set()  # txids we sent or were asked about, not yet final
+        self._last_seen: dict[str, tuple[str, int] | None] = {
+            c.address: None for c in self.followed
+        }
+        self._log: list[ChainEvent] = []
+        self._tip: tuple[int, int] | None = None
+
+    # -- the Chain port ----------------------------------------------------------------------
+
+    def submit(self, raw: bytes) -> str:
+        txid = self.client.broadcast(raw)
+        with self._lock:
+            self._watch.add(txid)
+        return txid
+
+    def status(self, txid: str) -> TxReceipt:
+        info = self.client.tx(txid, event_limit=EVENT_PAGE)
+        if info is None:
+            raise KeyError(txid)
+        if not info.status.final:
+            with self._lock:
+                self._watch.add(info.tx_id)
+        return receipt(info)
+
+    def read_only(
+        self,
+        contract: ContractPrincipal,
+        function: str,
+        args: Sequence[ClarityValue],
+        sender: Principal | None = None,
+    ) -> ClarityValue:
+        who = sender or self.contracts.deployer
+        got = self.client.call_read_only(
+            contract.address, function, [a.serialize() for a in args], who.address
+        )
+        return deserialize(got)
+
+    def events_since(self, cursor: int, limit: int = 1000) -> list[ChainEvent]:
+        with self._lock:
+            return self._log[cursor : cursor + limit]
+
+    def tip(self) -> Tip:
+        info = self.client.info()
+        return Tip(info.stacks_tip_height, info.burn_block_height)
+
+    def nonce(self, principal: StandardPrincipal) -> int:
+        return self.client.account(principal.address).nonce
+
+    def balances(self, principal: Principal) -> Balances:
+        stx = self.client.account(principal.address).balance
+        got = self.read_only(self.contracts.sbtc, "get-balance", [principal])
+        sbtc = got.value.value if isinstance(got, Ok) and isinstance(got.value, UInt) else 0
+        return Balances(stx, sbtc)
+
+    # -- following the chain -----------------------------------------------------------------
+
+    def poll(self) -> list[Block]:
+        """The blocks that became visible since the last poll (none when the tip is the same).
+
+        Order matters for a block's contents: transactions by (height, index in block), each
+        transaction's events in their own order, which is how a node applied them."""
+        info = self.client.info()
+        tip = (info.stacks_tip_height, info.burn_block_height)
+        if tip == self._tip:
+            return []
+        first = self._tip is None
+        txids: set[str] = set()
+        for contract in self.followed:
+            since = self._last_seen[contract.address]
+            new = self.client.contract_events_since(contract.address, since)
+            if new:
+                self._last_seen[contract.address] = (new[-1].tx_id, new[-1].event_index)
+                txids.update(e.tx_id for e in new)
+        with self._lock:
+            txids |= self._watch
+        final: list[TxInfo] = []
+        for txid in sorted(txids):
+            got = self._tx(txid)
+            if got is not None and got.status.final:
+                final.append(got)
+        final.sort(key=lambda t: (t.block_height or 0, t.tx_index or 0))
+        blocks = self._blocks(final, tip, first)
+        with self._lock:
+            self._watch -= {t.tx_id for t in final}
+            self._tip = tip
+        return blocks
+
+    def _tx(self, txid: str) -> TxInfo | None:
+        """A transaction with all its events (the API pages them)."""
+        info = self.client.tx(txid, event_limit=EVENT_PAGE)
+        if info is None or not info.event_count or len(info.events) >= info.event_count:
+            return info
+        events = list(info.events)
+        while len(events) < info.event_count:
+            page = self.client.tx(txid, event_limit=EVENT_PAGE, event_offset=len(events))
+            if page is None or not page.events:
+                break
+            events.extend(page.events)
+        return replace(info, events=tuple(events))
+
+    def _blocks(self, final: list[TxInfo], tip: tuple[int, int], catch_up: bool) -> list[Block]:
+        now = self.clock()
+        groups: dict[tuple[int, int], list[TxInfo]] = {}
+        for t in final:
+            at = tip if catch_up else (t.block_height or tip[0], t.burn_block_height or tip[1])
+            groups.setdefault(at, []).append(t)
+        if not groups or max(groups)[1] < tip[1] or max(groups)[0] < tip[0]:
+            groups.setdefault(tip, [])  # actors must see the tip's heights, even with no txs
+        blocks = []
+        for height, burn in sorted(groups):
+            receipts, events = [], []
+            for t in groups[(height, burn)]:
+                receipts.append(receipt(t))
+                for e in t.events:
+                    ev = _event(e)
+                    if ev is not None:
+                        events.append((t.tx_id, ev))
+            with self._lock:
+                base = len(self._log)
+                chained = [
+                    ChainEvent(base + i, txid, height, burn, ev)
+                    for i, (txid, ev) in enumerate(events)
+                ]
+                self._log.extend(chained)
+            blocks.append(Block(height, burn, now, tuple(receipts), tuple(chained)))
+        return blocks

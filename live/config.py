@@ -1,0 +1,286 @@
+"""The live configuration (TOML): where the node is, whose contracts, which keys, which prices.
+
+Every field is checked before anything connects, and a mistake is one line naming the field and
+what it accepts (`ConfigError`, exit 2). Keys are never in this file: it says where each key
+comes from, an environment variable or a key file that only its owner may read. A key is loaded
+into a `PrivateKey`, whose repr and pickling never show it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chain import c32
+from chain.clarity import ContractPrincipal, StandardPrincipal, principal
+from chain.contracts import Contracts
+from chain.keys import InvalidKey, PrivateKey
+from chain.transactions import Network
+from scenarios.config import ConfigError
+
+NETWORKS = {
+    "mainnet": "https://api.hiro.so",
+    "testnet": "https://api.testnet.hiro.so",
+}
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """`env:NAME` or `file:PATH`; the key itself is read only by `load()`."""
+
+    field_name: str
+    spec: str
+
+    def load(self) -> PrivateKey:
+        kind, _, where = self.spec.partition(":")
+        if kind == "env":
+            text = os.environ.get(where)
+            if not text:
+                raise ConfigError(f"{self.field_name}: environment variable {where} is not set")
+        else:
+            path = Path(where).expanduser()
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                raise ConfigError(f"{self.field_name}: key file {path} does not exist") from None
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ConfigError(
+                    f"{self.field_name}: key file {path} is readable by others "
+                    f"(mode {stat.S_IMODE(mode):o}); allowed: owner only, e.g. chmod 600"
+                )
+            text = path.read_text()
+        try:
+            return PrivateKey.from_hex(text.strip())
+        except (InvalidKey, ValueError):
+            # never echo the text: it may be most of a key
+            raise ConfigError(
+                f"{self.field_name}: not a secp256k1 private key; allowed: 64 hex digits"
+            ) from None
+
+
+@dataclass(frozen=True)
+class OracleSettings:
+    sources: tuple[str, ...]
+    base_urls: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 3.0
+    poll_seconds: float = 60.0
+    threshold_bps: int = 50
+    heartbeat_seconds: float = 1800.0
+    min_interval_seconds: float = 30.0
+    outlier_bps: int = 200
+    quorum: int = 3
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    network: str  # mainnet, testnet or devnet
+    node_url: str
+    api_key_env: str | None
+    timeout_seconds: float
+    contracts: Contracts
+    backend_key: KeySource
+    quote_key: KeySource
+    store_url: str
+    oracle: OracleSettings
+    fee: int
+    max_fee: int
+    block_poll_seconds: float
+    log_path: Path | None
+
+    @property
+    def tx_network(self) -> Network:
+        return Network.MAINNET if self.network == "mainnet" else Network.TESTNET
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def _section(doc: dict, name: str, required: bool = True) -> dict:
+    value = doc.get(name)
+    if value is None:
+        if required:
+            raise ConfigError(f"[{name}]: missing section")
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}]: must be a table")
+    return value
+
+
+def _unknown(table: dict, where: str, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise ConfigError(f"{where}.{key}: unknown field; allowed: {names}")
+
+
+def _number(table: dict, where: str, key: str, default: Any, lo: float, hi: float, kind=float):
+    raw = table.get(key, default)
+    ok = isinstance(raw, int | float) and not isinstance(raw, bool)
+    if kind is int and ok and isinstance(raw, float) and not raw.is_integer():
+        ok = False
+    if not ok or not lo <= raw <= hi:
+        what = "an integer" if kind is int else "a number"
+        allowed = f"{what} from {lo:g} to {hi:g}"
+        raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: {allowed}")
+    return kind(raw)
+
+
+def _string(table: dict, where: str, key: str, default: str | None = None) -> str:
+    raw = table.get(key, default)
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: a non-empty string")
+    return raw
+
+
+def _url(where: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{where}: {raw!r} is not valid; allowed: an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+def _key(where: str, raw: Any) -> KeySource:
+    if not isinstance(raw, str) or not raw.startswith(("env:", "file:")) or len(raw) < 5:
+        raise ConfigError(
+            f"{where}: {raw!r} is not valid; allowed: env:VARIABLE or file:/path/to/key"
+        )
+    return KeySource(where, raw)
+
+
+def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
+    _unknown(doc, "config", {"network", "contracts", "keys", "store", "oracle", "signer", "engine"})
+    net = _section(doc, "network")
+    _unknown(net, "network", {"name", "url", "api_key_env", "timeout_seconds"})
+    name = net.get("name")
+    if name not in ("mainnet", "testnet", "devnet"):
+        raise ConfigError(f"network.name: {name!r} is not valid; allowed: mainnet, testnet, devnet")
+    if "url" in net or name == "devnet":
+        if "url" not in net:
+            raise ConfigError("network.url: missing; allowed: the devnet's http:// URL")
+        url = _url("network.url", net["url"])
+    else:
+        url = NETWORKS[name]
+    api_key_env = net.get("api_key_env")
+    if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
+        raise ConfigError(
+            f"network.api_key_env: {api_key_env!r} is not valid; allowed: a variable name"
+        )
+    timeout = _number(net, "network", "timeout_seconds", 10.0, 0.1, 300)
+
+    con = _section(doc, "contracts")
+    _unknown(con, "contracts", {"deployer", "sbtc"})
+    deployer_text = _string(con, "contracts", "deployer")
+    try:
+        version, _ = c32.decode_address(deployer_text)
+        deployer = principal(deployer_text)
+    except (ValueError, Exception):
+        raise ConfigError(
+            f"contracts.deployer: {deployer_text!r} is not valid; allowed: a Stacks address"
+        ) from None
+    mainnet = version == 22
+    if not isinstance(deployer, StandardPrincipal) or mainnet != (name == "mainnet"):
+        raise ConfigError(
+            f"contracts.deployer: {deployer_text!r} is not valid; allowed: an "
+            f"{'SP' if name == 'mainnet' else 'ST'}… address for {name}"
+        )
+    sbtc = None
+    if "sbtc" in con:
+        try:
+            sbtc = principal(_string(con, "contracts", "sbtc"))
+        except ValueError:
+            sbtc = None
+        if not isinstance(sbtc, ContractPrincipal):
+            raise ConfigError(
+                f"contracts.sbtc: {con['sbtc']!r} is not valid; allowed: a contract ADDRESS.name"
+            )
+
+    keys = _section(doc, "keys")
+    _unknown(keys, "keys", {"backend", "quote"})
+    backend = _key("keys.backend", keys.get("backend"))
+    quote = _key("keys.quote", keys.get("quote"))
+
+    store = _section(doc, "store", required=False)
+    _unknown(store, "store", {"url"})
+    store_url = _string(store, "store", "url", "sqlite:///bithedge-live.db")
+
+    ora = _section(doc, "oracle")
+    allowed = {
+        "sources", "base_urls", "timeout_seconds", "poll_seconds", "threshold_bps",
+        "heartbeat_seconds", "min_interval_seconds", "outlier_bps", "quorum",
+    }  # fmt: skip
+    _unknown(ora, "oracle", allowed)
+    sources = ora.get("sources")
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
+        raise ConfigError(
+            f"oracle.sources: {sources!r} is not valid; allowed: a list of source names"
+        )
+    from chain.exchanges import SOURCES
+
+    for s in sources:
+        if s not in SOURCES:
+            raise ConfigError(
+                f"oracle.sources: {s!r} is not a source; allowed: {', '.join(sorted(SOURCES))}"
+            )
+    base_urls = ora.get("base_urls", {})
+    if not isinstance(base_urls, dict):
+        raise ConfigError("oracle.base_urls: must be a table of source = URL")
+    for s, u in base_urls.items():
+        if s not in sources:
+            raise ConfigError(f"oracle.base_urls.{s}: not in oracle.sources")
+        _url(f"oracle.base_urls.{s}", u)
+    quorum = _number(ora, "oracle", "quorum", 3, 1, len(sources), int)
+    oracle = OracleSettings(
+        sources=tuple(sources),
+        base_urls={s: u.rstrip("/") for s, u in base_urls.items()},
+        timeout_seconds=_number(ora, "oracle", "timeout_seconds", 3.0, 0.1, 60),
+        poll_seconds=_number(ora, "oracle", "poll_seconds", 60.0, 1, 3600),
+        threshold_bps=_number(ora, "oracle", "threshold_bps", 50, 1, 5000, int),
+        heartbeat_seconds=_number(ora, "oracle", "heartbeat_seconds", 1800.0, 10, 86400),
+        min_interval_seconds=_number(ora, "oracle", "min_interval_seconds", 30.0, 0, 3600),
+        outlier_bps=_number(ora, "oracle", "outlier_bps", 200, 1, 5000, int),
+        quorum=quorum,
+    )
+
+    sig = _section(doc, "signer", required=False)
+    _unknown(sig, "signer", {"fee", "max_fee"})
+    fee = _number(sig, "signer", "fee", 2000, 1, 100_000_000, int)
+    max_fee = _number(sig, "signer", "max_fee", 1_000_000, fee, 1_000_000_000, int)
+
+    eng = _section(doc, "engine", required=False)
+    _unknown(eng, "engine", {"block_poll_seconds", "log"})
+    poll = _number(eng, "engine", "block_poll_seconds", 5.0, 0.05, 600)
+    log = eng.get("log")
+    if log is not None and (not isinstance(log, str) or not log):
+        raise ConfigError(f"engine.log: {log!r} is not valid; allowed: a file path")
+
+    return LiveConfig(
+        network=name,
+        node_url=url,
+        api_key_env=api_key_env,
+        timeout_seconds=timeout,
+        contracts=Contracts.of(deployer, sbtc),
+        backend_key=backend,
+        quote_key=quote,
+        store_url=store_url,
+        oracle=oracle,
+        fee=fee,
+        max_fee=max_fee,
+        block_poll_seconds=poll,
+        log_path=(base / log) if log else None,
+    )
+
+
+def load(path: str | Path) -> LiveConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
+    return parse(doc, path.parent)

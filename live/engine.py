@@ -1,0 +1,246 @@
+"""The live engine: the simulation's actors on threads, against a Stacks node and exchanges.
+
+`LiveEngine` assembles the world of a live config: StacksChain over the node API, exchange
+adapters behind the oracle's PriceFeed, the store on its URL, the Signer with keys loaded from
+their sources, and the four actors on pykka's ThreadingActor. Its loop is the runner's job in a
+simulation, on the wall clock: tick the oracle every `poll_seconds`, poll the chain every
+`block_poll_seconds` and deliver each new block to every actor.
+
+Stopping (SIGINT/SIGTERM set the stop event) lets each actor finish the messages already in
+its inbox, then flushes the store: every transaction signed is in the outbox with its status,
+and the next start resumes from there (the Signer re-tracks pending rows; the first poll
+replays the contracts' events so the actors rebuild their mirrors).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from actors.base import ThreadingRuntime
+from actors.events import decode_prints, plain
+from actors.messages import Connect, NewBlock, Sync, Tick
+from actors.oracle import OracleActor, OracleConfig
+from actors.pool import PoolActor
+from actors.registry import RegistryActor
+from actors.signer import SignerActor, SignerConfig
+from chain import errors
+from chain import transactions as txs
+from chain.node import NodeClient
+from chain.port import Block
+from chain.stacks import StacksChain
+from live.config import LiveConfig
+from store import Store, open_store
+
+logger = logging.getLogger("bithedge.live")
+
+
+class LiveLog:
+    """The EventLog of a live run: one JSON line per decision, written at once (a crash keeps
+    everything before it), from any actor thread; also passed to `logging` at INFO."""
+
+    def __init__(self, path: Path | None, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._file: TextIO | None = path.open("a", encoding="utf-8") if path else None
+
+    def record(self, kind: str, **fields: Any) -> None:
+        line = json.dumps(
+            {"t": round(self.clock(), 3), "kind": kind, **{k: plain(v) for k, v in fields.items()}},
+            default=str,
+        )
+        with self._lock:
+            if self._file is not None:
+                self._file.write(line + "\n")
+                self._file.flush()
+        logger.info(line)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class NotBroadcast(errors.Rejected):
+    reason = "DryRun"
+
+
+class DryRunChain(StacksChain):
+    """Reads the real chain; never broadcasts. Each transaction the engine would send is
+    printed (decoded, never the key), then refused as a node would refuse it, so the Signer
+    records it as rejected: no store ever holds a dry run's transaction as pending, and no
+    later run can send it."""
+
+    def __init__(self, *args: Any, out: TextIO = sys.stdout, **kw: Any):
+        super().__init__(*args, **kw)
+        self.out = out
+        self.would_send: list[dict[str, Any]] = []
+
+    def submit(self, raw: bytes) -> str:
+        tx = txs.decode(raw)
+        payload = tx.payload
+        entry: dict[str, Any] = {
+            "txid": tx.txid.hex(),
+            "sender": tx.sender.address,
+            "nonce": tx.auth.nonce,
+            "fee": tx.auth.fee,
+        }
+        if isinstance(payload, txs.ContractCall):
+            entry["contract"] = payload.contract.address
+            entry["function"] = payload.function
+            entry["args"] = [plain(a) for a in payload.args]
+        self.would_send.append(entry)
+        print("would send " + json.dumps(entry, default=str), file=self.out, flush=True)
+        raise NotBroadcast("dry run")
+
+
+class LiveEngine:
+    def __init__(
+        self,
+        config: LiveConfig,
+        *,
+        dry_run: bool = False,
+        feed: Any = None,
+        client: NodeClient | None = None,
+        out: TextIO = sys.stdout,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self.dry_run = dry_run
+        self.clock = clock
+        self.out = out
+        self._feed = feed
+        self._client = client
+        self.actors: tuple = ()
+        self.store: Store | None = None
+        self.log: LiveLog | None = None
+        self.chain: StacksChain | None = None
+        self._next_tick = 0.0
+
+    # -- assembling --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connects and starts the actors; raises on an unreachable node before any actor runs."""
+        import os
+
+        cfg = self.config
+        backend_key = cfg.backend_key.load()
+        quote_key = cfg.quote_key.load()
+        api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        client = self._client or NodeClient(
+            cfg.node_url, api_key=api_key, timeout=cfg.timeout_seconds
+        )
+        chain_cls = DryRunChain if self.dry_run else StacksChain
+        kw = {"out": self.out} if self.dry_run else {}
+        self.chain = chain = chain_cls(client, cfg.contracts, clock=self.clock, **kw)
+        chain.tip()  # fails fast (NodeUnavailable) on a node that is not there
+        self.store = store = open_store(cfg.store_url)
+        self.log = log = LiveLog(cfg.log_path, self.clock)
+        feed = self._feed
+        if feed is None:
+            from chain.exchanges import feed_from_names
+
+            o = cfg.oracle
+            feed = feed_from_names(
+                o.sources, timeout=o.timeout_seconds, base_urls=o.base_urls, log=log
+            )
+        o = cfg.oracle
+        oracle_cfg = OracleConfig(
+            poll_seconds=o.poll_seconds,
+            threshold_bps=o.threshold_bps,
+            heartbeat_seconds=o.heartbeat_seconds,
+            min_interval_seconds=o.min_interval_seconds,
+            outlier_bps=o.outlier_bps,
+            quorum=o.quorum,
+        )
+        signer_cfg = SignerConfig(fee=cfg.fee, max_fee=cfg.max_fee, network=cfg.tx_network)
+        runtime = ThreadingRuntime()
+        contracts = cfg.contracts
+        signer = runtime.start(SignerActor, chain, store, log, backend_key, quote_key, signer_cfg)
+        oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, oracle_cfg)
+        pool = runtime.start(PoolActor, chain, store, log, contracts)
+        registry = runtime.start(RegistryActor, chain, store, log, contracts)
+        self.actors = (signer, oracle, pool, registry)
+        connect = Connect(oracle, registry, pool, signer)
+        for ref in self.actors:
+            ref.tell(connect)
+        log.record("live-start", network=cfg.network, node=cfg.node_url, dry_run=self.dry_run,
+                   signer=signer_address(backend_key, cfg))  # fmt: skip
+
+    @property
+    def oracle(self):
+        return self.actors[1]
+
+    @property
+    def registry(self):
+        return self.actors[3]
+
+    # -- running -----------------------------------------------------------------------------
+
+    def step(self) -> list[Block]:
+        """One turn of the loop: a due oracle tick, then the new blocks to every actor."""
+        now = self.clock()
+        if now >= self._next_tick:
+            self._next_tick = now + self.config.oracle.poll_seconds
+            self.oracle.tell(Tick(now))
+        assert self.chain is not None
+        blocks = self.chain.poll()
+        for block in blocks:
+            message = NewBlock(
+                block.height,
+                block.burn_height,
+                block.time,
+                block.receipts,
+                block.events,
+                decode_prints(block.events),
+            )
+            for ref in self.actors:
+                ref.tell(message)
+        return blocks
+
+    def sync(self, rounds: int = 3) -> None:
+        """Returns once every actor has handled what it was sent, and what that caused
+        (a few rounds: a tick leads to a push request, which leads to a signed transaction)."""
+        for _ in range(rounds):
+            for ref in self.actors:
+                ref.ask(Sync())
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set; a failing node poll is logged and retried next turn."""
+        from chain.node import NodeError, NodeUnavailable
+
+        while not stop.is_set():
+            try:
+                self.step()
+            except (NodeUnavailable, NodeError) as exc:
+                assert self.log is not None
+                self.log.record("node-error", error=str(exc))
+            stop.wait(self.config.block_poll_seconds)
+
+    def stop(self) -> None:
+        """Lets every actor drain its inbox, then makes the store durable and closes it."""
+        for ref in self.actors:
+            try:
+                ref.stop(block=True, timeout=30)
+            except Exception as exc:  # an actor that already died: keep stopping the others
+                logger.warning("stopping %s: %s", ref, type(exc).__name__)
+        self.actors = ()
+        if self.log is not None:
+            self.log.record("live-stop")
+        if self.store is not None:
+            self.store.close()
+        if self.chain is not None:
+            self.chain.client.close()
+        if self.log is not None:
+            self.log.close()
+
+
+def signer_address(key, cfg: LiveConfig) -> str:
+    return key.principal(mainnet=cfg.network == "mainnet").address

@@ -1,0 +1,84 @@
+"""A local devnet (the Clarity VM behind the node's HTTP API) and loopback exchanges."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sim.devnet import Devnet, DevnetServer
+from tests.chain.exchange_server import ExchangeServer
+
+SOURCES = ("coinbase", "kraken", "bitstamp", "binance", "gemini", "bitfinex", "okx")
+
+
+@pytest.fixture
+def devnet():
+    node = Devnet(users=4, block_seconds=3600, burn_seconds=36000)  # tests mine by hand
+    server = DevnetServer(node)
+    server.start()
+    node.server_url = server.url
+    yield node
+    server.shutdown()
+    node.close()
+
+
+@pytest.fixture
+def exchanges():
+    with ExchangeServer() as server:
+        server.set_price("BTC-USD", "65000.00")
+        server.set_price("STX-USD", "1.50")
+        yield server
+
+
+def write_key(path: Path, key) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.secret_hex())
+    return path
+
+
+def live_toml(tmp_path: Path, devnet: Devnet, exchanges: ExchangeServer, **extra: str) -> Path:
+    """The live config a user would write for this devnet and these exchanges."""
+    accounts = devnet.deployment.accounts
+    keys = tmp_path / "keys"
+    keys.mkdir(exist_ok=True)
+    backend = write_key(keys / "backend.key", accounts.deployer)
+    quote = write_key(keys / "quote.key", accounts.quote)
+    urls = exchanges.base_urls()
+    base_urls = "\n".join(f'{s} = "{urls[s]}"' for s in SOURCES)
+    sources = ", ".join(f'"{s}"' for s in SOURCES)
+    text = f"""
+[network]
+name = "devnet"
+url = "{devnet.server_url}"
+timeout_seconds = {extra.get("timeout", "5")}
+
+[contracts]
+deployer = "{accounts.deployer.principal().address}"
+
+[keys]
+backend = "file:{backend}"
+quote = "file:{quote}"
+
+[store]
+url = "{extra.get("store", f"sqlite:///{tmp_path / 'live.db'}")}"
+
+[oracle]
+sources = [{sources}]
+poll_seconds = 60
+min_interval_seconds = 30
+heartbeat_seconds = 1800
+timeout_seconds = 2
+
+[oracle.base_urls]
+{base_urls}
+
+[engine]
+block_poll_seconds = 0.1
+log = "{tmp_path / 'live-events.jsonl'}"
+"""
+    path = tmp_path / "live.toml"
+    path.write_text(text)
+    return path
