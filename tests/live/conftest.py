@@ -77,7 +77,7 @@ timeout_seconds = 2
 
 [engine]
 block_poll_seconds = 0.1
-log = "{tmp_path / 'live-events.jsonl'}"
+log = "{tmp_path / "live-events.jsonl"}"
 """
     path = tmp_path / "live.toml"
     path.write_text(text)

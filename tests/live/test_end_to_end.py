@@ -140,7 +140,10 @@ def test_a_policy_is_bought_settled_and_paid_through_the_live_path(
         row = store.policies.get(policy_id)
         assert row is not None
         assert (row["status"], row["payout"], row["paid"], row["price"]) == (
-            onchain["status"], onchain["payout"], onchain["paid"], onchain["price"]
+            onchain["status"],
+            onchain["payout"],
+            onchain["paid"],
+            onchain["price"],
         )
         assert store.outbox.pending() == []
     client.close()
