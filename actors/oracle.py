@@ -20,6 +20,8 @@ from chain.port import Chain
 from risk.volatility import VolEstimator
 from store import Store
 
+BURN_BLOCK_SECONDS = 600.0
+
 
 @dataclass(frozen=True)
 class OracleConfig:
@@ -109,6 +111,11 @@ class OracleActor(ServiceActor):
         self.now = t = msg.now
         cfg = self.config
         for asset, state in self.assets.items():
+            if state.last_push_time == float("-inf") and state.onchain:
+                # a restart: the price on chain was pushed about this long ago (burn blocks
+                # of ~600 s), so the heartbeat runs from then, not from now
+                age = max(0, self.burn_height - state.onchain_height)
+                state.last_push_time = t - age * BURN_BLOCK_SECONDS
             quotes = self.feed.fetch(asset)
             if cfg.store_raw:
                 for source, price in quotes:

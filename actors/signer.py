@@ -37,6 +37,9 @@ class SignerConfig:
     max_chain: int = 25
     max_fee: int = 1_000_000
     network: txs.Network = txs.Network.TESTNET
+    # send an unconfirmed transaction's same bytes again after this many Stacks blocks (a node
+    # may forget a mempool transaction without a word); 0: never (SimChain reports drops)
+    resend_blocks: int = 0
 
 
 @dataclass
@@ -60,6 +63,8 @@ class _InFlight:
     job: _Job
     nonce: int
     txid: str
+    raw: bytes = b""
+    sent_at: int = 0  # Stacks height of the last send; -1: not known to have reached a node
 
 
 class SignerActor(EngineActor):
@@ -80,6 +85,7 @@ class SignerActor(EngineActor):
         self.waiting: deque[_Job] = deque()
         self.in_flight: dict[str, _InFlight] = {}
         self.next_nonce = 0
+        self.height = 0
         self.blocked = False  # the node said TooMuchChaining: wait for a block
         self._refused: set[str] = set()  # outbox rows of bytes the node did not take
 
@@ -98,7 +104,7 @@ class SignerActor(EngineActor):
         for row in self.store.outbox.pending():
             if row["sender"] != self.address.address:
                 continue
-            txid, nonce = row["txid"], row["nonce"]
+            txid, nonce, sent_at = row["txid"], row["nonce"], 0
             try:
                 receipt = self.chain.status(txid)
             except KeyError:
@@ -112,16 +118,19 @@ class SignerActor(EngineActor):
                     continue
                 try:
                     self.chain.submit(bytes.fromhex(row["raw_hex"]))
+                except errors.Unavailable:
+                    sent_at = -1
                 except errors.Rejected as exc:
                     self.store.outbox.set_status(txid, "rejected", 0.0)
                     self.log.record("tx-refused", txid=txid, nonce=nonce, reason=exc.reason)
                     continue
-            tx = txs.decode(bytes.fromhex(row["raw_hex"]))
+            raw = bytes.fromhex(row["raw_hex"])
+            tx = txs.decode(raw)
             payload = tx.payload
             assert isinstance(payload, txs.ContractCall)
             request = Submit(payload.contract, payload.function, payload.args,
                              tuple(row["tag"].split(":")))  # fmt: skip
-            self.in_flight[txid] = _InFlight(_Job(request, row["fee"]), nonce, txid)
+            self.in_flight[txid] = _InFlight(_Job(request, row["fee"]), nonce, txid, raw, sent_at)
             self.next_nonce = max(self.next_nonce, nonce + 1)
             self.log.record("tx-recovered", txid=txid, function=payload.function, nonce=nonce)
         self.store.flush()
@@ -147,7 +156,12 @@ class SignerActor(EngineActor):
                 batch.append(self._prepare(self.waiting.popleft(), self.next_nonce + len(batch)))
             self.store.flush()  # durable before the bytes leave
             for i, prepared in enumerate(batch):
-                if not self._broadcast(prepared):
+                sent = self._broadcast(prepared)
+                if sent is None:  # no node answered: all of them go at the next block
+                    for later in batch[i + 1 :]:
+                        self._track(later, -1)
+                    break
+                if not sent:
                     for later in reversed(batch[i + 1 :]):  # signed after a refused nonce
                         self.store.outbox.set_status(later.txid, "withdrawn", 0.0)
                         self._refused.add(later.txid)
@@ -178,19 +192,31 @@ class SignerActor(EngineActor):
             self.store.outbox.add(txid, self.address.address, nonce, raw.hex(), tag, job.fee, 0.0)
         return _Prepared(job, nonce, raw, txid)
 
-    def _broadcast(self, p: _Prepared) -> bool:
-        """Sends one prepared transaction; on a refusal, repairs what it can and requeues the
-        job (False), or gives up on it after a few attempts."""
+    def _track(self, p: _Prepared, sent_at: int) -> None:
+        self.in_flight[p.txid] = _InFlight(p.job, p.nonce, p.txid, p.raw, sent_at)
+        self.next_nonce = max(self.next_nonce, p.nonce + 1)
+
+    def _broadcast(self, p: _Prepared) -> bool | None:
+        """Sends one prepared transaction (True). On a refusal it repairs what it can and
+        requeues the job, or gives up on it after a few attempts (False). With no answer at
+        all (None) the bytes may or may not be in a mempool: they stay in flight and are sent
+        again, unchanged, at the next block, so that at most one copy can ever confirm."""
         job = p.job
         try:
             self.chain.submit(p.raw)
+        except errors.Unavailable as exc:
+            self._track(p, -1)
+            self.blocked = True
+            self.log.record("tx-send-unanswered", txid=p.txid, function=job.request.function,
+                            nonce=p.nonce, error=str(exc)[:200])  # fmt: skip
+            return None
         except errors.Rejected as exc:
             self.store.outbox.set_status(p.txid, "rejected", 0.0)
             self._refused.add(p.txid)
             job.attempts += 1
             retry = True
             if isinstance(exc, errors.BadNonce):
-                self.next_nonce = self.chain.nonce(self.address)
+                self._resync()
             elif isinstance(exc, errors.ConflictingNonceInMempool):
                 # a transaction of ours we no longer track holds this nonce (a restart):
                 # replace it by fee rather than step over it, so no nonce is left as a gap
@@ -201,6 +227,10 @@ class SignerActor(EngineActor):
                 job.attempts -= 1  # waiting for room is not a failed attempt
             elif isinstance(exc, errors.FeeTooLow):
                 job.fee = min(job.fee * 2, self.config.max_fee)
+            elif isinstance(exc, errors.NotEnoughFunds | errors.TemporarilyBlacklisted):
+                self.blocked = True  # funds may arrive, a ban may lift: try after a block
+            elif exc.reason.startswith("ServerFailure"):
+                self.blocked = True  # the node's own trouble, not the transaction's
             else:
                 retry = False
             self.log.record("tx-refused", txid=p.txid, function=job.request.function,
@@ -211,8 +241,7 @@ class SignerActor(EngineActor):
             else:
                 self._fail(job.request, p.txid, exc.reason)
             return False
-        self.in_flight[p.txid] = _InFlight(job, p.nonce, p.txid)
-        self.next_nonce = max(self.next_nonce, p.nonce + 1)
+        self._track(p, self.height)
         self.log.record("tx-sent", txid=p.txid, function=job.request.function, nonce=p.nonce,
                         fee=job.fee)  # fmt: skip
         return True
@@ -245,14 +274,68 @@ class SignerActor(EngineActor):
                         receipt.burn_height,
                     )
                 )
+        self.height = msg.height
         self.blocked = False
+        self._resend_unconfirmed()
         self._pump()
+
+    def _resync(self) -> None:
+        try:
+            self.next_nonce = self.chain.nonce(self.address)
+        except errors.Unavailable:
+            self.blocked = True  # the next block brings another chance
+
+    def _resend_unconfirmed(self) -> None:
+        """The same bytes again for what a node may not hold: sends that got no answer, and,
+        live, transactions unconfirmed for `resend_blocks`. Same txid, so never a duplicate."""
+        every = self.config.resend_blocks
+        for f in sorted(self.in_flight.values(), key=lambda f: f.nonce):
+            if not f.raw or not (f.sent_at < 0 or (every and self.height - f.sent_at >= every)):
+                continue
+            try:
+                self.chain.submit(f.raw)
+            except errors.Unavailable:
+                f.sent_at = -1
+                self.blocked = True
+                return
+            except errors.BadNonce:
+                self._nonce_spent(f)
+                continue
+            except errors.Rejected as exc:
+                self.log.record("tx-resend-refused", txid=f.txid, nonce=f.nonce, reason=exc.reason)
+            f.sent_at = self.height
+            self.log.record("tx-resent", txid=f.txid, nonce=f.nonce)
+
+    def _nonce_spent(self, f: _InFlight) -> None:
+        """Its nonce is used: by this very transaction (its receipt is on the way) or, if the
+        node has never heard of it, it is gone and the request goes round again."""
+        try:
+            receipt = self.chain.status(f.txid)
+        except KeyError:
+            receipt = None
+        except errors.Unavailable:
+            f.sent_at = -1
+            return
+        f.sent_at = self.height
+        if receipt is None:
+            del self.in_flight[f.txid]
+            self.store.outbox.set_status(f.txid, "dropped", 0.0)
+            self.log.record("tx-lost", txid=f.txid, nonce=f.nonce)
+            f.job.replaces = ""
+            self.waiting.append(f.job)
+            self._resync()
 
     def _rebroadcast(self, flight: _InFlight, reason: str) -> None:
         """Same request, same nonce, a higher fee: whichever version confirms, only one can."""
         self.log.record("tx-rebroadcast", txid=flight.txid, nonce=flight.nonce, reason=reason)
         job = flight.job
-        if self.chain.nonce(self.address) > flight.nonce:  # that nonce is spent elsewhere
+        try:
+            spent = self.chain.nonce(self.address) > flight.nonce
+        except errors.Unavailable:
+            flight.sent_at = -1  # decide at the next block
+            self.in_flight[flight.txid] = flight
+            return
+        if spent:  # that nonce is spent elsewhere
             self.store.outbox.set_status(flight.txid, "dropped", 0.0)
             self.waiting.appendleft(job)
             return

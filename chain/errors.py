@@ -8,6 +8,11 @@ and the Signer handles each one in one place.
 from __future__ import annotations
 
 
+class Unavailable(Exception):
+    """No answer from the node (down, overloaded, unreachable). Unlike `Rejected`, a broadcast
+    that ends here may or may not have reached the mempool: send the same bytes again later."""
+
+
 class Rejected(Exception):
     """The node refused the transaction; it never entered the mempool."""
 

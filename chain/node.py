@@ -74,7 +74,7 @@ class NodeError(Exception):
         self.detail = detail
 
 
-class NodeUnavailable(Exception):
+class NodeUnavailable(errors.Unavailable):
     """No usable answer after every attempt: the node is down, slow, overloaded or rate-limiting."""
 
     def __init__(self, method: str, path: str, attempts: int, cause: str):

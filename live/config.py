@@ -88,6 +88,7 @@ class LiveConfig:
     oracle: OracleSettings
     fee: int
     max_fee: int
+    resend_blocks: int
     block_poll_seconds: float
     log_path: Path | None
 
@@ -245,9 +246,10 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
     )
 
     sig = _section(doc, "signer", required=False)
-    _unknown(sig, "signer", {"fee", "max_fee"})
+    _unknown(sig, "signer", {"fee", "max_fee", "resend_blocks"})
     fee = _number(sig, "signer", "fee", 2000, 1, 100_000_000, int)
     max_fee = _number(sig, "signer", "max_fee", 1_000_000, fee, 1_000_000_000, int)
+    resend = _number(sig, "signer", "resend_blocks", 10, 1, 10_000, int)
 
     eng = _section(doc, "engine", required=False)
     _unknown(eng, "engine", {"block_poll_seconds", "log"})
@@ -268,6 +270,7 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         oracle=oracle,
         fee=fee,
         max_fee=max_fee,
+        resend_blocks=resend,
         block_poll_seconds=poll,
         log_path=(base / log) if log else None,
     )

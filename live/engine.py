@@ -160,7 +160,12 @@ class LiveEngine:
             outlier_bps=o.outlier_bps,
             quorum=o.quorum,
         )
-        signer_cfg = SignerConfig(fee=cfg.fee, max_fee=cfg.max_fee, network=cfg.tx_network)
+        signer_cfg = SignerConfig(
+            fee=cfg.fee,
+            max_fee=cfg.max_fee,
+            network=cfg.tx_network,
+            resend_blocks=cfg.resend_blocks,
+        )
         runtime = ThreadingRuntime()
         contracts = cfg.contracts
         signer = runtime.start(SignerActor, chain, store, log, backend_key, quote_key, signer_cfg)

@@ -129,7 +129,15 @@ def test_dropped_transactions_are_rebroadcast_and_confirm_once():
 
 
 def test_hopeless_refusals_are_reported_not_retried_forever():
-    env, _d, _runtime, _log, replies, ask = world([errors.NotEnoughFunds("broke")])
+    env, _d, _runtime, _log, replies, ask = world([errors.BadFunctionArgument("no such arg")])
     ask(1)
     env.run(until=30)
     assert [r.status for r in replies.done] == ["rejected"]
+
+
+def test_not_enough_funds_waits_for_a_block_and_tries_again():
+    env, d, _runtime, log, replies, ask = world([errors.NotEnoughFunds("broke")])
+    ask(1)
+    env.run(until=30)
+    confirmed_once(d, replies, 1)
+    assert [f["reason"] for k, f in log.lines if k == "tx-refused"] == ["NotEnoughFunds"]
