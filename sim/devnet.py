@@ -7,6 +7,8 @@ Clarinet SDK simnet, through the JSON-lines bridge). Each broadcast is first dec
 origin signature checked by `@stacks/transactions` in the bridge, then admitted by SimChain's
 node rules (nonce, 25-per-sender chaining, fee, replace-by-fee, balance); blocks are mined on a
 wall-clock timer, Stacks blocks every `block_seconds` and burn blocks every `burn_seconds`.
+Calls run in the VM with the Python models one step ahead (sim/lockstep.py), because only the
+models can roll back a call whose post-conditions fail, as a node does.
 
 Why SimChain and not a second mempool written in JavaScript: the admission and ordering rules
 then exist once, and the simulator's tests already pin them.
@@ -83,7 +85,7 @@ class Devnet:
             sbtc_each=sbtc_each,
             config=config,
             env=self.env,
-            executor="clarity",
+            executor="lockstep",
             seed=seed,
         )
         self.chain = self.deployment.chain

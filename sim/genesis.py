@@ -58,13 +58,18 @@ def deploy(
     seed: str = "bithedge",
     executor: str = "python",
 ) -> Deployment:
-    """`executor` is `python` (the contract models) or `clarity` (the Clarity VM)."""
+    """`executor` is `python` (the contract models), `clarity` (the Clarity VM) or
+    `lockstep` (both, the models first: what the devnet runs)."""
     accounts = make_accounts(users, seed)
     deployer = accounts.deployer.principal()
     if executor == "clarity":
         from sim.clarity_vm import ClarityContracts
 
         contracts: Any = ClarityContracts(deployer)
+    elif executor == "lockstep":  # the devnet's: the VM, post-conditions judged by the models
+        from sim.lockstep import Lockstep
+
+        contracts = Lockstep(deployer)
     else:
         contracts = PythonContracts(deployer)
     return _fund_and_start(contracts, accounts, stx_each, sbtc_each, config, rng, env, autostart)
