@@ -47,6 +47,10 @@ class EngineActor(pykka.Actor):
     def sync(self, _msg: Sync) -> bool:
         return True
 
+    @handles(Connect)
+    def connect(self, msg: Connect) -> None:
+        """Actors that never address a peer ignore who their peers are."""
+
     def on_receive(self, message: Any) -> Any:
         handler = self._handlers.get(type(message))
         if handler is None:

@@ -94,6 +94,7 @@ class SignerActor(EngineActor):
 
     def on_start(self) -> None:
         self.next_nonce = self.chain.nonce(self.address)
+        self.height = self.chain.tip().stacks_height
         self._recover()
 
     def _recover(self) -> None:

@@ -596,6 +596,13 @@ class OutboxRepo(_Repo):
     def get(self, txid: str) -> dict[str, Any] | None:
         return _row_dict(self._buf.first(select(OUTBOX).where(OUTBOX.c.txid == txid)))
 
+    def confirmed_nonces(self, sender: str) -> list[int]:
+        """Nonces of this sender's transactions that a block included (success or abort)."""
+        o = OUTBOX.c
+        mined = ("success", "abort_by_response", "abort_by_post_condition")
+        stmt = select(o.nonce).where(o.sender == sender, o.status.in_(mined)).order_by(o.nonce)
+        return [int(row[0]) for row in self._buf.all(stmt)]
+
 
 _SET_CURSOR = Write("cursors.set", _upsert(CURSORS), ("name",))
 
