@@ -1,0 +1,327 @@
+"""Monte Carlo pool accounting over many price paths: the contracts' money rules, vectorised.
+
+Settlement follows PROTOCOL.md and the contract models to the integer unit: per policy
+`payout_usd = max(0, strike - price) * amount / 1e8`, `payout = payout_usd * token_unit /
+token_price` (both truncating), paid `min(payout, tranche total_assets)` in settlement order,
+the rest a shortfall. Assets are deposits plus the premiums bought so far minus what was paid.
+The sequential "min with what is left" is computed for all paths at once with a closed form of
+the recursion C_k = min(C_{k-1} + owed_k, B_k) (C cumulative paid, B deposits + premiums):
+C_k = S_k + min(0, min_{m<=k}(B_m - S_m)), S the cumulative owed.
+
+The work is split into chunks of a fixed size, each a pure function of the spec, its own child
+SeedSequence and its path count; merging concatenates in chunk order. So the numbers depend on
+the seed, the path count and the chunk size only, never on which `map_fn` ran the chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from chain.contracts import TOKEN_UNIT
+from risk.book import N_TRANCHES, Book, PoolTerms
+from risk.paths import Grid, PriceModel, simulate
+from risk.pricing import PRICE_SCALE
+
+_U = np.array([TOKEN_UNIT[0], TOKEN_UNIT[1]], dtype=np.int64)
+LEVELS = (0.95, 0.99, 0.995)
+FAN = (5, 25, 50, 75, 95)
+
+
+# --- exact integer arithmetic on int64 arrays --------------------------------------------------
+
+
+def _floor_div_exact(a: np.ndarray, b: np.ndarray | int, c: np.ndarray | int) -> np.ndarray:
+    """`a * b // c` for non-negative int64 arrays whose product may pass 2^63 (the quotient not).
+
+    A float estimate of the quotient is off by a few units at most; the remainder
+    `a * b - q * c` is then small, so int64 arithmetic that wraps modulo 2^64 still gives it
+    exactly, and one floor division corrects the estimate. Exact, and several times faster
+    than long division.
+    """
+    q = np.floor(a.astype(np.float64) * np.float64(b) / c)
+    if q.size and float(q.max()) > 4e18:
+        raise OverflowError("quotient beyond int64")
+    q = q.astype(np.int64)
+    with np.errstate(over="ignore"):
+        r = a * b - q * c  # wraps; the true value is small
+    return q + r // c
+
+
+def payout_usd(strike: np.ndarray, price: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """`max(0, strike - price) * amount // 1e8`, exact in int64 (the product alone overflows)."""
+    return _floor_div_exact(np.maximum(strike - price, 0), amount, PRICE_SCALE)
+
+
+def usd_to_tokens(usd: np.ndarray, unit: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """`usd * unit // price` exactly (unit 1e6 or 1e8, price in price units)."""
+    return _floor_div_exact(usd, unit, price)
+
+
+# --- the settlement of one book on given prices ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Per path and policy (columns in book order): owed in USD units and tokens, paid tokens."""
+
+    owed_usd: np.ndarray
+    owed: np.ndarray
+    paid: np.ndarray
+    cum_paid: list[np.ndarray]  # per tranche: cumulative paid in that tranche's settle order
+    orders: list[np.ndarray]  # per tranche: policy columns in settle order
+
+
+def settle(
+    book: Book,
+    deposits: tuple[int, ...],
+    btc_price: np.ndarray,
+    token_price: np.ndarray,
+    settle_key: np.ndarray,
+    premium_key: np.ndarray,
+    tiebreak: np.ndarray | None = None,
+) -> Settlement:
+    """Pays every policy of `book` on the given settlement prices, per tranche, in order.
+
+    `btc_price` and `token_price` (paths x policies, price units) are the oracle prices the
+    settlement reads; `settle_key` orders settlements (then `tiebreak`, then id); a premium is
+    in the tranche's assets for every settlement whose key is >= its `premium_key`.
+    """
+    owed_usd = payout_usd(book.strike, btc_price, book.amount)
+    owed = usd_to_tokens(owed_usd, _U[book.token], token_price)
+    paid = np.zeros_like(owed)
+    tranche = book.tranche
+    tb = book.ids if tiebreak is None else tiebreak
+    cum_paid, orders = [], []
+    for k in range(N_TRANCHES):
+        cols = np.flatnonzero(tranche == k)
+        cols = cols[np.lexsort((book.ids[cols], tb[cols], settle_key[cols]))]
+        orders.append(cols)
+        if not len(cols):
+            cum_paid.append(np.zeros((owed.shape[0], 0), dtype=np.int64))
+            continue
+        pk = premium_key[cols]
+        prem = book.premium[cols]
+        by_time = np.argsort(pk, kind="stable")
+        cum_prem = np.cumsum(prem[by_time])
+        # premiums in before each settlement: those with premium_key <= its settle key
+        n_in = np.searchsorted(pk[by_time], settle_key[cols], side="right")
+        available = deposits[k] + np.where(n_in > 0, cum_prem[np.maximum(n_in - 1, 0)], 0)
+        s = np.cumsum(owed[:, cols], axis=1)
+        slack = np.minimum.accumulate(np.minimum(available - s, 0), axis=1)
+        c = s + slack
+        paid[:, cols] = np.diff(c, axis=1, prepend=0)
+        cum_paid.append(c)
+    return Settlement(owed_usd, owed, paid, cum_paid, orders)
+
+
+# --- the Monte Carlo spec and its chunks --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything a chunk needs: frozen, picklable, shared by all chunks of a run."""
+
+    book: Book
+    pool: PoolTerms
+    model: PriceModel
+    grid: Grid
+    chunk_size: int = 2000
+
+
+def chunk_sizes(n_paths: int, chunk_size: int) -> list[int]:
+    full, rest = divmod(n_paths, chunk_size)
+    return [chunk_size] * full + ([rest] if rest else [])
+
+
+def simulate_chunk(spec: Spec, seed: np.random.SeedSequence, n_paths: int) -> dict[str, Any]:
+    """One chunk's per-path results; a pure function of its arguments."""
+    rng = np.random.default_rng(seed)
+    btc, stx = simulate(spec.model, spec.grid, n_paths, rng)
+    return evaluate(spec, btc, stx)
+
+
+def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
+    """Per-path results of the book's run-off on given price paths (paths x steps+1)."""
+    book, grid, pool = spec.book, spec.grid, spec.pool
+    n_paths, n_cols = btc.shape
+    last = n_cols - 1
+    s_step = grid.step_of(book.expiration)
+    p_step = np.minimum(grid.step_of(book.purchased), last)
+    done = s_step <= last
+    sb = book.subset(done)
+    cols_step = s_step[done]
+    bp = btc[:, cols_step]
+    tp = np.where(sb.token == 0, stx[:, cols_step], bp)
+    st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
+    short = st.owed - st.paid
+    ruined_pol = short > 0
+    ruin = ruined_pol.any(axis=1)
+    first = np.where(ruined_pol, cols_step[None, :], np.iinfo(np.int64).max).min(
+        axis=1, initial=np.iinfo(np.int64).max
+    )
+    step_days = grid.step_blocks / 144
+    ruin_day = np.where(ruin, first * step_days, np.nan)
+    # USD values (analytics: floats): owed at settlement prices, shortfall in proportion
+    owed_usd = st.owed_usd.astype(np.float64) / PRICE_SCALE
+    with np.errstate(invalid="ignore", divide="ignore"):
+        short_frac = np.where(st.owed > 0, short / np.maximum(st.owed, 1), 0.0)
+    unit = _U[sb.token].astype(np.float64)
+    payouts_usd = owed_usd.sum(axis=1)
+    shortfall_usd = (owed_usd * short_frac).sum(axis=1)
+    prem_usd = premium_usd_at_start(book, spec.model)
+    loss_usd = payouts_usd - prem_usd[done].sum()
+
+    # tranche assets and required collateral over time
+    need = book.need_usd(pool)
+    n_steps = np.arange(n_cols)
+    cover = np.full((n_paths, n_cols), np.inf, dtype=np.float64)
+    tier_min = np.full((n_paths, 3), np.inf)
+    share_end = np.full((n_paths, N_TRANCHES), np.nan)
+    tranche = book.tranche
+    for k in range(N_TRANCHES):
+        mine = tranche == k
+        dep = pool.deposits[k]
+        prem_t = np.zeros(n_cols, dtype=np.int64)
+        np.add.at(prem_t, p_step[mine], book.premium[mine])
+        prem_cum = np.cumsum(prem_t)
+        order = st.orders[k]
+        c = st.cum_paid[k]
+        steps_sorted = cols_step[order]
+        n_done = np.searchsorted(steps_sorted, n_steps, side="right")
+        paid_t = np.zeros((n_paths, n_cols), dtype=np.int64)
+        if len(order):
+            paid_t = np.where(n_done > 0, c[:, np.maximum(n_done - 1, 0)], 0)
+        assets = dep + prem_cum[None, :] - paid_t
+        if dep:
+            share_end[:, k] = assets[:, -1] / dep
+        need_t = np.zeros(n_cols + 1, dtype=np.float64)  # active: purchased <= t < settled
+        np.add.at(need_t, p_step[mine], need[mine].astype(np.float64))
+        np.add.at(need_t, np.minimum(s_step[mine], n_cols), -need[mine].astype(np.float64))
+        need_t = np.cumsum(need_t)[:n_cols]
+        if not (need_t > 0).any():
+            continue
+        price = stx if k < 3 else btc
+        required = need_t[None, :] * (TOKEN_UNIT[k // 3] / price)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cov = np.where(need_t[None, :] > 0, assets / required, np.inf)
+        np.minimum(cover, cov, out=cover)
+        tier_min[:, k % 3] = np.minimum(tier_min[:, k % 3], cov.min(axis=1))
+    cover[np.isinf(cover)] = np.nan
+    tier_min[np.isinf(tier_min)] = np.nan
+    del unit
+    return {
+        "ruin": ruin,
+        "ruin_day": ruin_day,
+        "payouts_usd": payouts_usd,
+        "shortfall_usd": shortfall_usd,
+        "loss_usd": loss_usd,
+        "coverage": cover.astype(np.float32),
+        "tier_min_coverage": tier_min,
+        "share_price_end": share_end,
+    }
+
+
+def premium_usd_at_start(book: Book, model: PriceModel) -> np.ndarray:
+    """Each premium's USD value at the start prices (what the buyer paid, in USD)."""
+    price = np.where(book.token == 0, model.stx_start, model.btc_start)
+    return book.premium / _U[book.token] * price
+
+
+def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    parts = list(parts)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def run(
+    spec: Spec,
+    n_paths: int,
+    seed: int,
+    map_fn: Callable[..., Iterable[dict[str, Any]]] = map,
+) -> dict[str, Any]:
+    """All chunks through `map_fn(func, specs, seeds, sizes)`, merged in chunk order."""
+    sizes = chunk_sizes(n_paths, spec.chunk_size)
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    return merge(map_fn(simulate_chunk, [spec] * len(sizes), seeds, sizes))
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = 0.0 if k == 0 else max(0.0, centre - half)  # exact ends: float noise is not a bound
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return (lo, hi)
+
+
+def var_es(loss: np.ndarray, level: float) -> tuple[float, float]:
+    """Value at risk (the level-quantile of loss) and expected shortfall (mean loss beyond it)."""
+    var = float(np.quantile(loss, level, method="higher"))
+    tail = loss[loss >= var]
+    return var, float(tail.mean())
+
+
+def summarise(res: dict[str, Any], spec: Spec) -> dict[str, Any]:
+    """The headline metrics, with intervals, from merged per-path results."""
+    n = len(res["ruin"])
+    k = int(res["ruin"].sum())
+    lo, hi = wilson(k, n)
+    book = spec.book
+    done = spec.grid.step_of(book.expiration) <= spec.grid.steps
+    prem = float(premium_usd_at_start(book, spec.model)[done].sum())
+    pay = res["payouts_usd"]
+    mean_pay, se_pay = float(pay.mean()), float(pay.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    days = res["ruin_day"][res["ruin"]]
+    out: dict[str, Any] = {
+        "paths": n,
+        "policies": len(book),
+        "policies_settled_in_horizon": int(done.sum()),
+        "probability_of_ruin": {
+            "estimate": k / n,
+            "ci95_low": lo,
+            "ci95_high": hi,
+            "method": "Wilson score",
+        },
+        "loss_usd": {
+            f"{lv:g}": dict(zip(("var", "es"), var_es(res["loss_usd"], lv), strict=True))
+            for lv in LEVELS
+        },
+        "shortfall_usd": {
+            "mean": float(res["shortfall_usd"].mean()),
+            "p99": float(np.quantile(res["shortfall_usd"], 0.99)),
+        },
+        "premium_adequacy": {
+            "premiums_usd": prem,
+            "expected_payouts_usd": mean_pay,
+            "expected_payouts_se": se_pay,
+            "ratio": prem / mean_pay if mean_pay > 0 else None,
+        },
+        "time_to_ruin_days": {
+            "ruined_paths": len(days),
+            "median": float(np.median(days)) if len(days) else None,
+            "mean": float(days.mean()) if len(days) else None,
+        },
+        "share_price_end": {},
+    }
+    from risk.book import TIER_NAMES, TOKEN_NAMES
+
+    for t in range(N_TRANCHES):
+        col = res["share_price_end"][:, t]
+        if np.isnan(col).all():
+            continue
+        qs = np.quantile(col, [q / 100 for q in FAN])
+        out["share_price_end"][f"{TOKEN_NAMES[t // 3]}-{TIER_NAMES[t % 3]}"] = {
+            f"p{q}": float(v) for q, v in zip(FAN, qs, strict=True)
+        }
+    return out
