@@ -98,9 +98,11 @@ _ARRAYS = ("ids", "amount", "strike", "expiration", "token", "tier", "premium", 
            "purchased")  # fmt: skip
 
 
-def make_book(rows: list[dict[str, int]], start_height: int = 0, source: str = "") -> Book:
+def make_book(
+    rows: list[dict[str, int]], start_height: int = 0, source: str = "", allow_empty: bool = False
+) -> Book:
     """A book from rows with the COLUMNS (and optionally `purchased`), validated."""
-    if not rows:
+    if not rows and not allow_empty:
         raise ConfigError(f"--book: {source or 'the book'} holds no policies")
     cols = {c: np.array([r[c] for r in rows], dtype=np.int64) for c in COLUMNS}
     purchased = np.array([r.get("purchased", start_height) for r in rows], dtype=np.int64)
@@ -248,14 +250,24 @@ def draw_demand(v: dict, spot_usd: float, rng: np.random.Generator) -> Demand:
     amount = np.rint(amount_btc * SATS).astype(np.int64)
     strike = np.floor(spot_usd * frac).astype(np.int64) * PRICE_SCALE
     blocks = np.rint(days * BLOCKS_PER_DAY).astype(np.int64)
-    years = blocks / (BLOCKS_PER_DAY * 365)
-    vol = v["price.btc_vol"]
-    fair = np.array(
-        [bs_put(spot_usd, k / PRICE_SCALE, t, vol) for k, t in zip(strike, years, strict=True)]
-    )
-    fair = fair * (amount / SATS)
-    budget = fair * rng.uniform(1.0, 2.0, len(amount))
+    budget = _budgets(spot_usd, strike, blocks, amount, v["price.btc_vol"], rng)
     return Demand(amount, strike, blocks, token.astype(np.int64), budget)
+
+
+def _budgets(spot_usd, strike, blocks, amount, vol, rng: np.random.Generator) -> np.ndarray:
+    """What each buyer would pay at most: the fair put at the model vol times U(1, 2)."""
+    years = blocks / (BLOCKS_PER_DAY * 365)
+    pairs = zip(strike / PRICE_SCALE, years, strict=True)
+    fair = np.array([bs_put(spot_usd, k, t, vol) for k, t in pairs]) * (amount / SATS)
+    return fair * rng.uniform(1.0, 2.0, len(amount))
+
+
+def demand_of(book: Book, model: PriceModel, rng: np.random.Generator) -> Demand:
+    """A book's policies as requests again (terms kept, premium and tier to be re-priced), so
+    caps and loadings can be stressed on a CSV or run book too."""
+    blocks = book.expiration - book.purchased
+    budget = _budgets(model.btc_start, book.strike, blocks, book.amount, model.btc_vol, rng)
+    return Demand(book.amount, book.strike, blocks, book.token, budget)
 
 
 def admit(
@@ -309,7 +321,7 @@ def admit(
              "expiration": start_height + blocks, "token": token, "tier": tier,
              "premium": premium, "collateral": collateral, "purchased": start_height}
         )  # fmt: skip
-    return make_book(rows, start_height, "admitted")
+    return make_book(rows, start_height, "admitted", allow_empty=True)
 
 
 def from_scenario(

@@ -237,16 +237,29 @@ def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def children(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """The first `n` children of `seed`, without `spawn`'s side effect on the parent, so the
+    same seed object gives the same chunks every time (stress points reuse one seed)."""
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, i), pool_size=seq.pool_size)
+        for i in range(n)
+    ]
+
+
 def run(
     spec: Spec,
     n_paths: int,
-    seed: int,
+    seed: int | np.random.SeedSequence,
     map_fn: Callable[..., Iterable[dict[str, Any]]] = map,
 ) -> dict[str, Any]:
-    """All chunks through `map_fn(func, specs, seeds, sizes)`, merged in chunk order."""
+    """All chunks through `map_fn(func, specs, seeds, sizes)`, merged in chunk order.
+
+    `map_fn` may be the builtin map, a process pool's or a cluster's: chunking depends only on
+    `n_paths` and `spec.chunk_size`, so the merged result is the same whichever runs it.
+    """
     sizes = chunk_sizes(n_paths, spec.chunk_size)
-    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    return merge(map_fn(simulate_chunk, [spec] * len(sizes), seeds, sizes))
+    return merge(map_fn(simulate_chunk, [spec] * len(sizes), children(seed, len(sizes)), sizes))
 
 
 # --- metrics ------------------------------------------------------------------------------------
