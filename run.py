@@ -126,7 +126,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
     print(f"probability_of_ruin        {ruin['estimate']:.4%} "
           f"(95% CI {ruin['ci95_low']:.4%} to {ruin['ci95_high']:.4%})")  # fmt: skip
     for level, v in m["loss_usd"].items():
-        print(f"loss VaR/ES {float(level):.1%}        {v['var']:,.0f} / {v['es']:,.0f} USD")
+        print(f"loss VaR/ES {float(level):<6.1%}         {v['var']:,.0f} / {v['es']:,.0f} USD")
     pa = m["premium_adequacy"]
     ratio = "n/a" if pa["ratio"] is None else f"{pa['ratio']:.3f}"
     print(f"premium adequacy           {ratio} (premiums {pa['premiums_usd']:,.0f} USD vs "

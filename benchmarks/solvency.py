@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +49,18 @@ def main() -> int:
     p.add_argument("--policies", type=int, default=1_000)
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--pool",
+        choices=("thread", "process"),
+        default="thread",
+        help="what runs the chunks when workers > 1 (numpy releases the GIL)",
+    )
     p.add_argument("--model", default="gbm")
     a = p.parse_args()
     spec = bench_spec(a.policies, a.days, a.model)
     if a.workers > 1:
-        with ProcessPoolExecutor(a.workers) as pool:
+        kind = ThreadPoolExecutor if a.pool == "thread" else ProcessPoolExecutor
+        with kind(a.workers) as pool:
             pool.submit(int, 0).result()  # workers up before the clock starts
             t0 = time.perf_counter()
             res = mc.run(spec, a.paths, 1, map_fn=pool.map)
@@ -63,6 +70,7 @@ def main() -> int:
         res = mc.run(spec, a.paths, 1)
         seconds = time.perf_counter() - t0
     print(f"paths={a.paths} steps={a.days} policies={len(spec.book)} workers={a.workers} "
+          f"pool={a.pool if a.workers > 1 else 'serial'} "
           f"ruined={int(res['ruin'].sum())}")  # fmt: skip
     print(f"seconds={seconds:.3f}")
     return 0

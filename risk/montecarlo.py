@@ -73,6 +73,7 @@ class Settlement:
     owed: np.ndarray
     paid: np.ndarray
     cum_paid: list[np.ndarray]  # per tranche: cumulative paid in that tranche's settle order
+    cum_owed: list[np.ndarray]  # per tranche: cumulative owed, same order
     orders: list[np.ndarray]  # per tranche: policy columns in settle order
 
 
@@ -96,13 +97,14 @@ def settle(
     paid = np.zeros_like(owed)
     tranche = book.tranche
     tb = book.ids if tiebreak is None else tiebreak
-    cum_paid, orders = [], []
+    cum_paid, cum_owed, orders = [], [], []
     for k in range(N_TRANCHES):
         cols = np.flatnonzero(tranche == k)
         cols = cols[np.lexsort((book.ids[cols], tb[cols], settle_key[cols]))]
         orders.append(cols)
         if not len(cols):
             cum_paid.append(np.zeros((owed.shape[0], 0), dtype=np.int64))
+            cum_owed.append(cum_paid[-1])
             continue
         pk = premium_key[cols]
         prem = book.premium[cols]
@@ -116,7 +118,8 @@ def settle(
         c = s + slack
         paid[:, cols] = np.diff(c, axis=1, prepend=0)
         cum_paid.append(c)
-    return Settlement(owed_usd, owed, paid, cum_paid, orders)
+        cum_owed.append(s)
+    return Settlement(owed_usd, owed, paid, cum_paid, cum_owed, orders)
 
 
 # --- the Monte Carlo spec and its chunks --------------------------------------------------------
@@ -159,61 +162,66 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     tp = np.where(sb.token == 0, stx[:, cols_step], bp)
     st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
     short = st.owed - st.paid
-    ruined_pol = short > 0
-    ruin = ruined_pol.any(axis=1)
-    first = np.where(ruined_pol, cols_step[None, :], np.iinfo(np.int64).max).min(
-        axis=1, initial=np.iinfo(np.int64).max
-    )
     step_days = grid.step_blocks / 144
+    never = np.iinfo(np.int64).max
+    first = np.full(n_paths, never, dtype=np.int64)
+    for k in range(N_TRANCHES):  # first settlement with a shortfall, from cumulative sums
+        order = st.orders[k]
+        if not len(order):
+            continue
+        gap = st.cum_owed[k] > st.cum_paid[k]
+        hit = gap.any(axis=1)
+        at = cols_step[order][np.argmax(gap, axis=1)]
+        first = np.where(hit, np.minimum(first, at), first)
+    ruin = first != never
     ruin_day = np.where(ruin, first * step_days, np.nan)
     # USD values (analytics: floats): owed at settlement prices, shortfall in proportion
-    owed_usd = st.owed_usd.astype(np.float64) / PRICE_SCALE
-    with np.errstate(invalid="ignore", divide="ignore"):
-        short_frac = np.where(st.owed > 0, short / np.maximum(st.owed, 1), 0.0)
-    unit = _U[sb.token].astype(np.float64)
-    payouts_usd = owed_usd.sum(axis=1)
-    shortfall_usd = (owed_usd * short_frac).sum(axis=1)
+    payouts_usd = st.owed_usd.sum(axis=1) / PRICE_SCALE
+    shortfall_usd = np.zeros(n_paths)
+    rows, cols = np.nonzero(short)
+    if len(rows):
+        part = st.owed_usd[rows, cols] / PRICE_SCALE * (short[rows, cols] / st.owed[rows, cols])
+        np.add.at(shortfall_usd, rows, part)
     prem_usd = premium_usd_at_start(book, spec.model)
     loss_usd = payouts_usd - prem_usd[done].sum()
 
     # tranche assets and required collateral over time
-    need = book.need_usd(pool)
+    need = book.need_usd(pool).astype(np.float64)
     n_steps = np.arange(n_cols)
-    cover = np.full((n_paths, n_cols), np.inf, dtype=np.float64)
-    tier_min = np.full((n_paths, 3), np.inf)
+    cover = np.full((n_paths, n_cols), np.nan)
+    tier_min = np.full((n_paths, 3), np.nan)
     share_end = np.full((n_paths, N_TRANCHES), np.nan)
     tranche = book.tranche
+    per_unit = {}  # token price / token unit: required = need_usd / per_unit
     for k in range(N_TRANCHES):
         mine = tranche == k
         dep = pool.deposits[k]
         prem_t = np.zeros(n_cols, dtype=np.int64)
         np.add.at(prem_t, p_step[mine], book.premium[mine])
-        prem_cum = np.cumsum(prem_t)
+        base = dep + np.cumsum(prem_t)
         order = st.orders[k]
-        c = st.cum_paid[k]
-        steps_sorted = cols_step[order]
-        n_done = np.searchsorted(steps_sorted, n_steps, side="right")
-        paid_t = np.zeros((n_paths, n_cols), dtype=np.int64)
+        n_done = np.searchsorted(cols_step[order], n_steps, side="right")
         if len(order):
-            paid_t = np.where(n_done > 0, c[:, np.maximum(n_done - 1, 0)], 0)
-        assets = dep + prem_cum[None, :] - paid_t
+            c = np.concatenate([np.zeros((n_paths, 1), dtype=np.int64), st.cum_paid[k]], axis=1)
+            assets = base[None, :] - c[:, n_done]
+        else:
+            assets = np.broadcast_to(base, (n_paths, n_cols))
         if dep:
             share_end[:, k] = assets[:, -1] / dep
-        need_t = np.zeros(n_cols + 1, dtype=np.float64)  # active: purchased <= t < settled
-        np.add.at(need_t, p_step[mine], need[mine].astype(np.float64))
-        np.add.at(need_t, np.minimum(s_step[mine], n_cols), -need[mine].astype(np.float64))
+        need_t = np.zeros(n_cols + 1)  # active: purchased <= t < settled
+        np.add.at(need_t, p_step[mine], need[mine])
+        np.add.at(need_t, np.minimum(s_step[mine], n_cols), -need[mine])
         need_t = np.cumsum(need_t)[:n_cols]
-        if not (need_t > 0).any():
+        active = need_t > 0.5  # need is a sum of integers: below 1/2 is float noise of 0
+        if not active.any():
             continue
-        price = stx if k < 3 else btc
-        required = need_t[None, :] * (TOKEN_UNIT[k // 3] / price)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cov = np.where(need_t[None, :] > 0, assets / required, np.inf)
-        np.minimum(cover, cov, out=cover)
-        tier_min[:, k % 3] = np.minimum(tier_min[:, k % 3], cov.min(axis=1))
-    cover[np.isinf(cover)] = np.nan
-    tier_min[np.isinf(tier_min)] = np.nan
-    del unit
+        token = k // 3
+        if token not in per_unit:
+            per_unit[token] = (stx if token == 0 else btc) / TOKEN_UNIT[token]
+        inv_need = np.where(active, 1.0 / np.where(active, need_t, 1.0), np.nan)
+        cov = assets * per_unit[token] * inv_need[None, :]
+        np.fmin(cover, cov, out=cover)
+        tier_min[:, k % 3] = np.fmin(tier_min[:, k % 3], np.nanmin(cov[:, active], axis=1))
     return {
         "ruin": ruin,
         "ruin_day": ruin_day,
@@ -278,11 +286,37 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
     return (lo, hi)
 
 
-def var_es(loss: np.ndarray, level: float) -> tuple[float, float]:
-    """Value at risk (the level-quantile of loss) and expected shortfall (mean loss beyond it)."""
-    var = float(np.quantile(loss, level, method="higher"))
-    tail = loss[loss >= var]
-    return var, float(tail.mean())
+def var_es(loss: np.ndarray, level: float, z: float = 1.959963984540054) -> dict[str, float]:
+    """Value at risk (the level-quantile of loss), expected shortfall (mean loss at or beyond
+    it), and a distribution-free 95% interval for the VaR: the order statistics whose ranks
+    bound the binomial count of paths below the quantile."""
+    s = np.sort(loss)
+    n = len(s)
+    var = float(np.quantile(s, level, method="higher"))
+    half = z * math.sqrt(n * level * (1 - level))
+    lo = min(n - 1, max(0, math.floor(n * level - half) - 1))
+    hi = min(n - 1, max(0, math.ceil(n * level + half) - 1))
+    return {"var": var, "es": float(s[s >= var].mean()), "var_ci95_low": float(s[lo]),
+            "var_ci95_high": float(s[hi])}  # fmt: skip
+
+
+def _se(x: np.ndarray) -> float:
+    return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0
+
+
+def _path_min(cov: np.ndarray) -> np.ndarray:
+    """Each path's lowest coverage over the horizon (NaN where nothing was ever at risk)."""
+    with np.errstate(all="ignore"):
+        out = np.fmin.reduce(cov.astype(np.float64), axis=1)
+    return out
+
+
+def _quantiles(x: np.ndarray) -> dict[str, float | None]:
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return {f"p{q}": None for q in FAN}
+    return {f"p{q}": float(v) for q, v in zip(FAN, np.quantile(x, [q / 100 for q in FAN]),
+                                               strict=True)}  # fmt: skip
 
 
 def summarise(res: dict[str, Any], spec: Spec) -> dict[str, Any]:
@@ -294,7 +328,7 @@ def summarise(res: dict[str, Any], spec: Spec) -> dict[str, Any]:
     done = spec.grid.step_of(book.expiration) <= spec.grid.steps
     prem = float(premium_usd_at_start(book, spec.model)[done].sum())
     pay = res["payouts_usd"]
-    mean_pay, se_pay = float(pay.mean()), float(pay.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+    mean_pay, se_pay = float(pay.mean()), _se(pay)
     days = res["ruin_day"][res["ruin"]]
     out: dict[str, Any] = {
         "paths": n,
@@ -306,14 +340,13 @@ def summarise(res: dict[str, Any], spec: Spec) -> dict[str, Any]:
             "ci95_high": hi,
             "method": "Wilson score",
         },
-        "loss_usd": {
-            f"{lv:g}": dict(zip(("var", "es"), var_es(res["loss_usd"], lv), strict=True))
-            for lv in LEVELS
-        },
+        "loss_usd": {f"{lv:g}": var_es(res["loss_usd"], lv) for lv in LEVELS},
         "shortfall_usd": {
             "mean": float(res["shortfall_usd"].mean()),
+            "mean_se": _se(res["shortfall_usd"]),
             "p99": float(np.quantile(res["shortfall_usd"], 0.99)),
         },
+        "coverage_min_over_horizon": _quantiles(_path_min(res["coverage"])),
         "premium_adequacy": {
             "premiums_usd": prem,
             "expected_payouts_usd": mean_pay,
@@ -331,10 +364,7 @@ def summarise(res: dict[str, Any], spec: Spec) -> dict[str, Any]:
 
     for t in range(N_TRANCHES):
         col = res["share_price_end"][:, t]
-        if np.isnan(col).all():
-            continue
-        qs = np.quantile(col, [q / 100 for q in FAN])
-        out["share_price_end"][f"{TOKEN_NAMES[t // 3]}-{TIER_NAMES[t % 3]}"] = {
-            f"p{q}": float(v) for q, v in zip(FAN, qs, strict=True)
-        }
+        if not np.isnan(col).all():
+            name = f"{TOKEN_NAMES[t // 3]}-{TIER_NAMES[t % 3]}"
+            out["share_price_end"][name] = _quantiles(col)
     return out

@@ -184,3 +184,42 @@ def test_wilson_interval_published_value():
     lo, hi = mc.wilson(81, 263)
     assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
     assert mc.wilson(0, 1000)[0] == 0.0
+
+
+def _one_put(deposit: int) -> tuple[mc.Spec, np.ndarray, np.ndarray]:
+    book = make_book([{"id": 1, "amount": 100_000_000, "strike": 60_000 * PRICE_SCALE,
+                       "expiration": 288, "token": 1, "tier": 1, "premium": 1_000_000,
+                       "collateral": 1}])  # fmt: skip
+    deposits = (0, 0, 0, 0, deposit, 0)
+    spec = mc.Spec(book, PoolTerms(deposits=deposits), PriceModel(), Grid(3))
+    btc = np.array([[65_000, 50_000, 40_000, 40_000]], dtype=np.int64) * PRICE_SCALE
+    stx = np.full_like(btc, PRICE_SCALE // 2)
+    return spec, btc, stx
+
+
+@pytest.mark.parametrize("deposit", [10_000_000, 100_000_000])
+def test_coverage_ruin_and_share_price_by_hand(deposit):
+    spec, btc, stx = _one_put(deposit)
+    res = mc.evaluate(spec, btc, stx)
+    assets = deposit + 1_000_000
+    # need: strike x amount x 100% (balanced tier) in price units; required in sats = need / price
+    need = 60_000 * PRICE_SCALE
+    for t, price in ((0, 65_000), (1, 50_000)):
+        required = need * 100_000_000 / (price * PRICE_SCALE)
+        assert res["coverage"][0, t] == pytest.approx(assets / required, rel=1e-6)
+    assert np.isnan(res["coverage"][0, 2:]).all()  # settled at day 2: nothing left to cover
+    owed = (60_000 - 40_000) * PRICE_SCALE * 100_000_000 // (40_000 * PRICE_SCALE)  # 0.5 BTC
+    paid = min(owed, assets)
+    assert bool(res["ruin"][0]) == (paid < owed)
+    assert res["ruin_day"][0] == 2.0 if paid < owed else np.isnan(res["ruin_day"][0])
+    assert res["share_price_end"][0, 4] == pytest.approx((assets - paid) / deposit)
+    assert res["payouts_usd"][0] == pytest.approx(20_000.0)
+    short_usd = 20_000.0 * (owed - paid) / owed
+    assert res["shortfall_usd"][0] == pytest.approx(short_usd)
+
+
+def test_var_and_expected_shortfall_on_a_known_sample():
+    loss = np.arange(1, 1001, dtype=np.float64)
+    got = mc.var_es(loss, 0.95)
+    assert got["var"] == 951.0 and got["es"] == pytest.approx(975.5)
+    assert got["var_ci95_low"] < got["var"] < got["var_ci95_high"]
