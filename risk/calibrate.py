@@ -27,7 +27,7 @@ RUIN_LIMIT = 0.005
 KNOBS: dict[str, tuple[tuple[float, ...], float, float]] = {
     "vol_multiplier": ((1.0, 1.25, 1.5, 2.0), 0.1, 10.0),  # pricing loading on realised vol
     "cap_scale": ((0.5, 0.75, 1.0, 1.1), 0.05, 1.17),  # x every tier's utilisation cap
-    "collateral_scale": ((0.8, 1.0, 1.2), 0.1, 5.0),  # x every tier's collateral ratio
+    "collateral_scale": ((0.4, 0.6, 0.8, 1.0), 0.1, 5.0),  # x every tier's collateral ratio
 }
 COLUMNS = (
     "vol_multiplier",
@@ -107,16 +107,16 @@ def evaluate_grid(
             "ruin_probability": k / n_paths, "ruin_ci95_low": lo, "ruin_ci95_high": hi,
             "feasible": hi <= RUIN_LIMIT,
         })  # fmt: skip
+    seen: set[tuple[float, float]] = set()
     for r in rows:  # Pareto: no other point earns at least as much with no more ruin, one better
-        r["frontier"] = not any(
+        outcome = (r["premiums_usd"], r["ruin_probability"])
+        r["frontier"] = outcome not in seen and not any(
             o["premiums_usd"] >= r["premiums_usd"]
             and o["ruin_probability"] <= r["ruin_probability"]
-            and (
-                o["premiums_usd"] > r["premiums_usd"]
-                or o["ruin_probability"] < r["ruin_probability"]
-            )
+            and outcome != (o["premiums_usd"], o["ruin_probability"])
             for o in rows
         )
+        seen.add(outcome)  # a tie (a cap that does not bind) is listed once, first in grid order
     return rows
 
 

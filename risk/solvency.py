@@ -205,7 +205,7 @@ def run_calibrate(
             "pricing": asdict(study.pricing),
         },
         "best": cal.best(rows),
-        "frontier": [r for r in rows if r["frontier"]],
+        "frontier": sorted((r for r in rows if r["frontier"]), key=lambda r: -r["premiums_usd"]),
     }
     write_json(out / "calibrate.json", doc)
     return doc
