@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,21 +27,25 @@ from risk.pricing import PRICE_SCALE, PricingParams
 
 
 def bench_spec(n_policies: int, days: int, model: str = "gbm", seed: int = 7) -> mc.Spec:
-    """A year-long book: strikes 70-100% of spot, expiries spread over the horizon."""
+    """A year of business: policies of 1-90 days (the parameters' duration bounds) bought on
+    days spread over the horizon, strikes 70-100% of the starting spot, half in STX."""
     rng = np.random.default_rng(seed)
     pm = PriceModel(model=model)
     amount = np.rint(np.exp(rng.uniform(np.log(0.01), np.log(0.5), n_policies)) * 1e8)
     strike = np.floor(pm.btc_start * rng.uniform(0.7, 1.0, n_policies)) * PRICE_SCALE
-    blocks = rng.integers(1, days + 1, n_policies) * BLOCKS_PER_DAY
+    length = rng.integers(1, min(90, days) + 1, n_policies)
+    bought = rng.integers(0, days - length + 1)  # day of purchase; expiry within the horizon
     token = (rng.random(n_policies) < 0.5).astype(np.int64)
-    demand = Demand(amount.astype(np.int64), strike.astype(np.int64), blocks, token)
-    # deposits sized so the caps admit the whole book
-    pool = PoolTerms(deposits=(10**14,) * 3 + (10**12,) * 3)
-    book = admit(demand, pool, pm, PricingParams())
+    demand = Demand(amount.astype(np.int64), strike.astype(np.int64),
+                    length * BLOCKS_PER_DAY, token)  # fmt: skip
+    # priced at the start prices, with deposits large enough that the caps admit every policy
+    book = admit(demand, PoolTerms(deposits=(10**14,) * 3 + (10**12,) * 3), pm, PricingParams())
     assert len(book) == n_policies, len(book)
-    # then shrink the pool so shortfalls do happen on bad paths
-    scale = PoolTerms(deposits=(3 * 10**12,) * 3 + (3 * 10**9,) * 3)
-    return mc.Spec(book, scale, pm, Grid(days), chunk_size=2000)
+    shift = bought * BLOCKS_PER_DAY  # then bought on their own day: premiums arrive then
+    book = replace(book, purchased=book.purchased + shift, expiration=book.expiration + shift)
+    # and a pool small enough that bad paths do run short
+    pool = PoolTerms(deposits=(2 * 10**12,) * 3 + (2 * 10**9,) * 3)
+    return mc.Spec(book, pool, pm, Grid(days), chunk_size=2000)
 
 
 def main() -> int:

@@ -45,8 +45,12 @@ def radcad_model(spec: mc.Spec, seed: int) -> tuple[Model, int]:
              int(book.token[i] * 3 + book.tier[i]), int(book.premium[i]))
         )  # fmt: skip
     assets0 = list(spec.pool.deposits)
-    for i in range(len(book)):
-        assets0[int(book.tranche[i])] += int(book.premium[i])
+    premiums: dict[int, list[tuple[int, int]]] = {}  # step -> (tranche, premium) bought then
+    for i, step in enumerate(grid.step_of(book.purchased)):
+        if step == 0:
+            assets0[int(book.tranche[i])] += int(book.premium[i])
+        else:
+            premiums.setdefault(int(step), []).append((int(book.tranche[i]), int(book.premium[i])))
     rho = m.correlation
 
     def shocks(params, substep, history, state):
@@ -68,7 +72,10 @@ def radcad_model(spec: mc.Spec, seed: int) -> tuple[Model, int]:
         stx = max(1, round(m.stx_start * PRICE_SCALE * math.exp(ls)))
         assets = list(state["assets"])
         ruined = state["ruined"]
-        for strike, amount, token, k, _prem in by_step.get(state["timestep"] + 1, ()):
+        now = state["timestep"] + 1  # radCAD hands the update the previous state
+        for k, premium in premiums.get(now, ()):  # a day's purchases, then its settlements
+            assets[k] += premium
+        for strike, amount, token, k, _prem in by_step.get(now, ()):
             usd = (strike - btc) * amount // PRICE_SCALE if strike > btc else 0
             owed = usd * TOKEN_UNIT[token] // (stx if token == 0 else btc)
             paid = min(owed, assets[k])
@@ -96,7 +103,6 @@ def main() -> int:
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--seed", type=int, default=2, help="radCAD's seed (the engine's is 1)")
     a = p.parse_args()
-    # premiums all in at the start in both: the bench book is bought at height 0
     spec = bench_spec(a.policies, a.days)
 
     model, steps = radcad_model(spec, seed=a.seed)

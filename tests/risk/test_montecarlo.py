@@ -223,3 +223,64 @@ def test_var_and_expected_shortfall_on_a_known_sample():
     got = mc.var_es(loss, 0.95)
     assert got["var"] == 951.0 and got["es"] == pytest.approx(975.5)
     assert got["var_ci95_low"] < got["var"] < got["var_ci95_high"]
+
+
+def test_run_off_on_simulated_paths_equals_a_scalar_replay():
+    """Purchases spread over the horizon (premiums arrive on their day), settlements by day and
+    id: ruin, its day and every payout as a plain loop over days and policies gives them."""
+    rng = np.random.default_rng(9)
+    n, days = 150, 60
+    bought = rng.integers(0, 40, n)
+    rows = [{"id": i + 1, "amount": int(rng.integers(10**6, 5 * 10**7)),
+             "strike": int(rng.integers(45_000, 66_000)) * PRICE_SCALE,
+             "expiration": int(bought[i] + rng.integers(1, 21)) * 144,
+             "token": int(rng.integers(0, 2)), "tier": int(rng.integers(0, 3)),
+             "premium": int(rng.integers(10**5, 10**8)), "collateral": 1,
+             "purchased": int(bought[i]) * 144} for i in range(n)]  # fmt: skip
+    book = make_book(rows)
+    pool = PoolTerms(deposits=(3 * 10**10,) * 3 + (5 * 10**7,) * 3)
+    spec = mc.Spec(book, pool, PriceModel(model="jump", btc_vol=0.9), Grid(days))
+    btc, stx = simulate(spec.model, spec.grid, 200, np.random.default_rng(1))
+    res = mc.evaluate(spec, btc, stx)
+    s_step, p_step = spec.grid.step_of(book.expiration), spec.grid.step_of(book.purchased)
+    ruined_somewhere = False
+    for p in range(btc.shape[0]):
+        assets, first, owed_total = list(pool.deposits), None, 0
+        for t in range(days + 1):
+            for i in np.flatnonzero(p_step == t):
+                assets[int(book.tranche[i])] += int(book.premium[i])
+            for i in np.flatnonzero(s_step == t):
+                strike, amount, tok = int(book.strike[i]), int(book.amount[i]), int(book.token[i])
+                b = int(btc[p, t])
+                usd = (strike - b) * amount // PRICE_SCALE if strike > b else 0
+                owed = usd * TOKEN_UNIT[tok] // (int(stx[p, t]) if tok == 0 else b)
+                k = int(book.tranche[i])
+                paid = min(owed, assets[k])
+                assets[k] -= paid
+                owed_total += usd
+                if paid < owed and first is None:
+                    first = t
+        assert bool(res["ruin"][p]) == (first is not None)
+        if first is not None:
+            ruined_somewhere = True
+            assert res["ruin_day"][p] == first
+        assert res["payouts_usd"][p] == pytest.approx(owed_total / PRICE_SCALE)
+        for k in range(6):
+            if pool.deposits[k]:
+                assert res["share_price_end"][p, k] == pytest.approx(assets[k] / pool.deposits[k])
+    assert ruined_somewhere and not res["ruin"].all()
+
+
+def test_garch_keeps_the_long_run_vol_and_fattens_the_tails():
+    grid = Grid(365)
+    g_btc, _ = simulate(PriceModel(model="garch"), grid, 2000, np.random.default_rng(2))
+    n_btc, _ = simulate(PriceModel(model="gbm"), grid, 2000, np.random.default_rng(2))
+    g, n = np.diff(np.log(g_btc), axis=1).ravel(), np.diff(np.log(n_btc), axis=1).ravel()
+    assert g.std() * math.sqrt(365) == pytest.approx(0.55, rel=0.03)
+
+    def kurtosis(x):
+        x = x - x.mean()
+        return (x**4).mean() / (x**2).mean() ** 2
+
+    assert kurtosis(n) == pytest.approx(3.0, abs=0.05)
+    assert kurtosis(g) > 3.3  # GARCH(1,1) with alpha 0.08, beta 0.9: excess kurtosis
