@@ -27,13 +27,13 @@ from risk.pricing import PRICE_SCALE, PricingParams
 
 
 def bench_spec(n_policies: int, days: int, model: str = "gbm", seed: int = 7) -> mc.Spec:
-    """A year of business: policies of 1-90 days (the parameters' duration bounds) bought on
+    """A year of business: policies of 2-90 days (the parameters' duration bounds) bought on
     days spread over the horizon, strikes 70-100% of the starting spot, half in STX."""
     rng = np.random.default_rng(seed)
     pm = PriceModel(model=model)
     amount = np.rint(np.exp(rng.uniform(np.log(0.01), np.log(0.5), n_policies)) * 1e8)
     strike = np.floor(pm.btc_start * rng.uniform(0.7, 1.0, n_policies)) * PRICE_SCALE
-    length = rng.integers(1, min(90, days) + 1, n_policies)
+    length = rng.integers(2, min(90, days) + 1, n_policies)
     bought = rng.integers(0, days - length + 1)  # day of purchase; expiry within the horizon
     token = (rng.random(n_policies) < 0.5).astype(np.int64)
     demand = Demand(amount.astype(np.int64), strike.astype(np.int64),

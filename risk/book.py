@@ -33,6 +33,7 @@ from risk.pricing import (
     usd_to_tokens_ceil,
 )
 from scenarios.config import ConfigError, Scenario
+from sim.models.parameters import DEFAULTS
 
 COLUMNS = ("id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral")
 OPTIONAL = ("purchased",)
@@ -40,6 +41,7 @@ TIER_NAMES = ("conservative", "balanced", "aggressive")
 TOKEN_NAMES = ("STX", "sBTC")
 N_TRANCHES = 6  # index token * 3 + tier
 PROVIDER_TIER_WEIGHTS = (0.3, 0.4, 0.3)  # sim/agents.py: how providers split deposits
+QUOTE_TTL_BLOCKS = 3  # actors/registry.py RegistryConfig.quote_ttl_blocks
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class PoolTerms:
     collateral_bps: tuple[int, int, int] = (11000, 10000, 9000)
     max_utilisation_bps: tuple[int, int, int] = (6000, 7500, 8500)
     tier_strike_bps: tuple[int, int] = (8000, 9500)
+    duration_blocks: tuple[int, int] = (DEFAULTS["min-duration"], DEFAULTS["max-duration"])
+    amount_sats: tuple[int, int] = (DEFAULTS["min-amount"], DEFAULTS["max-amount"])
+    strike_band_bps: int = DEFAULTS["strike-band-bps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,7 +287,9 @@ def admit(
 ) -> Book:
     """Prices each request in order and keeps those the registry would sell (and buyers buy).
 
-    Mirrors RegistryActor._price_quote at the start prices: tier from the strike, collateral
+    Mirrors RegistryActor._price_quote at the start prices: the duration, amount and strike
+    band bounds (the quote's time to live counted against the minimum duration), tier from
+    the strike, collateral
     from the tier's ratio, refusal when `locked + collateral` would pass the tier's cap of the
     tranche's assets, premium at the skewed vol, in tokens rounded up. Purchases add the
     premium to the tranche's assets and the collateral to its lock, as the pool contract does.
@@ -297,7 +304,15 @@ def admit(
     for i in range(len(demand.amount)):
         amount, strike = int(demand.amount[i]), int(demand.strike[i])
         token, blocks = int(demand.token[i]), int(demand.blocks[i])
-        if strike <= 0 or amount <= 0:
+        lo_d, hi_d = pool.duration_blocks
+        if blocks - QUOTE_TTL_BLOCKS < lo_d or blocks > hi_d:
+            continue
+        if not pool.amount_sats[0] <= amount <= pool.amount_sats[1]:
+            continue
+        band = pool.strike_band_bps
+        if strike * 10_000 + spot * band < spot * 10_000 or strike * 10_000 > spot * (
+            10_000 + band
+        ):
             continue
         tier = tier_for_strike(strike, spot, t1, t2)
         k = token * 3 + tier
