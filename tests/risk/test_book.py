@@ -1,4 +1,4 @@
-"""Policy books: admission as the registry quotes, CSV round trip, deposits as providers make them."""
+"""Policy books: admission as the registry quotes, CSV round trip, providers' deposits."""
 
 from __future__ import annotations
 
