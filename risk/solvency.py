@@ -54,6 +54,7 @@ class Study:
     model: PriceModel
     pricing: PricingParams
     demand: Demand  # what caps and loadings re-admit
+    overrides: tuple[str, ...] = ()  # the --set items, recorded with the results
 
 
 def _pricing(v: dict) -> PricingParams:
@@ -70,9 +71,7 @@ def check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise ConfigError(f"{name}: {value!r} is out of range; allowed: {lo:g} to {hi:g}")
 
 
-def load_study(
-    src: str, overrides: list[str], seed: int, model: str | None, *, use_budget: bool = False
-) -> Study:
+def load_study(src: str, overrides: list[str], seed: int, model: str | None) -> Study:
     """The book, pool, price model, pricing and demand named by `--book` (see module doc)."""
     if model is not None and model not in MODELS:
         raise ConfigError(f"--model: {model!r} is not valid; allowed: one of {', '.join(MODELS)}")
@@ -95,14 +94,14 @@ def load_study(
         pm = model_of(v, model)
         demand = demand_of(book, pm, np.random.default_rng(s_budget))
         pool = PoolTerms(deposits=provider_deposits(v))
-        return Study(f"csv:{path}", book, pool, pm, _pricing(v), demand)
+        return Study(f"csv:{path}", book, pool, pm, _pricing(v), demand, tuple(overrides))
     scenario = config.load(src, overrides)
     book, pool, pm = from_scenario(scenario, s_book, model)
     v = scenario.values
     demand = draw_demand(v, pm.btc_start, np.random.default_rng(s_book))
     if len(book) == 0:
         raise ConfigError(f"--book: scenario {src!r} sells no policies (check buyers.* knobs)")
-    return Study(f"scenario:{src}", book, pool, pm, _pricing(v), demand)
+    return Study(f"scenario:{src}", book, pool, pm, _pricing(v), demand, tuple(overrides))
 
 
 def horizon_days(book: Book, days: int | None) -> int:
@@ -147,6 +146,7 @@ def run_solvency(
         "seed": seed,
         "inputs": {
             "book": study.source,
+            "overrides": list(study.overrides),
             "policies": len(study.book),
             "paths": paths,
             "stress_paths": stress_paths,
@@ -196,6 +196,7 @@ def run_calibrate(
         "rule": "feasible when the 95% Wilson upper bound of the ruin probability <= limit",
         "inputs": {
             "book": study.source,
+            "overrides": list(study.overrides),
             "demand": len(study.demand.amount),
             "paths": paths,
             "days": n_days,
