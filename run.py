@@ -6,6 +6,9 @@ python run.py sim NAME [--seed N] [--out DIR] [--set key=value ...] [--plot]
 python run.py live --config FILE [--dry-run]  the engine against a Stacks node and exchanges
 python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
 python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's unsigned call
+python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
+                       --out DIR
+python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
 """
 
 from __future__ import annotations
@@ -76,6 +79,97 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fresh_out(out: Path) -> bool:
+    """Refuses a non-empty folder; creates it; True if it did (so a failure may remove it)."""
+    from scenarios.config import ConfigError
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out: {out} exists and is not empty; choose another folder")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _in_fresh_out(out: Path, work):
+    """Runs `work()` writing into `out`; on any failure leaves no folder it created behind."""
+    created = _fresh_out(out)
+    try:
+        return work()
+    except BaseException:
+        _progress_done()
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            for child in out.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise
+
+
+def _cmd_solvency(args: argparse.Namespace) -> int:
+    from risk.solvency import load_study, run_solvency
+
+    study = load_study(args.book, args.set or [], args.seed, args.model)
+    progress = _progress if sys.stderr.isatty() or args.progress else None
+    out = Path(args.out)
+
+    def work():
+        doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
+                           stress_paths=args.stress_paths, chunk_size=args.chunk_size,
+                           progress=progress)  # fmt: skip
+        from risk.plots import plot_solvency
+
+        return doc, plot_solvency(out)
+
+    doc, figures = _in_fresh_out(out, work)
+    _progress_done()
+    m = doc["metrics"]
+    ruin = m["probability_of_ruin"]
+    print(f"policies                   {doc['inputs']['policies']}")
+    print(f"paths x days               {doc['inputs']['paths']} x {doc['inputs']['days']}")
+    print(f"probability_of_ruin        {ruin['estimate']:.4%} "
+          f"(95% CI {ruin['ci95_low']:.4%} to {ruin['ci95_high']:.4%})")  # fmt: skip
+    for level, v in m["loss_usd"].items():
+        print(f"loss VaR/ES {float(level):<6.1%}         {v['var']:,.0f} / {v['es']:,.0f} USD")
+    pa = m["premium_adequacy"]
+    ratio = "n/a" if pa["ratio"] is None else f"{pa['ratio']:.3f}"
+    print(f"premium adequacy           {ratio} (premiums {pa['premiums_usd']:,.0f} USD vs "
+          f"expected payouts {pa['expected_payouts_usd']:,.0f} USD)")  # fmt: skip
+    for path in figures:
+        print(f"wrote {path}")
+    print(f"solvency folder            {out}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from risk.solvency import load_study, run_calibrate
+
+    study = load_study(args.book, args.set or [], args.seed, args.model)
+    progress = _progress if sys.stderr.isatty() or args.progress else None
+    out = Path(args.out)
+
+    def work():
+        return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
+                             days=args.days, seed=args.seed, chunk_size=args.chunk_size,
+                             progress=progress)  # fmt: skip
+
+    doc = _in_fresh_out(out, work)
+    _progress_done()
+    head = ("vol_mult", "cap_scale", "coll_scale", "policies", "premiums_usd", "ruin", "ruin_hi")
+    print("frontier (most premium for its ruin probability); * = best feasible")
+    print("  " + " ".join(f"{h:>12}" for h in head))
+    best = doc["best"]
+    for r in doc["frontier"]:
+        mark = "*" if r == best else " "
+        cells = (f"{r['vol_multiplier']:g}", f"{r['cap_scale']:g}", f"{r['collateral_scale']:g}",
+                 str(r["policies"]), f"{r['premiums_usd']:,.0f}",
+                 f"{r['ruin_probability']:.3%}", f"{r['ruin_ci95_high']:.3%}")  # fmt: skip
+        print(f"{mark} " + " ".join(f"{c:>12}" for c in cells))
+    if best is None:
+        print("no grid point keeps ruin at most 0.5% (95% upper bound); widen the grid")
+    print(f"calibrate folder           {out}")
+    return 0
+
+
 def _progress(line: str) -> None:
     sys.stderr.write(f"\r[sim] {line}\033[K")
     sys.stderr.flush()
@@ -129,6 +223,40 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--amount", help="deposit: amount in STX or sBTC")
     q.add_argument("--shares", help="withdraw: shares to burn")
     q.set_defaults(func=_live("quote"))
+
+    def study_args(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "--book",
+            default="baseline",
+            help="scenario name, run folder, or CSV of policies (default baseline)",
+        )
+        cmd.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override a scenario knob (scenario and CSV books)",
+        )
+        cmd.add_argument("--paths", type=int, default=10_000)
+        cmd.add_argument("--days", type=int, help="horizon (default: until the book has settled)")
+        cmd.add_argument("--model", help="price model: gbm, jump or garch (default: the book's)")
+        cmd.add_argument("--seed", type=int, default=1)
+        cmd.add_argument("--chunk-size", type=int, default=2000, help="paths per chunk")
+        cmd.add_argument("--out", required=True, help="output folder (new or empty)")
+        cmd.add_argument("--progress", action="store_true", help="progress line even when piped")
+
+    solv = sub.add_parser("solvency", help="Monte Carlo solvency of a book, with stress curves")
+    study_args(solv)
+    solv.add_argument("--stress-paths", type=int, default=1000, help="paths per stress point")
+    solv.set_defaults(func=_cmd_solvency)
+    calib = sub.add_parser("calibrate", help="parameters maximising premiums at ruin <= 0.5%")
+    study_args(calib)
+    calib.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="vol_multiplier, cap_scale or collateral_scale values",
+    )
+    calib.set_defaults(func=_cmd_calibrate)
     return p
 
 

@@ -96,6 +96,29 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
             w.writerow({k: _fmt(row.get(k)) for k in METRIC_COLUMNS})
 
 
+POLICY_COLUMNS = (
+    "id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral",
+    "purchased", "purchased_block", "status", "settled", "settled_block", "settle_seq",
+    "btc_price", "token_price", "payout", "paid",
+)  # fmt: skip
+
+
+def write_policies(path: Path, rows: list[dict[str, Any]]) -> None:
+    """`policies.csv`: every purchased policy's terms (no owner) and, once it ended, how.
+
+    status 0 active at the end, 1 settled (paid out), 2 expired; `settled` the burn height and
+    `settled_block` the Stacks block of its settlement, `settle_seq` its rank among all
+    settlements; `btc_price` and `token_price` the oracle prices the contract read (price
+    units); `payout` owed and `paid` paid, in token units. Lets the Monte Carlo engine replay a
+    run's book (risk/book.py) and check itself against the chain to the unit.
+    """
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=POLICY_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: row.get(k, 0 if k == "status" else "") for k in POLICY_COLUMNS})
+
+
 def _fmt(v: Any) -> Any:
     if v is None:
         return ""

@@ -81,6 +81,8 @@ class _Book:
     withdrawals: int = 0
     tx: dict[str, int] = field(default_factory=dict)
     onchain: dict[str, int] = field(default_factory=dict)
+    policies: dict[int, dict[str, int]] = field(default_factory=dict)  # policies.csv rows
+    settle_seq: int = 0
 
     @property
     def active(self) -> int:
@@ -282,6 +284,8 @@ def run(
         report["stopped"] = error
     if out is not None:
         outputs.write_metrics(out / "metrics.csv", metrics)
+        rows = [book.policies[i] for i in sorted(book.policies)]
+        outputs.write_policies(out / "policies.csv", rows)
         outputs.write_json(out / "report.json", report)
     store.close()
     if error is not None:
@@ -296,11 +300,24 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
         if name == "policy-purchased":
             book.purchased += 1
             book.terms[e["id"]] = (e["amount"], e["strike"], e["expiration"], e["token"])
+            book.policies[e["id"]] = {
+                "id": e["id"], "amount": e["amount"], "strike": e["strike"],
+                "expiration": e["expiration"], "token": e["token"], "tier": e["tier"],
+                "premium": e["premium"], "collateral": e["collateral"],
+                "purchased": e["_burn"], "purchased_block": e["_block"],
+            }  # fmt: skip
             price = path.stx_at(t) if e["token"] == STX else path.btc_at(t)
             book.premiums_usd += e["premium"] / TOKEN_UNIT[e["token"]] * price
         elif name in ("policy-settled", "policy-expired"):
-            amount, strike, expiration, _token = book.terms[e["id"]]
+            amount, strike, expiration, token = book.terms[e["id"]]
             book.delays.append(e["_burn"] - expiration)
+            book.settle_seq += 1
+            token_price = book.onchain.get(STX_USD, 0) if token == STX else e["price"]
+            book.policies[e["id"]].update(
+                status=1 if name == "policy-settled" else 2, settled=e["_burn"],
+                settled_block=e["_block"], settle_seq=book.settle_seq, btc_price=e["price"],
+                token_price=token_price, payout=e.get("payout", 0), paid=e.get("paid", 0),
+            )  # fmt: skip
             h = e["_block"]
             book.first_settle_block = (
                 h if book.first_settle_block is None else book.first_settle_block

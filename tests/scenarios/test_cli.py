@@ -66,6 +66,6 @@ def test_sim_writes_the_run_folder(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out_dir.iterdir()} == {
-        "config.json", "events.jsonl", "metrics.csv", "report.json",
+        "config.json", "events.jsonl", "metrics.csv", "policies.csv", "report.json",
     }  # fmt: skip
     assert "policies_settled" in result.stdout

@@ -1,0 +1,352 @@
+"""The policy book and the pool it draws on: terms as integer columns, and where books come from.
+
+A book is the set of policies whose run-off the Monte Carlo engine simulates: each policy's
+integer terms exactly as the registry stored them (amount in sats, strike in price units,
+expiration as a burn height, premium and collateral in token units, token, tier) and the burn
+height it was bought at. Books come from a CSV, from a run folder (`policies.csv` written by
+the runner), or are drawn from a scenario's buyers; `admit` prices and accepts candidates the
+way the registry actor does (Black-Scholes premium with the utilisation skew, collateral from
+the tier's ratio, refusal above the tier's utilisation cap), so caps and loadings can be
+stressed and calibrated on the same demand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from chain.contracts import SBTC, STX, TOKEN_UNIT
+from risk.paths import BLOCKS_PER_DAY, PriceModel
+from risk.pricing import (
+    PRICE_SCALE,
+    SATS,
+    PricingParams,
+    bs_put,
+    collateral_tokens,
+    max_payout_usd_units,
+    premium_usd,
+    tier_for_strike,
+    usd_to_tokens_ceil,
+)
+from scenarios.config import ConfigError, Scenario
+from sim.models.parameters import DEFAULTS
+
+COLUMNS = ("id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral")
+OPTIONAL = ("purchased",)
+TIER_NAMES = ("conservative", "balanced", "aggressive")
+TOKEN_NAMES = ("STX", "sBTC")
+N_TRANCHES = 6  # index token * 3 + tier
+PROVIDER_TIER_WEIGHTS = (0.3, 0.4, 0.3)  # sim/agents.py: how providers split deposits
+QUOTE_TTL_BLOCKS = 3  # actors/registry.py RegistryConfig.quote_ttl_blocks
+
+
+@dataclass(frozen=True)
+class PoolTerms:
+    """Tranche deposits (token units, index token*3+tier) and the tier parameters.
+
+    Defaults are the parameters contract's DEFAULTS (PROTOCOL.md tier table).
+    """
+
+    deposits: tuple[int, ...] = (0,) * N_TRANCHES
+    collateral_bps: tuple[int, int, int] = (11000, 10000, 9000)
+    max_utilisation_bps: tuple[int, int, int] = (6000, 7500, 8500)
+    tier_strike_bps: tuple[int, int] = (8000, 9500)
+    duration_blocks: tuple[int, int] = (DEFAULTS["min-duration"], DEFAULTS["max-duration"])
+    amount_sats: tuple[int, int] = (DEFAULTS["min-amount"], DEFAULTS["max-amount"])
+    strike_band_bps: int = DEFAULTS["strike-band-bps"]
+
+
+@dataclass(frozen=True, eq=False)
+class Book:
+    """Columns of integer terms, one row per policy, in id order."""
+
+    ids: np.ndarray
+    amount: np.ndarray
+    strike: np.ndarray
+    expiration: np.ndarray
+    token: np.ndarray
+    tier: np.ndarray
+    premium: np.ndarray
+    collateral: np.ndarray
+    purchased: np.ndarray
+    start_height: int = 0
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def tranche(self) -> np.ndarray:
+        return self.token * 3 + self.tier
+
+    def need_usd(self, pool: PoolTerms) -> np.ndarray:
+        """Per policy: max payout x tier collateral ratio, in price units (truncating)."""
+        ratio = np.asarray(pool.collateral_bps, dtype=np.int64)[self.tier]
+        return np.array(
+            [
+                max_payout_usd_units(int(k), int(a)) * int(r) // 10_000
+                for k, a, r in zip(self.strike, self.amount, ratio, strict=True)
+            ],
+            dtype=np.int64,
+        )
+
+    def subset(self, keep: np.ndarray) -> Book:
+        cols = {c: getattr(self, c)[keep] for c in _ARRAYS}
+        return replace(self, **cols)
+
+
+_ARRAYS = ("ids", "amount", "strike", "expiration", "token", "tier", "premium", "collateral",
+           "purchased")  # fmt: skip
+
+
+def make_book(
+    rows: list[dict[str, int]], start_height: int = 0, source: str = "", allow_empty: bool = False
+) -> Book:
+    """A book from rows with the COLUMNS (and optionally `purchased`), validated."""
+    if not rows and not allow_empty:
+        raise ConfigError(f"--book: {source or 'the book'} holds no policies")
+    cols = {c: np.array([r[c] for r in rows], dtype=np.int64) for c in COLUMNS}
+    purchased = np.array([r.get("purchased", start_height) for r in rows], dtype=np.int64)
+    for name, lo, hi in (
+        ("amount", 1, 10**10),
+        ("strike", 1, 9 * 10**14),
+        ("token", 0, 1),
+        ("tier", 0, 2),
+        ("premium", 0, 2**62),
+        ("collateral", 0, 2**62),
+    ):
+        bad = (cols[name] < lo) | (cols[name] > hi)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ConfigError(
+                f"--book: policy {cols['id'][i]}: {name}={cols[name][i]} out of range; "
+                f"allowed: an integer from {lo} to {hi}"
+            )
+    if (cols["expiration"] < purchased).any():
+        i = int(np.argmax(cols["expiration"] < purchased))
+        raise ConfigError(f"--book: policy {cols['id'][i]}: expiration before its purchase")
+    order = np.argsort(cols["id"], kind="stable")
+    return Book(
+        ids=cols["id"][order],
+        amount=cols["amount"][order],
+        strike=cols["strike"][order],
+        expiration=cols["expiration"][order],
+        token=cols["token"][order],
+        tier=cols["tier"][order],
+        premium=cols["premium"][order],
+        collateral=cols["collateral"][order],
+        purchased=purchased[order],
+        start_height=start_height,
+        source=source,
+    )
+
+
+def read_csv(path: Path, start_height: int | None = None) -> Book:
+    """A book from a CSV with the COLUMNS (extra columns ignored, e.g. a run's outcomes)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = set(reader.fieldnames or ())
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise ConfigError(f"--book: {path} lacks column(s) {', '.join(missing)}")
+            keep = [c for c in (*COLUMNS, *OPTIONAL) if c in header]
+            rows = []
+            for n, raw in enumerate(reader, start=2):
+                try:
+                    rows.append({c: int(raw[c]) for c in keep})
+                except (TypeError, ValueError):
+                    raise ConfigError(
+                        f"--book: {path} line {n}: every term must be an integer"
+                    ) from None
+    except OSError as exc:
+        raise ConfigError(f"--book: cannot read {path}: {exc.strerror}") from None
+    if start_height is None:
+        start_height = min((r.get("purchased", 0) for r in rows), default=0)
+    return make_book(rows, start_height, str(path))
+
+
+def write_csv(path: Path, book: Book) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow((*COLUMNS, "purchased"))
+        for i in range(len(book)):
+            w.writerow([int(getattr(book, c)[i]) for c in (*_ARRAYS[:8], "purchased")])
+
+
+def provider_deposits(v: dict) -> tuple[int, ...]:
+    """Tranche deposits of a scenario's providers, split exactly as sim/agents.py splits them."""
+    out = [0] * N_TRANCHES
+    for token, each, unit in ((STX, v["providers.stx_each"], TOKEN_UNIT[STX]),
+                              (SBTC, v["providers.sbtc_each"], TOKEN_UNIT[SBTC])):  # fmt: skip
+        total = int(each * unit)
+        parts = [int(total * w) for w in PROVIDER_TIER_WEIGHTS]
+        parts[-1] += total - sum(parts)
+        for tier, part in enumerate(parts):
+            out[token * 3 + tier] += part * int(v["providers.count"])
+    return tuple(out)
+
+
+def model_of(v: dict, model: str | None = None) -> PriceModel:
+    """The Monte Carlo price model matching a scenario's `price.*` knobs."""
+    return PriceModel(
+        model=model or v["price.model"],
+        btc_start=v["price.btc_start"],
+        btc_vol=v["price.btc_vol"],
+        btc_drift=v["price.btc_drift"],
+        stx_start=v["price.stx_start"],
+        stx_vol=v["price.stx_vol"],
+        correlation=v["price.correlation"],
+        jump_rate=v["price.jump_rate"],
+        jump_mean=v["price.jump_mean"],
+        jump_std=v["price.jump_std"],
+    )
+
+
+def from_run(folder: Path) -> tuple[Book, PoolTerms, PriceModel]:
+    """The book a run bought (`policies.csv`), its providers' deposits and its price model."""
+    config, policies = folder / "config.json", folder / "policies.csv"
+    if not config.is_file() or not policies.is_file():
+        raise ConfigError(f"--book: {folder} is not a run folder with policies.csv")
+    v = json.loads(config.read_text())["values"]
+    if v.get("providers.panic_drop", 0):
+        raise ConfigError(f"--book: {folder}: runs with provider withdrawals are not modelled")
+    book = read_csv(policies)
+    book = replace(book, start_height=0)  # the run's genesis: deposits happen before any policy
+    return book, PoolTerms(deposits=provider_deposits(v)), model_of(v)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Candidate purchases, before pricing: what buyers ask for, bought at the book's start."""
+
+    amount: np.ndarray
+    strike: np.ndarray
+    blocks: np.ndarray
+    token: np.ndarray
+    budget_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 0 = buys at any price
+
+
+def draw_demand(v: dict, spot_usd: float, rng: np.random.Generator) -> Demand:
+    """The requests a scenario's buyers would make over `days`, as if all made now.
+
+    Same distributions as sim/agents.py (Poisson count, log-uniform amount, uniform strike
+    fraction and duration, token by `stx_share`) plus the scenario's burst. Each buyer also
+    gets a budget, the fair Black-Scholes premium at the model vol times U(1, 2): used only by
+    `calibrate`, where a dearer quote must lose some buyers for the trade-off to exist.
+    """
+    n = int(rng.poisson(v["buyers.rate_per_hour"] * 24 * v["days"]))
+    lo, hi = np.log(v["buyers.amount_btc_min"]), np.log(v["buyers.amount_btc_max"])
+    amount_btc = np.exp(rng.uniform(lo, hi, n))
+    frac = rng.uniform(v["buyers.strike_min"], v["buyers.strike_max"], n)
+    days = rng.uniform(v["buyers.days_min"], v["buyers.days_max"], n)
+    token = np.where(rng.random(n) < v["buyers.stx_share"], STX, SBTC)
+    burst = int(v["policies"])
+    if burst:
+        amount_btc = np.concatenate([amount_btc, np.full(burst, v["burst.amount_btc"])])
+        frac = np.concatenate([frac, np.full(burst, v["burst.strike"])])
+        days = np.concatenate([days, np.full(burst, v["burst.days"])])
+        i = np.arange(burst)
+        token = np.concatenate([token, np.where(i % 100 < v["burst.stx_share"] * 100, STX, SBTC)])
+    amount = np.rint(amount_btc * SATS).astype(np.int64)
+    strike = np.floor(spot_usd * frac).astype(np.int64) * PRICE_SCALE
+    blocks = np.rint(days * BLOCKS_PER_DAY).astype(np.int64)
+    budget = _budgets(spot_usd, strike, blocks, amount, v["price.btc_vol"], rng)
+    return Demand(amount, strike, blocks, token.astype(np.int64), budget)
+
+
+def _budgets(spot_usd, strike, blocks, amount, vol, rng: np.random.Generator) -> np.ndarray:
+    """What each buyer would pay at most: the fair put at the model vol times U(1, 2)."""
+    years = blocks / (BLOCKS_PER_DAY * 365)
+    pairs = zip(strike / PRICE_SCALE, years, strict=True)
+    fair = np.array([bs_put(spot_usd, k, t, vol) for k, t in pairs]) * (amount / SATS)
+    return fair * rng.uniform(1.0, 2.0, len(amount))
+
+
+def demand_of(book: Book, model: PriceModel, rng: np.random.Generator) -> Demand:
+    """A book's policies as requests again (terms kept, premium and tier to be re-priced), so
+    caps and loadings can be stressed on a CSV or run book too."""
+    blocks = book.expiration - book.purchased
+    budget = _budgets(model.btc_start, book.strike, blocks, book.amount, model.btc_vol, rng)
+    return Demand(book.amount, book.strike, blocks, book.token, budget)
+
+
+def admit(
+    demand: Demand,
+    pool: PoolTerms,
+    model: PriceModel,
+    pricing: PricingParams,
+    *,
+    start_height: int = 0,
+    realised_vol: float | None = None,
+    use_budget: bool = False,
+) -> Book:
+    """Prices each request in order and keeps those the registry would sell (and buyers buy).
+
+    Mirrors RegistryActor._price_quote at the start prices: the duration, amount and strike
+    band bounds (the quote's time to live counted against the minimum duration), tier from
+    the strike, collateral
+    from the tier's ratio, refusal when `locked + collateral` would pass the tier's cap of the
+    tranche's assets, premium at the skewed vol, in tokens rounded up. Purchases add the
+    premium to the tranche's assets and the collateral to its lock, as the pool contract does.
+    """
+    spot = round(model.btc_start * PRICE_SCALE)
+    stx = round(model.stx_start * PRICE_SCALE)
+    vol = model.btc_vol if realised_vol is None else realised_vol
+    assets = list(pool.deposits)
+    locked = [0] * N_TRANCHES
+    rows = []
+    t1, t2 = pool.tier_strike_bps
+    for i in range(len(demand.amount)):
+        amount, strike = int(demand.amount[i]), int(demand.strike[i])
+        token, blocks = int(demand.token[i]), int(demand.blocks[i])
+        lo_d, hi_d = pool.duration_blocks
+        if blocks - QUOTE_TTL_BLOCKS < lo_d or blocks > hi_d:
+            continue
+        if not pool.amount_sats[0] <= amount <= pool.amount_sats[1]:
+            continue
+        band = pool.strike_band_bps
+        if strike * 10_000 + spot * band < spot * 10_000 or strike * 10_000 > spot * (
+            10_000 + band
+        ):
+            continue
+        tier = tier_for_strike(strike, spot, t1, t2)
+        k = token * 3 + tier
+        if assets[k] == 0:
+            continue
+        price, unit = (stx if token == STX else spot), TOKEN_UNIT[token]
+        collateral = collateral_tokens(strike, amount, pool.collateral_bps[tier], price, unit)
+        if collateral == 0:
+            continue
+        used = locked[k] + collateral
+        if used * 10_000 > assets[k] * pool.max_utilisation_bps[tier]:
+            continue
+        usd = premium_usd(spot, strike, amount, blocks, vol, used / assets[k], pricing)
+        if use_budget and usd > demand.budget_usd[i]:
+            continue
+        premium = usd_to_tokens_ceil(usd, price, unit)
+        assets[k] += premium
+        locked[k] = used
+        rows.append(
+            {"id": len(rows) + 1, "amount": amount, "strike": strike,
+             "expiration": start_height + blocks, "token": token, "tier": tier,
+             "premium": premium, "collateral": collateral, "purchased": start_height}
+        )  # fmt: skip
+    return make_book(rows, start_height, "admitted", allow_empty=True)
+
+
+def from_scenario(
+    scenario: Scenario, seed: np.random.SeedSequence, model: str | None = None
+) -> tuple[Book, PoolTerms, PriceModel]:
+    """The book a scenario's buyers would buy now, against its providers' deposits."""
+    v = scenario.values
+    pm = model_of(v, model)
+    pool = PoolTerms(deposits=provider_deposits(v))
+    demand = draw_demand(v, pm.btc_start, np.random.default_rng(seed))
+    pricing = scenario.build(PricingParams, "pricing")
+    book = admit(demand, pool, pm, pricing)
+    return replace(book, source=f"scenario:{scenario.name}"), pool, pm
