@@ -248,7 +248,7 @@ def parser() -> argparse.ArgumentParser:
     study_args(solv)
     solv.add_argument("--stress-paths", type=int, default=1000, help="paths per stress point")
     solv.set_defaults(func=_cmd_solvency)
-    calib = sub.add_parser("calibrate", help="parameters maximising premiums at ruin <= 0.5%")
+    calib = sub.add_parser("calibrate", help="parameters maximising premiums at ruin <= 0.5%%")
     study_args(calib)
     calib.add_argument(
         "--grid",
