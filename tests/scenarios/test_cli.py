@@ -69,3 +69,14 @@ def test_sim_writes_the_run_folder(tmp_path):
         "config.json", "events.jsonl", "metrics.csv", "policies.csv", "report.json",
     }  # fmt: skip
     assert "policies_settled" in result.stdout
+
+
+def test_every_command_has_working_help():
+    import run
+
+    p = run.parser()
+    commands = p._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"sim", "live", "devnet", "quote", "solvency", "calibrate"} <= set(commands)
+    for name, sub in commands.items():
+        assert sub.format_help().startswith("usage: "), name
+    assert "calibrate" in p.format_help()
