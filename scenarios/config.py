@@ -89,6 +89,14 @@ KNOBS: dict[str, Knob] = {
     "exchanges.lag_seconds": Knob(20.0, 0, 3600),
     "exchanges.outages_per_day": Knob(0.5, 0, 100),
     "exchanges.outage_minutes": Knob(20.0, 0, 10_000),
+    "exchanges.manipulated": Knob(0, 0, 20, help="sources (the first n) that report a bias"),
+    "exchanges.bias_bps": Knob(0.0, -9_000, 100_000, help="the manipulated sources' shift"),
+    "exchanges.bias_from_hours": Knob(0.0, 0, 24 * 365),
+    "exchanges.bias_to_hours": Knob(0.0, 0, 24 * 365),
+    "faults.oracle_fail_from_hours": Knob(0.0, 0, 24 * 365, help="the node refuses set-price"),
+    "faults.oracle_fail_hours": Knob(0.0, 0, 24 * 365, help="for this long; 0 never"),
+    "faults.signer_down_from_hours": Knob(0.0, 0, 24 * 365, help="the backend cannot send"),
+    "faults.signer_down_hours": Knob(0.0, 0, 24 * 365, help="for this long; 0 never"),
     "oracle.poll_seconds": Knob(60.0, 1, 3600),
     "oracle.threshold_bps": Knob(50, 1, 10_000),
     "oracle.heartbeat_seconds": Knob(1800.0, 10, 86_400),
@@ -199,7 +207,13 @@ def load(name: str, overrides: list[str] = ()) -> Scenario:
 
 
 def _check_consistency(v: dict[str, Any]) -> None:
+    if v["exchanges.manipulated"] > v["exchanges.count"]:
+        raise ConfigError(
+            f"exchanges.manipulated ({v['exchanges.manipulated']}) must not exceed "
+            f"exchanges.count ({v['exchanges.count']})"
+        )
     for lo, hi in (
+        ("exchanges.bias_from_hours", "exchanges.bias_to_hours"),
         ("buyers.amount_btc_min", "buyers.amount_btc_max"),
         ("buyers.strike_min", "buyers.strike_max"),
         ("buyers.days_min", "buyers.days_max"),

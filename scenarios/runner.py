@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from scenarios.config import Scenario
 from sim.agents import Buyers, Providers
 from sim.chain import Block, ChainConfig
 from sim.exchanges import ExchangeSpec, SimExchange, SimFeed
+from sim.faults import FaultSpec, FaultyChain
 from sim.genesis import SBTC_UNIT, STX_UNIT, deploy
 from sim.invariants import InvariantChecker
 from sim.perf import quiet_gc
@@ -78,6 +79,8 @@ class _Book:
     first_settle_block: int | None = None
     last_settle_block: int | None = None
     withdrawals_refused: int = 0
+    mispricing_bps: list[float] = field(default_factory=list)  # settlement vs true price
+    mispriced_usd: float = 0.0  # |owed at the settlement price - owed at the true price|
     withdrawals: int = 0
     tx: dict[str, int] = field(default_factory=dict)
     onchain: dict[str, int] = field(default_factory=dict)
@@ -124,10 +127,12 @@ def run(
     )
     ex_rng = np.random.default_rng(s_exchanges)
     spec = scenario.build(ExchangeSpec, "exchanges")
+    honest = replace(spec, bias_bps=0.0)  # only the first `manipulated` sources are biased
     exchanges = [
-        SimExchange(f"exchange-{i}", path, spec, horizon + 3600, ex_rng)
+        SimExchange(f"exchange-{i}", path, spec if i < v["exchanges.manipulated"] else honest,
+                    horizon + 3600, ex_rng)
         for i in range(v["exchanges.count"])
-    ]
+    ]  # fmt: skip
 
     n_providers = v["providers.count"]
     n_buyers = max(v["buyers.count"], -(-v["policies"] // BURST_PER_ACCOUNT))
@@ -166,14 +171,16 @@ def run(
     store = open_store("sqlite://")
     runtime = SimRuntime(env)
     observer = _Observer()
-    signer = runtime.start(SignerActor, chain, store, log, accounts.deployer, accounts.quote)
+    faults = scenario.build(FaultSpec, "faults")
+    seen: Any = FaultyChain(chain, faults, lambda: env.now) if faults.any else chain
+    signer = runtime.start(SignerActor, seen, store, log, accounts.deployer, accounts.quote)
     oracle_cfg = scenario.build(OracleConfig, "oracle")
     feed = SimFeed(exchanges, lambda: env.now)
-    oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, oracle_cfg)
-    pool = runtime.start(PoolActor, chain, store, log, contracts)
+    oracle = runtime.start(OracleActor, feed, seen, store, log, contracts, oracle_cfg)
+    pool = runtime.start(PoolActor, seen, store, log, contracts)
     pricing = scenario.build(PricingParams, "pricing")
     registry = runtime.start(
-        RegistryActor, chain, store, log, contracts, RegistryConfig(pricing=pricing)
+        RegistryActor, seen, store, log, contracts, RegistryConfig(pricing=pricing)
     )
     actors = (signer, oracle, pool, registry)
     connect = Connect(oracle, registry, pool, signer, observer)
@@ -280,6 +287,8 @@ def run(
         chain.executor.close()
     digest = log.close()
     report = _report(scenario, seed, executor, book, metrics, checker, digest, env.now, chain)
+    if faults.any:
+        report["faults_injected"] = dict(seen.injected)
     if error is not None:
         report["stopped"] = error
     if out is not None:
@@ -318,6 +327,9 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
                 settled_block=e["_block"], settle_seq=book.settle_seq, btc_price=e["price"],
                 token_price=token_price, payout=e.get("payout", 0), paid=e.get("paid", 0),
             )  # fmt: skip
+            true = path.btc_at(t)
+            book.mispricing_bps.append(round(abs(e["price"] / PRICE_SCALE - true) / true * 1e4, 2))
+            fair = max(strike - round(true * PRICE_SCALE), 0) * amount // SATS
             h = e["_block"]
             book.first_settle_block = (
                 h if book.first_settle_block is None else book.first_settle_block
@@ -325,12 +337,14 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
             book.last_settle_block = h
             if name == "policy-expired":
                 book.expired += 1
+                book.mispriced_usd += fair / PRICE_SCALE
                 continue
             book.settled += 1
             owed = (strike - e["price"]) * amount // SATS  # price units, as the contract has it
             paid = owed * e["paid"] // e["payout"] if e["payout"] else 0
             book.payouts_usd += paid / PRICE_SCALE
             book.shortfall_usd += (owed - paid) / PRICE_SCALE
+            book.mispriced_usd += abs(owed - fair) / PRICE_SCALE
         elif name == "price-updated":
             book.onchain[e["asset"]] = e["price"]
 
@@ -390,6 +404,12 @@ def _report(scenario, seed, executor, book: _Book, metrics, checker, digest, now
         "withdrawals": book.withdrawals,
         "withdrawals_refused_locked": book.withdrawals_refused,
         "transactions": dict(sorted(book.tx.items())),
+        "settlement_mispricing_bps": {
+            "p50": outputs.percentile(book.mispricing_bps, 50),
+            "p95": outputs.percentile(book.mispricing_bps, 95),
+            "max": max(book.mispricing_bps) if book.mispricing_bps else None,
+        },
+        "mispriced_payouts_usd": round(book.mispriced_usd, 2),
         "invariant_violations": len(checker.violations),
         "virtual_days": round(now / 86400, 4),
         "stacks_blocks": chain.tip().stacks_height,

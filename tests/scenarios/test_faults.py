@@ -1,0 +1,52 @@
+"""The fault scenarios: each completes with every invariant intact, and its report measures
+the damage the fault did (and only that fault: the same scenario without it does better)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios import config
+from scenarios.runner import run
+
+pytestmark = pytest.mark.faults
+
+
+def report(name: str, *overrides: str) -> dict:
+    return run(config.load(name, list(overrides)), 1, None)
+
+
+def test_oracle_outage_crash_delays_settlement_until_pushes_get_through():
+    hit = report("oracle-outage-crash")
+    calm = report("oracle-outage-crash", "faults.oracle_fail_hours=0")
+    assert hit["invariant_violations"] == calm["invariant_violations"] == 0
+    assert hit["faults_injected"]["oracle_push_refused"] > 0
+    assert hit["settlement_delay_blocks"]["max"] >= 10 > calm["settlement_delay_blocks"]["max"]
+    assert hit["policies_settled"] + hit["policies_expired"] >= 300
+
+
+def test_signer_outage_loses_nothing_and_settles_late():
+    hit = report("signer-outage")
+    calm = report("signer-outage", "faults.signer_down_hours=0")
+    assert hit["invariant_violations"] == 0
+    assert hit["faults_injected"]["backend_unreachable"] > 0
+    assert hit["settlement_delay_blocks"]["max"] > calm["settlement_delay_blocks"]["max"]
+    # every policy the calm run finished, the outage run finished too: nothing was lost
+    done = ("policies_settled", "policies_expired")
+    assert sum(hit[k] for k in done) == sum(calm[k] for k in done)
+    assert hit["transactions"].get("dropped", 0) == 0
+
+
+def test_a_minority_of_manipulated_sources_does_not_move_settlement_prices():
+    two = report("manipulated-source")
+    three = report("manipulated-source", "exchanges.manipulated=3")  # now the median is theirs
+    assert two["invariant_violations"] == three["invariant_violations"] == 0
+    assert two["settlement_mispricing_bps"]["p95"] < 50
+    assert three["settlement_mispricing_bps"]["p95"] > 1000
+
+
+def test_congestion_stretches_a_mass_settlement_but_it_completes():
+    jam = report("congested-mass-settlement", "policies=1000")
+    free = report("congested-mass-settlement", "policies=1000", "chain.block_capacity=1000")
+    assert jam["invariant_violations"] == free["invariant_violations"] == 0
+    assert jam["policies_settled"] == free["policies_settled"] == 1000
+    assert jam["settlement_span_stacks_blocks"] > 2 * free["settlement_span_stacks_blocks"]
