@@ -234,9 +234,9 @@ class _Obj:
         value = self._get(key)
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= U128_MAX:
             return value
-        if isinstance(value, str) and 0 < len(value) <= _U128_DIGITS and _DEC.issuperset(value):
-            if int(value) <= U128_MAX:
-                return int(value)
+        digits = isinstance(value, str) and 0 < len(value) <= _U128_DIGITS
+        if digits and _DEC.issuperset(value) and int(value) <= U128_MAX:
+            return int(value)
         raise self._fail(key, "an unsigned integer", value)
 
     def opt_int(self, key: str) -> int | None:
