@@ -285,3 +285,36 @@ def test_a_pause_stops_purchases_only_and_spends_no_quote(t):
     fresh = quote(t, "wallet_3", 2)
     assert buy(t, "wallet_3", fresh) == Ok(UInt(2))
     t.assert_same_state(policies=2)
+
+
+# --- the bounds SECURITY.md relies on ------------------------------------------------------------
+
+
+def test_the_deviation_cap_bounds_each_push_not_each_block(t):
+    """A submitter (the backend key) can walk a fresh price 5% per transaction, as many
+    transactions as it likes in one burn block: the cap slows a manipulation, it cannot stop it."""
+    price = SPOT
+    for _ in range(14):
+        price = -(-price * 95 // 100)  # 5% down, rounded up so as not to exceed the cap
+        assert set_price(t, "BTC-USD", price) == Ok(TRUE)
+    assert price < SPOT // 2  # 0.95^14 = 0.49, all at one burn height
+    got = t.read("oracle", "get-price", StringAscii("BTC-USD")).value
+    assert got["price"] == UInt(price) and got["height"] == UInt(t.burn)
+    assert set_price(t, "BTC-USD", price * 94 // 100) == err(103)  # one step beyond the cap
+
+
+def test_a_policy_is_paid_from_its_whole_tranche_not_its_collateral(t):
+    """What a signed quote is worth: collateral is the lock taken at purchase, not a cap on the
+    payout, so a quote the quote key should never have signed (in the money at purchase, a
+    dust premium and collateral) is paid out of every provider's assets in the tranche."""
+    assert deposit(t, "wallet_1", 0, 1, 100_000 * STX) == Ok(UInt(100_000 * STX))
+    q = quote(t, "wallet_3", 1, strike=SPOT * 3 // 2, amount=BTC, premium=1, collateral=1)
+    assert buy(t, "wallet_3", q) == Ok(UInt(1))
+    t.mine_burn(150)
+    assert set_price(t, "BTC-USD", SPOT) == Ok(TRUE)  # the price never moved
+    assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    assert settle(t, 1) == counts(settled=1)
+    # (97,500 - 65,000) USD on 1 BTC = 32,500 USD = 65,000 STX at 0.50
+    assert policy(t, 1)["paid"] == 65_000 * STX
+    assert tranche(t, 0, 1) == (100_000 * STX + 1 - 65_000 * STX, 100_000 * STX, 0)
+    t.assert_same_state(policies=1)
