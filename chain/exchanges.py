@@ -91,6 +91,8 @@ def _load_json(body: bytes) -> Any:
         raise
     except (ValueError, UnicodeDecodeError) as e:
         raise BadQuote(f"body is not JSON ({e})") from None
+    except RecursionError:  # a body of nested brackets deeper than the parser's stack
+        raise BadQuote("body is not JSON (nested too deeply)") from None
 
 
 def to_price_units(value: Any) -> int:
@@ -141,7 +143,10 @@ def _read_coinbase(doc: Any) -> Any:
 def _read_kraken(doc: Any) -> Any:
     if doc.get("error"):
         raise BadQuote(f"error {doc['error']!r}")
-    return _only_entry(doc["result"], "pair in result")["c"][0]
+    closed = _only_entry(doc["result"], "pair in result")["c"]
+    if not isinstance(closed, list):  # a string here would index its first character
+        raise BadQuote(f"expected c as [price, lot volume], got {_shape(closed)}")
+    return closed[0]
 
 
 def _read_bitstamp(doc: Any) -> Any:

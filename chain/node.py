@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 
 from chain import errors, keys
+from chain.clarity import U128_MAX
 from chain.port import TxStatus
 
 __all__ = [
@@ -58,6 +59,9 @@ __all__ = [
 ]
 
 _BODY_SNIPPET = 200
+_DEC = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_U128_DIGITS = len(str(U128_MAX))
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -222,25 +226,30 @@ class _Obj:
         return self.obj[key]
 
     def integer(self, key: str) -> int:
-        """A JSON integer, or a decimal string (the API sends 64-bit amounts as strings)."""
+        """A JSON integer, or a decimal string (the API sends 64-bit amounts as strings).
+
+        Every integer the node sends (heights, nonces, indexes, amounts, fees) is a Clarity
+        uint: a negative or a wider value is a broken body, not a number to act on.
+        """
         value = self._get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= U128_MAX:
             return value
-        if isinstance(value, str) and value.isascii() and value.isdigit():
+        digits = isinstance(value, str) and 0 < len(value) <= _U128_DIGITS
+        if digits and _DEC.issuperset(value) and int(value) <= U128_MAX:
             return int(value)
-        raise self._fail(key, "an integer", value)
+        raise self._fail(key, "an unsigned integer", value)
 
     def opt_int(self, key: str) -> int | None:
         return self.integer(key) if self.has(key) else None
 
     def hex_int(self, key: str) -> int:
+        """Hex digits only: `int(text, 16)` alone would also take a sign, `_` and spaces."""
         value = self._get(key)
         if isinstance(value, str):
-            try:
-                return int(_strip0x(value), 16)
-            except ValueError:
-                pass
-        raise self._fail(key, "a hex integer", value)
+            digits = _strip0x(value)
+            if digits and _HEX.issuperset(digits) and int(digits, 16) <= U128_MAX:
+                return int(digits, 16)
+        raise self._fail(key, "an unsigned hex integer", value)
 
     def hex_bytes(self, key: str) -> bytes:
         value = self._get(key)

@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chain import c32
 from chain.clarity import ContractPrincipal, StandardPrincipal, principal
@@ -42,17 +43,24 @@ class KeySource:
             if not text:
                 raise ConfigError(f"{self.field_name}: environment variable {where} is not set")
         else:
-            path = Path(where).expanduser()
-            try:
+            try:  # `~user` of no user is a RuntimeError
+                path = Path(where).expanduser()
                 mode = path.stat().st_mode
-            except OSError:
-                raise ConfigError(f"{self.field_name}: key file {path} does not exist") from None
+            except (OSError, RuntimeError, ValueError):  # ValueError: a NUL in the path
+                raise ConfigError(f"{self.field_name}: key file {where!r} does not exist") from None
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise ConfigError(
                     f"{self.field_name}: key file {path} is readable by others "
                     f"(mode {stat.S_IMODE(mode):o}); allowed: owner only, e.g. chmod 600"
                 )
-            text = path.read_text()
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"{self.field_name}: cannot read key file {path}: {exc.strerror}"
+                ) from None
+            except ValueError:  # not UTF-8, so not a key: refused below without echoing it
+                text = ""
         try:
             return PrivateKey.from_hex(text.strip())
         except (InvalidKey, ValueError):
@@ -115,7 +123,7 @@ def _unknown(table: dict, where: str, allowed: set[str]) -> None:
     for key in table:
         if key not in allowed:
             names = ", ".join(sorted(allowed))
-            raise ConfigError(f"{where}.{key}: unknown field; allowed: {names}")
+            raise ConfigError(f"{where}.{_name(key)}: unknown field; allowed: {names}")
 
 
 def _number(table: dict, where: str, key: str, default: Any, lo: float, hi: float, kind=float):
@@ -130,21 +138,39 @@ def _number(table: dict, where: str, key: str, default: Any, lo: float, hi: floa
     return kind(raw)
 
 
+def _text(raw: Any) -> bool:
+    """A non-empty string of printable characters: a control character or a line break in a
+    name, path or URL is a mistake, and would split the one-line errors that quote it."""
+    return isinstance(raw, str) and raw != "" and raw.isprintable()
+
+
+def _name(key: str) -> str:
+    """A TOML key as typed, or quoted when it holds characters that would break the line."""
+    return key if _text(key) else repr(key)
+
+
 def _string(table: dict, where: str, key: str, default: str | None = None) -> str:
     raw = table.get(key, default)
-    if not isinstance(raw, str) or not raw:
+    if not _text(raw):
         raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: a non-empty string")
     return raw
 
 
 def _url(where: str, raw: Any) -> str:
-    if not isinstance(raw, str) or not raw.startswith(("http://", "https://")):
+    ok = _text(raw) and " " not in raw and raw.startswith(("http://", "https://"))
+    if ok:
+        try:
+            parts = urlsplit(raw)
+            ok = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+        except ValueError:  # a port that is not a number or out of range, a bad IPv6 literal
+            ok = False
+    if not ok:
         raise ConfigError(f"{where}: {raw!r} is not valid; allowed: an http:// or https:// URL")
     return raw.rstrip("/")
 
 
 def _key(where: str, raw: Any) -> KeySource:
-    if not isinstance(raw, str) or not raw.startswith(("env:", "file:")) or len(raw) < 5:
+    if not _text(raw) or not raw.startswith(("env:", "file:")) or len(raw) < 5:
         raise ConfigError(
             f"{where}: {raw!r} is not valid; allowed: env:VARIABLE or file:/path/to/key"
         )
@@ -165,7 +191,7 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
     else:
         url = NETWORKS[name]
     api_key_env = net.get("api_key_env")
-    if api_key_env is not None and (not isinstance(api_key_env, str) or not api_key_env):
+    if api_key_env is not None and not _text(api_key_env):
         raise ConfigError(
             f"network.api_key_env: {api_key_env!r} is not valid; allowed: a variable name"
         )
@@ -218,6 +244,10 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         raise ConfigError(
             f"oracle.sources: {sources!r} is not valid; allowed: a list of source names"
         )
+    if len(set(sources)) != len(sources):  # one exchange listed twice would count twice in quorum
+        raise ConfigError(
+            f"oracle.sources: {sources!r} is not valid; allowed: each source named once"
+        )
     from chain.exchanges import SOURCES
 
     for s in sources:
@@ -230,7 +260,7 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         raise ConfigError("oracle.base_urls: must be a table of source = URL")
     for s, u in base_urls.items():
         if s not in sources:
-            raise ConfigError(f"oracle.base_urls.{s}: not in oracle.sources")
+            raise ConfigError(f"oracle.base_urls.{_name(s)}: not in oracle.sources")
         _url(f"oracle.base_urls.{s}", u)
     quorum = _number(ora, "oracle", "quorum", 3, 1, len(sources), int)
     oracle = OracleSettings(
@@ -255,7 +285,7 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
     _unknown(eng, "engine", {"block_poll_seconds", "log"})
     poll = _number(eng, "engine", "block_poll_seconds", 5.0, 0.05, 600)
     log = eng.get("log")
-    if log is not None and (not isinstance(log, str) or not log):
+    if log is not None and not _text(log):
         raise ConfigError(f"engine.log: {log!r} is not valid; allowed: a file path")
 
     return LiveConfig(
@@ -279,9 +309,11 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
 def load(path: str | Path) -> LiveConfig:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8
+        raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -51,7 +51,7 @@ class Knob:
                 if isinstance(raw, bool):
                     raise ValueError
                 value = float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # float() of a 400-digit TOML integer
             raise ConfigError(f"{key}: {raw!r} is not valid; allowed: {self.allowed()}") from None
         if self.choices and value not in self.choices:
             raise ConfigError(f"{key}: {raw!r} is not valid; allowed: {self.allowed()}")
@@ -163,12 +163,25 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+
+
 def available() -> dict[str, str]:
-    """Scenario name -> one-line description, from the TOML files in this folder."""
+    """Scenario name -> one-line description, from the TOML files in this folder.
+
+    A file that does not parse is still listed (its error as the description), so one broken
+    file neither hides the others nor breaks listing them; loading it raises the error.
+    """
     out = {}
     for path in sorted(SCENARIO_DIR.glob("*.toml")):
-        data = tomllib.loads(path.read_text())
-        out[path.stem] = data.get("description", "")
+        try:
+            out[path.stem] = str(_read(path).get("description", ""))
+        except ConfigError as exc:
+            out[path.stem] = f"(broken: {exc})"
     return out
 
 
@@ -187,10 +200,7 @@ def load(name: str, overrides: list[str] = ()) -> Scenario:
     names = available()
     if name not in names:
         raise ConfigError(f"unknown scenario {name!r}; available: {', '.join(names)}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: {exc}") from None
+    data = _read(path)
     description = str(data.pop("description", ""))
     data.pop("name", None)
     values = {k: knob.default for k, knob in KNOBS.items()}

@@ -1,0 +1,343 @@
+"""Hostile node answers: each parser gives a value that is exactly what the body says, or a
+NodeError naming the field; never KeyError, TypeError, ValueError or a misread number.
+
+Bodies are the recorded real ones (tests/chain/recorded/node/) with a node somewhere replaced by
+anything JSON can hold, or any JSON at all. Accepted values are checked against a strict
+reading of the same fields written here: unsigned integers (JSON numbers or decimal strings up
+to u128), hex digits only for hex fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chain.clarity import U128_MAX
+from chain.node import (
+    NodeError,
+    ReadOnlyFailed,
+    parse_account,
+    parse_contract_events,
+    parse_fee_estimate,
+    parse_info,
+    parse_read_only,
+    parse_tx,
+)
+from chain.port import TxStatus
+
+FUZZ = settings(
+    max_examples=250,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+RECORDED = Path(__file__).parent / "recorded" / "node"
+
+
+def recorded(name: str) -> Any:
+    return json.loads((RECORDED / name).read_text())
+
+
+# --- the strict reading -------------------------------------------------------------------------
+
+
+def uint(v: Any) -> int | None:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v if 0 <= v <= U128_MAX else None
+    if isinstance(v, str) and v and all(c in string.digits for c in v) and len(v) <= 39:
+        return int(v) if int(v) <= U128_MAX else None
+    return None
+
+
+def opt_uint(body: dict, key: str) -> int | None:
+    return None if body.get(key) is None else uint(body[key])
+
+
+def strip0x(text: str) -> str:
+    return text[2:] if text[:2] in ("0x", "0X") else text
+
+
+def hexint(v: Any) -> int | None:
+    if not isinstance(v, str):
+        return None
+    digits = strip0x(v)
+    if not digits or not all(c in string.hexdigits for c in digits):
+        return None
+    return int(digits, 16) if int(digits, 16) <= U128_MAX else None
+
+
+def clarity_hex(v: Any) -> bytes:
+    text = v["hex"] if isinstance(v, dict) else v
+    return bytes.fromhex(strip0x(text))
+
+
+def all_ints_are_uints(value: Any) -> None:
+    """Every int anywhere in a parsed value (dataclasses, tuples, lists) is a u128."""
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            all_ints_are_uints(getattr(value, f.name))
+    elif isinstance(value, list | tuple):
+        for v in value:
+            all_ints_are_uints(v)
+    elif isinstance(value, int) and not isinstance(value, bool | TxStatus):
+        assert 0 <= value <= U128_MAX, value
+
+
+def check_info(body, info) -> None:
+    for key in ("stacks_tip_height", "burn_block_height", "network_id"):
+        assert getattr(info, key) == uint(body[key]) is not None, key
+    if body.get("is_fully_synced") is not None:
+        assert info.is_fully_synced is body["is_fully_synced"]
+
+
+def check_account(body, account) -> None:
+    assert account.balance == hexint(body["balance"]) is not None
+    assert account.locked == hexint(body["locked"]) is not None
+    assert account.nonce == uint(body["nonce"]) is not None
+    assert account.unlock_height == (opt_uint(body, "unlock_height") or 0)
+
+
+def check_fees(body, fees) -> None:
+    if body.get("estimations") is not None:
+        want = [uint(e["fee"]) for e in body["estimations"]]
+    else:
+        legacy = body["estimated_fees"]
+        want = [uint(legacy[k]) for k in ("low", "middle", "high")]
+    assert [fees.low, fees.medium, fees.high] == want and None not in want
+
+
+def check_read_only(body, result) -> None:
+    assert body["okay"] is True
+    assert result == bytes.fromhex(strip0x(body["result"]))
+
+
+def check_event(body, event) -> None:
+    assert event.event_index == uint(body["event_index"]) is not None
+    assert event.event_type == body["event_type"]
+    assert event.tx_id == strip0x(body.get("tx_id") or "").lower()
+    if event.event_type == "smart_contract_log":
+        assert event.value == clarity_hex(body["contract_log"]["value"])
+        assert event.contract_id == body["contract_log"]["contract_id"]
+    elif body.get("asset") is not None:
+        asset = body["asset"]
+        if asset.get("amount") is not None:
+            assert event.amount == uint(asset["amount"]) is not None
+
+
+def check_tx(body, tx) -> None:
+    assert tx.tx_id == strip0x(body["tx_id"]).lower()
+    assert tx.raw_status == body["tx_status"]
+    assert tx.status.value == body["tx_status"] or body["tx_status"].startswith("dropped_")
+    for key in ("nonce", "block_height", "burn_block_height", "tx_index", "event_count"):
+        assert getattr(tx, key) == opt_uint(body, key), key
+    assert tx.fee_rate == (opt_uint(body, "fee_rate") or 0)
+    if body.get("tx_result") is not None:
+        assert tx.result == clarity_hex(body["tx_result"])
+    events = body.get("events") or []
+    assert len(tx.events) == len(events)
+    for raw, event in zip(events, tx.events, strict=True):
+        check_event(raw, event)
+
+
+def check_contract_events(body, events) -> None:
+    logs = [e for e in body["results"] if e["event_type"] == "smart_contract_log"]
+    assert len(events) == len(logs)
+    for raw, event in zip(logs, events, strict=True):
+        assert event.tx_id and event.tx_id == strip0x(raw["tx_id"]).lower()
+        assert event.event_index == uint(raw["event_index"]) is not None
+        assert event.value == clarity_hex(raw["contract_log"]["value"])
+
+
+PARSERS = {
+    "info": (parse_info, check_info, ["info.json", "info-2.x.json"]),
+    "account": (parse_account, check_account, ["account.json"]),
+    "fees": (parse_fee_estimate, check_fees, ["fee-estimate.json", "fee-estimate-legacy.json"]),
+    "read-only": (
+        lambda b: parse_read_only(b, "get-x"),
+        check_read_only,
+        ["read-only-success.json", "read-only-failure.json"],
+    ),
+    "tx": (
+        parse_tx,
+        check_tx,
+        [
+            "tx-coinbase.json",
+            "tx-contract-call-events.json",
+            "tx-contract-call.json",
+            "tx-pending.json",
+            "tx-token-transfer.json",
+        ],
+    ),
+    "contract-events": (parse_contract_events, check_contract_events, ["contract-events.json"]),
+}
+
+# --- bodies -------------------------------------------------------------------------------------
+
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**130), max_value=2**130),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=10),
+    st.sampled_from(
+        [
+            "0",
+            "12",
+            "-1",
+            "+1",
+            " 1",
+            "1_0",
+            "٣",
+            "9" * 40,
+            "9" * 5000,
+            "0x",
+            "0x1",
+            "-0x1",
+            "0x1_0",
+            " 0x10",
+            "0xzz",
+            "0x" + "f" * 40,
+            "0x0100000000000000000000000000000001",
+            "success",
+            "pending",
+            "abort_by_response",
+            "dropped_replace_by_fee",
+            "smart_contract_log",
+            "fungible_token_asset",
+        ]
+    ),
+)
+json_values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(["hex", "fee", "value", "amount"]), st.text(max_size=5)),
+            inner,
+            max_size=4,
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def mutated(draw, name: str) -> Any:
+    """A recorded body with up to three nodes, anywhere, replaced by anything."""
+    doc = recorded(name)
+    for _ in range(draw(st.sampled_from([1, 1, 2, 3]))):
+        parent, key, node = None, None, doc
+        while True:
+            if isinstance(node, dict):
+                children = list(node)
+            elif isinstance(node, list):
+                children = list(range(len(node)))
+            else:
+                children = []
+            # (integers are drawn biased towards 0: a weighted list keeps the descent going)
+            if not children or draw(st.sampled_from(["down"] * 3 + ["stop"])) == "stop":
+                break
+            parent, key = node, draw(st.sampled_from(children))
+            node = node[key]
+        value = draw(st.one_of(json_values, st.just(DELETE)))
+        if parent is None:
+            doc = {} if value is DELETE else value
+        elif value is DELETE:
+            del parent[key]
+        else:
+            parent[key] = value
+    return doc
+
+
+DELETE = object()
+
+
+def leaf_paths(node: Any, path: tuple = ()) -> list[tuple]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in leaf_paths(v, (*path, k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in leaf_paths(v, (*path, i))]
+    return [path]
+
+
+@st.composite
+def retyped(draw, name: str) -> Any:
+    """A recorded body with one or two of its fields (not containers) set to any scalar."""
+    doc = recorded(name)
+    for _ in range(draw(st.sampled_from([1, 1, 2]))):
+        *parents, last = draw(st.sampled_from(leaf_paths(doc)))
+        node = doc
+        for key in parents:
+            node = node[key]
+        node[last] = draw(leaves)
+    return doc
+
+
+def run(kind: str, body: Any) -> Any:
+    parse, check, _ = PARSERS[kind]
+    try:
+        value = parse(body)
+    except NodeError as exc:
+        assert str(exc) and len(str(exc).splitlines()) == 1, repr(str(exc))
+        return None
+    except ReadOnlyFailed:
+        assert kind == "read-only" and body["okay"] is False
+        return None
+    all_ints_are_uints(value)
+    check(body, value)
+    return value
+
+
+@FUZZ
+@given(st.data())
+def test_a_mutated_node_answer_is_read_exactly_or_a_node_error(data):
+    kind = data.draw(st.sampled_from(sorted(PARSERS)))
+    name = data.draw(st.sampled_from(PARSERS[kind][2]))
+    run(kind, data.draw(mutated(name)))
+
+
+@FUZZ
+@given(st.data())
+def test_a_field_of_any_value_is_read_exactly_or_a_node_error(data):
+    kind = data.draw(st.sampled_from(sorted(PARSERS)))
+    name = data.draw(st.sampled_from(PARSERS[kind][2]))
+    run(kind, data.draw(retyped(name)))
+
+
+@FUZZ
+@given(st.sampled_from(sorted(PARSERS)), json_values)
+def test_any_json_is_a_value_or_a_node_error(kind, body):
+    run(kind, body)
+
+
+def test_the_recorded_bodies_still_parse():
+    """The fuzzed contract's accepted half: every recorded body is read and checked."""
+    for kind, (_, _, names) in PARSERS.items():
+        for name in names:
+            body = recorded(name)
+            value = run(kind, body)
+            assert value is not None or name == "read-only-failure.json", name
+
+
+@pytest.mark.parametrize(
+    ("parse", "body"),
+    [
+        # found by the fuzzer: each was a crash or a value no node can mean
+        (parse_info, {"stacks_tip_height": "9" * 5000, "burn_block_height": 1, "network_id": 1}),
+        (parse_info, {"stacks_tip_height": -1, "burn_block_height": 1, "network_id": 1}),
+        (parse_account, {"balance": "-0x5", "locked": "0x0", "nonce": 1}),
+        (parse_account, {"balance": "0x1_0", "locked": "0x0", "nonce": 1}),
+        (parse_account, {"balance": "0x0", "locked": "0x0", "nonce": 2**130}),
+        (parse_fee_estimate, {"estimated_fees": {"low": -5, "middle": 1, "high": 2}}),
+    ],
+)
+def test_fuzzer_findings_are_node_errors(parse, body):
+    with pytest.raises(NodeError):
+        parse(body)
