@@ -92,7 +92,7 @@ class LiveConfig:
     contracts: Contracts
     backend_key: KeySource
     quote_key: KeySource
-    store_url: str
+    store_url: str = field(repr=False)  # may hold a database password
     oracle: OracleSettings
     fee: int
     max_fee: int

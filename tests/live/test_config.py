@@ -116,3 +116,9 @@ def test_a_file_that_is_not_toml_is_one_line(tmp_path):
     path.write_text("[network\nname=")
     with pytest.raises(ConfigError, match=r"--config: .* is not valid TOML"):
         load(path)
+
+
+def test_a_database_password_never_shows_in_the_config_repr():
+    c = parse(doc(store__url="postgresql+psycopg://bithedge:s3cret-pw@127.0.0.1:5432/live"))
+    assert c.store_url.endswith("/live")
+    assert "s3cret-pw" not in repr(c)
