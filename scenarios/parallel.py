@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -104,6 +105,17 @@ def _on_pool(fn, tasks, workers, progress) -> list[Outcome]:
     return results  # type: ignore[return-value]
 
 
+def _reachable(address: str) -> None:
+    """Refuses a host:port nobody listens on: ray.init would retry it without end."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and the like: Ray resolves them itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(f"--address: no Ray cluster reached at {address!r} ({exc})") from None
+
+
 def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
     try:
         import ray
@@ -114,8 +126,13 @@ def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
         quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
         if address:
             # workers on other machines need this project's code
-            env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git"]}
-            ray.init(address=address, runtime_env=env, **quiet)
+            env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git", "runs"]}
+            _reachable(address)
+            try:
+                ray.init(address=address, runtime_env=env, **quiet)
+            except (ConnectionError, RuntimeError) as exc:
+                raise ConfigError(f"--address: no Ray cluster reached at {address!r} "
+                                  f"({_describe(exc)})") from None  # fmt: skip
         else:
             ray.init(num_cpus=workers, include_dashboard=False, **quiet)
     try:

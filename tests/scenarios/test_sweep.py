@@ -129,6 +129,8 @@ def test_a_broken_invariant_is_a_failed_run_not_a_crash(monkeypatch):
         (["--grid", "days=1", "--workers", "0"], "--workers: 0 is out of range"),
         (["--grid", "days=1", "--address", "auto"], "--address: only with --backend ray"),
         (["--grid", "days=1", "--set", "days=x"], "days: 'x' is not valid"),
+        (["--grid", "days=1", "--backend", "ray", "--address", "127.0.0.1:1"],
+         "--address: no Ray cluster reached at '127.0.0.1:1'"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_one_line_exit_2_and_no_folder(tmp_path, args, needle):
