@@ -86,6 +86,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     plan(args.name, grid, args.runs, args.seed, args.set or [])  # every point valid before any run
     check(args.backend, args.workers, args.address)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise config.ConfigError(f"--out: {out} is a file; choose a folder")
     if out.exists() and any(out.iterdir()):
         raise config.ConfigError(f"--out: {out} exists and is not empty; choose another folder")
     bar = _Bar("sweep", live=sys.stderr.isatty() or args.progress)

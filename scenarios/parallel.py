@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -86,23 +87,43 @@ def map_tasks(
 
 def _on_pool(fn, tasks, workers, progress) -> list[Outcome]:
     results: list[Outcome | None] = [None] * len(tasks)
-    failed = 0
     # spawn, not fork: a forked child would inherit the parent's threads and locks
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        min(workers, len(tasks)), mp_context=context, initializer=_leave_interrupts_to_parent
+    )
+    try:
         pending = {pool.submit(_call, fn, task): i for i, task in enumerate(tasks)}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                i = pending.pop(future)
-                try:
-                    results[i] = future.result()
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    results[i] = Outcome(error=_describe(exc))
-                failed += not results[i].ok
-                if progress is not None:
-                    progress(len(tasks) - len(pending), len(tasks), failed)
+        _collect_pool(pending, results, len(tasks), progress)
+    except BaseException:  # Ctrl-C: stop the runs under way and drop the queued ones
+        # concurrent.futures has no public way to stop a running task before Python 3.14, and
+        # waiting for them can hang at exit (seen on 3.11), so the workers are ended here
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results  # type: ignore[return-value]
+
+
+def _leave_interrupts_to_parent() -> None:
+    """Ctrl-C reaches the workers too; a worker interrupted mid-task would leave the pool hung."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _collect_pool(pending, results, total, progress) -> None:
+    failed = 0
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            i = pending.pop(future)
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                results[i] = Outcome(error=_describe(exc))
+            failed += not results[i].ok
+            if progress is not None:
+                progress(total - len(pending), total, failed)
 
 
 def _reachable(address: str) -> None:
@@ -135,6 +156,7 @@ def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
                                   f"({_describe(exc)})") from None  # fmt: skip
         else:
             ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+    pending: list = []
     try:
         remote = ray.remote(_call)
         refs = [remote.remote(fn, task) for task in tasks]
@@ -153,6 +175,10 @@ def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
                 if progress is not None:
                     progress(len(tasks) - len(pending), len(tasks), failed)
         return results  # type: ignore[return-value]
+    except BaseException:  # Ctrl-C: a cluster we joined must not go on running our tasks
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started:
             ray.shutdown()
