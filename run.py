@@ -9,6 +9,9 @@ python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's uns
 python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
                        --out DIR
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
+python run.py sweep NAME --grid key=v1,v2,... [--grid ...] [--runs R] [--seed BASE]
+                   [--backend local|ray] [--address ADDR] [--workers W] [--set ...] --out DIR
+python run.py plot DIR                        figures of a run, sweep or solvency folder
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
 
 
@@ -170,6 +174,73 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from scenarios import config
+    from scenarios.parallel import check
+    from scenarios.sweep import parse_grid, plan, sweep
+
+    grid = parse_grid(args.grid)
+    plan(args.name, grid, args.runs, args.seed, args.set or [])  # every point valid before any run
+    check(args.backend, args.workers, args.address)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise config.ConfigError(f"--out: {out} is a file; choose a folder")
+    if out.exists() and any(out.iterdir()):
+        raise config.ConfigError(f"--out: {out} exists and is not empty; choose another folder")
+    bar = _Bar("sweep", live=sys.stderr.isatty() or args.progress)
+    created = not out.exists()
+    started = time.perf_counter()
+    try:
+        table = sweep(args.name, grid, args.runs, args.seed, out, sets=args.set or [],
+                      backend=args.backend, workers=args.workers, address=args.address,
+                      progress=bar)  # fmt: skip
+    except BaseException:
+        bar.close()
+        if created:
+            shutil.rmtree(out, ignore_errors=True)  # leave nothing half-written behind
+        raise
+    bar.close()
+    seconds = time.perf_counter() - started
+    failed = sum(row["status"] != "ok" for row in table)
+    print(f"runs        {len(table)} in {seconds:.1f} s ({len(table) / seconds:.2f} runs/s)")
+    print(f"table       {out / 'sweep.csv'}")
+    if failed:
+        print(f"error: {failed} of {len(table)} runs failed (their rows say why)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from scenarios.plots import plot_folder
+
+    for path in plot_folder(Path(args.folder)):
+        print(f"wrote {path}")
+    return 0
+
+
+class _Bar:
+    """A progress bar on stderr: redrawn in place on a terminal, a line per tenth when piped."""
+
+    def __init__(self, label: str, live: bool):
+        self.label, self.live, self.shown = label, live, -1
+
+    def __call__(self, done: int, total: int, failed: int) -> None:
+        width = 30
+        fill = width * done // total
+        line = (f"[{self.label}] |{'#' * fill}{'.' * (width - fill)}| {done}/{total} runs"
+                f"{f', {failed} failed' if failed else ''}")  # fmt: skip
+        if self.live:
+            sys.stderr.write(f"\r{line}\033[K")
+        elif 10 * done // total > self.shown:
+            self.shown = 10 * done // total
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.live:
+            sys.stderr.write("\n")
+
+
 def _progress(line: str) -> None:
     sys.stderr.write(f"\r[sim] {line}\033[K")
     sys.stderr.flush()
@@ -257,6 +328,23 @@ def parser() -> argparse.ArgumentParser:
         help="vol_multiplier, cap_scale or collateral_scale values",
     )
     calib.set_defaults(func=_cmd_calibrate)
+
+    sw = sub.add_parser("sweep", help="run a scenario over a grid of knob values times seeds")
+    sw.add_argument("name")
+    sw.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                    help="a knob and the values to sweep (repeat for more knobs)")  # fmt: skip
+    sw.add_argument("--runs", type=int, default=1, help="seeds per grid point")
+    sw.add_argument("--seed", type=int, default=1, help="first seed; runs use seed..seed+R-1")
+    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix a knob for all runs")
+    sw.add_argument("--backend", default="local", help="local (process pool) or ray")
+    sw.add_argument("--address", help="an existing Ray cluster (with --backend ray)")
+    sw.add_argument("--workers", type=int, help="parallel runs (default: CPU count)")
+    sw.add_argument("--out", required=True, help="sweep folder (must be new or empty)")
+    sw.add_argument("--progress", action="store_true", help="redraw the bar even when piped")
+    sw.set_defaults(func=_cmd_sweep)
+    pl = sub.add_parser("plot", help="draw the standard figures of a run/sweep/solvency folder")
+    pl.add_argument("folder")
+    pl.set_defaults(func=_cmd_plot)
     return p
 
 

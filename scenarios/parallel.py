@@ -1,0 +1,184 @@
+"""Run independent tasks on a local process pool or on Ray, with results in task order.
+
+Every task runs through the same wrapper in the worker, which turns an exception into an error
+string there, so a failed task reads the same on either backend and never stops the others.
+Results depend only on the task, never on which worker ran it or when, which is what makes a
+sweep's table identical whichever backend and worker count ran it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scenarios.config import ConfigError
+
+BACKENDS = ("local", "ray")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One task's result, or the one-line error it raised (`Type: message`)."""
+
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())  # one line, whatever the message held
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _call(fn: Callable[[Any], Any], task: Any) -> Outcome:
+    try:
+        return Outcome(fn(task))
+    except Exception as exc:
+        return Outcome(error=_describe(exc))
+
+
+def check(backend: str, workers: int | None, address: str | None) -> None:
+    """The backend options, refused with the flag's name before anything starts."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"--backend: {backend!r} is not available; allowed: {', '.join(BACKENDS)}"
+        )
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers: {workers} is out of range; allowed: an integer from 1")
+    if address is not None and backend != "ray":
+        raise ConfigError("--address: only with --backend ray")
+
+
+def map_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> list[Outcome]:
+    """`fn` over `tasks` on `backend`; one Outcome per task, in task order.
+
+    `fn` and the tasks must pickle (a module-level function, plain data). `progress(done, total,
+    failed)` is called in this process as tasks finish. `address` joins an existing Ray cluster.
+    """
+    check(backend, workers, address)
+    tasks = list(tasks)
+    if not tasks:
+        return []
+    workers = workers or os.cpu_count() or 1
+    if backend == "ray":
+        return _on_ray(fn, tasks, workers, address, progress)
+    return _on_pool(fn, tasks, workers, progress)
+
+
+def _on_pool(fn, tasks, workers, progress) -> list[Outcome]:
+    results: list[Outcome | None] = [None] * len(tasks)
+    # spawn, not fork: a forked child would inherit the parent's threads and locks
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        min(workers, len(tasks)), mp_context=context, initializer=_leave_interrupts_to_parent
+    )
+    try:
+        pending = {pool.submit(_call, fn, task): i for i, task in enumerate(tasks)}
+        _collect_pool(pending, results, len(tasks), progress)
+    except BaseException:  # Ctrl-C: stop the runs under way and drop the queued ones
+        # concurrent.futures has no public way to stop a running task before Python 3.14, and
+        # waiting for them can hang at exit (seen on 3.11), so the workers are ended here
+        for process in list((pool._processes or {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results  # type: ignore[return-value]
+
+
+def _leave_interrupts_to_parent() -> None:
+    """Ctrl-C reaches the workers too; a worker interrupted mid-task would leave the pool hung."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _collect_pool(pending, results, total, progress) -> None:
+    failed = 0
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            i = pending.pop(future)
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                results[i] = Outcome(error=_describe(exc))
+            failed += not results[i].ok
+            if progress is not None:
+                progress(total - len(pending), total, failed)
+
+
+def _reachable(address: str) -> None:
+    """Refuses a host:port nobody listens on: ray.init would retry it without end."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and the like: Ray resolves them itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(f"--address: no Ray cluster reached at {address!r} ({exc})") from None
+
+
+def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray: the ray package is not installed") from None
+    started = not ray.is_initialized()
+    if started:
+        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+        if address:
+            # workers on other machines need this project's code
+            env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git", "runs"]}
+            _reachable(address)
+            try:
+                ray.init(address=address, runtime_env=env, **quiet)
+            except (ConnectionError, RuntimeError) as exc:
+                raise ConfigError(f"--address: no Ray cluster reached at {address!r} "
+                                  f"({_describe(exc)})") from None  # fmt: skip
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+    pending: list = []
+    try:
+        remote = ray.remote(_call)
+        refs = [remote.remote(fn, task) for task in tasks]
+        index = {ref: i for i, ref in enumerate(refs)}
+        results: list[Outcome | None] = [None] * len(tasks)
+        pending, failed = list(refs), 0
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                i = index[ref]
+                try:
+                    results[i] = ray.get(ref)
+                except Exception as exc:  # the worker died; the task never returned
+                    results[i] = Outcome(error=_describe(exc))
+                failed += not results[i].ok
+                if progress is not None:
+                    progress(len(tasks) - len(pending), len(tasks), failed)
+        return results  # type: ignore[return-value]
+    except BaseException:  # Ctrl-C: a cluster we joined must not go on running our tasks
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
