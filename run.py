@@ -111,15 +111,18 @@ def _in_fresh_out(out: Path, work):
 
 def _cmd_solvency(args: argparse.Namespace) -> int:
     from risk.solvency import load_study, run_solvency
+    from scenarios.parallel import check, mapper
 
+    check(args.backend, args.workers, args.address)
     study = load_study(args.book, args.set or [], args.seed, args.model)
     progress = _progress if sys.stderr.isatty() or args.progress else None
     out = Path(args.out)
 
     def work():
-        doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
-                           stress_paths=args.stress_paths, chunk_size=args.chunk_size,
-                           progress=progress)  # fmt: skip
+        with mapper(args.backend, args.workers, args.address) as map_fn:
+            doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
+                               stress_paths=args.stress_paths, chunk_size=args.chunk_size,
+                               progress=progress, map_fn=map_fn)  # fmt: skip
         from risk.plots import plot_solvency
 
         return doc, plot_solvency(out)
@@ -146,15 +149,18 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from risk.solvency import load_study, run_calibrate
+    from scenarios.parallel import check, mapper
 
+    check(args.backend, args.workers, args.address)
     study = load_study(args.book, args.set or [], args.seed, args.model)
     progress = _progress if sys.stderr.isatty() or args.progress else None
     out = Path(args.out)
 
     def work():
-        return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
-                             days=args.days, seed=args.seed, chunk_size=args.chunk_size,
-                             progress=progress)  # fmt: skip
+        with mapper(args.backend, args.workers, args.address) as map_fn:
+            return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
+                                 days=args.days, seed=args.seed, chunk_size=args.chunk_size,
+                                 progress=progress, map_fn=map_fn)  # fmt: skip
 
     doc = _in_fresh_out(out, work)
     _progress_done()
@@ -314,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--chunk-size", type=int, default=2000, help="paths per chunk")
         cmd.add_argument("--out", required=True, help="output folder (new or empty)")
         cmd.add_argument("--progress", action="store_true", help="progress line even when piped")
+        cmd.add_argument("--backend", default="local", help="local (process pool) or ray")
+        cmd.add_argument("--workers", type=int, help="processes / Ray CPUs (default: all cores)")
+        cmd.add_argument("--address", help="an existing Ray cluster (with --backend ray)")
 
     solv = sub.add_parser("solvency", help="Monte Carlo solvency of a book, with stress curves")
     study_args(solv)

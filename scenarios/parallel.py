@@ -15,6 +15,7 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,25 +138,36 @@ def _reachable(address: str) -> None:
         raise ConfigError(f"--address: no Ray cluster reached at {address!r} ({exc})") from None
 
 
-def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
+def _import_ray():
     try:
         import ray
     except ImportError:
         raise ConfigError("--backend ray: the ray package is not installed") from None
-    started = not ray.is_initialized()
-    if started:
-        quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
-        if address:
-            # workers on other machines need this project's code
-            env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git", "runs"]}
-            _reachable(address)
-            try:
-                ray.init(address=address, runtime_env=env, **quiet)
-            except (ConnectionError, RuntimeError) as exc:
-                raise ConfigError(f"--address: no Ray cluster reached at {address!r} "
-                                  f"({_describe(exc)})") from None  # fmt: skip
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+    return ray
+
+
+def _start_ray(ray, workers: int, address: str | None) -> bool:
+    """Connects to Ray unless already connected; True if this call started the connection."""
+    if ray.is_initialized():
+        return False
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address:
+        # workers on other machines need this project's code
+        env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git", "runs"]}
+        _reachable(address)
+        try:
+            ray.init(address=address, runtime_env=env, **quiet)
+        except (ConnectionError, RuntimeError) as exc:
+            raise ConfigError(f"--address: no Ray cluster reached at {address!r} "
+                              f"({_describe(exc)})") from None  # fmt: skip
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, **quiet)
+    return True
+
+
+def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
+    ray = _import_ray()
+    started = _start_ray(ray, workers, address)
     pending: list = []
     try:
         remote = ray.remote(_call)
@@ -179,6 +191,37 @@ def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+@contextmanager
+def mapper(backend: str = "local", workers: int | None = None, address: str | None = None):
+    """A `map(fn, *iterables)` on the backend for the length of a command: one process pool, or
+    one Ray connection, serving every map of it (a Monte Carlo run maps its chunks many times:
+    the main run, then each stress point). Results in order; a failed chunk raises, since a
+    partial Monte Carlo result is no result."""
+    check(backend, workers, address)
+    workers = workers or os.cpu_count() or 1
+    if backend == "local":
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context,
+                                 initializer=_leave_interrupts_to_parent) as pool:  # fmt: skip
+            yield lambda fn, *iterables: list(pool.map(fn, *iterables))
+        return
+    ray = _import_ray()
+    started = _start_ray(ray, workers, address)
+    remotes: dict[Any, Any] = {}
+
+    def on_ray(fn, *iterables):
+        remote = remotes.get(fn)
+        if remote is None:
+            remote = remotes[fn] = ray.remote(fn)
+        return ray.get([remote.remote(*args) for args in zip(*iterables, strict=True)])
+
+    try:
+        yield on_ray
     finally:
         if started:
             ray.shutdown()
