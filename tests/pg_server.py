@@ -8,7 +8,8 @@ the permissions of every folder above the interpreter, so the cluster is set up 
 PostgreSQL refuses to run as root, and CI runs as root. Then the server runs as `nobody`, which
 cannot reach an interpreter under /root (mode 0700); the binaries are therefore hard-linked
 (copied across file systems) into the server's own temporary folder, which `nobody` owns.
-Durability settings are off: the cluster lives as long as one test session.
+Durability settings are off and loopback connections are trusted (no password): the cluster
+lives as long as one test session and holds nothing but test data.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class PostgresServer:
 def start_server() -> PostgresServer:
     """Initialise a cluster in a new temporary folder and start it on a free loopback port."""
     root = Path(tempfile.mkdtemp(prefix="bithedge-pg-"))
+    process = None
     try:
         as_user = _run_as()
         if as_user:
@@ -107,6 +109,8 @@ def start_server() -> PostgresServer:
                 return PostgresServer(root, process, port)
         raise PostgresUnavailable(f"could not bind a loopback port:\n{_tail(root / 'server.log')}")
     except BaseException:
+        if process is not None:
+            _stop(process)
         shutil.rmtree(root, ignore_errors=True)
         raise
 
