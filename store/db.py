@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from store.repositories import (
@@ -32,7 +32,7 @@ from store.repositories import (
 )
 from store.schema import metadata
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "database_url", "open_store"]
 
 
 class Store:
@@ -88,6 +88,15 @@ class Store:
         self.close()
 
 
+def database_url(url: str) -> URL:
+    """Parse a database URL; a bare `postgresql://` means psycopg 3, the driver this project
+    installs, rather than SQLAlchemy's default psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def open_store(url: str = "sqlite://") -> Store:
     """Open the database at `url`, bringing its schema up to date; the default is a fresh
     in-memory SQLite database for a simulation run.
@@ -95,12 +104,9 @@ def open_store(url: str = "sqlite://") -> Store:
     A database that outlives the process (a SQLite file, PostgreSQL) is migrated with Alembic
     (`store.migrations`), so a live engine's data survives schema changes. An in-memory one is
     new every time and gets `metadata.create_all`, which builds the same schema (a test
-    compares the two) in a fraction of the time. A bare `postgresql://` URL means psycopg 3,
-    the driver this project installs, rather than SQLAlchemy's default psycopg2.
+    compares the two) in a fraction of the time. For the URL see `database_url`.
     """
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         engine = create_engine(
             parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection, create_engine
+from sqlalchemy import URL, Connection, create_engine
 from sqlalchemy.pool import NullPool
 
+from store.db import database_url
 from store.migrations import lock_for_upgrade
 from store.schema import ExactInt, metadata
 
@@ -39,12 +40,12 @@ def run(connection: Connection) -> None:
         context.run_migrations()
 
 
-def url() -> str:
+def url() -> URL:
     value = context.get_x_argument(as_dictionary=True).get("url")
     value = value or config.get_main_option("sqlalchemy.url")
     if not value:
         raise SystemExit("error: name the database: alembic -x url=<SQLAlchemy URL> ...")
-    return value
+    return database_url(value)
 
 
 connection = config.attributes.get("connection")
