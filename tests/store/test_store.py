@@ -1,33 +1,42 @@
-"""Store tests: every repository method on in-memory and file SQLite, buffering and ordering,
-exact big integers, the outbox lifecycle, durability across instances, and the async path."""
+"""Store tests: every repository method on in-memory SQLite, a SQLite file and PostgreSQL,
+buffering and ordering, exact big integers, the outbox lifecycle, durability across instances,
+and the async path."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from store import Store, open_store
 from store.repositories import CURSORS, POLICIES, PRICES_RAW, _upsert
-from store.schema import Policy, PolicyStatus
+from store.schema import Policy, PolicyStatus, metadata
 
 BIG = 2**100
 HUGE = 2**128 - 1  # the largest Clarity uint
 ACTIVE, SETTLED, EXPIRED = (int(s) for s in PolicyStatus)
 
 
-@pytest.fixture(params=["memory", "file"])
+def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database of one kind: in-memory SQLite, a SQLite file, or PostgreSQL."""
+    if kind == "memory":
+        return "sqlite://"
+    if kind == "file":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=["memory", "file", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = "sqlite://" if request.param == "memory" else f"sqlite:///{tmp_path / 'store.db'}"
-    s = open_store(url)
+    s = open_store(backend_url(request.param, request, tmp_path))
     yield s
     s.close()
 
@@ -254,12 +263,34 @@ OPS = st.lists(
 )
 
 
-@settings(deadline=None, max_examples=150)
+@pytest.fixture(params=["memory", "postgres"])
+def new_store(request: pytest.FixtureRequest) -> Callable[[], Store]:
+    """A maker of empty stores, for property tests that need one per example: a new in-memory
+    database, or the test's PostgreSQL database emptied."""
+    if request.param == "memory":
+        return open_store
+    engine = open_store(str(request.getfixturevalue("postgres_url"))).engine  # migrated once
+
+    def emptied() -> Store:
+        with engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+        return Store(engine)  # closing it disposes the pool, which the next use refills
+
+    return emptied
+
+
+# the fixture is a maker that gives every example an empty store, as the check asks
+@settings(
+    deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=OPS)
-def test_flush_equals_op_by_op_execution(ops: list[tuple[Any, ...]]) -> None:
+def test_flush_equals_op_by_op_execution(
+    new_store: Callable[[], Store], ops: list[tuple[Any, ...]]
+) -> None:
     """Whatever the regrouping into batches, the result equals a model that applies each write
     at once, in call order."""
-    s = open_store()
+    s = new_store()
     policies: dict[int, tuple[int, int]] = {}  # id -> (status, settled_block)
     shares: dict[tuple[int, int, str], int] = {}
     cursors: dict[str, int] = {}
@@ -438,8 +469,11 @@ def test_cursors(store: Store) -> None:
 # -- durability and the async path --------------------------------------------------------------
 
 
-def test_reopened_file_store_sees_the_data(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'live.db'}"
+@pytest.mark.parametrize("kind", ["file", "postgres"])
+def test_reopened_store_sees_the_data(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = backend_url(kind, request, tmp_path)
     with open_store(url) as first:
         buy(first, 1, amount=BIG + 1, expiration=10)
         first.outbox.add("tx", "SPA", 0, "00", "t", 1, 0.0)
@@ -467,17 +501,21 @@ def test_memory_stores_are_independent() -> None:
     b.close()
 
 
-def test_async_engine_reads_what_the_sync_store_wrote(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["file", "postgres"])
+def test_async_engine_reads_what_the_sync_store_wrote(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    path = tmp_path / "shared.db"
-    with open_store(f"sqlite:///{path}") as s:
+    url = backend_url(kind, request, tmp_path)
+    with open_store(url) as s:
         buy(s, 1, amount=BIG + 1)
         buy(s, 2)
         s.policies.finished(2, SETTLED, 5, 5, 9, 11)
 
     async def read() -> list[tuple[int, int, int]]:
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+        # the async drivers: aiosqlite, and psycopg 3 (the same package serves both modes)
+        engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://"))
         try:
             async with engine.connect() as conn:
                 t = Policy.__table__
