@@ -141,7 +141,7 @@ class LiveEngine:
         kw = {"out": self.out} if self.dry_run else {}
         self.chain = chain = chain_cls(client, cfg.contracts, clock=self.clock, **kw)
         chain.tip()  # fails fast (NodeUnavailable) on a node that is not there
-        self.store = store = open_store(cfg.store_url)
+        self.store = store = _open_store(cfg.store_url)
         self.log = log = LiveLog(cfg.log_path, self.clock)
         feed = self._feed
         if feed is None:
@@ -245,6 +245,25 @@ class LiveEngine:
             self.chain.client.close()
         if self.log is not None:
             self.log.close()
+
+
+def _open_store(url: str) -> Store:
+    """The live store, or one line naming `store.url` (never its password) and the cause."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from scenarios.config import ConfigError
+
+    try:
+        return open_store(url)
+    except (SQLAlchemyError, ArgumentError, ValueError, OSError) as exc:
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except ArgumentError:
+            shown = "the configured URL"
+        cause = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        raise ConfigError(f"store.url: cannot open {shown}: {cause}") from None
 
 
 def signer_address(key, cfg: LiveConfig) -> str:

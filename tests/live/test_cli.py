@@ -116,3 +116,18 @@ def test_sigterm_stops_cleanly_and_a_restart_picks_up_what_was_in_flight(
     deployer = devnet.deployment.accounts.deployer.principal()
     assert devnet.chain.nonce(deployer) == 2  # nothing re-sent, nothing lost
     assert devnet.chain.pending == 0
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_without_its_password(
+    tmp_path, devnet, exchanges
+):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://engine:hunter2-secret@127.0.0.1:{port}/live"
+    path = live_toml(tmp_path, devnet, exchanges, store=url)
+    got = run_py("live", "--config", str(path))
+    assert got.returncode == 2
+    lines = got.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: store.url: cannot open postgresql")
+    assert "hunter2-secret" not in got.stderr + got.stdout

@@ -62,11 +62,20 @@ def onchain_price(chain: StacksChain, asset: str) -> int:
     return got.value["price"].value
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """The live store on a SQLite file and on the PostgreSQL server the tests start."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'live.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 def test_a_policy_is_bought_settled_and_paid_through_the_live_path(
-    tmp_path, devnet, exchanges, caplog
+    tmp_path, devnet, exchanges, caplog, store_url
 ):
     caplog.set_level(logging.DEBUG)
-    config = load(live_toml(tmp_path, devnet, exchanges))
+    config = load(live_toml(tmp_path, devnet, exchanges, store=store_url))
+    assert config.store_url == store_url
     clock = Clock()
     engine = LiveEngine(config, clock=clock)
     engine.start()
