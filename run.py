@@ -109,8 +109,10 @@ def _in_fresh_out(out: Path, work):
         raise
 
 
-def _cmd_solvency(args: argparse.Namespace) -> int:
-    from risk.solvency import load_study, run_solvency
+def _study(args: argparse.Namespace, run_it):
+    """What `solvency` and `calibrate` share: the book, the backend, a fresh output folder.
+    `run_it(study, out, map_fn, progress)` does the command's own work inside it."""
+    from risk.solvency import load_study
     from scenarios.parallel import check, mapper
 
     check(args.backend, args.workers, args.address)
@@ -120,15 +122,24 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
 
     def work():
         with mapper(args.backend, args.workers, args.address) as map_fn:
-            doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
-                               stress_paths=args.stress_paths, chunk_size=args.chunk_size,
-                               progress=progress, map_fn=map_fn)  # fmt: skip
-        from risk.plots import plot_solvency
+            return run_it(study, out, map_fn, progress)
 
+    result = _in_fresh_out(out, work)
+    _progress_done()
+    return out, result
+
+
+def _cmd_solvency(args: argparse.Namespace) -> int:
+    from risk.plots import plot_solvency
+    from risk.solvency import run_solvency
+
+    def run_it(study, out, map_fn, progress):
+        doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
+                           stress_paths=args.stress_paths, chunk_size=args.chunk_size,
+                           progress=progress, map_fn=map_fn)  # fmt: skip
         return doc, plot_solvency(out)
 
-    doc, figures = _in_fresh_out(out, work)
-    _progress_done()
+    out, (doc, figures) = _study(args, run_it)
     m = doc["metrics"]
     ruin = m["probability_of_ruin"]
     print(f"policies                   {doc['inputs']['policies']}")
@@ -148,22 +159,14 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from risk.solvency import load_study, run_calibrate
-    from scenarios.parallel import check, mapper
+    from risk.solvency import run_calibrate
 
-    check(args.backend, args.workers, args.address)
-    study = load_study(args.book, args.set or [], args.seed, args.model)
-    progress = _progress if sys.stderr.isatty() or args.progress else None
-    out = Path(args.out)
+    def run_it(study, out, map_fn, progress):
+        return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
+                             days=args.days, seed=args.seed, chunk_size=args.chunk_size,
+                             progress=progress, map_fn=map_fn)  # fmt: skip
 
-    def work():
-        with mapper(args.backend, args.workers, args.address) as map_fn:
-            return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
-                                 days=args.days, seed=args.seed, chunk_size=args.chunk_size,
-                                 progress=progress, map_fn=map_fn)  # fmt: skip
-
-    doc = _in_fresh_out(out, work)
-    _progress_done()
+    out, doc = _study(args, run_it)
     head = ("vol_mult", "cap_scale", "coll_scale", "policies", "premiums_usd", "ruin", "ruin_hi")
     print("frontier (most premium for its ruin probability); * = best feasible")
     print("  " + " ".join(f"{h:>12}" for h in head))

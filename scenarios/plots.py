@@ -14,8 +14,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from risk.montecarlo import wilson
 from scenarios.config import KNOBS, ConfigError
-from scenarios.sweep import wilson
 
 
 def _column(rows: list[dict], key: str) -> list[float]:

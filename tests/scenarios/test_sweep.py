@@ -11,11 +11,12 @@ import types
 import pytest
 
 import run
+from risk.montecarlo import wilson
 from scenarios import sweep as sweep_module
 from scenarios.config import ConfigError
 from scenarios.plots import plot_folder, ruin_counts
 from scenarios.runner import InvariantBroken
-from scenarios.sweep import Task, parse_grid, run_one, wilson
+from scenarios.sweep import Task, parse_grid, run_one
 from tests.scenarios.test_cli import run_py
 
 # each run ~1 s: a 30-policy burst expiring just after a crash at hour 20, thin sBTC/STX pools
