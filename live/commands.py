@@ -75,8 +75,7 @@ def _write_key(path: Path, key) -> None:
     os.chmod(path, 0o600)
 
 
-def devnet_config(url: str, deployer: str, keys_dir: Path, sources: list[str],
-                  base_urls: dict[str, str]) -> str:  # fmt: skip
+def devnet_config(url: str, deployer: str, keys_dir: Path, sources: list[str]) -> str:
     """A live config for this devnet: the way a user tries `run.py live` without funds."""
     lines = [
         "# written by `python run.py devnet`; keys are in the files named below",
@@ -104,10 +103,6 @@ def devnet_config(url: str, deployer: str, keys_dir: Path, sources: list[str],
         "block_poll_seconds = 1",
         f'log = "{keys_dir.parent / "live-events.jsonl"}"',
     ]
-    if base_urls:
-        lines.append("")
-        lines.append("[oracle.base_urls]")
-        lines += [f'{name} = "{u}"' for name, u in base_urls.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -144,7 +139,7 @@ def devnet(args) -> int:
 
     deployer = accounts.deployer.principal().address
     (folder / "live.toml").write_text(
-        devnet_config(server.url, deployer, keys_dir.resolve(), list(SOURCES), {})
+        devnet_config(server.url, deployer, keys_dir.resolve(), list(SOURCES))
     )
     server.start()
     node.start()

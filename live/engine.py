@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -128,8 +129,6 @@ class LiveEngine:
 
     def start(self) -> None:
         """Connects and starts the actors; raises on an unreachable node before any actor runs."""
-        import os
-
         cfg = self.config
         backend_key = cfg.backend_key.load()
         quote_key = cfg.quote_key.load()
