@@ -100,6 +100,7 @@ class RegistryActor(ServiceActor):
         self.push_asked: dict[str, int] = {}
         self._settle_dirty = False
         self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
+        self.alone: set[int] = set()  # ids of a failed batch: settled one per transaction
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -271,6 +272,7 @@ class RegistryActor(ServiceActor):
                 payout, paid = e.get("payout", 0), e.get("paid", 0)
                 self.store.policies.finished(pid, status, payout, paid, e["price"], e["_burn"])
                 self.active.pop(pid, None)
+                self.alone.discard(pid)
                 self.due.discard(pid)
                 self.in_flight.discard(pid)
             elif name in ("settlement-deferred", "settlement-skipped"):
@@ -334,8 +336,10 @@ class RegistryActor(ServiceActor):
                 self.log.record("push-request", asset=asset, waiting=len(self.due))
                 self.peers.oracle.tell(PushNow(asset))
         size = self.config.settle_batch
-        for i in range(0, len(ready), size):
-            ids = tuple(ready[i : i + size])
+        grouped = [p for p in ready if p not in self.alone]
+        batches = [tuple(grouped[i : i + size]) for i in range(0, len(grouped), size)]
+        batches += [(p,) for p in ready if p in self.alone]
+        for ids in batches:
             self.in_flight.update(ids)
             self.log.record("settle-batch", ids=list(ids))
             self.peers.signer.tell(
@@ -351,6 +355,11 @@ class RegistryActor(ServiceActor):
     @handles(TxDone)
     def done(self, msg: TxDone) -> None:
         if msg.tag[0] == "settle" and msg.status != "success":
-            self.log.record("settle-failed", ids=list(msg.tag[1]), status=msg.status)
-            self.in_flight.difference_update(msg.tag[1])
+            ids = msg.tag[1]
+            self.log.record("settle-failed", ids=list(ids), status=msg.status)
+            self.in_flight.difference_update(ids)
+            if len(ids) > 1:
+                # a whole batch aborts for one bad policy (an overflowing payout, say): from
+                # now on its ids go one by one, so that the one cannot hold back the others
+                self.alone.update(ids)
             self._settle_dirty = True
