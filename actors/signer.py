@@ -37,6 +37,8 @@ class SignerConfig:
     max_chain: int = 25
     max_fee: int = 1_000_000
     network: txs.Network = txs.Network.TESTNET
+    # price a new transaction at the node's medium estimate when that is above `fee`
+    estimate_fees: bool = False
     # send an unconfirmed transaction's same bytes again after this many Stacks blocks (a node
     # may forget a mempool transaction without a word); 0: never (SimChain reports drops)
     resend_blocks: int = 0
@@ -169,9 +171,9 @@ class SignerActor(EngineActor):
                         self.waiting.appendleft(later.job)
                     break
 
-    def _prepare(self, job: _Job, nonce: int) -> _Prepared:
+    def _sign(self, job: _Job, nonce: int) -> txs.Transaction:
         request = job.request
-        tx = txs.contract_call(
+        return txs.contract_call(
             self._backend_key,
             request.contract,
             request.function,
@@ -181,6 +183,18 @@ class SignerActor(EngineActor):
             network=self.config.network,
             post_condition_mode=txs.PostConditionMode.ALLOW,
         )
+
+    def _prepare(self, job: _Job, nonce: int) -> _Prepared:
+        request = job.request
+        tx = self._sign(job, nonce)
+        if self.config.estimate_fees and not job.attempts and not job.replaces:
+            try:
+                estimate = self.chain.estimate_fee(tx.serialize())
+            except errors.Unavailable:
+                estimate = None
+            if estimate is not None and job.fee < estimate:
+                job.fee = min(estimate, self.config.max_fee)
+                tx = self._sign(job, nonce)
         raw, txid = tx.serialize(), tx.txid.hex()
         if txid in self._refused:  # the same bytes again (same nonce and fee): same row
             self._refused.discard(txid)

@@ -118,3 +118,7 @@ class Chain(Protocol):
         """The next nonce the chain expects from this account (confirmed state)."""
 
     def balances(self, principal: Principal) -> Balances: ...
+
+    def estimate_fee(self, raw: bytes) -> int | None:
+        """The node's fee for these signed bytes at a medium priority (micro-STX), or None
+        when it cannot say; the Signer never pays less than its configured fee."""

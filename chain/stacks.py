@@ -130,6 +130,15 @@ class StacksChain:
         sbtc = got.value.value if isinstance(got, Ok) and isinstance(got.value, UInt) else 0
         return Balances(stx, sbtc)
 
+    def estimate_fee(self, raw: bytes) -> int | None:
+        from chain import transactions as txs
+        from chain.node import NodeError
+
+        try:
+            return self.client.estimate_fee(txs.payload_bytes(txs.decode(raw)), len(raw)).medium
+        except NodeError:  # e.g. the node's estimator has no data yet
+            return None
+
     # -- following the chain -----------------------------------------------------------------
 
     def poll(self) -> list[Block]:

@@ -385,7 +385,17 @@ def _write_transaction(tx: Transaction, out: bytearray) -> None:
     out += struct.pack(">I", len(tx.post_conditions))
     for pc in tx.post_conditions:
         _write_post_condition(out, pc)
-    p = tx.payload
+    _write_payload(tx.payload, out)
+
+
+def payload_bytes(tx: Transaction) -> bytes:
+    """The serialized payload alone: what a node's fee estimator prices."""
+    out = bytearray()
+    _write_payload(tx.payload, out)
+    return bytes(out)
+
+
+def _write_payload(p: ContractCall | TokenTransfer, out: bytearray) -> None:
     if isinstance(p, ContractCall):
         out.append(PAYLOAD_CONTRACT_CALL)
         out.append(p.contract.version)

@@ -164,6 +164,7 @@ class LiveEngine:
             max_fee=cfg.max_fee,
             network=cfg.tx_network,
             resend_blocks=cfg.resend_blocks,
+            estimate_fees=True,
         )
         runtime = ThreadingRuntime()
         contracts = cfg.contracts

@@ -185,6 +185,9 @@ class SimChain:
     def balances(self, principal: Principal) -> Balances:
         return Balances(self.executor.stx_balance(principal), self.executor.sbtc_balance(principal))
 
+    def estimate_fee(self, raw: bytes) -> int | None:
+        return self.config.min_fee  # no fee market here: the floor is the estimate
+
     # -- observers ---------------------------------------------------------------------------
 
     def subscribe(self, listener: Callable[[Block], None]) -> None:

@@ -111,3 +111,32 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
     text = (tmp_path / "events.jsonl").read_text()
     assert "tx-send-unanswered" in text and "tx-resent" in text
     assert accounts.deployer.secret_hex()[:16] not in text
+
+
+def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path, devnet):
+    client = NodeClient(devnet.server_url)
+    accounts = devnet.deployment.accounts
+    contracts = Contracts.of(accounts.deployer.principal())
+    chain = StacksChain(client, contracts)
+    store = open_store(f"sqlite:///{tmp_path / 'signer.db'}")
+    runtime = ThreadingRuntime()
+    box = Mailbox()
+    fees = []
+    for floor in (100, 5000):  # below and above the devnet's medium estimate (2 x 180)
+        config = SignerConfig(fee=floor, estimate_fees=True)
+        signer = runtime.start(SignerActor, chain, store, LiveLog(None), accounts.deployer,
+                               accounts.quote, config)  # fmt: skip
+        args = (StringAscii("BTC-USD"), UInt(65_000 * 100_000_000))
+        signer.tell(Submit(contracts.oracle, "set-price", args, ("job", floor), box))
+        signer.ask(Sync())
+        devnet.mine()
+        for b in chain.poll():
+            signer.tell(NewBlock(b.height, b.burn_height, b.time, b.receipts, b.events, ()))
+        signer.ask(Sync())
+        done = box.q.get(timeout=10)
+        assert done.status == "success"
+        fees.append(chain.status(done.txid).fee)
+        signer.stop()
+    assert fees == [360, 5000]
+    store.close()
+    client.close()
