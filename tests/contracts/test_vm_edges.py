@@ -15,9 +15,8 @@ from dataclasses import replace
 import pytest
 
 from chain.clarity import FALSE, NONE, TRUE, U128_MAX, Buffer, Err, List, Ok, StringAscii, UInt
-from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
-from tests.contracts.twin import Twin
+from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
 pytestmark = pytest.mark.clarity
 
@@ -26,7 +25,6 @@ STX = 1_000_000
 BTC = 100_000_000
 SPOT = 65_000 * USD
 STX_PRICE = 50_000_000  # 0.50 USD
-QUOTE_KEY = PrivateKey.from_seed(b"clarity-tests/quote")
 
 
 def err(code: int) -> Err:
@@ -35,9 +33,7 @@ def err(code: int) -> Err:
 
 @pytest.fixture
 def t(bridge) -> Twin:
-    twin = Twin(bridge)
-    key = Buffer(QUOTE_KEY.public_key)
-    assert twin.call("deployer", "policy-registry", "set-quote-pubkey", key) == Ok(TRUE)
+    twin = trusting_twin(bridge)
     assert set_price(twin, "BTC-USD", SPOT) == Ok(TRUE)
     assert set_price(twin, "STX-USD", STX_PRICE) == Ok(TRUE)
     return twin

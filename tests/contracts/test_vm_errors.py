@@ -47,7 +47,7 @@ from chain.clarity import (
 from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request, decode_events, decode_result
-from tests.contracts.twin import Twin
+from tests.contracts.twin import QUOTE_KEY, Twin
 
 pytestmark = pytest.mark.clarity
 
@@ -55,7 +55,7 @@ USD = 100_000_000  # price units per USD
 STX = 1_000_000  # uSTX per STX
 BTC = 100_000_000  # sats per BTC
 GENESIS_STX = 100_000_000_000_000  # every devnet account (settings/Devnet.toml)
-QUOTE_KEY = PrivateKey.from_seed(b"clarity-tests/quote")
+
 OTHER_KEY = PrivateKey.from_seed(b"clarity-tests/not-the-quote-key")
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 

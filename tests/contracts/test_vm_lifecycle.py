@@ -7,14 +7,13 @@ import pytest
 from chain.clarity import NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.keys import PrivateKey
 from chain.quotes import Quote, quote_digest, sign_quote
-from tests.contracts.twin import Twin
+from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
 pytestmark = pytest.mark.clarity
 
 USD = 100_000_000
 STX = 1_000_000
 BTC = 100_000_000
-QUOTE_KEY = PrivateKey.from_seed(b"clarity-tests/quote")
 
 
 def err(code: int) -> Err:
@@ -23,10 +22,7 @@ def err(code: int) -> Err:
 
 @pytest.fixture
 def twin(bridge) -> Twin:
-    t = Twin(bridge)
-    assert t.call("deployer", "policy-registry", "set-quote-pubkey",
-                  Buffer(QUOTE_KEY.public_key)) == Ok(TRUE)  # fmt: skip
-    return t
+    return trusting_twin(bridge)
 
 
 def prices(t: Twin, btc: int, stx: int) -> None:

@@ -7,8 +7,18 @@ and `assert_same_state` compares tranches, policies and every balance.
 
 from __future__ import annotations
 
-from chain.clarity import ClarityValue, ContractPrincipal, StandardPrincipal, UInt, principal
+from chain.clarity import (
+    TRUE,
+    Buffer,
+    ClarityValue,
+    ContractPrincipal,
+    Ok,
+    StandardPrincipal,
+    UInt,
+    principal,
+)
 from chain.contracts import TRANCHES, Contracts
+from chain.keys import PrivateKey
 from sim.clarity_vm import (
     BridgeError,
     ClarityBridge,
@@ -91,3 +101,14 @@ class Twin:
             vm_sbtc = int(assets.get(sbtc, {}).get(who.address, 0))
             assert self.py.stx_balance(who) == vm_stx, f"STX of {who.address}"
             assert self.py.sbtc_balance(who) == vm_sbtc, f"sBTC of {who.address}"
+
+
+QUOTE_KEY = PrivateKey.from_seed(b"clarity-tests/quote")  # the contract tests' quote signer
+
+
+def trusting_twin(bridge: ClarityBridge) -> Twin:
+    """A fresh twin whose registry accepts quotes signed by QUOTE_KEY."""
+    twin = Twin(bridge)
+    key = Buffer(QUOTE_KEY.public_key)
+    assert twin.call("deployer", "policy-registry", "set-quote-pubkey", key) == Ok(TRUE)
+    return twin
