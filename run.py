@@ -87,7 +87,9 @@ def _fresh_out(out: Path) -> bool:
     """Refuses a non-empty folder; creates it; True if it did (so a failure may remove it)."""
     from scenarios.config import ConfigError
 
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {out} is a file; choose a folder")
+    if out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out: {out} exists and is not empty; choose another folder")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -184,7 +186,6 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from scenarios import config
     from scenarios.parallel import check
     from scenarios.sweep import parse_grid, plan, sweep
 
@@ -192,23 +193,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     plan(args.name, grid, args.runs, args.seed, args.set or [])  # every point valid before any run
     check(args.backend, args.workers, args.address)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise config.ConfigError(f"--out: {out} is a file; choose a folder")
-    if out.exists() and any(out.iterdir()):
-        raise config.ConfigError(f"--out: {out} exists and is not empty; choose another folder")
     bar = _Bar("sweep", live=sys.stderr.isatty() or args.progress)
-    created = not out.exists()
     started = time.perf_counter()
+
+    def work():
+        return sweep(args.name, grid, args.runs, args.seed, out, sets=args.set or [],
+                     backend=args.backend, workers=args.workers, address=args.address,
+                     progress=bar)  # fmt: skip
+
     try:
-        table = sweep(args.name, grid, args.runs, args.seed, out, sets=args.set or [],
-                      backend=args.backend, workers=args.workers, address=args.address,
-                      progress=bar)  # fmt: skip
-    except BaseException:
+        table = _in_fresh_out(out, work)
+    finally:
         bar.close()
-        if created:
-            shutil.rmtree(out, ignore_errors=True)  # leave nothing half-written behind
-        raise
-    bar.close()
     seconds = time.perf_counter() - started
     failed = sum(row["status"] != "ok" for row in table)
     print(f"runs        {len(table)} in {seconds:.1f} s ({len(table) / seconds:.2f} runs/s)")
