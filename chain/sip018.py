@@ -66,7 +66,8 @@ def sign(domain: Domain, message: ClarityValue, key: keys.PrivateKey) -> bytes:
 
 
 def verify(domain: Domain, message: ClarityValue, signature: bytes, public_key: bytes) -> bool:
-    """What `secp256k1-verify` over the SIP-018 hash answers (low S only, v ignored if 0..3)."""
+    """What a node's `secp256k1-verify` over the SIP-018 hash answers: low S only, v ignored
+    if 0..3 (the Clarinet simnet also accepts high S; contracts/README.md lists it)."""
     return keys.verify(message_hash(domain, message), signature, public_key)
 
 
@@ -74,9 +75,10 @@ def recover_public_key(digest: bytes, signature: bytes) -> bytes | None:
     """The 33-byte compressed public key that signed `digest` (r || s || v), as Clarity's
     `secp256k1-recover?` returns it, or None for a malformed signature.
 
-    High-S signatures are refused although the curve would recover them: `secp256k1-verify`
-    rejects them, and a check that accepted both forms would accept two signatures for one
-    message (a replay filter keyed on signature bytes would then let one through twice).
+    High-S signatures are refused, although `secp256k1-recover?` (node and simnet) recovers
+    them: a node's `secp256k1-verify` rejects them, and a check that accepted both forms would
+    accept two signatures of one message (a replay filter keyed on signature bytes would then
+    let one through twice). Every signer here and in `@stacks/transactions` makes low S.
     """
     if len(digest) != 32 or len(signature) != 65 or not keys.is_low_s(signature):
         return None
