@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -17,9 +18,13 @@ import pytest
 
 from chain import clarity, keys, sip018
 from chain.clarity import Bool, Ok, StringAscii, UInt
-from chain.quotes import Quote, QuoteV2, quote_domain, quote_message
+from chain.quotes import quote_domain, quote_message
 from chain.transactions import Network
 from tests.chain.test_sip018 import (
+    DOMAIN,
+    QUOTE,
+    QUOTE_KEY,
+    REGISTRY,
     SIP_DOMAIN,
     SIP_MESSAGE,
     SIP_PUBLIC_KEY,
@@ -32,24 +37,7 @@ pytestmark = pytest.mark.clarity
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 FLIP = [0, 17, 31, 32, 50, 63, 64]  # r, s, and the recovery id (the last byte)
 
-DEPLOYER = keys.PrivateKey.from_seed(b"sip018-vm-deployer").principal()
-QUOTE_KEY = keys.PrivateKey.from_seed(b"sip018-vm-quote-key")
-TERMS = Quote(
-    buyer=keys.PrivateKey.from_seed(b"sip018-vm-buyer").principal(),
-    amount=150_000_000,
-    strike=6_000_000_000_000,
-    expiration=915_120,
-    premium=987_654_321,
-    collateral=4_000_000_000,
-    token=0,
-    tier=1,
-    quote_expiry=912_400,
-    quote_id=7,
-)
-QUOTE = QuoteV2(
-    TERMS, DEPLOYER.contract("policy-registry"), spot=6_823_456_000_000, valid_until=1_767_225_660
-)
-DOMAIN = quote_domain("bithedge-devnet", Network.TESTNET.chain_id)
+DEPLOYER = REGISTRY.issuer
 EDGE = clarity.Tuple(
     {
         "zero": UInt(0),
@@ -63,18 +51,14 @@ EDGE = clarity.Tuple(
 )
 
 
-def tampered(quote: QuoteV2, **changes: int) -> QuoteV2:
-    terms = {k: getattr(quote.terms, k) for k in Quote.__dataclass_fields__}
-    outer = {"spot": quote.spot, "valid_until": quote.valid_until}
-    for name, value in changes.items():
-        (outer if name in outer else terms)[name] = value
-    return QuoteV2(Quote(**terms), quote.registry, **outer)
-
-
 OTHERS = [
-    ("premium - 1", DOMAIN, quote_message(tampered(QUOTE, premium=QUOTE.terms.premium - 1))),
-    ("spot + 1", DOMAIN, quote_message(tampered(QUOTE, spot=QUOTE.spot + 1))),
-    ("valid-until + 1", DOMAIN, quote_message(tampered(QUOTE, valid_until=QUOTE.valid_until + 1))),
+    (
+        "premium - 1",
+        DOMAIN,
+        quote_message(replace(QUOTE, terms=replace(QUOTE.terms, premium=QUOTE.terms.premium - 1))),
+    ),
+    ("spot + 1", DOMAIN, quote_message(replace(QUOTE, spot=QUOTE.spot + 1))),
+    ("valid-until + 1", DOMAIN, quote_message(replace(QUOTE, valid_until=QUOTE.valid_until + 1))),
     (
         "mainnet domain",
         quote_domain("bithedge-devnet", Network.MAINNET.chain_id),
