@@ -1,7 +1,13 @@
 """Backend-signed quotes: the tuple the buyer submits and the registry verifies on chain.
 
-The signature covers sha256 of the quote tuple's consensus serialization, so the buyer cannot
-change a single term (their own principal included) without the registry refusing it.
+Version 1 (what the registry checks today): the signature covers sha256 of the quote tuple's
+consensus serialization, so the buyer cannot change a single term (their own principal
+included) without the registry refusing it.
+
+Version 2 (PROTOCOL.md "Quotes: SIP-018, short-lived, pinned to spot", below): the signature
+covers the SIP-018 hash of the tuple under the domain `{name, version: "2", chain-id}`, and the
+tuple also names the registry contract, the spot price the premium was computed at and a
+`valid-until` time, so a quote is good on one deployment of one chain, for a minute, near spot.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chain.clarity import Principal, Tuple, UInt
+from chain import sip018
+from chain.clarity import ContractPrincipal, Principal, Tuple, UInt
 from chain.keys import PrivateKey
 
 
@@ -58,3 +65,43 @@ def quote_digest(quote: Tuple) -> bytes:
 def sign_quote(quote: Quote, key: PrivateKey) -> bytes:
     """65 bytes r || s || recovery id, the form `secp256k1-verify` takes."""
     return key.sign_recoverable(quote_digest(quote.to_clarity()))
+
+
+# --- version 2: SIP-018 structured data ------------------------------------------------------
+
+QUOTE_VERSION = "2"  # the domain's version: a v1-era signature can never verify as v2
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteV2:
+    """A v1 quote's terms plus what pins it to one deployment, one price and one minute."""
+
+    terms: Quote
+    registry: ContractPrincipal  # the registry contract that may accept it
+    spot: int  # BTC-USD the premium was priced at, price units (USD x 1e8)
+    valid_until: int  # `stacks-block-time` seconds, at most quote-ttl-seconds ahead
+
+    def to_clarity(self) -> Tuple:
+        return quote_message(self)
+
+
+@lru_cache(maxsize=4096)
+def quote_message(quote: QuoteV2) -> Tuple:
+    """The v2 quote tuple the buyer submits: v1's ten fields plus `registry`, `spot` and
+    `valid-until` (the Tuple sorts the names in byte order, as Clarity does)."""
+    fields = dict(quote.terms.to_clarity().data)
+    fields["registry"] = quote.registry
+    fields["spot"] = UInt(quote.spot)
+    fields["valid-until"] = UInt(quote.valid_until)
+    return Tuple(fields)
+
+
+def quote_domain(name: str, chain_id: int) -> sip018.Domain:
+    """The registry's SIP-018 domain; `name` differs per environment (devnet and testnet share
+    chain id 0x80000000), `chain_id` is the contract's own `chain-id`."""
+    return sip018.Domain(name, QUOTE_VERSION, chain_id)
+
+
+def sign_quote_v2(quote: QuoteV2, domain: sip018.Domain, key: PrivateKey) -> bytes:
+    """65 bytes r || s || v over the SIP-018 hash; the same bytes `signStructuredData` makes."""
+    return sip018.sign(domain, quote_message(quote), key)

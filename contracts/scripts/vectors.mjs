@@ -25,6 +25,7 @@ import {
   createLPList,
   deserializeCV,
   deserializeTransaction,
+  encodeStructuredData,
   getAddressFromPrivateKey,
   makeContractCall,
   makeSTXTokenTransfer,
@@ -38,6 +39,7 @@ import {
   publicKeyFromSignatureRsv,
   serializeCV,
   signMessageHashRsv,
+  signStructuredData,
   TransactionSigner,
   wireToPostCondition,
 } from '@stacks/transactions';
@@ -789,6 +791,96 @@ for (let n = 0; n < TX_COUNT; n++) {
 }
 
 // ---------------------------------------------------------------------------
+// SIP-018 structured data
+//
+// encodeStructuredData gives "SIP018" || sha256(domain) || sha256(message);
+// its sha256 is the hash signStructuredData signs (r || s || v). The Python
+// side must reproduce the encoding, the hash and the signature bytes.
+
+const domain = (name, version, chainId) =>
+  tuple([['name', ascii(name)], ['version', ascii(version)], ['chain-id', uint(chainId)]]);
+
+const CHAIN_ID = { mainnet: 1, testnet: 0x80000000 };
+const DOMAINS = [
+  domain('bithedge-devnet', '2', CHAIN_ID.testnet),
+  domain('bithedge-testnet', '2', CHAIN_ID.testnet),
+  domain('bithedge', '2', CHAIN_ID.mainnet),
+  domain('Test App', '1.0.0', CHAIN_ID.mainnet),
+  domain('', '', 0),
+  domain('x'.repeat(64), '2.0.0-rc.1', pow2(128) - 1n),
+];
+
+// A v2 quote: v1's fields plus registry, spot and valid-until.
+const quoteV2 = (network, n) =>
+  tuple([
+    ...Object.entries(QUOTE.value),
+    ['registry', principal(`${DEPLOYER[network]}.policy-registry`)],
+    ['spot', uint(6823456000000n + BigInt(n))],
+    ['valid-until', uint(1767225660 + n)],
+  ]);
+
+const MESSAGES = [
+  quoteV2('testnet', 0),
+  quoteV2('mainnet', 1),
+  ascii('Hello World'),
+  ascii(''),
+  uint(0),
+  uint(pow2(128) - 1n),
+  int(-pow2(127)),
+  bool(true),
+  principal(addr(3, 'testnet')),
+  principal(`${DEPLOYER.mainnet}.${LONG_NAME}`),
+  buff(''),
+  buff(sha256hex('bithedge-sip018-buffer')),
+  none(),
+  some(principal(`${DEPLOYER.testnet}.liquidity-pool`)),
+  list([]),
+  list([uint(1), uint(pow2(128) - 1n), uint(0)]),
+  ok(uint(7)),
+  err(ascii('nope')),
+  tuple([]),
+  tuple([
+    ['action', ascii('sign-in')],
+    ['account', principal(addr(5, 'testnet'))],
+    ['nonce', buff(sha256hex('bithedge-sign-in-nonce'))],
+    ['issued-at', uint(1767225600)],
+    ['expires', some(uint(1767225900))],
+  ]),
+  tuple([
+    ['outer', tuple([['inner', tuple([['leaf', some(list([ok(uint(0)), err(int(-1))]))]])]])],
+    ['items', list([tuple([['id', uint(1)], ['owner', principal(addr(6, 'mainnet'))]]), tuple([['id', uint(2)], ['owner', none()]])])],
+    ['memo', buff('c0ffee')],
+  ]),
+];
+
+const structuredData = [];
+MESSAGES.forEach((message, n) => {
+  assert(!localeSortDiffers(message), `structured message ${n} avoids locale-dependent tuple order`);
+  for (const [d, dom] of DOMAINS.entries()) {
+    if ((n + d) % 3 !== 0 && n >= 2) continue; // every domain, not every pair
+    const k = keys[(n * 5 + d) % KEY_COUNT];
+    const domainCV = toCV(dom);
+    const messageCV = toCV(message);
+    const encoded = encodeStructuredData({ message: messageCV, domain: domainCV });
+    assert(
+      encoded === '534950303138' + sha256hex(Buffer.from(serializeChecked(dom), 'hex')) + sha256hex(Buffer.from(serializeChecked(message), 'hex')),
+      `structured data ${n}/${d} is prefix || sha256(domain) || sha256(message)`,
+    );
+    const messageHash = sha256hex(Buffer.from(encoded, 'hex'));
+    const signature = signStructuredData({ message: messageCV, domain: domainCV, privateKey: k.private_key });
+    assert(signature === signChecked((n * 5 + d) % KEY_COUNT, messageHash), `signStructuredData ${n}/${d} signs sha256(encoding)`);
+    structuredData.push({
+      domain: dom,
+      message,
+      private_key: k.private_key,
+      encoded,
+      message_hash: messageHash,
+      signature_rsv: signature,
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
 // Output
 
 const out = {
@@ -798,6 +890,7 @@ const out = {
   clarity_values: clarityValues,
   signatures,
   transactions,
+  structured_data: structuredData,
 };
 
 process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);

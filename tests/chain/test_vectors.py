@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chain import c32, clarity, keys
+from chain import c32, clarity, keys, sip018
 from chain import transactions as tx
 from tests.chain.reference import VECTORS, VECTORS_PATH, post_condition
 
@@ -35,6 +35,7 @@ def test_vector_counts():
     assert len(VECTORS["addresses"]) >= 20
     assert len(VECTORS["clarity_values"]) >= 60
     assert len(VECTORS["transactions"]) >= 80
+    assert len(VECTORS["structured_data"]) >= 40
 
 
 @pytest.mark.parametrize("v", VECTORS["keys"], ids=lambda v: v["testnet_address"])
@@ -117,3 +118,40 @@ def test_tampered_transaction_fails_verification():
     raw = bytearray(bytes.fromhex(VECTORS["transactions"][0]["hex"]))
     raw[-1] ^= 1
     assert not tx.verify(tx.decode(bytes(raw)), bytes(raw))
+
+
+def sip018_domain(obj: dict) -> sip018.Domain:
+    fields = obj["value"]
+    return sip018.Domain(
+        fields["name"]["value"], fields["version"]["value"], int(fields["chain-id"]["value"])
+    )
+
+
+@pytest.mark.parametrize("i", range(len(VECTORS["structured_data"])))
+def test_structured_data(i):
+    """SIP-018: our encoding, hash and signature are `encodeStructuredData`'s and
+    `signStructuredData`'s, byte for byte, and the signer is recovered from the signature."""
+    v = VECTORS["structured_data"][i]
+    domain = sip018_domain(v["domain"])
+    assert domain.to_clarity() == clarity.from_json(v["domain"])
+    message = clarity.from_json(v["message"])
+    encoded = bytes.fromhex(v["encoded"])
+    assert (
+        sip018.PREFIX + sip018.domain_hash(domain) + hashlib.sha256(message.serialize()).digest()
+        == encoded
+    )
+    digest = sip018.message_hash(domain, message)
+    assert digest.hex() == v["message_hash"] == hashlib.sha256(encoded).hexdigest()
+    key = keys.PrivateKey.from_hex(v["private_key"])
+    signature = sip018.sign(domain, message, key)
+    assert signature.hex() == v["signature_rsv"]
+    compressed = keys.PrivateKey.from_hex(v["private_key"][:64] + "01").public_key
+    assert sip018.verify(domain, message, signature, compressed)
+    assert sip018.recover_public_key(digest, signature) == compressed
+    for network in (tx.Network.TESTNET, tx.Network.MAINNET):
+        signer = sip018.recover_principal(digest, signature, network)
+        assert signer == clarity.StandardPrincipal(
+            network.address_version, keys.hash160(compressed)
+        )
+        if key.compressed:
+            assert signer == key.principal(mainnet=network is tx.Network.MAINNET)
