@@ -257,7 +257,7 @@ def _progress_done() -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="run.py", description="BitHedge engine")
+    p = argparse.ArgumentParser(description="BitHedge engine")  # prog: run.py or bithedge
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("scenarios", help="list the scenarios").set_defaults(func=_cmd_scenarios)
     sub.add_parser("knobs", help="list every --set key").set_defaults(func=_cmd_knobs)
@@ -369,7 +369,12 @@ def _live(name: str):
     return run
 
 
+# Optional packages, imported only by the commands that need them, and the extra installing each
+EXTRAS = {"ray": "ray", "psycopg": "postgres"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line: `python run.py ...` or the installed `bithedge ...` script."""
     args = parser().parse_args(argv)
     from scenarios.config import ConfigError
 
@@ -377,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        hint = f"pip install 'bithedge[{extra}]'"
+        print(f"error: this needs the {exc.name} package: {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

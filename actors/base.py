@@ -9,8 +9,7 @@ same object in both worlds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pykka
 
@@ -71,10 +70,15 @@ class ServiceActor(EngineActor):
         self.peers = msg
 
 
-@cache
-def bind(actor_cls: type, runtime_base: type) -> type:
-    """The class that runs `actor_cls` on `runtime_base` (e.g. pykka.ThreadingActor)."""
-    return type(actor_cls.__name__, (runtime_base, actor_cls), {"__module__": actor_cls.__module__})
+def bind(actor_cls: type, runtime_base: type) -> type[pykka.Actor]:
+    """The class that runs `actor_cls` on `runtime_base` (e.g. pykka.ThreadingActor).
+
+    Deliberately not cached here: a simulation's runtime base holds its runtime, so a
+    process-wide cache would keep every runtime, its SimPy environment and its chain alive for
+    good (issue 14). A runtime that starts many actors keeps its own table (`SimRuntime`).
+    """
+    namespace = {"__module__": actor_cls.__module__}
+    return cast(type[pykka.Actor], type(actor_cls.__name__, (runtime_base, actor_cls), namespace))
 
 
 class ThreadingRuntime:

@@ -139,10 +139,10 @@ def _reachable(address: str) -> None:
 
 
 def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--backend ray: the ray package is not installed") from None
+    """Ray is the `ray` extra: without it the ModuleNotFoundError reaches `run.main`, which
+    names the extra to install."""
+    import ray
+
     return ray
 
 

@@ -19,8 +19,7 @@ from typing import Any
 
 from chain.clarity import ClarityValue, deserialize
 from chain.port import Event
-
-CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "contracts"
+from contracts import DIR as CONTRACTS_DIR
 
 
 class BridgeError(RuntimeError):
@@ -33,7 +32,9 @@ class ClarityBridge:
         if exe is None:
             raise BridgeError(f"{node!r} is not on PATH: the Clarity VM needs Node.js 20")
         if not (contracts_dir / "node_modules" / "@stacks" / "clarinet-sdk").exists():
-            raise BridgeError("the Clarinet SDK is not installed: run `npm ci --prefix contracts`")
+            raise BridgeError(
+                f"the Clarinet SDK is not installed: run `npm ci --prefix {contracts_dir}`"
+            )
         self._proc = subprocess.Popen(
             [exe, "bridge.mjs"],
             cwd=contracts_dir,

@@ -31,9 +31,10 @@ from chain.node import (
     parse_tx,
 )
 from chain.port import TxStatus
+from tests.conftest import examples
 
 FUZZ = settings(
-    max_examples=250,
+    max_examples=examples(250),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],

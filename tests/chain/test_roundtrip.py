@@ -21,11 +21,12 @@ from chain import transactions as tx
 from chain.c32 import AddressError
 from chain.clarity import ClarityError
 from tests.chain import strategies as S
+from tests.conftest import examples
 
-FAST = settings(deadline=None, max_examples=300)
+FAST = settings(deadline=None, max_examples=examples(300))
 SLOW = settings(
     deadline=None,
-    max_examples=40,
+    max_examples=examples(40),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -37,7 +38,7 @@ def sha512_256(data: bytes) -> bytes:
 # --- Clarity values ----------------------------------------------------------------------------
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=examples(200))
 @given(S.clarity_values())
 def test_clarity_serialize_round_trip(value):
     raw = value.serialize()
@@ -51,7 +52,7 @@ def test_clarity_serialize_round_trip(value):
         c.deserialize(raw + b"\x00")
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=examples(150))
 @given(S.clarity_values())
 def test_clarity_json_round_trip(value):
     obj = c.to_json(value)
@@ -72,7 +73,7 @@ def _field_names_on_the_wire(raw: bytes) -> list[str]:
     return names
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=examples(150))
 @given(st.dictionaries(S.field_names, S.leaves, max_size=6), st.randoms(use_true_random=False))
 def test_tuple_serialization_ignores_insertion_order(fields, rnd):
     items = list(fields.items())
@@ -117,7 +118,7 @@ typed_noise = st.builds(
 )
 
 
-@settings(deadline=None, max_examples=500)
+@settings(deadline=None, max_examples=examples(500))
 @given(st.one_of(st.binary(max_size=64), typed_noise))
 @example(b"")
 @example(b"\x0a" * 10_000 + b"\x09")  # far deeper than MAX_DEPTH and the recursion limit
@@ -132,7 +133,7 @@ def test_deserialize_random_bytes(raw):
     _check_deserialize(raw)
 
 
-@settings(deadline=None, max_examples=250)
+@settings(deadline=None, max_examples=examples(250))
 @given(S.mutated(S.clarity_values().map(lambda v: v.serialize())))
 def test_deserialize_corrupted_values(raw):
     _check_deserialize(raw)
@@ -166,7 +167,7 @@ def test_transaction_round_trip(t):
 
 @settings(
     deadline=None,
-    max_examples=15,
+    max_examples=examples(15),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(S.transactions(), st.randoms(use_true_random=False))
@@ -223,7 +224,7 @@ def _check_decode(raw: bytes) -> None:
     assert tx.decode(decoded.serialize()) == decoded
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=examples(300))
 @given(st.one_of(st.binary(max_size=200), st.binary(min_size=100, max_size=400)))
 @example(b"")
 @example(b"\x80\x80\x00\x00\x00\x04\x00" + bytes(20 + 16 + 1 + 65) + b"\x03\x02\xff\xff\xff\xff")
@@ -233,7 +234,6 @@ def test_decode_random_bytes(raw):
 
 @settings(
     deadline=None,
-    max_examples=100,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(S.mutated(S.transactions().map(lambda t: t.serialize())))
@@ -281,7 +281,7 @@ def test_c32_address_round_trip(version, h):
     assert text[0] == "S" and text[1] == c32.ALPHABET[version]
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(S.versions, st.one_of(S.hash160s, hashes_with_leading_zeros))
 def test_c32_single_character_change_never_decodes_to_the_same_account(version, h):
     text = c32.address(version, h)
@@ -302,7 +302,7 @@ def test_c32_single_character_change_never_decodes_to_the_same_account(version, 
 digests = st.binary(min_size=32, max_size=32)
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None)
 @given(S.private_keys(), digests)
 def test_sign_verify_recover(key, digest):
     sig = key.sign_recoverable(digest)
@@ -317,7 +317,7 @@ def test_sign_verify_recover(key, digest):
     assert not keys.verify(other, sig, compressed)
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None)
 @given(S.private_keys(), digests, st.integers(min_value=4, max_value=255))
 def test_high_s_and_bad_recovery_byte_are_rejected(key, digest, bad_v):
     sig = key.sign_recoverable(digest)
@@ -331,7 +331,7 @@ def test_high_s_and_bad_recovery_byte_are_rejected(key, digest, bad_v):
     assert keys.recover(digest, sig[:64] + bytes([bad_v])) is None
 
 
-@settings(deadline=None, max_examples=50)
+@settings(deadline=None, max_examples=examples(50))
 @given(S.private_keys())
 def test_private_key_never_shows_its_secret(key):
     secret = key.secret_hex()[:64]
@@ -388,7 +388,7 @@ def test_principal_rejects_invalid_text(text):
     assert isinstance(info.value, AddressError | ClarityError)
 
 
-@settings(deadline=None, max_examples=100)
+@settings(deadline=None)
 @given(st.text(max_size=60))
 def test_principal_of_random_text_raises_value_error(text):
     with pytest.raises((AddressError, ClarityError)):

@@ -8,8 +8,9 @@ and the admin's functions, and unauthorised calls. Every call runs in both execu
 return the same result and the same events; the whole state (tranches, policies, every balance)
 is compared every `CHECK_EVERY` steps, and at the end also shares, prices, parameters and roles.
 
-CI runs `BITHEDGE_CONFORMANCE_EXAMPLES` sequences (default 200) of 30 steps, derandomized so
-every run tests the same sequences:
+CI runs 200 sequences of 30 steps (the `ci` Hypothesis profile; `dev` runs 20, `long` 2,000:
+tests/conftest.py), derandomized so every run tests the same sequences;
+`BITHEDGE_CONFORMANCE_EXAMPLES` sets the count outright:
 
     python -m pytest -q -m conformance
 
@@ -33,12 +34,13 @@ from hypothesis import strategies as st
 from chain.clarity import TRUE, Buffer, ClarityValue, Err, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.quotes import Quote, sign_quote
 from sim.models.world import ExecResult
+from tests.conftest import examples
 from tests.contracts.operations import BTC, QUOTE_KEY, STX, USD, Runner, operations, setups
 from tests.contracts.twin import Twin
 
 pytestmark = pytest.mark.conformance
 
-EXAMPLES = int(os.environ.get("BITHEDGE_CONFORMANCE_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("BITHEDGE_CONFORMANCE_EXAMPLES", examples(200)))
 STEPS = 30
 # the whole state after every step (call results and events are compared on every call anyway)
 CHECK_EVERY = int(os.environ.get("BITHEDGE_CONFORMANCE_CHECK_EVERY", "1"))

@@ -23,9 +23,10 @@ from chain.exchanges import SOURCES
 from chain.keys import PrivateKey
 from live.config import NETWORKS, KeySource, LiveConfig, _key, load, parse
 from scenarios.config import ConfigError
+from tests.conftest import examples
 
 FUZZ = settings(
-    max_examples=400,
+    max_examples=examples(400),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
@@ -268,6 +269,7 @@ def test_the_fuzzer_reaches_acceptance():
     """The contract's accepted half is exercised, not only refusals."""
     accepted = []
 
+    # a fixed count, whatever the profile: the assertion counts accepted examples out of these
     @settings(max_examples=200, deadline=None, derandomize=True)
     @given(documents())
     def run(doc):

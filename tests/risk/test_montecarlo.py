@@ -23,6 +23,7 @@ from risk.paths import Grid, PriceModel, simulate
 from risk.pricing import PRICE_SCALE, bs_put
 from scenarios import config
 from scenarios.runner import run
+from tests.conftest import examples
 
 TOKEN_UNIT = (1_000_000, 100_000_000)
 
@@ -98,7 +99,7 @@ def _books(draw):
     return book, prices, tok, settle_at, bought_at, deposits
 
 
-@settings(deadline=None, max_examples=200)
+@settings(deadline=None, max_examples=examples(200))
 @given(_books())
 def test_vectorised_settlement_equals_the_contract_rules_one_by_one(case):
     book, prices, tok, settle_at, bought_at, deposits = case

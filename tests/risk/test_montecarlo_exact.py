@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from risk.montecarlo import payout_usd, usd_to_tokens
+from tests.conftest import examples
 
 PRICE_SCALE = 100_000_000
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=examples(300))
 @given(
     st.lists(
         st.tuples(

@@ -32,8 +32,9 @@ from risk.pricing import (
     tier_for_strike,
     usd_to_tokens_ceil,
 )
+from tests.conftest import examples
 
-FAST = settings(deadline=None, max_examples=150)
+FAST = settings(deadline=None, max_examples=examples(150))
 USTX = 1_000_000  # smallest units per STX
 SBTC = 100_000_000  # smallest units per sBTC
 USD = PRICE_SCALE  # one USD in price units

@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 
 from scenarios import config
 from scenarios.config import KNOBS, ConfigError, Scenario, load
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ = settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],

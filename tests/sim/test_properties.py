@@ -94,7 +94,6 @@ def apply(h: Harness, op: tuple, prices: list[int], outcomes: Counter) -> None:
 
 
 @settings(
-    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

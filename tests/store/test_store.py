@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from store import Store, open_store
 from store.repositories import CURSORS, POLICIES, PRICES_RAW, _upsert
 from store.schema import Policy, PolicyStatus, metadata
+from tests.conftest import examples
 
 BIG = 2**100
 HUGE = 2**128 - 1  # the largest Clarity uint
@@ -282,7 +283,9 @@ def new_store(request: pytest.FixtureRequest) -> Callable[[], Store]:
 
 # the fixture is a maker that gives every example an empty store, as the check asks
 @settings(
-    deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    deadline=None,
+    max_examples=examples(150),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(ops=OPS)
 def test_flush_equals_op_by_op_execution(
