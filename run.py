@@ -240,8 +240,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                  str(r["policies"]), f"{r['premiums_usd']:,.0f}",
                  f"{r['ruin_probability']:.3%}", f"{r['ruin_ci95_high']:.3%}")  # fmt: skip
         print(f"{mark} " + " ".join(f"{c:>12}" for c in cells))
-    if best is None:
-        print("no grid point keeps ruin at most 0.5% (95% upper bound); widen the grid")
+    unresolved = any(n["finding"] == "unresolved" for n in doc["notes"])
+    if best is None and not unresolved:
+        print("no grid point keeps ruin at most 0.5% (95% upper bound); try safer values "
+              "(higher collateral_scale or vol_multiplier, lower cap_scale)")  # fmt: skip
+    for note in doc["notes"]:
+        print(f"warning: {note['text']}", file=sys.stderr)
     print(f"calibrate folder           {out}")
     return 0
 
