@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -203,16 +204,41 @@ def _start_ray(ray, workers: int, address: str | None) -> bool:
         # workers on other machines need this project's code
         env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git", "runs"]}
         _reachable(address)
-        try:
-            ray.init(address=address, runtime_env=env, **quiet)
-        except (ConnectionError, RuntimeError) as exc:
-            hint = ("" if os.environ.get(AUTH_MODE_ENV) == "token" else
-                    "; if it uses token authentication, give --ray-token-file")  # fmt: skip
+        with _stderr_captured() as said:  # said() is what Ray wrote, once the block is over
+            try:
+                ray.init(address=address, runtime_env=env, **quiet)
+                failure = None
+            except (ConnectionError, RuntimeError) as exc:
+                failure = exc
+        if failure is not None:
+            if "InvalidAuthToken" in said():
+                raise ConfigError(
+                    f"--address: the Ray cluster at {address!r} refused this client's token "
+                    "(InvalidAuthToken); allowed: the cluster's token, by --ray-token-file FILE, "
+                    f"{TOKEN_PATH_ENV}, {TOKEN_ENV} or ~/.ray/auth_token"
+                ) from None
             raise ConfigError(f"--address: no Ray cluster reached at {address!r} "
-                              f"({_describe(exc)}){hint}") from None  # fmt: skip
+                              f"({_describe(failure)})") from None  # fmt: skip
     else:
         ray.init(num_cpus=workers, include_dashboard=False, **quiet)
     return True
+
+
+@contextmanager
+def _stderr_captured():
+    """Ray's core logs each failed connection attempt (a few a second, for some 20 s) straight to
+    file descriptor 2; while connecting, that goes to a file, read back to name the reason."""
+    sys.stderr.flush()
+    saved, text = os.dup(2), []
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: "".join(text)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            text.append(f.read().decode(errors="replace"))
 
 
 def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:

@@ -93,12 +93,12 @@ def head():
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM to the head node's process group; SIGKILL to what is left of it after 10 s (Ray
-    drains for up to 30 s)."""
+    """SIGTERM to the head node's process group; SIGKILL to what is left of it after 3 s (Ray
+    would drain for up to 30 s; nothing of this cluster is worth keeping)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
+        proc.wait(timeout=3)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -114,16 +114,16 @@ def test_a_sweep_on_the_cluster_gives_the_local_table_byte_for_byte(head, tmp_pa
     address, token, base = head
     env = _clean_env(base / "home")
     cluster, local = tmp_path / "cluster", tmp_path / "local"
-    r = run_py("sweep", *GRID, *SMALL, "--runs", "2", "--backend", "ray", "--address", address,
+    r = run_py("sweep", *GRID, *SMALL, "--backend", "ray", "--address", address,
                "--ray-token-file", str(token), "--out", str(cluster), env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     assert token.read_text() not in r.stdout + r.stderr  # the token is never shown
-    r = run_py("sweep", *GRID, *SMALL, "--runs", "2", "--workers", "2", "--out", str(local),
+    r = run_py("sweep", *GRID, *SMALL, "--workers", "2", "--out", str(local),
                env=env)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
     table = (cluster / "sweep.csv").read_bytes()
     assert table == (local / "sweep.csv").read_bytes()
-    assert table.count(b"\n") == 1 + 8  # 2 scenarios x 2 crash depths x 2 seeds
+    assert table.count(b"\n") == 1 + 4  # 2 scenarios x 2 crash depths
 
 
 def test_without_the_token_the_cluster_refuses_and_the_error_says_what_to_give(head, tmp_path):
@@ -132,7 +132,7 @@ def test_without_the_token_the_cluster_refuses_and_the_error_says_what_to_give(h
     r = run_py("sweep", "baseline", "--grid", "days=0.1", "--backend", "ray",
                "--address", address, "--out", str(out), env=_clean_env(base / "home"))  # fmt: skip
     assert r.returncode == 2
-    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "--ray-token-file" in errors[0], r.stderr[-2000:]
-    assert f"no Ray cluster reached at '{address}'" in errors[0]
+    assert r.stderr.count("\n") == 1, r.stderr[-2000:]  # Ray's retry noise is not shown
+    assert f"--address: the Ray cluster at '{address}' refused this client's token" in r.stderr
+    assert "--ray-token-file" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
