@@ -2,16 +2,20 @@
 
 python run.py scenarios                       list the scenarios
 python run.py knobs                           list every --set key with its range
-python run.py sim NAME [--seed N] [--out DIR] [--set key=value ...] [--plot]
+python run.py sim NAME [--seed N] [--out DIR] [--force] [--set key=value ...] [--plot]
 python run.py live --config FILE [--dry-run]  the engine against a Stacks node and exchanges
 python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
 python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's unsigned call
 python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
-                       --out DIR
+                       --out DIR [--force]
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
-python run.py sweep NAME --grid key=v1,v2,... [--grid ...] [--runs R] [--seed BASE]
-                   [--backend local|ray] [--address ADDR] [--workers W] [--set ...] --out DIR
+python run.py sweep NAME|--grid scenario=a,b --grid key=v1,v2,... [--runs R] [--seed BASE]
+                   [--timeseries] [--backend local|ray] [--address ADDR] [--ray-token-file F]
+                   [--workers W] [--set ...] --out DIR [--force]
 python run.py plot DIR                        figures of a run, sweep or solvency folder
+
+Every command's --help shows its defaults. A bad value is one line naming the option and what
+is allowed, exit status 2; output folders appear only complete (see _publishing).
 """
 
 from __future__ import annotations
@@ -108,27 +112,31 @@ def _check_out(out: Path, force: bool) -> None:
             )
 
 
-def _make_parent(folder: Path) -> Path | None:
-    """Creates `folder` and its missing parents; returns the topmost one it created (to remove
-    on failure), or None if the folder existed."""
+def _stage_beside(out: Path) -> tuple[Path, Path | None]:
+    """A new staging folder in `out`'s parent (made with any missing parents); returns it and
+    the topmost parent it created (to remove on failure), or None."""
     from scenarios.config import ConfigError
 
-    top = None
-    for candidate in (folder, *folder.parents):
+    parent, top = out.absolute().parent, None
+    for candidate in (parent, *parent.parents):
         if candidate.exists():
             if not candidate.is_dir():
                 raise ConfigError(f"--out: {candidate} is a file; allowed: a folder path")
             break
         top = candidate
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
     except OSError as exc:
         if top is not None:
             shutil.rmtree(top, ignore_errors=True)
         raise ConfigError(
-            f"--out: cannot create {folder} ({exc.strerror}); allowed: a folder you can write"
+            f"--out: cannot create {out} ({exc.strerror}); allowed: a folder you can write"
         ) from None
-    return top
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the run folder's
+    return stage, top
 
 
 @contextmanager
@@ -136,21 +144,8 @@ def _publishing(out: Path, force: bool):
     """Yields a staging folder beside `out`; when the block succeeds the staging folder becomes
     `out` (replacing the old one with --force), and when it fails it is removed, so a failed or
     interrupted run leaves no partial folder and loses no earlier one."""
-    from scenarios.config import ConfigError
-
     _check_out(out, force)
-    created = _make_parent(out.absolute().parent)
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    except OSError as exc:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise ConfigError(
-            f"--out: cannot write in {out.parent} ({exc.strerror}); allowed: a folder you can write"
-        ) from None
-    umask = os.umask(0)
-    os.umask(umask)
-    stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the run folder's
+    stage, created = _stage_beside(out)
     try:
         yield stage
     except BaseException:

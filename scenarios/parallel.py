@@ -163,6 +163,7 @@ def use_token(token_file: str | None, address: str | None) -> None:
         if not present:
             raise ConfigError(f"--ray-token-file: {token_file} is empty; allowed: a token file")
         os.environ[TOKEN_PATH_ENV] = str(path.resolve())
+        os.environ.pop(TOKEN_ENV, None)  # Ray would prefer it to the file asked for
     has_token = (
         bool(os.environ.get(TOKEN_ENV))
         or bool(os.environ.get(TOKEN_PATH_ENV))

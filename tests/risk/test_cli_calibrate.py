@@ -5,24 +5,15 @@ seeds and output folders with one line."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from risk import calibrate as cal
 from risk.montecarlo import wilson
+from tests.risk.test_solvency_cli import run_py
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--set", "days=1", "--set", "buyers.days_max=5", "--grid", "vol_multiplier=1,3",
          "--grid", "cap_scale=0.5,1", "--grid", "collateral_scale=1"]  # fmt: skip
-
-
-def run_py(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, capture_output=True, text=True
-    )
 
 
 def test_paths_to_resolve_is_the_first_count_whose_zero_ruin_bound_meets_the_limit():

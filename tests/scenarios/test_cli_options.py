@@ -182,3 +182,56 @@ def test_a_sweep_over_scenarios_keeps_each_runs_time_series(tmp_path):
         metrics = list(csv.reader(f))
     assert head[3:] == metrics[0]
     assert [s[3:] for s in series if s[0] == "3"] == metrics[1:]
+
+
+TOKEN_CASES = r"""
+import json, os, sys
+from scenarios.config import ConfigError
+from scenarios.parallel import use_token
+
+KEYS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+
+def case(token_file, address, env):
+    for k in KEYS:
+        os.environ.pop(k, None)
+    os.environ.update(env)
+    try:
+        use_token(token_file, address)
+    except ConfigError as exc:
+        return "error: " + str(exc)
+    return {k: os.environ.get(k) for k in KEYS}
+
+good, empty = sys.argv[1], sys.argv[2]
+print(json.dumps([
+    case(good, None, {}),
+    case(empty, "127.0.0.1:1", {}),
+    case(good, "127.0.0.1:1", {"RAY_AUTH_TOKEN": "from-env"}),
+    case(None, "127.0.0.1:1", {}),
+    case(None, "127.0.0.1:1", {"RAY_AUTH_TOKEN_PATH": good}),
+    case(good, "127.0.0.1:1", {"RAY_AUTH_MODE": "disabled"}),
+    "ray" in sys.modules,
+]))
+"""
+
+
+def test_the_token_is_handed_to_ray_as_documented(tmp_path):
+    import json
+    import os
+
+    good, empty = tmp_path / "token", tmp_path / "empty"
+    good.write_text("s3cret-token\n")
+    empty.write_text("\n")
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}  # no ~/.ray/auth_token
+    r = subprocess.run([sys.executable, "-c", TOKEN_CASES, str(good), str(empty)], env=env,
+                       capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    no_address, is_empty, flag, none, env_path, disabled, ray_imported = json.loads(r.stdout)
+    assert no_address == "error: --ray-token-file: only with --address (a cluster to join)"
+    assert is_empty.startswith("error: --ray-token-file:") and "is empty" in is_empty
+    # the file asked for wins over a token in the environment, and token mode is switched on
+    assert flag == {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": None,
+                    "RAY_AUTH_TOKEN_PATH": str(good)}  # fmt: skip
+    assert none == {"RAY_AUTH_MODE": None, "RAY_AUTH_TOKEN": None, "RAY_AUTH_TOKEN_PATH": None}
+    assert env_path["RAY_AUTH_MODE"] == "token"
+    assert disabled["RAY_AUTH_MODE"] == "disabled"  # an explicit mode is Ray's to keep
+    assert ray_imported is False and "s3cret" not in r.stdout + r.stderr
