@@ -402,7 +402,9 @@ def _epilog(*parts: str) -> Callable[[], str]:
         if "scenarios" in parts:
             from scenarios.config import available
 
-            out.append("scenarios:\n" + "\n".join(f"  {n:<16} {d}" for n, d in available().items()))
+            names = available()
+            width = max(map(len, names), default=0)
+            out.append("scenarios:\n" + "\n".join(f"  {n:<{width}}  {d}" for n, d in names.items()))
         if "executors" in parts:
             from scenarios.runner import EXECUTORS
 
