@@ -444,7 +444,7 @@ def _backend_args(cmd: argparse.ArgumentParser, workers: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="run.py", description="BitHedge engine")
+    p = _Parser(description="BitHedge engine")  # prog: run.py or bithedge
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("scenarios", help="list the scenarios").set_defaults(func=_cmd_scenarios)
     sub.add_parser("knobs", help="list every --set key").set_defaults(func=_cmd_knobs)

@@ -38,6 +38,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ports(taken: set[int]) -> int:
+    """A free loopback port not in `taken` (which it joins)."""
+    while (port := _free_port()) in taken:
+        pass
+    taken.add(port)
+    return port
+
+
 def _clean_env(home: Path) -> dict[str, str]:
     """This machine's environment with no Ray token or mode of its own, and its own home (so no
     ~/.ray/auth_token from another Ray session is found)."""
@@ -54,8 +62,10 @@ def head():
     token = base / "token"
     token.write_text(secrets.token_hex(32))
     (base / "home").mkdir()
-    port = _free_port()
-    env = {**_clean_env(base / "home"), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    # the workers' port range first, then every other port free and outside it, all distinct
+    low = min(_free_port(), 60000)
+    taken = set(range(low, low + 201))
+    port = _ports(taken)
     flags = (
         "--node-manager-port",
         "--object-manager-port",
@@ -64,13 +74,13 @@ def head():
         "--runtime-env-agent-port",
         "--metrics-export-port",
     )
-    ports = {flag: str(_free_port()) for flag in flags}
-    workers = _free_port()  # a base for the worker ports; collisions only cost a retry
+    ports = {flag: str(_ports(taken)) for flag in flags}
+    env = {**_clean_env(base / "home"), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
     cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
            "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard", "false",
            *(x for kv in ports.items() for x in kv),
-           "--min-worker-port", str(min(workers, 60000)), "--max-worker-port",
-           str(min(workers, 60000) + 200), "--num-cpus", "2", "--temp-dir", str(base / "r"),
+           "--min-worker-port", str(low), "--max-worker-port", str(low + 200),
+           "--num-cpus", "2", "--temp-dir", str(base / "r"),
            "--disable-usage-stats"]  # fmt: skip
     log = (base / "head.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -129,8 +139,10 @@ def test_a_sweep_on_the_cluster_gives_the_local_table_byte_for_byte(head, tmp_pa
 def test_without_the_token_the_cluster_refuses_and_the_error_says_what_to_give(head, tmp_path):
     address, _token, base = head
     out = tmp_path / "sw"
+    # Ray retries a refused connection for about 20 s; its documented budget shortens that here
+    env = {**_clean_env(base / "home"), "RAY_gcs_server_port_wait_time_s": "3"}
     r = run_py("sweep", "baseline", "--grid", "days=0.1", "--backend", "ray",
-               "--address", address, "--out", str(out), env=_clean_env(base / "home"))  # fmt: skip
+               "--address", address, "--out", str(out), env=env)  # fmt: skip
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1, r.stderr[-2000:]  # Ray's retry noise is not shown
     assert f"--address: the Ray cluster at '{address}' refused this client's token" in r.stderr
