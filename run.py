@@ -2,24 +2,33 @@
 
 python run.py scenarios                       list the scenarios
 python run.py knobs                           list every --set key with its range
-python run.py sim NAME [--seed N] [--out DIR] [--set key=value ...] [--plot]
+python run.py sim NAME [--seed N] [--out DIR] [--force] [--set key=value ...] [--plot]
 python run.py live --config FILE [--dry-run]  the engine against a Stacks node and exchanges
 python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
 python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's unsigned call
 python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
-                       --out DIR
+                       --out DIR [--force]
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
-python run.py sweep NAME --grid key=v1,v2,... [--grid ...] [--runs R] [--seed BASE]
-                   [--backend local|ray] [--address ADDR] [--workers W] [--set ...] --out DIR
+python run.py sweep NAME|--grid scenario=a,b --grid key=v1,v2,... [--runs R] [--seed BASE]
+                   [--timeseries] [--backend local|ray] [--address ADDR] [--ray-token-file F]
+                   [--workers W] [--set ...] --out DIR [--force]
 python run.py plot DIR                        figures of a run, sweep or solvency folder
+
+Every command's --help shows its defaults. A bad value is one line naming the option and what
+is allowed, exit status 2; output folders appear only complete (see _publishing).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -52,23 +61,19 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             f"--executor: {args.executor!r} is not available; allowed: {', '.join(EXECUTORS)}"
         )
     out = Path(args.out) if args.out else Path("runs") / f"{args.name}-seed{args.seed}"
-    if out.exists() and any(out.iterdir()):
-        raise config.ConfigError(f"--out: {out} exists and is not empty; choose another folder")
-    progress = _progress if sys.stderr.isatty() or args.progress else None
-    created = not out.exists()
-    try:
-        report = run(scenario, args.seed, out, executor=args.executor, progress=progress)
-    except InvariantBroken as exc:
-        _progress_done()
-        print(f"error: invariant violated, run stopped: {exc} (trace kept in {out})",
+    progress = _Ticker("sim") if sys.stderr.isatty() or args.progress else None
+    broken = None
+    with _publishing(out, args.force) as stage:
+        try:
+            report = run(scenario, args.seed, stage, executor=args.executor, progress=progress)
+        except InvariantBroken as exc:  # the folder is kept: its trace is the evidence
+            broken = exc
+        finally:
+            _progress_done()
+    if broken is not None:
+        print(f"error: invariant violated, run stopped: {broken} (trace kept in {out})",
               file=sys.stderr)  # fmt: skip
         return 1
-    except BaseException:
-        _progress_done()
-        if created:
-            shutil.rmtree(out, ignore_errors=True)  # leave nothing half-written behind
-        raise
-    _progress_done()
     if args.plot:
         from scenarios.plots import plot_run
 
@@ -78,57 +83,108 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             "payouts_usd", "shortfall_usd", "min_coverage_ratio", "max_utilisation",
             "settlement_delay_blocks", "invariant_violations")  # fmt: skip
     for key in keys:
-        print(f"{key:<26} {report[key]}")
+        if key in report:  # the report's fields are being renamed with their units
+            print(f"{key:<26} {report[key]}")
     print(f"run folder                 {out}")
     return 0
 
 
-def _fresh_out(out: Path) -> bool:
-    """Refuses a non-empty folder; creates it; True if it did (so a failure may remove it)."""
+# what marks a folder this program wrote, so --force never deletes anything else
+_OUTPUT_MARKERS = ("config.json", "report.json", "summary.json", "calibrate.json", "sweep.json")
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuses an --out that cannot become this command's folder, before any work starts."""
     from scenarios.config import ConfigError
 
+    allowed = "allowed: a new or empty folder, or a run folder with --force"
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out: {out} is a file; choose a folder")
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"--out: {out} exists and is not empty; choose another folder")
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    return created
+        raise ConfigError(f"--out: {out} is a file; {allowed}")
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
+        raise ConfigError(f"--out: {out} holds the current folder; {allowed}")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"--out: {out} exists and is not empty; --force replaces it")
+        if not any((out / marker).is_file() for marker in _OUTPUT_MARKERS):
+            raise ConfigError(
+                f"--out: {out} is not a run, sweep, solvency or calibrate folder; "
+                "--force replaces only those"
+            )
 
 
-def _in_fresh_out(out: Path, work):
-    """Runs `work()` writing into `out`; on any failure leaves no folder it created behind."""
-    created = _fresh_out(out)
+def _stage_beside(out: Path) -> tuple[Path, Path | None]:
+    """A new staging folder in `out`'s parent (made with any missing parents); returns it and
+    the topmost parent it created (to remove on failure), or None."""
+    from scenarios.config import ConfigError
+
+    parent, top = out.absolute().parent, None
+    for candidate in (parent, *parent.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise ConfigError(f"--out: {candidate} is a file; allowed: a folder path")
+            break
+        top = candidate
     try:
-        return work()
+        parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    except OSError as exc:
+        if top is not None:
+            shutil.rmtree(top, ignore_errors=True)
+        raise ConfigError(
+            f"--out: cannot create {out} ({exc.strerror}); allowed: a folder you can write"
+        ) from None
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the run folder's
+    return stage, top
+
+
+@contextmanager
+def _publishing(out: Path, force: bool):
+    """Yields a staging folder beside `out`; when the block succeeds the staging folder becomes
+    `out` (replacing the old one with --force), and when it fails it is removed, so a failed or
+    interrupted run leaves no partial folder and loses no earlier one."""
+    _check_out(out, force)
+    stage, created = _stage_beside(out)
+    try:
+        yield stage
     except BaseException:
-        _progress_done()
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        else:
-            for child in out.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        shutil.rmtree(stage, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise
+    if out.exists():  # empty, or replaced with --force: moved aside until the new one is in place
+        old = stage.with_suffix(".old")
+        out.rename(old)
+        stage.rename(out)
+        shutil.rmtree(old)
+    else:
+        stage.rename(out)
+
+
+def _shown(paths, stage: Path, out: Path) -> list[Path]:
+    """Files written in the staging folder, named where they now are."""
+    return [out / Path(p).relative_to(stage) for p in paths]
 
 
 def _study(args: argparse.Namespace, run_it):
-    """What `solvency` and `calibrate` share: the book, the backend, a fresh output folder.
-    `run_it(study, out, map_fn, progress)` does the command's own work inside it."""
+    """What `solvency` and `calibrate` share: the book, the backend, the output folder.
+    `run_it(study, stage, map_fn, progress)` does the command's own work inside it."""
     from risk.solvency import load_study
-    from scenarios.parallel import check, mapper
+    from scenarios.parallel import check, mapper, use_token
 
     check(args.backend, args.workers, args.address)
+    use_token(args.ray_token_file, args.address)
     study = load_study(args.book, args.set or [], args.seed, args.model)
-    progress = _progress if sys.stderr.isatty() or args.progress else None
+    progress = _Ticker(args.command) if sys.stderr.isatty() or args.progress else None
     out = Path(args.out)
-
-    def work():
-        with mapper(args.backend, args.workers, args.address) as map_fn:
-            return run_it(study, out, map_fn, progress)
-
-    result = _in_fresh_out(out, work)
-    _progress_done()
-    return out, result
+    with _publishing(out, args.force) as stage:
+        try:
+            with mapper(args.backend, args.workers, args.address) as map_fn:
+                result = run_it(study, stage, map_fn, progress)
+        finally:
+            _progress_done()
+    return out, stage, result
 
 
 def _cmd_solvency(args: argparse.Namespace) -> int:
@@ -141,7 +197,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
                            progress=progress, map_fn=map_fn)  # fmt: skip
         return doc, plot_solvency(out)
 
-    out, (doc, figures) = _study(args, run_it)
+    out, stage, (doc, figures) = _study(args, run_it)
     m = doc["metrics"]
     ruin = m["probability_of_ruin"]
     print(f"policies                   {doc['inputs']['policies']}")
@@ -154,7 +210,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
     ratio = "n/a" if pa["ratio"] is None else f"{pa['ratio']:.3f}"
     print(f"premium adequacy           {ratio} (premiums {pa['premiums_usd']:,.0f} USD vs "
           f"expected payouts {pa['expected_payouts_usd']:,.0f} USD)")  # fmt: skip
-    for path in figures:
+    for path in _shown(figures, stage, out):
         print(f"wrote {path}")
     print(f"solvency folder            {out}")
     return 0
@@ -168,7 +224,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                              days=args.days, seed=args.seed, chunk_size=args.chunk_size,
                              progress=progress, map_fn=map_fn)  # fmt: skip
 
-    out, doc = _study(args, run_it)
+    out, _stage, doc = _study(args, run_it)
     head = ("vol_mult", "cap_scale", "coll_scale", "policies", "premiums_usd", "ruin", "ruin_hi")
     print("frontier (most premium for its ruin probability); * = best feasible")
     print("  " + " ".join(f"{h:>12}" for h in head))
@@ -179,36 +235,41 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                  str(r["policies"]), f"{r['premiums_usd']:,.0f}",
                  f"{r['ruin_probability']:.3%}", f"{r['ruin_ci95_high']:.3%}")  # fmt: skip
         print(f"{mark} " + " ".join(f"{c:>12}" for c in cells))
-    if best is None:
-        print("no grid point keeps ruin at most 0.5% (95% upper bound); widen the grid")
+    unresolved = any(n["finding"] == "unresolved" for n in doc["notes"])
+    if best is None and not unresolved:
+        print("no grid point keeps ruin at most 0.5% (95% upper bound); try safer values "
+              "(higher collateral_scale or vol_multiplier, lower cap_scale)")  # fmt: skip
+    for note in doc["notes"]:
+        print(f"warning: {note['text']}", file=sys.stderr)
     print(f"calibrate folder           {out}")
     return 0
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from scenarios.parallel import check
-    from scenarios.sweep import parse_grid, plan, sweep
+    from scenarios.parallel import check, use_token
+    from scenarios.sweep import parse_grid, plan, scenarios_of, sweep
 
     grid = parse_grid(args.grid)
+    scenarios_of(args.name, grid)  # NAME or --grid scenario=..., exactly one
     plan(args.name, grid, args.runs, args.seed, args.set or [])  # every point valid before any run
     check(args.backend, args.workers, args.address)
+    use_token(args.ray_token_file, args.address)
     out = Path(args.out)
     bar = _Bar("sweep", live=sys.stderr.isatty() or args.progress)
     started = time.perf_counter()
-
-    def work():
-        return sweep(args.name, grid, args.runs, args.seed, out, sets=args.set or [],
-                     backend=args.backend, workers=args.workers, address=args.address,
-                     progress=bar)  # fmt: skip
-
     try:
-        table = _in_fresh_out(out, work)
+        with _publishing(out, args.force) as stage:
+            table = sweep(args.name, grid, args.runs, args.seed, stage, sets=args.set or [],
+                          backend=args.backend, workers=args.workers, address=args.address,
+                          progress=bar, timeseries=args.timeseries)  # fmt: skip
     finally:
         bar.close()
     seconds = time.perf_counter() - started
     failed = sum(row["status"] != "ok" for row in table)
     print(f"runs        {len(table)} in {seconds:.1f} s ({len(table) / seconds:.2f} runs/s)")
     print(f"table       {out / 'sweep.csv'}")
+    if args.timeseries:
+        print(f"timeseries  {out / 'timeseries.csv'}")
     if failed:
         print(f"error: {failed} of {len(table)} runs failed (their rows say why)", file=sys.stderr)
         return 1
@@ -223,17 +284,34 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _timing(started: float, fraction: float | None) -> str:
+    """`elapsed 0:12, ETA 0:30`: the ETA assumes the rest goes at the pace so far."""
+    elapsed = time.monotonic() - started
+    text = f"elapsed {_clock(elapsed)}"
+    if fraction is not None and 0 < fraction < 1:
+        text += f", ETA {_clock(elapsed * (1 - fraction) / fraction)}"
+    return text
+
+
 class _Bar:
     """A progress bar on stderr: redrawn in place on a terminal, a line per tenth when piped."""
 
     def __init__(self, label: str, live: bool):
         self.label, self.live, self.shown = label, live, -1
+        self.started = time.monotonic()
 
     def __call__(self, done: int, total: int, failed: int) -> None:
         width = 30
         fill = width * done // total
         line = (f"[{self.label}] |{'#' * fill}{'.' * (width - fill)}| {done}/{total} runs"
-                f"{f', {failed} failed' if failed else ''}")  # fmt: skip
+                f"{f', {failed} failed' if failed else ''}  "
+                f"{_timing(self.started, done / total)}")  # fmt: skip
         if self.live:
             sys.stderr.write(f"\r{line}\033[K")
         elif 10 * done // total > self.shown:
@@ -246,9 +324,21 @@ class _Bar:
             sys.stderr.write("\n")
 
 
-def _progress(line: str) -> None:
-    sys.stderr.write(f"\r[sim] {line}\033[K")
-    sys.stderr.flush()
+# the first `a/b` of a progress line (day 3.20/30.00, calibrate 4/64, stress 7/120)
+_FRACTION = re.compile(r"(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)")
+
+
+class _Ticker:
+    """A progress line redrawn in place, with the time so far and an ETA read from its `a/b`."""
+
+    def __init__(self, label: str):
+        self.label, self.started = label, time.monotonic()
+
+    def __call__(self, line: str) -> None:
+        m = _FRACTION.search(line)
+        fraction = float(m[1]) / float(m[2]) if m and float(m[2]) else None
+        sys.stderr.write(f"\r[{self.label}] {line}  {_timing(self.started, fraction)}\033[K")
+        sys.stderr.flush()
 
 
 def _progress_done() -> None:
@@ -256,19 +346,117 @@ def _progress_done() -> None:
         sys.stderr.write("\n")
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default where it has one (not "None" or "False"), and the epilogs'
+    lists as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line and exit 2 (no usage block), like every other bad value; the
+    --help epilog is built only when asked for, since listing executors imports the simulator."""
+
+    def __init__(self, *args, lazy_epilog=None, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+        self.lazy_epilog = lazy_epilog
+
+    def format_help(self) -> str:
+        if self.lazy_epilog is not None:
+            self.epilog = self.lazy_epilog()
+        return super().format_help()
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _integer(lo: int | None = None, hi: int | None = None):
+    """An argparse type: an integer in [lo, hi], refused with the range it allows. Without
+    bounds, the command checks the range itself (and names it)."""
+    allowed = "an integer" + (f" from {lo}" if lo is not None else "")
+    allowed += f" to {hi}" if hi is not None else ""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not valid; allowed: {allowed}") from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: {allowed}")
+        return value
+
+    return parse
+
+
+SEED = _integer(0)  # numpy's SeedSequence takes any non-negative integer
+INT = _integer()
+
+
+def _epilog(*parts: str) -> Callable[[], str]:
+    def build() -> str:
+        out = []
+        if "scenarios" in parts:
+            from scenarios.config import available
+
+            names = available()
+            width = max(map(len, names), default=0)
+            out.append("scenarios:\n" + "\n".join(f"  {n:<{width}}  {d}" for n, d in names.items()))
+        if "executors" in parts:
+            from scenarios.runner import EXECUTORS
+
+            out.append("executors: " + ", ".join(EXECUTORS))
+        if "models" in parts:
+            from risk.paths import MODELS
+
+            out.append("price models: " + ", ".join(MODELS))
+        if "backends" in parts:
+            from scenarios.parallel import BACKENDS
+
+            out.append(f"backends: {', '.join(BACKENDS)} (README: Running on a Ray cluster)")
+        return "\n".join(out)
+
+    return build
+
+
+def _out_args(cmd: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    if required:
+        cmd.add_argument("--out", required=True, help=f"{what} (new or empty)")
+    cmd.add_argument(
+        "--force", action="store_true", help="replace --out if it holds an earlier output folder"
+    )
+    cmd.add_argument("--progress", action="store_true", help="progress line even when piped")
+
+
+def _backend_args(cmd: argparse.ArgumentParser, workers: str) -> None:
+    cmd.add_argument("--backend", default="local", help="local (process pool) or ray")
+    cmd.add_argument("--workers", type=INT, help=f"{workers} (default: all cores)")
+    cmd.add_argument("--address", help="an existing Ray cluster, host:port (with --backend ray)")
+    cmd.add_argument(
+        "--ray-token-file",
+        metavar="FILE",
+        help="the cluster's token file for Ray token authentication (with --address; "
+        "default: $RAY_AUTH_TOKEN_PATH, $RAY_AUTH_TOKEN or ~/.ray/auth_token if set or present)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="BitHedge engine")  # prog: run.py or bithedge
+    p = _Parser(description="BitHedge engine")  # prog: run.py or bithedge
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("scenarios", help="list the scenarios").set_defaults(func=_cmd_scenarios)
     sub.add_parser("knobs", help="list every --set key").set_defaults(func=_cmd_knobs)
-    sim = sub.add_parser("sim", help="run one scenario in the simulated world")
-    sim.add_argument("name")
-    sim.add_argument("--seed", type=int, default=1)
+    sim = sub.add_parser("sim", help="run one scenario in the simulated world",
+                         lazy_epilog=_epilog("scenarios", "executors"))  # fmt: skip
+    sim.add_argument("name", help="scenario (listed below)")
+    sim.add_argument("--seed", type=SEED, default=1, help="random seed, an integer from 0")
     sim.add_argument("--out", help="run folder (default runs/NAME-seedN)")
     sim.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a knob")
     sim.add_argument("--plot", action="store_true", help="also write PNG figures")
-    sim.add_argument("--executor", default="python", help="contract executor (python)")
-    sim.add_argument("--progress", action="store_true", help="progress line even when piped")
+    sim.add_argument("--executor", default="python", help="contract executor (listed below)")
+    _out_args(sim, "run folder", required=False)
     sim.set_defaults(func=_cmd_sim)
 
     live = sub.add_parser("live", help="run the engine against a Stacks node")
@@ -301,54 +489,49 @@ def parser() -> argparse.ArgumentParser:
     q.set_defaults(func=_live("quote"))
 
     def study_args(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument(
-            "--book",
-            default="baseline",
-            help="scenario name, run folder, or CSV of policies (default baseline)",
-        )
-        cmd.add_argument(
-            "--set",
-            action="append",
-            metavar="KEY=VALUE",
-            help="override a scenario knob (scenario and CSV books)",
-        )
-        cmd.add_argument("--paths", type=int, default=10_000)
-        cmd.add_argument("--days", type=int, help="horizon (default: until the book has settled)")
-        cmd.add_argument("--model", help="price model: gbm, jump or garch (default: the book's)")
-        cmd.add_argument("--seed", type=int, default=1)
-        cmd.add_argument("--chunk-size", type=int, default=2000, help="paths per chunk")
-        cmd.add_argument("--out", required=True, help="output folder (new or empty)")
-        cmd.add_argument("--progress", action="store_true", help="progress line even when piped")
-        cmd.add_argument("--backend", default="local", help="local (process pool) or ray")
-        cmd.add_argument("--workers", type=int, help="processes / Ray CPUs (default: all cores)")
-        cmd.add_argument("--address", help="an existing Ray cluster (with --backend ray)")
+        cmd.add_argument("--book", default="baseline",
+                         help="scenario name, run folder, or CSV of policies")  # fmt: skip
+        cmd.add_argument("--set", action="append", metavar="KEY=VALUE",
+                         help="override a scenario knob (scenario and CSV books)")  # fmt: skip
+        cmd.add_argument("--paths", type=INT, default=10_000, help="Monte Carlo paths")
+        cmd.add_argument("--days", type=INT,
+                         help="horizon (default: until the book has settled)")  # fmt: skip
+        cmd.add_argument("--model", help="price model (listed below; default: the book's)")
+        cmd.add_argument("--seed", type=SEED, default=1, help="random seed, an integer from 0")
+        cmd.add_argument("--chunk-size", type=INT, default=2000, help="paths per chunk")
+        _out_args(cmd, "output folder")
+        _backend_args(cmd, "processes / Ray CPUs")
 
-    solv = sub.add_parser("solvency", help="Monte Carlo solvency of a book, with stress curves")
+    solv = sub.add_parser("solvency", help="Monte Carlo solvency of a book, with stress curves",
+                          lazy_epilog=_epilog("scenarios", "models", "backends"))  # fmt: skip
     study_args(solv)
-    solv.add_argument("--stress-paths", type=int, default=1000, help="paths per stress point")
+    solv.add_argument("--stress-paths", type=INT, default=1000,
+                      help="paths per stress point")  # fmt: skip
     solv.set_defaults(func=_cmd_solvency)
-    calib = sub.add_parser("calibrate", help="parameters maximising premiums at ruin <= 0.5%%")
+    calib = sub.add_parser("calibrate", help="parameters maximising premiums at ruin <= 0.5%%",
+                           lazy_epilog=_epilog("scenarios", "models", "backends"))  # fmt: skip
     study_args(calib)
     calib.add_argument(
         "--grid",
         action="append",
         metavar="KEY=V1,V2",
-        help="vol_multiplier, cap_scale or collateral_scale values",
+        help="vol_multiplier, cap_scale or collateral_scale values "
+        "(default: 1,1.25,1.5,2 / 0.5,0.75,1,1.1 / 0.4,0.6,0.8,1)",
     )
     calib.set_defaults(func=_cmd_calibrate)
 
-    sw = sub.add_parser("sweep", help="run a scenario over a grid of knob values times seeds")
-    sw.add_argument("name")
+    sw = sub.add_parser("sweep", help="run scenarios over a grid of knob values times seeds",
+                        lazy_epilog=_epilog("scenarios", "backends"))  # fmt: skip
+    sw.add_argument("name", nargs="?", help="scenario (listed below), or --grid scenario=a,b")
     sw.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
-                    help="a knob and the values to sweep (repeat for more knobs)")  # fmt: skip
-    sw.add_argument("--runs", type=int, default=1, help="seeds per grid point")
-    sw.add_argument("--seed", type=int, default=1, help="first seed; runs use seed..seed+R-1")
+                    help="a knob, or scenario, and its values; repeat for more")  # fmt: skip
+    sw.add_argument("--runs", type=INT, default=1, help="seeds per grid point")
+    sw.add_argument("--seed", type=SEED, default=1, help="first seed; runs use seed..seed+R-1")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="fix a knob for all runs")
-    sw.add_argument("--backend", default="local", help="local (process pool) or ray")
-    sw.add_argument("--address", help="an existing Ray cluster (with --backend ray)")
-    sw.add_argument("--workers", type=int, help="parallel runs (default: CPU count)")
-    sw.add_argument("--out", required=True, help="sweep folder (must be new or empty)")
-    sw.add_argument("--progress", action="store_true", help="redraw the bar even when piped")
+    sw.add_argument("--timeseries", action="store_true",
+                    help="also keep every run's metrics over time in timeseries.csv")  # fmt: skip
+    _out_args(sw, "sweep folder")
+    _backend_args(sw, "parallel runs")
     sw.set_defaults(func=_cmd_sweep)
     pl = sub.add_parser("plot", help="draw the standard figures of a run/sweep/solvency folder")
     pl.add_argument("folder")

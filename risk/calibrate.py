@@ -13,8 +13,10 @@ vol more loses buyers and the search has a real trade-off.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Any
 
 from risk import montecarlo as mc
@@ -126,3 +128,93 @@ def best(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not feasible:
         return None
     return max(feasible, key=lambda r: (r["premiums_usd"], -r["ruin_probability"]))
+
+
+class Finding(Enum):
+    """What can make a calibration's answer weaker than it looks."""
+
+    UNRESOLVED = "unresolved"  # too few paths: even zero ruins cannot show ruin <= the limit
+    GRID_EDGE = "grid_edge"  # the best point sits at the end of a knob's grid
+    NOT_BINDING = "not_binding"  # no point is ruled out by the limit: demand alone chose
+
+
+@dataclass(frozen=True)
+class Note:
+    finding: Finding
+    text: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"finding": self.finding.value, "text": self.text}
+
+
+def _outcome(row: dict[str, Any]) -> tuple[float, float]:
+    return (row["premiums_usd"], row["ruin_probability"])
+
+
+def _inward(
+    rows: list[dict[str, Any]], top: dict[str, Any], key: str, values: tuple[float, ...]
+) -> tuple[float, float] | None:
+    """The outcome one grid step inward from `top` along `key`, the other knobs held."""
+    ordered = sorted(values)
+    step = ordered[1] if top[key] == ordered[0] else ordered[-2]
+    for r in rows:
+        if r[key] == step and all(r[k] == top[k] for k in KNOBS if k != key):
+            return _outcome(r)
+    return None
+
+
+def paths_to_resolve(limit: float = RUIN_LIMIT) -> int:
+    """The fewest paths at which zero ruins gives a 95% Wilson upper bound at most `limit`.
+
+    For k = 0 the bound is z^2 / (n + z^2), so n >= z^2 (1 - limit) / limit; the search around
+    that value uses `wilson` itself, so the answer agrees with the feasibility test to the path.
+    """
+    z2 = 1.959963984540054**2
+    n = max(1, math.ceil(z2 * (1 - limit) / limit) - 2)
+    while mc.wilson(0, n)[1] > limit:
+        n += 1
+    return n
+
+
+def diagnose(
+    rows: list[dict[str, Any]], grid: dict[str, tuple[float, ...]], n_paths: int
+) -> list[Note]:
+    """The findings of a finished grid, in the order a reader needs them."""
+    notes = []
+    need = paths_to_resolve()
+    floor = mc.wilson(0, n_paths)[1]
+    if floor > RUIN_LIMIT:
+        text = (
+            f"{n_paths} paths cannot resolve a {RUIN_LIMIT:.1%} ruin limit: even zero ruins has "
+            f"a 95% upper bound of {floor:.2%}, so no point can be shown feasible; "
+            f"use at least {need} paths (--paths {need})"
+        )
+        notes.append(Note(Finding.UNRESOLVED, text))
+    top = best(rows)
+    if top is None:
+        return notes
+    edges = []
+    for key, values in grid.items():
+        if len(values) < 2 or top[key] not in (min(values), max(values)):
+            continue
+        if _inward(rows, top, key, values) == _outcome(top):
+            continue  # the knob changes nothing here (a cap that does not bind): no edge to move
+        side = "largest" if top[key] == max(values) else "smallest"
+        _, lo, hi = KNOBS[key]
+        limit_note = " (the end of its allowed range)" if top[key] in (lo, hi) else ""
+        edges.append(f"{key}={top[key]:g} is the {side} value tried{limit_note}")
+    if edges:
+        text = (
+            f"the best point sits on the grid's edge: {'; '.join(edges)}; "
+            "extend the grid past it to see whether a better point lies beyond"
+        )
+        notes.append(Note(Finding.GRID_EDGE, text))
+    richer = [r for r in rows if not r["feasible"] and r["premiums_usd"] > top["premiums_usd"]]
+    if not richer:
+        text = (
+            "the ruin limit never binds: no point earning more than the best was ruled out by "
+            f"it, so the assumed demand, not the {RUIN_LIMIT:.1%} limit, chose the best point; "
+            "try riskier values (lower collateral_scale or vol_multiplier, higher cap_scale)"
+        )
+        notes.append(Note(Finding.NOT_BINDING, text))
+    return notes

@@ -207,6 +207,7 @@ def run_calibrate(
         },
         "best": cal.best(rows),
         "frontier": sorted((r for r in rows if r["frontier"]), key=lambda r: -r["premiums_usd"]),
+        "notes": [n.as_dict() for n in cal.diagnose(rows, grid, paths)],
     }
     write_json(out / "calibrate.json", doc)
     return doc

@@ -13,6 +13,8 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -127,6 +129,54 @@ def _collect_pool(pending, results, total, progress) -> None:
                 progress(total - len(pending), total, failed)
 
 
+# Ray's documented token sources (docs.ray.io, ray-security/token-auth): the token itself, a file
+# holding it, or the default file; RAY_AUTH_MODE=token makes a client send it.
+TOKEN_ENV, TOKEN_PATH_ENV, AUTH_MODE_ENV = "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"
+DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")
+
+
+def use_token(token_file: str | None, address: str | None) -> None:
+    """Makes this process present the cluster's token when it joins `address`.
+
+    Ray (2.52+) checks a token on every call to a cluster started with token authentication, and
+    2.59+ turns it on by default whenever a token file exists; but a client given an explicit
+    address never turns it on by itself, so it is refused (InvalidAuthToken). So, joining a
+    cluster: a --ray-token-file is used as RAY_AUTH_TOKEN_PATH, and token mode is switched on
+    when a token is at hand (that file, RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)
+    unless RAY_AUTH_MODE says otherwise. The token is read only to check it is there; it is never
+    printed.
+    """
+    if token_file is not None and address is None:
+        raise ConfigError("--ray-token-file: only with --address (a cluster to join)")
+    if address is None:
+        return
+    if token_file is not None:
+        path = Path(token_file).expanduser()
+        try:
+            present = bool(path.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not text"
+            raise ConfigError(
+                f"--ray-token-file: cannot read {token_file} ({reason}); "
+                "allowed: a readable file holding the cluster's token"
+            ) from None
+        if not present:
+            raise ConfigError(f"--ray-token-file: {token_file} is empty; allowed: a token file")
+        os.environ[TOKEN_PATH_ENV] = str(path.resolve())
+        os.environ.pop(TOKEN_ENV, None)  # Ray would prefer it to the file asked for
+    has_token = (
+        bool(os.environ.get(TOKEN_ENV))
+        or bool(os.environ.get(TOKEN_PATH_ENV))
+        or DEFAULT_TOKEN_FILE.expanduser().is_file()
+    )
+    if has_token and AUTH_MODE_ENV not in os.environ:
+        os.environ[AUTH_MODE_ENV] = "token"
+        if "ray" in sys.modules:  # Ray reads its mode once; what its own token setup does
+            from ray._raylet import Config
+
+            Config.initialize("")
+
+
 def _reachable(address: str) -> None:
     """Refuses a host:port nobody listens on: ray.init would retry it without end."""
     host, sep, port = address.removeprefix("ray://").rpartition(":")
@@ -155,14 +205,41 @@ def _start_ray(ray, workers: int, address: str | None) -> bool:
         # workers on other machines need this project's code
         env = {"working_dir": str(ROOT), "excludes": ["contracts/node_modules", ".git", "runs"]}
         _reachable(address)
-        try:
-            ray.init(address=address, runtime_env=env, **quiet)
-        except (ConnectionError, RuntimeError) as exc:
+        with _stderr_captured() as said:  # said() is what Ray wrote, once the block is over
+            try:
+                ray.init(address=address, runtime_env=env, **quiet)
+                failure = None
+            except (ConnectionError, RuntimeError) as exc:
+                failure = exc
+        if failure is not None:
+            if "InvalidAuthToken" in said():
+                raise ConfigError(
+                    f"--address: the Ray cluster at {address!r} refused this client's token "
+                    "(InvalidAuthToken); allowed: the cluster's token, by --ray-token-file FILE, "
+                    f"{TOKEN_PATH_ENV}, {TOKEN_ENV} or ~/.ray/auth_token"
+                ) from None
             raise ConfigError(f"--address: no Ray cluster reached at {address!r} "
-                              f"({_describe(exc)})") from None  # fmt: skip
+                              f"({_describe(failure)})") from None  # fmt: skip
     else:
         ray.init(num_cpus=workers, include_dashboard=False, **quiet)
     return True
+
+
+@contextmanager
+def _stderr_captured():
+    """Ray's core logs each failed connection attempt (a few a second, for some 20 s) straight to
+    file descriptor 2; while connecting, that goes to a file, read back to name the reason."""
+    sys.stderr.flush()
+    saved, text = os.dup(2), []
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: "".join(text)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            text.append(f.read().decode(errors="replace"))
 
 
 def _on_ray(fn, tasks, workers, address, progress) -> list[Outcome]:

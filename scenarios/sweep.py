@@ -3,6 +3,10 @@
 Every grid point runs the same seeds (common random numbers), so differences between points come
 from the parameters and not from luck of the draw. Each run is a pure function of its task, and
 the table is assembled in task order, so its bytes do not depend on the backend or worker count.
+
+`scenario` is a grid key like the knobs (`--grid scenario=flash-crash,bank-run`), so one sweep
+can compare scenarios under the same knob values and seeds. With `timeseries`, each run's
+metrics.csv comes back too, stacked into one long table keyed by the run's row of sweep.csv.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -22,6 +27,7 @@ from scenarios.parallel import Outcome, map_tasks
 MAX_RUNS = 1_000_000
 BASE_COLUMNS = ("run", "seed")  # grid parameters go between these two
 TAIL_COLUMNS = ("status", "error")
+SCENARIO = "scenario"  # the grid key that sweeps over scenarios rather than a knob
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Task:
     overrides: tuple[str, ...]  # the --set items, then this point's grid values
     params: tuple[tuple[str, Any], ...]
     seed: int
+    timeseries: bool = False  # also return the run's metrics over time
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -43,45 +50,87 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
             raise config.ConfigError(f"--grid {item!r}: expected key=v1,v2,...")
         if key in grid:
             raise config.ConfigError(f"--grid {key}: given twice; list all its values in one")
-        knob = config._check_key(key)
-        values = [knob.parse(key, v.strip()) for v in raw.split(",")]
+        if key == SCENARIO:
+            values = [_scenario_name(v.strip()) for v in raw.split(",")]
+        else:
+            knob = config._check_key(key)
+            values = [knob.parse(key, v.strip()) for v in raw.split(",")]
         if len(set(values)) != len(values):
             raise config.ConfigError(f"--grid {key}: a value is repeated")
         grid[key] = values
     return grid
 
 
+def _scenario_name(name: str) -> str:
+    names = config.available()
+    if name not in names:
+        raise config.ConfigError(
+            f"--grid {SCENARIO}: {name!r} is not a scenario; allowed: {', '.join(names)}"
+        )
+    return name
+
+
+def scenarios_of(name: str | None, grid: dict[str, list[Any]]) -> list[str]:
+    """The scenarios swept: NAME, or the values of `--grid scenario=...` (one, not both)."""
+    if SCENARIO in grid:
+        if name is not None:
+            raise config.ConfigError(
+                f"--grid {SCENARIO}: sweeps scenarios in place of NAME ({name!r}); give one"
+            )
+        return list(grid[SCENARIO])
+    if name is None:
+        raise config.ConfigError(
+            f"NAME: missing; allowed: a scenario name, or --grid {SCENARIO}=a,b,..."
+        )
+    return [name]
+
+
 def plan(
-    name: str, grid: dict[str, list[Any]], runs: int, seed: int, sets: Sequence[str] = ()
+    name: str | None,
+    grid: dict[str, list[Any]],
+    runs: int,
+    seed: int,
+    sets: Sequence[str] = (),
+    timeseries: bool = False,
 ) -> list[Task]:
     """The sweep's tasks, every one validated (so a bad combination stops it before any runs)."""
     if not 1 <= runs <= MAX_RUNS:
         raise config.ConfigError(f"--runs: {runs} is out of range; allowed: 1 to {MAX_RUNS}")
     if seed < 0:
         raise config.ConfigError(f"--seed: {seed} is out of range; allowed: an integer from 0")
-    config.load(name, list(sets))  # the scenario and the fixed overrides alone
+    for scenario in scenarios_of(name, grid):
+        config.load(scenario, list(sets))  # the scenario and the fixed overrides alone
     tasks = []
     keys = list(grid)
     for point in itertools.product(*(grid[k] for k in keys)):
-        overrides = (*sets, *(f"{k}={v}" for k, v in zip(keys, point, strict=True)))
+        params = tuple(zip(keys, point, strict=True))
+        scenario = dict(params).get(SCENARIO, name)
+        overrides = (*sets, *(f"{k}={v}" for k, v in params if k != SCENARIO))
         try:
-            config.load(name, list(overrides))
+            config.load(scenario, list(overrides))
         except config.ConfigError as exc:
-            where = ", ".join(f"{k}={v}" for k, v in zip(keys, point, strict=True))
+            where = ", ".join(f"{k}={v}" for k, v in params)
             raise config.ConfigError(f"--grid point {where}: {exc}") from None
         for r in range(runs):
-            params = tuple(zip(keys, point, strict=True))
-            tasks.append(Task(len(tasks), name, overrides, params, seed + r))
+            tasks.append(Task(len(tasks), scenario, overrides, params, seed + r, timeseries))
     return tasks
 
 
 def run_one(task: Task) -> dict[str, Any]:
-    """One simulation to its report; a broken invariant is a failed run, not a crash."""
+    """One simulation to its report (and, asked for, its metrics.csv as `series`: columns and
+    rows as written, so the sweep's copy has the run folder's exact text); a broken invariant is
+    a failed run, not a crash."""
     from scenarios.runner import InvariantBroken, run
 
     scenario = config.load(task.scenario, list(task.overrides))
     try:
-        return {"status": "ok", "report": run(scenario, task.seed, None)}
+        if not task.timeseries:
+            return {"status": "ok", "report": run(scenario, task.seed, None)}
+        with tempfile.TemporaryDirectory(prefix="bithedge-sweep-") as folder:
+            report = run(scenario, task.seed, Path(folder))
+            with (Path(folder) / "metrics.csv").open(newline="", encoding="utf-8") as f:
+                columns, *lines = list(csv.reader(f))
+        return {"status": "ok", "report": report, "series": {"columns": columns, "rows": lines}}
     except InvariantBroken as exc:
         return {"status": "failed", "error": f"InvariantBroken: {' '.join(str(exc).split())}"}
 
@@ -125,6 +174,33 @@ def write_table(path: Path, grid_keys: Sequence[str], table: list[dict[str, Any]
             w.writerow({k: _cell(row.get(k)) for k in columns})
 
 
+def write_timeseries(
+    path: Path, grid_keys: Sequence[str], tasks: Sequence[Task], outcomes: Sequence[Outcome]
+) -> int:
+    """timeseries.csv: run, grid parameters, seed, then each run's metrics.csv columns (their
+    union, first-seen order), one row per sample; failed runs have none. Returns the rows."""
+    head = [BASE_COLUMNS[0], *grid_keys, BASE_COLUMNS[1]]
+    columns: dict[str, None] = {}
+    for outcome in outcomes:
+        series = (outcome.value or {}).get("series") if outcome.ok else None
+        for key in series["columns"] if series else ():
+            columns.setdefault(key)
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([*head, *columns])
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            series = (outcome.value or {}).get("series") if outcome.ok else None
+            if not series:
+                continue
+            key = [task.run, *(_cell(v) for _, v in task.params), task.seed]
+            index = {c: i for i, c in enumerate(series["columns"])}
+            for line in series["rows"]:
+                w.writerow([*key, *(line[index[c]] if c in index else "" for c in columns)])
+                count += 1
+    return count
+
+
 def _cell(v: Any) -> Any:
     if v is None:
         return ""
@@ -146,7 +222,7 @@ def versions(backend: str) -> dict[str, str]:
 
 
 def sweep(
-    name: str,
+    name: str | None,
     grid: dict[str, list[Any]],
     runs: int,
     seed: int,
@@ -158,12 +234,14 @@ def sweep(
     address: str | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     fn: Callable[[Task], dict[str, Any]] | None = None,
+    timeseries: bool = False,
 ) -> list[dict[str, Any]]:
-    """Runs the sweep and writes out/sweep.csv and out/sweep.json; returns the table's rows.
+    """Runs the sweep and writes out/sweep.csv and out/sweep.json (and out/timeseries.csv with
+    `timeseries`); returns the table's rows. `name` is None when the grid sweeps `scenario`.
 
     `fn` (default run_one, looked up when called) runs one task; tests swap in a failing one.
     """
-    tasks = plan(name, grid, runs, seed, sets)
+    tasks = plan(name, grid, runs, seed, sets, timeseries)
     outcomes = map_tasks(
         fn or run_one, tasks, backend=backend, workers=workers, address=address, progress=progress
     )
@@ -171,10 +249,15 @@ def sweep(
     out.mkdir(parents=True, exist_ok=True)
     write_table(out / "sweep.csv", list(grid), table)
     failed = sum(row["status"] != "ok" for row in table)
+    files = {"sweep.csv": "one row per run: run, grid parameters, seed, report fields, status"}
+    if timeseries:
+        write_timeseries(out / "timeseries.csv", list(grid), tasks, outcomes)
+        files["timeseries.csv"] = "one row per run and sample: run, grid parameters, seed, metrics"
     outputs.write_json(
         out / "sweep.json",
         {
             "name": name,
+            "scenarios": scenarios_of(name, grid),
             "grid": [[key, values] for key, values in grid.items()],  # in the table's order
             "sets": list(sets),
             "runs": runs,
@@ -183,6 +266,7 @@ def sweep(
             "failed": failed,
             "backend": backend,
             "versions": versions(backend),
+            "files": files,
         },
     )
     return table
