@@ -11,7 +11,7 @@ python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|gar
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
 python run.py sweep NAME --grid key=v1,v2,... [--grid ...] [--runs R] [--seed BASE]
                    [--backend local|ray] [--address ADDR] [--workers W] [--set ...] --out DIR
-python run.py plot DIR                        figures of a run, sweep or solvency folder
+python run.py plot DIR [--metric NAME]        figures of a run, sweep, solvency, calibrate folder
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from risk.plots import plot_calibrate
     from risk.solvency import run_calibrate
 
     def run_it(study, out, map_fn, progress):
@@ -181,6 +182,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"{mark} " + " ".join(f"{c:>12}" for c in cells))
     if best is None:
         print("no grid point keeps ruin at most 0.5% (95% upper bound); widen the grid")
+    print(f"wrote {plot_calibrate(out)[0]}")  # the frontier figure (risk/plots.py)
     print(f"calibrate folder           {out}")
     return 0
 
@@ -218,7 +220,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from scenarios.plots import plot_folder
 
-    for path in plot_folder(Path(args.folder)):
+    for path in plot_folder(Path(args.folder), args.metric):
         print(f"wrote {path}")
     return 0
 
@@ -352,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=_cmd_sweep)
     pl = sub.add_parser("plot", help="draw the standard figures of a run/sweep/solvency folder")
     pl.add_argument("folder")
+    pl.add_argument("--metric", help="sweep: ruin (default) or a sweep.csv column")
     pl.set_defaults(func=_cmd_plot)
     return p
 
