@@ -11,6 +11,7 @@ python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|gar
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
 python run.py sweep NAME --grid key=v1,v2,... [--grid ...] [--runs R] [--seed BASE]
                    [--backend local|ray] [--address ADDR] [--workers W] [--set ...] --out DIR
+python run.py report DIR                      one self-contained report.html for any folder
 python run.py plot DIR [--metric NAME]        figures of a run, sweep, solvency, calibrate folder
 """
 
@@ -80,6 +81,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     for key in keys:
         print(f"{key:<26} {report[key]}")
     print(f"run folder                 {out}")
+    _html(args, out)
     return 0
 
 
@@ -157,6 +159,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
     for path in figures:
         print(f"wrote {path}")
     print(f"solvency folder            {out}")
+    _html(args, out)
     return 0
 
 
@@ -184,6 +187,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print("no grid point keeps ruin at most 0.5% (95% upper bound); widen the grid")
     print(f"wrote {plot_calibrate(out)[0]}")  # the frontier figure (risk/plots.py)
     print(f"calibrate folder           {out}")
+    _html(args, out)
     return 0
 
 
@@ -214,6 +218,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if failed:
         print(f"error: {failed} of {len(table)} runs failed (their rows say why)", file=sys.stderr)
         return 1
+    _html(args, out)
     return 0
 
 
@@ -223,6 +228,19 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     for path in plot_folder(Path(args.folder), args.metric):
         print(f"wrote {path}")
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from scenarios.html_report import write_report
+
+    print(f"wrote {write_report(Path(args.folder))}")
+    return 0
+
+
+def _html(args: argparse.Namespace, out: Path) -> None:
+    """`--html`: the folder's self-contained report.html (scenarios/html_report.py)."""
+    if args.html:
+        _cmd_report(argparse.Namespace(folder=out))
 
 
 class _Bar:
@@ -269,6 +287,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", help="run folder (default runs/NAME-seedN)")
     sim.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a knob")
     sim.add_argument("--plot", action="store_true", help="also write PNG figures")
+    sim.add_argument("--html", action="store_true", help="also write report.html")
     sim.add_argument("--executor", default="python", help="contract executor (python)")
     sim.add_argument("--progress", action="store_true", help="progress line even when piped")
     sim.set_defaults(func=_cmd_sim)
@@ -324,6 +343,7 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--backend", default="local", help="local (process pool) or ray")
         cmd.add_argument("--workers", type=int, help="processes / Ray CPUs (default: all cores)")
         cmd.add_argument("--address", help="an existing Ray cluster (with --backend ray)")
+        cmd.add_argument("--html", action="store_true", help="also write report.html")
 
     solv = sub.add_parser("solvency", help="Monte Carlo solvency of a book, with stress curves")
     study_args(solv)
@@ -351,11 +371,15 @@ def parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, help="parallel runs (default: CPU count)")
     sw.add_argument("--out", required=True, help="sweep folder (must be new or empty)")
     sw.add_argument("--progress", action="store_true", help="redraw the bar even when piped")
+    sw.add_argument("--html", action="store_true", help="also write report.html")
     sw.set_defaults(func=_cmd_sweep)
     pl = sub.add_parser("plot", help="draw the standard figures of a run/sweep/solvency folder")
     pl.add_argument("folder")
     pl.add_argument("--metric", help="sweep: ruin (default) or a sweep.csv column")
     pl.set_defaults(func=_cmd_plot)
+    rp = sub.add_parser("report", help="write a folder's self-contained report.html")
+    rp.add_argument("folder")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 
