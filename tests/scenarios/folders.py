@@ -25,7 +25,7 @@ def folder(kind: str, tmp_path_factory) -> Path:
             "sweep": ["sweep", "flash-crash", "--grid", "crash.change=-0.3,-0.6",
                       "--grid", "providers.sbtc_each=0.5,5", *SIM, "--workers", "1",
                       "--out", str(out)],
-            "solvency": ["solvency", *STUDY, "--stress-paths", "60", "--out", str(out)],
+            "solvency": ["solvency", *STUDY, "--stress-paths", "100", "--out", str(out)],
             "calibrate": ["calibrate", *STUDY, "--grid", "vol_multiplier=1,2",
                           "--grid", "cap_scale=0.5,1", "--grid", "collateral_scale=1",
                           "--out", str(out)],
