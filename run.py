@@ -215,10 +215,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     failed = sum(row["status"] != "ok" for row in table)
     print(f"runs        {len(table)} in {seconds:.1f} s ({len(table) / seconds:.2f} runs/s)")
     print(f"table       {out / 'sweep.csv'}")
+    _html(args, out)  # failed runs too: their rows say why
     if failed:
         print(f"error: {failed} of {len(table)} runs failed (their rows say why)", file=sys.stderr)
         return 1
-    _html(args, out)
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from risk.book import TIER_NAMES
+from risk.montecarlo import wilson
 from scenarios.plots import new_figure, save, spans_decades
 
 FAN = (5, 25, 50, 75, 95)
@@ -149,6 +150,11 @@ def plot_calibrate(folder: Path) -> list[Path]:
                    label=(f"best: vol x{best['vol_multiplier']:g}, cap x{best['cap_scale']:g}, "
                           f"collateral x{best['collateral_scale']:g}"))  # fmt: skip
     ax.axvline(100 * limit, color="red", ls="--", lw=0.9, label=f"limit {limit:.1%}")
+    paths = inputs.get("paths")
+    if isinstance(paths, int) and paths > 0:  # no point can sit left of this line
+        floor = 100 * wilson(0, paths)[1]
+        ax.axvline(floor, color="0.4", ls=":", lw=0.9,
+                   label=f"upper bound with 0 ruins in {paths:,} paths: {floor:.2f}%")  # fmt: skip
     if spans_decades(hi):
         ax.set_xscale("symlog", linthresh=0.1)
     ax.set_xlabel("ruin probability, 95% Wilson upper bound (%)")

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import json
 
-import matplotlib.pyplot as plt
 import pytest
 
 import run
 from scenarios.plots import plot_folder
-from tests.scenarios.folders import capture, cut_labels, folder
+from tests.scenarios.folders import cut_labels, folder, kept_figures
 
-
-@pytest.fixture
-def figures(monkeypatch):
-    drawn = capture(monkeypatch)
-    yield drawn
-    for fig in drawn.values():
-        plt.close(fig)
+figures = pytest.fixture(kept_figures)
 
 
 def test_solvency_figures_name_their_study_and_keep_labels_inside(tmp_path_factory, figures):

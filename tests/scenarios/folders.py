@@ -74,3 +74,13 @@ def capture(monkeypatch) -> dict[str, object]:
     monkeypatch.setattr(scenarios.plots, "save", keep)
     monkeypatch.setattr(risk.plots, "save", keep)
     return figures
+
+
+def kept_figures(monkeypatch):
+    """The body of the `figures` fixture: figures kept by `capture`, closed afterwards."""
+    import matplotlib.pyplot as plt
+
+    drawn = capture(monkeypatch)
+    yield drawn
+    for fig in drawn.values():
+        plt.close(fig)

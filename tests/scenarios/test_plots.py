@@ -12,7 +12,7 @@ from matplotlib.image import imread
 
 import run
 from scenarios.plots import DPI, fault_windows, load_run, plot_folder, time_axis
-from tests.scenarios.folders import capture, cut_labels, folder
+from tests.scenarios.folders import cut_labels, folder, kept_figures
 
 RUN_FIGURES = {"price.png", "coverage.png", "utilisation.png", "flows.png", "withdrawals.png",
                "pool.png"}  # fmt: skip
@@ -28,12 +28,7 @@ def sweep_dir(tmp_path_factory):
     return folder("sweep", tmp_path_factory)
 
 
-@pytest.fixture
-def figures(monkeypatch):
-    drawn = capture(monkeypatch)
-    yield drawn
-    for fig in drawn.values():
-        plt.close(fig)
+figures = pytest.fixture(kept_figures)
 
 
 def test_the_checker_sees_a_label_pushed_off_the_canvas():
