@@ -3,6 +3,7 @@ per-tranche flows that add up to the report) and that no label is cut off at the
 
 from __future__ import annotations
 
+import csv
 import json
 
 import matplotlib.pyplot as plt
@@ -104,3 +105,23 @@ def test_an_unknown_metric_is_one_line_naming_the_choices(sweep_dir, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--metric: 'nonsense' is not one of ruin," in err
     assert "payouts_usd" in err
+
+
+def test_one_knob_lines_use_a_log_axis_across_decades(sweep_dir, figures, tmp_path):
+    with (sweep_dir / "sweep.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    amounts = {"-0.3": "20000", "-0.6": "2000000"}  # as a sweep of 20k / 2M would give
+    one = tmp_path / "one"
+    one.mkdir()
+    columns = [c for c in rows[0] if c != "providers.sbtc_each"]
+    with (one / "sweep.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows({**r, "crash.change": amounts[r["crash.change"]]} for r in rows)
+    assert {p.name for p in plot_folder(one)} == {"ruin.png"}
+    assert {p.name for p in plot_folder(one, "premiums_usd")} == {"premiums_usd.png"}
+    for name, fig in figures.items():
+        assert cut_labels(fig) == [], name
+        assert fig.axes[0].get_xscale() == "log", name
+    labels = figures["ruin.png"].axes[0].get_legend_handles_labels()[1]
+    assert labels == ["95% Wilson interval", "ruin probability"]
