@@ -212,10 +212,6 @@ def run_story(report: dict, hours_below_1: float, refused: int) -> list[str]:
 
 def _run_page(folder: Path, figures: list[Path]) -> Page:
     run = load_run(folder)
-    cov = run.metrics["coverage"]
-    below = (cov < 1) & (cov == cov)
-    dt = [b - a for a, b in zip(run.hours, [*run.hours[1:], run.hours[-1]], strict=True)]
-    hours_below = float(sum(d for d, b in zip(dt, below, strict=True) if b))
     refused = run.report.get("withdrawals_refused_locked", len(run.withdraw_refused_h))
     tranches = Table(
         "per tranche, from policies.csv (USD at the on-chain price of the purchase and of the "
@@ -238,7 +234,7 @@ def _run_page(folder: Path, figures: list[Path]) -> Page:
     inputs += [(k, v) for k, v in sorted(config.get("values", {}).items())]
     return Page(
         f"Run report: {run.title}",
-        tuple(run_story(run.report, hours_below, refused)),
+        tuple(run_story(run.report, run.hours_below_one, refused)),
         (tranches, report),
         tuple(figures),
         tuple(inputs),

@@ -111,6 +111,14 @@ class RunData:
     def title(self) -> str:
         return f"{self.scenario}, seed {self.seed}"
 
+    @property
+    def hours_below_one(self) -> float:
+        """How long the worst tranche's coverage stayed below 1: each metrics row's ratio
+        holds until the next row."""
+        cov = self.metrics["coverage"]
+        below = np.isfinite(cov) & (cov < 1)
+        return float(np.diff(self.hours, append=self.hours[-1])[below].sum())
+
 
 def _float(raw: str) -> float:
     return float(raw) if raw not in ("", "None") else float("nan")
@@ -274,9 +282,11 @@ def plot_run(folder: Path) -> list[Path]:
 
     # coverage on a log axis with the ratio-1 line and the stretch below it
     fig, ax = new_figure()
-    cov = np.where(m["coverage"] > 0, m["coverage"], np.nan)
+    floor = 1e-3  # a log axis has no 0: a ratio of 0 (nothing backing) is drawn here
+    cov = np.where(m["coverage"] > 0, m["coverage"], np.where(m["coverage"] == 0, floor, np.nan))
     _shade(ax, run, div)
-    ax.axhspan(1e-3, 1.0, color="tab:red", alpha=0.06, label="below 1: backing short of worst case")
+    short = "below 1: backing short of worst case"
+    ax.axhspan(floor, 1.0, color="tab:red", alpha=0.06, label=short)
     ax.plot(x, cov, lw=1, color="tab:blue", label="coverage, worst tranche")
     ax.axhline(1.0, color="red", ls="--", lw=0.8, label="coverage 1")
     ax.set_yscale("log")
@@ -284,11 +294,13 @@ def plot_run(folder: Path) -> list[Path]:
     if len(finite):
         lo, hi = finite.min(), finite.max()
         ax.set_ylim(min(lo, 1.0) / 1.5, max(hi, 1.0) * 1.5)
-        below = np.isfinite(cov) & (cov < 1)
-        dt = np.diff(run.hours, append=run.hours[-1])
         i = int(np.nanargmin(cov))
-        note = f"min {lo:.3g} at {x[i]:.1f} {xlabel[6:-1]}; {dt[below].sum():.1f} hours below 1"
-        ax.annotate(note, (x[i], lo), textcoords="offset points", xytext=(10, -12), fontsize=8)
+        low = float(np.nanmin(m["coverage"]))
+        unit = xlabel[6:-1]  # "hours" or "days"
+        note = f"min {low:.3g} at {x[i]:.1f} {unit}; {run.hours_below_one:.1f} hours below 1"
+        left = x[i] > x[-1] / 2  # keep the note on the canvas side of the point
+        ax.annotate(note, (x[i], lo), textcoords="offset points", xytext=(-10 if left else 10, -12),
+                    ha="right" if left else "left", fontsize=8)  # fmt: skip
     ax.set_ylabel("coverage (assets / required), log scale")
     finish(fig, ax, "coverage", "coverage ratio")
 
