@@ -238,16 +238,23 @@ def _shade(ax, run: RunData, div: float) -> None:
         seen.add(w.label)
 
 
+def rate_bin_hours(end_h: float) -> float:
+    """Bin width for event rates: an hour up to ten days, then six hours, then a day, so a
+    long run still shows its bursts without a thousand bars."""
+    return 1.0 if end_h <= 240 else 6.0 if end_h <= 1440 else 24.0
+
+
 def _rate(ax, times_h: np.ndarray, end_h: float, div: float, **style) -> None:
-    """Events per hour in hourly bins (per day on a days axis), drawn as a step line."""
-    width = 1.0 if div == 1 else 24.0
+    """Events per hour, counted in bins of `rate_bin_hours`, drawn as a step line."""
+    width = rate_bin_hours(end_h)
     edges = np.arange(0, max(end_h, width) + width, width)
     counts, _ = np.histogram(times_h, bins=edges)
-    ax.stairs(counts, edges / div, **style)
+    ax.stairs(counts / width, edges / div, **style)
 
 
-def _per(div: float) -> str:
-    return "per hour" if div == 1 else "per day"
+def _per(end_h: float) -> str:
+    width = rate_bin_hours(end_h)
+    return "per hour" if width == 1 else f"per hour ({width:g} h bins)"
 
 
 def plot_run(folder: Path) -> list[Path]:
@@ -276,8 +283,8 @@ def plot_run(folder: Path) -> list[Path]:
     ax.plot(x, m["btc_onchain_usd"], lw=1, drawstyle="steps-post", label="on-chain BTC-USD")
     ax.set_ylabel("USD per BTC")
     _rate(ax2, run.settle_h, end, div, color="tab:red", fill=True, alpha=0.6,
-          label=f"settlement transactions {_per(div)}")  # fmt: skip
-    ax2.set_ylabel(f"settlements\n{_per(div)}")
+          label=f"settlement transactions {_per(end)}")  # fmt: skip
+    ax2.set_ylabel(f"settlements\n{_per(end)}")
     finish(fig, (ax, ax2), "price", "true vs on-chain BTC price, settlements")
 
     # coverage on a log axis with the ratio-1 line and the stretch below it
@@ -366,7 +373,7 @@ def plot_run(folder: Path) -> list[Path]:
           label=f"deposits ({len(run.deposit_h)})")  # fmt: skip
     if run.panic_h is not None:
         ax.axvline(run.panic_h / div, color="k", ls=":", lw=1, label="providers panic")
-    ax.set_ylabel(f"transactions {_per(div)}")
+    ax.set_ylabel(f"transactions {_per(end)}")
     finish(fig, ax, "withdrawals", "deposits, withdrawals and refusals")
 
     # pool assets by token (USD) and P&L per tranche
