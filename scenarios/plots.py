@@ -21,6 +21,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import StrMethodFormatter
 
 from chain.contracts import SBTC, STX, TOKEN_UNIT
 from risk.book import TIER_NAMES, TOKEN_NAMES
@@ -230,6 +231,12 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+def _dollars(*axes) -> None:
+    """Plain USD tick labels with thousands separators (no 1e6 offset to multiply in)."""
+    for ax in axes:
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+
+
 def _shade(ax, run: RunData, div: float) -> None:
     seen = set()
     for w in run.windows:
@@ -282,6 +289,7 @@ def plot_run(folder: Path) -> list[Path]:
     ax.plot(x, m["btc_true_usd"], lw=1, label="true BTC-USD")
     ax.plot(x, m["btc_onchain_usd"], lw=1, drawstyle="steps-post", label="on-chain BTC-USD")
     ax.set_ylabel("USD per BTC")
+    _dollars(ax)
     _rate(ax2, run.settle_h, end, div, color="tab:red", fill=True, alpha=0.6,
           label=f"settlement transactions {_per(end)}")  # fmt: skip
     ax2.set_ylabel(f"settlements\n{_per(end)}")
@@ -303,13 +311,14 @@ def plot_run(folder: Path) -> list[Path]:
         ax.set_ylim(min(lo, 1.0) / 1.5, max(hi, 1.0) * 1.5)
         i = int(np.nanargmin(cov))
         low = float(np.nanmin(m["coverage"]))
-        unit = xlabel[6:-1]  # "hours" or "days"
-        note = f"min {low:.3g} at {x[i]:.1f} {unit}; {run.hours_below_one:.1f} hours below 1"
-        left = x[i] > x[-1] / 2  # keep the note on the canvas side of the point
-        ax.annotate(note, (x[i], lo), textcoords="offset points", xytext=(-10 if left else 10, -12),
-                    ha="right" if left else "left", fontsize=8)  # fmt: skip
+        ax.plot([x[i]], [lo], marker="v", color="k", ls="none", label=f"minimum {low:.3g}")
+        below = run.hours_below_one
+        title = (f"coverage ratio: minimum {low:.3g} at {x[i]:.1f} {xlabel[6:-1]}, "
+                 + (f"{below:.1f} hours below 1" if below else "never below 1"))  # fmt: skip
+    else:
+        title = "coverage ratio (no policy ever required collateral)"
     ax.set_ylabel("coverage (assets / required), log scale")
-    finish(fig, ax, "coverage", "coverage ratio")
+    finish(fig, ax, "coverage", title)
 
     # utilisation of the busiest tranche against the tier caps; locked collateral per tranche
     fig, (ax, ax2) = new_figure(2, 1, size=(9, 6.5), sharex=True)
@@ -343,6 +352,7 @@ def plot_run(folder: Path) -> list[Path]:
                 where="post", color=color, label=label)  # fmt: skip
     ax.plot(x, m["shortfall_usd"], color="k", ls=":", label="shortfall (unpaid)")
     ax.set_ylabel("cumulative USD")
+    _dollars(ax)
     names = [tranche_name(*k) for k in run.tranches]
     pos = np.arange(len(names))
     prem = [f.premium_usd.sum() for f in run.tranches.values()]
@@ -395,6 +405,7 @@ def plot_run(folder: Path) -> list[Path]:
                  label=f"{tranche_name(token, tier)} ({f.pnl_usd:+,.0f})")  # fmt: skip
     ax2.axhline(0, color="grey", lw=0.8)
     ax2.set_ylabel("P&L: premiums minus\npayouts (USD)")
+    _dollars(ax, ax2)
     finish(fig, (ax, ax2), "pool", "pool assets and P&L per tranche")
     return written
 
