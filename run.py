@@ -12,7 +12,8 @@ python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed 
 python run.py sweep NAME|--grid scenario=a,b --grid key=v1,v2,... [--runs R] [--seed BASE]
                    [--timeseries] [--backend local|ray] [--address ADDR] [--ray-token-file F]
                    [--workers W] [--set ...] --out DIR [--force]
-python run.py plot DIR                        figures of a run, sweep or solvency folder
+python run.py report DIR                      one self-contained report.html for any folder
+python run.py plot DIR [--metric NAME]        figures of a run, sweep, solvency, calibrate folder
 
 Every command's --help shows its defaults. A bad value is one line naming the option and what
 is allowed, exit status 2; output folders appear only complete (see _publishing).
@@ -86,6 +87,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         if key in report:  # the report's fields are being renamed with their units
             print(f"{key:<26} {report[key]}")
     print(f"run folder                 {out}")
+    _html(args, out)
     return 0
 
 
@@ -213,10 +215,12 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
     for path in _shown(figures, stage, out):
         print(f"wrote {path}")
     print(f"solvency folder            {out}")
+    _html(args, out)
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from risk.plots import plot_calibrate
     from risk.solvency import run_calibrate
 
     def run_it(study, out, map_fn, progress):
@@ -241,7 +245,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
               "(higher collateral_scale or vol_multiplier, lower cap_scale)")  # fmt: skip
     for note in doc["notes"]:
         print(f"warning: {note['text']}", file=sys.stderr)
+    print(f"wrote {plot_calibrate(out)[0]}")  # the frontier figure (risk/plots.py)
     print(f"calibrate folder           {out}")
+    _html(args, out)
     return 0
 
 
@@ -270,6 +276,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"table       {out / 'sweep.csv'}")
     if args.timeseries:
         print(f"timeseries  {out / 'timeseries.csv'}")
+    _html(args, out)  # failed runs too: their rows say why
     if failed:
         print(f"error: {failed} of {len(table)} runs failed (their rows say why)", file=sys.stderr)
         return 1
@@ -279,7 +286,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from scenarios.plots import plot_folder
 
-    for path in plot_folder(Path(args.folder)):
+    for path in plot_folder(Path(args.folder), args.metric):
         print(f"wrote {path}")
     return 0
 
@@ -297,6 +304,19 @@ def _timing(started: float, fraction: float | None) -> str:
     if fraction is not None and 0 < fraction < 1:
         text += f", ETA {_clock(elapsed * (1 - fraction) / fraction)}"
     return text
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from scenarios.html_report import write_report
+
+    print(f"wrote {write_report(Path(args.folder))}")
+    return 0
+
+
+def _html(args: argparse.Namespace, out: Path) -> None:
+    """`--html`: the folder's self-contained report.html (scenarios/html_report.py)."""
+    if args.html:
+        _cmd_report(argparse.Namespace(folder=out))
 
 
 class _Bar:
@@ -429,6 +449,7 @@ def _out_args(cmd: argparse.ArgumentParser, what: str, required: bool = True) ->
         "--force", action="store_true", help="replace --out if it holds an earlier output folder"
     )
     cmd.add_argument("--progress", action="store_true", help="progress line even when piped")
+    cmd.add_argument("--html", action="store_true", help="also write report.html")
 
 
 def _backend_args(cmd: argparse.ArgumentParser, workers: str) -> None:
@@ -535,7 +556,11 @@ def parser() -> argparse.ArgumentParser:
     sw.set_defaults(func=_cmd_sweep)
     pl = sub.add_parser("plot", help="draw the standard figures of a run/sweep/solvency folder")
     pl.add_argument("folder")
+    pl.add_argument("--metric", help="sweep: ruin (default) or a sweep.csv column")
     pl.set_defaults(func=_cmd_plot)
+    rp = sub.add_parser("report", help="write a folder's self-contained report.html")
+    rp.add_argument("folder")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 
