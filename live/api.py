@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from actors.messages import QuoteOffer, QuoteRefused, QuoteRequest
 from chain import payloads
 from chain.clarity import StandardPrincipal, principal
-from chain.contracts import BTC_USD, SBTC, STX, STX_USD, TOKEN_UNIT
+from chain.contracts import BTC_USD, SBTC, STX, STX_USD
 from live.auth import SignInRefused
 from live.limits import BodyLimit, retry_after
 from live.metrics import CONTENT_TYPE
@@ -210,6 +210,11 @@ def create_app(service: Any) -> FastAPI:
         if first.get("type") == "extra_forbidden":
             msg = "unknown field"
         return JSONResponse({"error": "invalid", "detail": f"{where}: {msg}"}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        # the type only: an exception's text may quote a URL with a password in it
+        return JSONResponse({"error": "internal", "detail": type(exc).__name__}, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -525,14 +530,14 @@ def create_app(service: Any) -> FastAPI:
 
     @app.get("/v1/me/policies", tags=["sign-in"])
     async def my_policies(
-        me: Annotated[str, Depends(session_principal)],
+        me: str = Depends(session_principal),
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         after: Annotated[int | None, Query(ge=0)] = None,
     ) -> dict[str, Any]:
         return await list_policies(me, None, limit, after)
 
     @app.get("/v1/me/positions", tags=["sign-in"])
-    async def my_positions(me: Annotated[str, Depends(session_principal)]) -> dict[str, Any]:
+    async def my_positions(me: str = Depends(session_principal)) -> dict[str, Any]:
         return await positions(me)
 
     # -- operations --
@@ -608,5 +613,21 @@ def allowed_range(reason: str, view: RegistryView) -> dict[str, Any] | None:
     return ranges or None
 
 
-def token_units(token: int) -> int:
-    return TOKEN_UNIT[token]
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI schema without an engine (the schema depends on no setting);
+    `python -m live.api > ops/openapi.json` refreshes the checked-in copy."""
+    from types import SimpleNamespace
+
+    from live.config import ApiSettings
+    from live.metrics import Metrics
+
+    stand_in = SimpleNamespace(config=SimpleNamespace(api=ApiSettings()), metrics=Metrics())
+    return create_app(stand_in).openapi()
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    json.dump(openapi_document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

@@ -81,7 +81,8 @@ class Service:
         futures = [p.params, p.burn_height, p.onchain, p.prices, p.tranches, p.config]
         for _ in range(3):  # a copy can meet the actor mid-update: take another
             try:
-                params, height, onchain, prices, tranches, config = pykka.get_all(futures, timeout=5)
+                got = pykka.get_all(futures, timeout=5)
+                params, height, onchain, prices, tranches, config = got
                 return RegistryView(
                     dict(params),
                     height,
