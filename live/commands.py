@@ -289,7 +289,12 @@ def quote(args) -> int:
         raise ConfigError(_refusal(answer))
     if status != 200:
         raise ConfigError(f"{path}: {answer.get('detail', status)}")
-    print(json.dumps(answer["payload"] if args.action != "purchase" else answer, indent=2))
+    if args.action == "purchase":
+        q = answer["quote"]
+        print(f"quote {q['quote_id']}: premium {q['premium']}, collateral {q['collateral']} "
+              f"({q['token']} units), tier {q['tier']}, valid to burn block {q['quote_expiry']}",
+              file=sys.stderr)  # fmt: skip
+    print(json.dumps(answer["payload"], indent=2))
     return 0
 
 

@@ -90,16 +90,22 @@ class WriterLock:
         import psycopg
 
         url = self._url
-        conn = psycopg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            dbname=url.database,
-            autocommit=True,
-            application_name="bithedge-writer-lock",
-            **dict(url.query),
-        )
+        try:
+            conn = psycopg.connect(
+                host=url.host,
+                port=url.port,
+                user=url.username,
+                password=url.password,
+                dbname=url.database,
+                autocommit=True,
+                application_name="bithedge-writer-lock",
+                **dict(url.query),
+            )
+        except psycopg.Error as exc:  # libpq's text names host and port, never the password
+            from scenarios.config import ConfigError
+
+            cause = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"store.url: cannot open {self.target.where}: {cause}") from None
         try:
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (PG_LOCK_KEY,)).fetchone()
         except BaseException:
