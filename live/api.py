@@ -164,6 +164,34 @@ def _int(v: int) -> str:
     return str(v)
 
 
+class Timed:
+    """ASGI middleware: each request's latency by route template, method and status (plain
+    ASGI rather than `@app.middleware`, which costs a task and a stream per request)."""
+
+    def __init__(self, app: Any, histogram: Any):
+        self.app, self.histogram = app, histogram
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def watch(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.histogram.labels(path, scope["method"], str(status[0])).observe(
+                time.perf_counter() - start
+            )
+
+
 def create_app(service: Any) -> FastAPI:
     """The ASGI app of one engine; `service` is `live.service.Service`."""
     cfg = service.config.api
@@ -186,16 +214,7 @@ def create_app(service: Any) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     metrics = service.metrics
 
-    @app.middleware("http")
-    async def timed(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.http.labels(path, request.method, str(response.status_code)).observe(
-            time.perf_counter() - start
-        )
-        return response
+    app.add_middleware(Timed, histogram=metrics.http)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -547,7 +566,7 @@ def create_app(service: Any) -> FastAPI:
         """What the engine sees now: chain tip, prices, outbox, readiness (`run.py status`)."""
         view = await service.registry_view()
         ready = await service.readiness()
-        depth, oldest = await service.reads.outbox()
+        depth, oldest = await service.outbox()
         return {
             "network": service.config.network,
             "burn_height": view.burn_height,
@@ -560,12 +579,7 @@ def create_app(service: Any) -> FastAPI:
                 }
                 for a in (BTC_USD, STX_USD)
             },
-            "outbox": {
-                "pending": depth,
-                "oldest_age_seconds": None
-                if oldest is None
-                else max(0.0, service.clock() - oldest),
-            },
+            "outbox": {"pending": depth, "oldest_age_seconds": oldest},
             "ready": ready,
             "limits": allowed_range("all", view),
         }

@@ -61,7 +61,9 @@ class LiveLog:
             if self._file is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
-        logger.log(console.level(kind), console.line(kind, values))
+        level = console.level(kind)
+        if logger.isEnabledFor(level):  # a quote's line is DEBUG: not formatted unless shown
+            logger.log(level, console.line(kind, values))
         for listener in self.listeners:
             listener(kind, values)
 
@@ -268,6 +270,8 @@ class LiveEngine:
             self.health.last_error = f"{type(exc).__name__}: {exc}"
             raise
         self.health.last_poll_ok = self.clock()
+        assert self.store is not None
+        self.store.flush()  # what the actors buffered becomes visible to the API's reads
         return blocks
 
     def stop(self) -> None:

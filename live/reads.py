@@ -132,12 +132,11 @@ class Reads:
         rows = await self._all(stmt)
         return (rows[0].ts, int(rows[0].price), rows[0].sources) if rows else None
 
-    async def outbox(self) -> tuple[int, float | None]:
-        """(pending transactions, creation time of the oldest), as the engine's clock saw it."""
+    async def pending_txids(self) -> list[str]:
+        """The outbox's pending transactions (the Signer records no wall-clock time in the
+        outbox, so how long each has been pending is tracked by whoever asks: live/service.py)."""
         o = OUTBOX.c
-        stmt = select(func.count(), func.min(o.created)).where(o.status == "pending")
-        rows = await self._all(stmt)
-        return (rows[0][0], rows[0][1]) if rows else (0, None)
+        return [r.txid for r in await self._all(select(o.txid).where(o.status == "pending"))]
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -72,6 +72,7 @@ class Service:
         self._view: tuple[float, RegistryView] | None = None
         self._view_lock = asyncio.Lock()
         self._balance: tuple[float, int, int] | None = None
+        self._pending_since: dict[str, float] = {}  # txid -> when first seen pending
         self.risk: Any = None  # live/risk.py's ShadowRisk, when configured
 
     # -- the engine's state --
@@ -113,6 +114,14 @@ class Service:
 
     def risk_report(self) -> Any:
         return None if self.risk is None else self.risk.report()
+
+    async def outbox(self) -> tuple[int, float | None]:
+        """(pending transactions, seconds the oldest has been pending as seen from here)."""
+        now = self.clock()
+        pending = await self.reads.pending_txids()
+        seen = {t: self._pending_since.get(t, now) for t in pending}
+        self._pending_since = seen
+        return len(seen), (now - min(seen.values()) if seen else None)
 
     async def signer_account(self) -> tuple[int, int] | None:
         """(balance in micro-STX, nonce) of the backend key, cached a few seconds."""
@@ -170,13 +179,9 @@ class Service:
             "balance_ustx": None if acct is None else str(acct[0]),
             "floor_ustx": str(api.ready_min_signer_ustx),
         }
-        depth, oldest = await self.reads.outbox()
-        stuck = oldest is not None and now - oldest > api.ready_outbox_age_seconds
-        checks["outbox"] = {
-            "ok": not stuck,
-            "pending": depth,
-            "oldest_age_seconds": None if oldest is None else max(0.0, now - oldest),
-        }
+        depth, oldest = await self.outbox()
+        stuck = oldest is not None and oldest > api.ready_outbox_age_seconds
+        checks["outbox"] = {"ok": not stuck, "pending": depth, "oldest_age_seconds": oldest}
         ok = all(c["ok"] for c in checks.values())
         for name, c in checks.items():
             self.metrics.ready.labels(name).set(1 if c["ok"] else 0)
@@ -197,9 +202,9 @@ class Service:
                 m.onchain_age.labels(asset).set(max(0, view.burn_height - height))
             if asset in view.prices:
                 m.volatility.labels(asset).set(view.prices[asset].vol)
-        depth, oldest = await self.reads.outbox()
+        depth, oldest = await self.outbox()
         m.outbox_depth.set(depth)
-        m.outbox_age.set(0 if oldest is None else max(0.0, now - oldest))
+        m.outbox_age.set(oldest or 0)
         acct = await self.signer_account()
         if acct is not None:
             m.signer_balance.set(acct[0])
