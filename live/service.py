@@ -268,6 +268,7 @@ class ApiServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            timeout_keep_alive=75,
             timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)

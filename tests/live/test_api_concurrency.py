@@ -25,7 +25,7 @@ CLIENTS, SECONDS, POLICIES = 50, 60.0, 40
 
 
 def test_fifty_clients_for_a_minute_while_the_engine_pushes_and_settles(tmp_path, capsys):
-    h = Harness(tmp_path, block_seconds=0.5, burn_seconds=2.0, per_principal=30,
+    h = Harness(tmp_path, block_seconds=0.5, burn_seconds=2.0, per_principal=10,
                 per_address=3000)  # fmt: skip
     try:
         h.exchanges.set_price("BTC-USD", "50000.00")  # every policy pays
@@ -60,7 +60,7 @@ def test_fifty_clients_for_a_minute_while_the_engine_pushes_and_settles(tmp_path
         counts = {f"{k}:{s}": n for (k, s), n in sorted(stats.statuses.items())}
         print(f"\nconcurrency: {counts} errors={len(stats.errors)} "
               f"settled_during_load={len(settled_during_load)}/{POLICIES}")  # fmt: skip
-    assert stats.errors == []
+    assert stats.errors == [], stats.errors[:5]
     assert {s for (_k, s) in stats.statuses} <= {200, 422, 429}
     assert stats.statuses[("quote", 200)] > 0 and stats.statuses[("pool", 200)] > 0
     assert stats.statuses[("signin", 200)] > 0
