@@ -269,13 +269,6 @@ def create_app(service: Any) -> FastAPI:
         buyer = _principal("buyer", body.buyer, service)
         limit(service.quote_address_limit, client_address(request), "quotes from this address")
         limit(service.quote_principal_limit, buyer.address, "quotes for this principal")
-        if service.breaker_open(TOKENS[body.token], body.tier):
-            raise ApiError(
-                422,
-                "quote-refused",
-                "circuit breaker open for this tranche",
-                reason="circuit-breaker",
-            )
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         token = TOKENS[body.token]

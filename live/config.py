@@ -110,6 +110,19 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """Shadow risk (`[risk]`): the Monte Carlo solvency forecast of the live book every
+    `every_blocks` burn blocks, and the circuit breaker on its ruin upper bound."""
+
+    enabled: bool = True
+    every_blocks: int = 6
+    paths: int = 2000
+    horizon_days: int = 30
+    seed: int = 1
+    breaker_ruin_upper: float | None = 0.01  # None: publish only, never stop quoting
+
+
+@dataclass(frozen=True)
 class LiveConfig:
     network: str  # mainnet, testnet or devnet
     node_url: str
@@ -126,6 +139,7 @@ class LiveConfig:
     block_poll_seconds: float
     log_path: Path | None
     api: ApiSettings = field(default_factory=ApiSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
 
     @property
     def tx_network(self) -> Network:
@@ -206,7 +220,7 @@ def _key(where: str, raw: Any) -> KeySource:
 
 def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
     _unknown(doc, "config", {"network", "contracts", "keys", "store", "oracle", "signer", "engine",
-                             "api"})  # fmt: skip
+                             "api", "risk"})  # fmt: skip
     net = _section(doc, "network")
     _unknown(net, "network", {"name", "url", "api_key_env", "timeout_seconds"})
     name = net.get("name")
@@ -332,6 +346,27 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         block_poll_seconds=poll,
         log_path=(base / log) if log else None,
         api=_api(_section(doc, "api", required=False)),
+        risk=_risk(_section(doc, "risk", required=False)),
+    )
+
+
+def _risk(risk: dict) -> RiskSettings:
+    d = RiskSettings()
+    _unknown(risk, "risk", set(RiskSettings.__dataclass_fields__))
+    enabled = risk.get("enabled", d.enabled)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"risk.enabled: {enabled!r} is not valid; allowed: true or false")
+    limit = risk.get("breaker_ruin_upper", d.breaker_ruin_upper)
+    if limit is not False:  # false turns the breaker off
+        limit = _number(risk, "risk", "breaker_ruin_upper", d.breaker_ruin_upper, 0, 1)
+    n = _number
+    return RiskSettings(
+        enabled=enabled,
+        every_blocks=n(risk, "risk", "every_blocks", d.every_blocks, 1, 10_000, int),
+        paths=n(risk, "risk", "paths", d.paths, 100, 1_000_000, int),
+        horizon_days=n(risk, "risk", "horizon_days", d.horizon_days, 1, 365, int),
+        seed=n(risk, "risk", "seed", d.seed, 0, 2**32 - 1, int),
+        breaker_ruin_upper=None if limit is False else limit,
     )
 
 

@@ -132,6 +132,8 @@ class LiveEngine:
         self.api_client: NodeClient | None = None  # the API's own node client (tests inject)
         self.api: Any = None  # live.service.ApiServer once serve_api() ran
         self.metrics: Any = None
+        self.risk: Any = None  # live.risk.ShadowRisk when [risk] is enabled
+        self._registry_proxy: Any = None
         self.backend_address = ""
         from live.api import Health
 
@@ -191,6 +193,11 @@ class LiveEngine:
         pool = runtime.start(PoolActor, chain, store, log, contracts)
         registry = runtime.start(RegistryActor, chain, store, log, contracts)
         self.actors = (signer, oracle, pool, registry)
+        self._registry_proxy = registry.proxy()
+        if cfg.risk.enabled:
+            from live.risk import ShadowRisk
+
+            self.risk = ShadowRisk(self, cfg.risk, self.metrics, log)
         connect = Connect(oracle, registry, pool, signer)
         for ref in self.actors:
             ref.tell(connect)
@@ -272,7 +279,28 @@ class LiveEngine:
         self.health.last_poll_ok = self.clock()
         assert self.store is not None
         self.store.flush()  # what the actors buffered becomes visible to the API's reads
+        if self.risk is not None and blocks:
+            self.risk.maybe_run(blocks[-1].burn_height)
         return blocks
+
+    def registry_view(self):
+        """A copy of what the Registry sees now (prices and volatility, parameters, tranche
+        views), asked of the actor itself through its pykka proxy; blocks until it answers."""
+        import pykka
+
+        from live.api import RegistryView
+
+        p = self._registry_proxy
+        for _ in range(3):  # a copy can meet the actor mid-update: take another
+            futures = [p.params, p.burn_height, p.onchain, p.prices, p.tranches, p.config]
+            try:
+                got = pykka.get_all(futures, timeout=5)
+                params, height, onchain, prices, tranches, config = got
+                return RegistryView(dict(params), height, dict(onchain), dict(prices),
+                                    dict(tranches), config.quote_ttl_blocks)  # fmt: skip
+            except RuntimeError:
+                continue
+        raise RuntimeError("the registry's view kept changing")
 
     def stop(self) -> None:
         """Stops the API, lets every actor drain its inbox, then makes the store durable and
@@ -280,6 +308,8 @@ class LiveEngine:
         if self.api is not None:
             self.api.stop()
             self.api = None
+        if self.risk is not None:
+            self.risk.join()
         for ref in self.actors:
             try:
                 ref.stop(block=True, timeout=30)

@@ -103,6 +103,24 @@ class Metrics:
             "bithedge_tranche_coverage", "assets / collateral required at current prices", *TRANCHE
         )
         self.ready = g("bithedge_ready", "1 when every readiness check passes", "check")
+        self.risk_ruin = g(
+            "bithedge_risk_ruin",
+            "Shadow risk: forecast ruin probability "
+            "(estimate, and the upper bound of its 95% Wilson interval)",
+            *TRANCHE,
+            "bound",
+        )
+        self.risk_coverage = g(
+            "bithedge_risk_coverage_min",
+            "Shadow risk: quantiles of the lowest coverage over the horizon",
+            *TRANCHE,
+            "quantile",
+        )
+        self.risk_var = g(
+            "bithedge_risk_loss_var_usd", "Shadow risk: loss VaR (USD) by level", *TRANCHE, "level"
+        )
+        self.risk_height = g("bithedge_risk_height", "Burn height of the last forecast")
+        self.risk_seconds = g("bithedge_risk_seconds", "How long the last forecast took")
 
     def _gauge(self, name: str, doc: str, *labels: str) -> Gauge:
         return Gauge(name, doc, list(labels), registry=self.registry)

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pykka
-
 from chain import payloads
 from chain.contracts import BTC_USD, STX_USD, TRANCHES
 from live.api import Health, RegistryView, create_app
@@ -50,7 +48,7 @@ class Service:
         cfg = self.config = engine.config
         self.clock = engine.clock
         self.registry = engine.registry
-        self._proxy = engine.registry.proxy()
+        self._engine_view = engine.registry_view
         self.metrics = metrics
         self.health = health
         self.backend_address: str = engine.backend_address
@@ -73,28 +71,9 @@ class Service:
         self._view_lock = asyncio.Lock()
         self._balance: tuple[float, int, int] | None = None
         self._pending_since: dict[str, float] = {}  # txid -> when first seen pending
-        self.risk: Any = None  # live/risk.py's ShadowRisk, when configured
+        self.risk = engine.risk  # live/risk.py's ShadowRisk, when [risk] is enabled
 
     # -- the engine's state --
-
-    def _read_view(self) -> RegistryView:
-        p = self._proxy
-        futures = [p.params, p.burn_height, p.onchain, p.prices, p.tranches, p.config]
-        for _ in range(3):  # a copy can meet the actor mid-update: take another
-            try:
-                got = pykka.get_all(futures, timeout=5)
-                params, height, onchain, prices, tranches, config = got
-                return RegistryView(
-                    dict(params),
-                    height,
-                    dict(onchain),
-                    dict(prices),
-                    dict(tranches),
-                    config.quote_ttl_blocks,
-                )
-            except RuntimeError:
-                futures = [p.params, p.burn_height, p.onchain, p.prices, p.tranches, p.config]
-        raise RuntimeError("the registry's view kept changing")
 
     async def registry_view(self) -> RegistryView:
         now = time.monotonic()
@@ -102,7 +81,7 @@ class Service:
             return self._view[1]
         async with self._view_lock:
             if self._view is None or time.monotonic() - self._view[0] >= VIEW_TTL:
-                view = await asyncio.to_thread(self._read_view)
+                view = await asyncio.to_thread(self._engine_view)
                 self._view = (time.monotonic(), view)
             return self._view[1]
 

@@ -106,6 +106,15 @@ def running(tmp_path, devnet, exchanges):
         r.node.close()
 
 
+def wallet_call(payload: dict, post_conditions: tuple) -> payloads.CallPayload:
+    """The call a wallet builds from the API's JSON payload (its hex arguments decoded)."""
+    from chain.clarity import deserialize, principal
+
+    args = tuple(deserialize(bytes.fromhex(a.removeprefix("0x"))) for a in payload["functionArgs"])
+    return payloads.CallPayload(principal(payload["sender"]), principal(payload["contract"]),
+                                payload["functionName"], args, post_conditions)  # fmt: skip
+
+
 def node_sign_structured(domain_hex: str, message_hex: str, private_key: str) -> str:
     """A signature made as a wallet makes it: `@stacks/transactions`' `signStructuredData` in
     Node, over the domain and message the API sent (decoded from their consensus bytes)."""

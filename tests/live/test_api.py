@@ -18,12 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chain import sip018
 from chain.clarity import UInt, deserialize
-from chain.contracts import SATS
+from chain.contracts import SATS, STX
+from chain.payloads import sends
 from live.api import openapi_document
 from sim.devnet import Devnet, DevnetServer
 from store import open_store
 from tests.chain.exchange_server import ExchangeServer
-from tests.live.service_fixtures import ORIGIN, node_sign_structured, start_engine
+from tests.live.service_fixtures import ORIGIN, node_sign_structured, start_engine, wallet_call
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
@@ -140,18 +141,8 @@ def test_a_quote_is_signed_bought_on_chain_and_listed(svc):
     assert tup["premium"] == UInt(int(q["premium"])) and tup["quote-id"] == UInt(int(q["quote_id"]))
     assert from_hex(payload["functionArgs"][1]).value.hex() == got["signature"]
     # the buyer signs it as a wallet would, from the JSON alone
-    from chain import payloads
-    from chain.clarity import principal
-
-    call = payloads.CallPayload(
-        principal(payload["sender"]),
-        principal(payload["contract"]),
-        payload["functionName"],
-        tuple(from_hex(a) for a in payload["functionArgs"]),
-        payloads.purchase(
-            svc.engine.config.contracts, _quote(q), bytes.fromhex(got["signature"])
-        ).post_conditions,
-    )
+    pays = sends(svc.engine.config.contracts, buyer.principal(), STX, int(q["premium"]))
+    call = wallet_call(payload, (pays,))
     raw = call.sign(buyer, nonce=svc.users.nonce(buyer.principal()), fee=1000).serialize()
     txid = svc.node.broadcast(raw)
     svc.turn()
@@ -168,15 +159,6 @@ def test_a_quote_is_signed_bought_on_chain_and_listed(svc):
     tranche = next(t for t in pool["tranches"] if (t["token"], t["tier"]) == ("stx", q["tier"]))
     assert int(tranche["locked"]) >= int(q["collateral"])
     assert int(tranche["premiums_30d"]) == int(q["premium"])
-
-
-def _quote(q: dict):
-    from chain.clarity import principal
-    from chain.quotes import Quote
-
-    return Quote(principal(q["buyer"]), int(q["amount_sats"]), int(q["strike"]), q["expiration"],
-                 int(q["premium"]), int(q["collateral"]), 0 if q["token"] == "stx" else 1,
-                 q["tier"], q["quote_expiry"], int(q["quote_id"]))  # fmt: skip
 
 
 def test_refusals_name_the_reason_and_the_allowed_range(svc):
