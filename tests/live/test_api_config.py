@@ -78,3 +78,58 @@ def test_a_bad_field_is_one_line_naming_it(patch, message):
         parse(doc(**patch))
     assert str(err.value).startswith(message), str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_risk_defaults_and_fields():
+    from live.config import RiskSettings
+
+    assert parse(doc()).risk == RiskSettings()
+    got = parse(doc(risk__every_blocks=3, risk__paths=100, risk__horizon_days=7, risk__seed=9,
+                    risk__breaker_ruin_upper=False, risk__enabled=False)).risk  # fmt: skip
+    assert got == RiskSettings(False, 3, 100, 7, 9, None)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        (
+            {"risk__every_blocks": 0},
+            "risk.every_blocks: 0 is not valid; allowed: an integer from 1",
+        ),
+        ({"risk__paths": 10}, "risk.paths: 10 is not valid; allowed: an integer from 100"),
+        ({"risk__horizon_days": 400}, "risk.horizon_days: 400 is not valid"),
+        (
+            {"risk__breaker_ruin_upper": 2},
+            "risk.breaker_ruin_upper: 2 is not valid; allowed: a number from 0 to 1",
+        ),
+        ({"risk__breaker_ruin_upper": True}, "risk.breaker_ruin_upper: True is not valid"),
+        ({"risk__enabled": 1}, "risk.enabled: 1 is not valid; allowed: true or false"),
+        ({"risk__colour": 1}, "risk.colour: unknown field; allowed: breaker_ruin_upper"),
+    ],
+)
+def test_a_bad_risk_field_is_one_line(patch, message):
+    with pytest.raises(ConfigError) as err:
+        parse(doc(**patch))
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_every_metric_the_ops_files_use_is_exported():
+    """The alert rules and the dashboard name only metrics the engine exports."""
+    import json
+    import re
+    from pathlib import Path
+
+    from live.metrics import Metrics
+
+    root = Path(__file__).resolve().parents[2] / "ops"
+    exported = set()
+    for family in Metrics().registry.collect():
+        exported |= {s.name for s in family.samples} | {family.name}
+        if family.type == "counter":  # a labelled counter has no sample until first counted
+            exported.add(family.name + "_total")
+    exported |= {f"{n}_bucket" for n in exported}
+    text = (root / "prometheus-alerts.yml").read_text()
+    text += json.dumps(json.loads((root / "grafana-dashboard.json").read_text()))
+    used = set(re.findall(r"\bbithedge_[a-z_]+", text))
+    used -= {"bithedge_engine"}  # the dashboard's uid
+    assert used and used <= exported, used - exported
