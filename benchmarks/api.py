@@ -46,7 +46,7 @@ USD, SATS = 100_000_000, 100_000_000
 API_SECTION = """
 [api]
 host = "127.0.0.1"
-port = 0
+port = {port}
 quotes_per_minute_principal = {per_principal}
 quotes_per_minute_address = {per_address}
 # devnet burn blocks come every few seconds, not every ten minutes
@@ -66,6 +66,7 @@ class Harness:
         users: int = 6,
         per_principal: int = 100_000,
         per_address: int = 1_000_000,
+        port: int = 0,
     ):
         self.work = work
         self.devnet = Devnet(users=users, block_seconds=block_seconds, burn_seconds=burn_seconds)
@@ -79,32 +80,26 @@ class Harness:
         text = self.config.read_text()
         text = text.replace("poll_seconds = 60", "poll_seconds = 1")
         text = text.replace("min_interval_seconds = 30", "min_interval_seconds = 1")
-        text += API_SECTION.format(per_principal=per_principal, per_address=per_address)
+        text += API_SECTION.format(per_principal=per_principal, per_address=per_address, port=port)
         self.config.write_text(text)
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.stderr: list[str] = []
 
-    def start_engine(self, timeout: float = 120) -> str:
+    def spawn(self, *flags: str) -> Engine:
+        """`run.py live` on this harness's config, its stderr followed on a thread."""
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "run.py", "live", "--config", str(self.config)],
+        proc = subprocess.Popen(
+            [sys.executable, "run.py", "live", "--config", str(self.config), *flags],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        found = threading.Event()
+        return Engine(proc)
 
-        def read() -> None:
-            assert self.proc is not None and self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.stderr.append(line)
-                m = re.search(r"API on (\S+);", line)
-                if m:
-                    self.url = m.group(1)
-                    found.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        if not found.wait(timeout):
-            raise RuntimeError("the engine did not start: " + "".join(self.stderr[-5:]))
+    def start_engine(self, timeout: float = 120) -> str:
+        engine = self.spawn()
+        self.proc, self.stderr = engine.proc, engine.lines
+        line = engine.wait_for(r"API on (\S+);", timeout)
+        self.url = re.search(r"API on (\S+);", line).group(1)
         return self.url
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -133,6 +128,38 @@ class Harness:
         self.server.shutdown()
         self.exchanges.close()
         self.devnet.close()
+
+
+class Engine:
+    """One `run.py live` process and the stderr lines it has printed so far."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.lines: list[str] = []
+        self._new = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._new:
+                self.lines.append(line)
+                self._new.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> str:
+        """The first line matching `pattern`, waiting for it; RuntimeError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._new:
+            while True:
+                for line in self.lines:
+                    if re.search(pattern, line):
+                        return line
+                left = deadline - time.monotonic()
+                seen = len(self.lines)
+                if left > 0:
+                    self._new.wait(min(left, 0.5))
+                if left <= 0 or (self.proc.poll() is not None and len(self.lines) == seen):
+                    raise RuntimeError(f"no {pattern!r}: " + "".join(self.lines[-5:]))
 
 
 @dataclass
