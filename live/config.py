@@ -353,9 +353,7 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
 def _risk(risk: dict) -> RiskSettings:
     d = RiskSettings()
     _unknown(risk, "risk", set(RiskSettings.__dataclass_fields__))
-    enabled = risk.get("enabled", d.enabled)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"risk.enabled: {enabled!r} is not valid; allowed: true or false")
+    enabled = _bool(risk, "risk", "enabled", d.enabled)
     limit = risk.get("breaker_ruin_upper", d.breaker_ruin_upper)
     if limit is not False:  # false turns the breaker off
         limit = _number(risk, "risk", "breaker_ruin_upper", d.breaker_ruin_upper, 0, 1)
@@ -387,12 +385,17 @@ def _origin(raw: Any) -> str:
     return raw.rstrip("/")
 
 
+def _bool(table: dict, where: str, key: str, default: bool) -> bool:
+    raw = table.get(key, default)
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: true or false")
+    return raw
+
+
 def _api(api: dict) -> ApiSettings:
     d = ApiSettings()
     _unknown(api, "api", set(ApiSettings.__dataclass_fields__))
-    enabled = api.get("enabled", d.enabled)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"api.enabled: {enabled!r} is not valid; allowed: true or false")
+    enabled = _bool(api, "api", "enabled", d.enabled)
     host = _string(api, "api", "host", d.host)
     import ipaddress
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chain import payloads
 from chain.contracts import SATS, SBTC, STX
@@ -23,18 +22,11 @@ from chain.stacks import StacksChain
 from live.config import load
 from live.engine import LiveEngine
 from tests.live.conftest import live_toml
+from tests.live.test_end_to_end import Clock
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 ORIGIN = "https://app.bithedge.test"
 STX_UNIT = 1_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 API_TOML = f"""
@@ -69,6 +61,11 @@ class Running:
         self.engine.sync()
         self.engine.store.flush()
 
+    def close(self) -> None:
+        self.http.close()
+        self.engine.stop()
+        self.node.close()
+
     def fund(self) -> None:
         """Two providers deposit into every tranche with their own signed transactions."""
         accounts = self.devnet.deployment.accounts
@@ -93,17 +90,6 @@ def start_engine(tmp_path: Path, devnet, exchanges, extra: str = API_TOML) -> Ru
     node = NodeClient(devnet.server_url)
     return Running(engine, devnet, exchanges, clock, httpx.Client(base_url=url, timeout=30),
                    StacksChain(node, engine.config.contracts), node, tmp_path)  # fmt: skip
-
-
-@pytest.fixture
-def running(tmp_path, devnet, exchanges):
-    r = start_engine(tmp_path, devnet, exchanges)
-    try:
-        yield r
-    finally:
-        r.http.close()
-        r.engine.stop()
-        r.node.close()
 
 
 def wallet_call(payload: dict, post_conditions: tuple) -> payloads.CallPayload:

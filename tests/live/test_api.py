@@ -78,9 +78,7 @@ def svc(tmp_path_factory):
     try:
         yield r
     finally:
-        r.http.close()
-        r.engine.stop()
-        r.node.close()
+        r.close()
         exchanges.close()
         server.shutdown()
         node.close()

@@ -55,9 +55,7 @@ def test_status_and_quote_ask_the_running_engine(tmp_path, devnet, exchanges):
         assert '"functionName": "purchase-policy"' in got.stdout
         assert got.stderr.startswith("quote ")
     finally:
-        r.http.close()
-        r.engine.stop()
-        r.node.close()
+        r.close()
     # no engine running: one line, exit 3
     for args in (("status",), ("quote", "deposit", "--sender", buyer, "--tier", "0",
                                "--amount", "10")):  # fmt: skip

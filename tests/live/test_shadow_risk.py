@@ -87,6 +87,4 @@ def test_forecast_published_and_breaker_opens_and_lifts(tmp_path, devnet, exchan
         log = (tmp_path / "live-events.jsonl").read_text()
         assert '"kind": "quote-circuit-open"' in log and '"kind": "quote-circuit-closed"' in log
     finally:
-        r.http.close()
-        r.engine.stop()
-        r.node.close()
+        r.close()
