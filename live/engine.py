@@ -279,9 +279,26 @@ class LiveEngine:
         self.health.last_poll_ok = self.clock()
         assert self.store is not None
         self.store.flush()  # what the actors buffered becomes visible to the API's reads
+        self._report(blocks)
         if self.risk is not None and blocks:
             self.risk.maybe_run(blocks[-1].burn_height)
         return blocks
+
+    def _report(self, blocks: list[Block]) -> None:
+        """Confirmations of the backend's transactions and payouts, for the operator's console
+        (the event log's actors record decisions; these are the chain's answers)."""
+        assert self.log is not None
+        for block in blocks:
+            for r in block.receipts:
+                if r.sender == self.backend_address:
+                    self.log.record("tx-confirmed", txid=r.txid, call=r.call, nonce=r.nonce,
+                                    status=r.status.value, height=block.height)  # fmt: skip
+            registry = self.config.contracts.registry.address
+            for e in decode_prints(block.events):
+                if e["_contract"] == registry and e["event"] == "policy-settled":
+                    self.log.record("payout", policy=e["id"], owner=e["owner"],
+                                    price=e["price"], payout=e["payout"], paid=e["paid"],
+                                    token=e["token"])  # fmt: skip
 
     def registry_view(self):
         """A copy of what the Registry sees now (prices and volatility, parameters, tranche

@@ -409,6 +409,7 @@ def test_nothing_secret_in_any_response_or_log_line(svc):
     assert svc.tokens, "the sign-in test ran and kept its token"
     logs = "\n".join(svc.capture.lines) + (svc.tmp / "live-events.jsonl").read_text()
     assert "quote" in logs and "oracle-push" in logs  # the capture did see the run
+    assert "price=65,000.00 USD" in logs and "tx-confirmed" in logs  # the console's lines
     answers = [a for a in svc.responses if not any(t in a and '"token"' in a for t in svc.tokens)]
     assert len(answers) == len(svc.responses) - len(svc.tokens)  # only the session answers
     text = logs + "\n".join(answers)
