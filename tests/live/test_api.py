@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from chain import sip018
@@ -196,6 +198,32 @@ def test_refusals_name_the_reason_and_the_allowed_range(svc):
 def test_quote_input_is_validated(svc, change, field):
     body = quote_body(svc, user(svc, 3).principal().address, **change)
     assert_400(svc.http.post("/v1/quotes", json=body), field)
+
+
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=st.dictionaries(
+        st.sampled_from(["buyer", "amount_sats", "strike", "expiration", "token", "tier", "x"]),
+        st.one_of(
+            st.text(max_size=60),
+            st.integers(),
+            st.floats(),
+            st.none(),
+            st.booleans(),
+            st.lists(st.integers()),
+        ),
+    )
+)
+def test_hostile_quote_bodies_get_a_clear_answer_never_a_500(svc, body):
+    r = svc.http.post("/v1/quotes", json=body)
+    assert r.status_code in (400, 422, 429) or r.status_code == 200, r.text
+    if r.status_code == 400:
+        assert "\n" not in r.json()["detail"]
 
 
 def test_a_body_that_is_not_json_is_400_and_a_huge_one_413(svc):
