@@ -31,6 +31,7 @@ from actors.messages import QuoteOffer, QuoteRefused, QuoteRequest
 from chain import payloads
 from chain.clarity import StandardPrincipal, principal
 from chain.contracts import BTC_USD, SBTC, STX, STX_USD
+from chain.node import NodeError, NodeUnavailable
 from live.auth import SignInRefused
 from live.limits import BodyLimit, retry_after
 from live.metrics import CONTENT_TYPE
@@ -229,6 +230,12 @@ def create_app(service: Any) -> FastAPI:
         if first.get("type") == "extra_forbidden":
             msg = "unknown field"
         return JSONResponse({"error": "invalid", "detail": f"{where}: {msg}"}, status_code=400)
+
+    @app.exception_handler(NodeUnavailable)
+    @app.exception_handler(NodeError)
+    async def node_error(_request: Request, exc: Exception) -> JSONResponse:
+        detail = " ".join(str(exc).split())[:200]
+        return JSONResponse({"error": "node-unavailable", "detail": detail}, status_code=503)
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -235,12 +235,23 @@ def _api_call(config, method: str, path: str, body: dict | None = None) -> tuple
         raise ApiDown(f"{url}{path}: answered {r.status_code} without JSON") from None
 
 
-def _refusal(answer: dict) -> str:
+def _refusal(answer: dict, burn_height: int | None = None) -> str:
+    """`quote refused: duration; allowed: --days 1.0 to 90.0 (expiration 149 to 12962)`."""
     text = answer.get("detail", "refused")
-    allowed = answer.get("allowed")
-    if allowed:
-        shown = "; ".join(f"{k} {v['min']} to {v['max']}" for k, v in allowed.items())
-        text += f"; allowed: {shown}"
+    shown = []
+    for k, v in (answer.get("allowed") or {}).items():
+        lo, hi = int(v["min"]), int(v["max"])
+        if k == "expiration" and burn_height is not None:
+            days = f"--days {(lo - burn_height) / 144:.2f} to {(hi - burn_height) / 144:.2f}"
+            shown.append(f"{days} (expiration {lo} to {hi})")
+        elif k == "strike":
+            shown.append(f"--strike {lo / 1e8:.2f} to {hi / 1e8:.2f} USD")
+        elif k == "amount_sats":
+            shown.append(f"--btc {lo / 1e8:.8f} to {hi / 1e8:.8f}")
+        else:
+            shown.append(f"{k} {lo} to {hi}")
+    if shown:
+        text += "; allowed: " + ", ".join(shown)
     return text
 
 
@@ -253,6 +264,7 @@ def quote(args) -> int:
     if args.tier is not None and args.tier not in (0, 1, 2):
         raise ConfigError(f"--tier: {args.tier} is not valid; allowed: 0, 1, 2")
     token_name = args.token.lower()
+    height = None  # the burn height the API reported, for a purchase's duration
     if args.action == "purchase":
         buyer = _principal("--sender", args.sender)
         btc = _decimal("--btc", args.btc or "", Decimal("0.00000001"), Decimal(1000))
@@ -265,7 +277,7 @@ def quote(args) -> int:
             "buyer": buyer.address,
             "amount_sats": int(btc * SATS),
             "strike": int(strike * PRICE_SCALE),
-            "expiration": now["burn_height"] + int(days * 144),
+            "expiration": (height := now["burn_height"]) + int(days * 144),
             "token": token_name,
         }
         if args.tier is not None:
@@ -285,8 +297,10 @@ def quote(args) -> int:
             body["shares"] = int(shares)
             path = "/v1/payloads/withdraw/request"
     status, answer = _api_call(config, "POST", path, body)
+    if status == 503 and answer.get("error") == "node-unavailable":
+        raise NodeDown(answer.get("detail", "")) from None
     if status == 422:
-        raise ConfigError(_refusal(answer))
+        raise ConfigError(_refusal(answer, height))
     if status != 200:
         raise ConfigError(f"{path}: {answer.get('detail', status)}")
     if args.action == "purchase":

@@ -4,6 +4,7 @@ engine sees, a refusal with its allowed range in one line, and one line when no 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from chain.node import NodeClient
+from chain.stacks import StacksChain
 from tests.live.service_fixtures import start_engine
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
@@ -48,12 +51,27 @@ def test_status_and_quote_ask_the_running_engine(tmp_path, devnet, exchanges):
                      "--strike", "62000", "--days", "200")  # fmt: skip
         assert got.returncode == 2
         (line,) = got.stderr.strip().splitlines()
-        assert line.startswith("error: quote refused: duration; allowed: expiration ")
+        assert re.fullmatch(
+            r"error: quote refused: duration; allowed: --days 1\.02 to "
+            r"\d+\.\d\d \(expiration \d+ to \d+\)",
+            line,
+        ), line
         got = run_py("quote", "purchase", "--config", config, "--sender", buyer, "--btc", "0.05",
                      "--strike", "62000", "--days", "2")  # fmt: skip
         assert got.returncode == 0, got.stderr
         assert '"functionName": "purchase-policy"' in got.stdout
         assert got.stderr.startswith("quote ")
+
+        # the node goes away under the API: a withdrawal (which reads the pool) is one line
+        dead = free_port()
+        service = r.engine.api.service
+        service.chain = StacksChain(NodeClient(f"http://127.0.0.1:{dead}", timeout=2),
+                                    r.engine.config.contracts)  # fmt: skip
+        got = run_py("quote", "withdraw", "--config", config, "--sender", buyer, "--tier", "0",
+                     "--shares", "10")  # fmt: skip
+        assert got.returncode == 3
+        (line,) = got.stderr.strip().splitlines()
+        assert line.startswith("error: node unreachable: ")
     finally:
         r.close()
     # no engine running: one line, exit 3
