@@ -67,6 +67,7 @@ class Harness:
         per_principal: int = 100_000,
         per_address: int = 1_000_000,
         port: int = 0,
+        oracle_poll: float = 5.0,
     ):
         self.work = work
         self.devnet = Devnet(users=users, block_seconds=block_seconds, burn_seconds=burn_seconds)
@@ -78,7 +79,9 @@ class Harness:
         self.exchanges.set_price("STX-USD", "1.50")
         self.config = live_toml(work, self.devnet, self.exchanges)
         text = self.config.read_text()
-        text = text.replace("poll_seconds = 60", "poll_seconds = 1")
+        # the oracle ticks every `oracle_poll` s (production: 60); each tick builds a new TLS
+        # context in chain/exchanges.py, which at 1 s took half the engine's CPU
+        text = text.replace("poll_seconds = 60", f"poll_seconds = {oracle_poll:g}")
         text = text.replace("min_interval_seconds = 30", "min_interval_seconds = 1")
         text += API_SECTION.format(per_principal=per_principal, per_address=per_address, port=port)
         self.config.write_text(text)

@@ -72,7 +72,7 @@ def trial(seed: int, policies: int, kills: int, clients: int, work: Path) -> dic
     rng = random.Random(seed)
     port = _free_port()  # one address for every engine: a standby binds it when it takes over
     h = Harness(work, block_seconds=0.25, burn_seconds=2.0, per_principal=60, per_address=6000,
-                port=port)  # fmt: skip
+                port=port, oracle_poll=1)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     engines: list[Engine] = []
     stop_load = threading.Event()

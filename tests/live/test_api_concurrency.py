@@ -26,7 +26,7 @@ CLIENTS, SECONDS, POLICIES = 50, 60.0, 40
 
 def test_fifty_clients_for_a_minute_while_the_engine_pushes_and_settles(tmp_path, capsys):
     h = Harness(tmp_path, block_seconds=0.5, burn_seconds=2.0, per_principal=10,
-                per_address=3000)  # fmt: skip
+                per_address=3000, oracle_poll=1)  # fmt: skip
     try:
         h.exchanges.set_price("BTC-USD", "50000.00")  # every policy pays
         ids = _book(h.devnet, POLICIES)
