@@ -58,6 +58,19 @@ def _serving(url: str, timeout: float = 120) -> float:
     raise RuntimeError("no engine took over")
 
 
+def _outbox_drained(url: str, timeout: float = 60) -> None:
+    """Waits (bounded) until the active engine reports no pending transaction."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/v1/status", timeout=10).json()["outbox"]["pending"] == 0:
+                time.sleep(0.5)  # the receipts' last writes
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+
+
 def _all_settled(h: Harness, ids: list[int]) -> bool:
     contracts = Contracts.of(h.devnet.deployment.accounts.deployer.principal())
     with h.devnet.lock:
@@ -108,7 +121,7 @@ def trial(seed: int, policies: int, kills: int, clients: int, work: Path) -> dic
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not _all_settled(h, ids):
             time.sleep(0.5)
-        time.sleep(1.0)
+        _outbox_drained(url)  # a push still pending now is in flight, not lost: let it land
         stop_load.set()
         loader.join(120)
         for e in (standby, active):
