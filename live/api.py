@@ -108,6 +108,49 @@ class SessionIn(_In):
     signature: Annotated[str, Field(pattern="^(0x)?[0-9a-fA-F]{130}$")]
 
 
+# -- response models (the schema a front end codes against) -----------------------------------
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="machine-readable: invalid, quote-refused, rate-limited, ...")
+    detail: str = Field(description="one line naming the field or the cause")
+    reason: str | None = Field(None, description="quote-refused and sign-in-refused: why")
+    allowed: dict[str, dict[str, Any]] | None = Field(
+        None, description="quote-refused for bounds: the allowed range of the field"
+    )
+
+
+class QuoteTerms(BaseModel):
+    quote_id: str
+    buyer: str
+    amount_sats: str
+    strike: str
+    expiration: int
+    premium: str = Field(description="token units the buyer pays")
+    collateral: str = Field(description="token units locked for the policy")
+    token: Token
+    tier: int
+    quote_expiry: int = Field(description="last burn height at which the quote is accepted")
+
+
+class PayloadOut(BaseModel):
+    payload: dict[str, Any] = Field(
+        description="the unsigned contract call (Stacks Connect / @stacks/transactions options: "
+        "hex Clarity arguments, post-conditions in deny mode)"
+    )
+
+
+class QuoteOut(PayloadOut):
+    quote: QuoteTerms
+    signature: str = Field(description="the quote key's 65-byte signature, hex")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "invalid input"},
+    413: {"model": ErrorOut, "description": "body too large"},
+}
+
+
 # -- the engine side the API talks to ----------------------------------------------------------
 
 
@@ -269,7 +312,13 @@ def create_app(service: Any) -> FastAPI:
 
     # -- quotes and payloads --
 
-    @app.post("/v1/quotes", tags=["actions"])
+    @app.post(
+        "/v1/quotes",
+        tags=["actions"],
+        response_model=QuoteOut,
+        responses={**ERRORS, 422: {"model": ErrorOut, "description": "quote refused"},
+                   429: {"model": ErrorOut, "description": "rate limited (Retry-After)"}},
+    )  # fmt: skip
     async def quote(body: QuoteIn, request: Request) -> dict[str, Any]:
         """A signed quote and the unsigned `purchase-policy` call the buyer's wallet signs,
         or 422 with the refusal's reason (and, for bounds, the allowed range)."""
@@ -323,7 +372,7 @@ def create_app(service: Any) -> FastAPI:
             "payload": payload.to_json(service.config.tx_network),
         }
 
-    @app.post("/v1/payloads/deposit", tags=["actions"])
+    @app.post("/v1/payloads/deposit", tags=["actions"], response_model=PayloadOut, responses=ERRORS)
     async def deposit(body: DepositIn) -> dict[str, Any]:
         """The unsigned `deposit` call, with a post-condition that it sends exactly `amount`."""
         sender = _principal("sender", body.sender, service)
@@ -332,7 +381,12 @@ def create_app(service: Any) -> FastAPI:
         )
         return {"payload": call.to_json(service.config.tx_network)}
 
-    @app.post("/v1/payloads/withdraw/request", tags=["actions"])
+    @app.post(
+        "/v1/payloads/withdraw/request",
+        tags=["actions"],
+        response_model=PayloadOut,
+        responses=ERRORS,
+    )
     async def withdraw_request(body: WithdrawRequestIn) -> dict[str, Any]:
         """Step 1 of a withdrawal (protocol v2 `request-withdraw`); under protocol v1 the
         one-step `withdraw`, with the pool promising at least what the shares are worth now."""
@@ -342,7 +396,12 @@ def create_app(service: Any) -> FastAPI:
         )
         return {"payload": call.to_json(service.config.tx_network)}
 
-    @app.post("/v1/payloads/withdraw/complete", tags=["actions"])
+    @app.post(
+        "/v1/payloads/withdraw/complete",
+        tags=["actions"],
+        response_model=PayloadOut,
+        responses={**ERRORS, 501: {"model": ErrorOut, "description": "no such step"}},
+    )
     async def withdraw_complete(body: WithdrawCompleteIn) -> dict[str, Any]:
         """Step 2 of a withdrawal (protocol v2 `complete-withdraw`); 501 under protocol v1,
         whose withdrawal completes in step 1."""
