@@ -11,6 +11,7 @@ port 0 gives a free one), then serves it with uvicorn on a daemon thread with it
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -52,7 +53,10 @@ class Service:
         self.metrics = metrics
         self.health = health
         self.backend_address: str = engine.backend_address
-        self.client = engine.api_client or NodeClient(cfg.node_url, timeout=cfg.timeout_seconds)
+        api_key = os.environ.get(cfg.api_key_env) if cfg.api_key_env else None
+        self.client = engine.api_client or NodeClient(
+            cfg.node_url, api_key=api_key, timeout=cfg.timeout_seconds
+        )
         self.chain = StacksChain(self.client, cfg.contracts)
         self.reads = Reads(read_only_engine(cfg.store_url))
         api = cfg.api
@@ -215,6 +219,7 @@ class Service:
 
     async def close(self) -> None:
         await self.reads.close()
+        self.client.close()
 
 
 class ApiServer:
