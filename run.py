@@ -2,10 +2,11 @@
 
 python run.py scenarios                       list the scenarios
 python run.py knobs                           list every --set key with its range
-python run.py sim NAME [--seed N] [--out DIR] [--force] [--set key=value ...] [--plot]
-python run.py live --config FILE [--dry-run]  the engine against a Stacks node and exchanges
+python run.py sim NAME [--seed N] [--out DIR] [--force] [--set key=value ...] [--plot] [--html]
+python run.py live --config FILE [--dry-run | --standby]   the engine and its HTTP API
+python run.py status --config FILE            what the running engine sees, from its API
 python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
-python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's unsigned call
+python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's call, via the API
 python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
                        --out DIR [--force]
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
@@ -485,7 +486,15 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--dry-run", action="store_true", help="decide, build and sign once; never broadcast"
     )
+    live.add_argument(
+        "--standby", action="store_true", help="wait as a hot standby for the writer lock"
+    )
+    live.add_argument("--verbose", action="store_true", help="debug lines on the console")
     live.set_defaults(func=_live("live"))
+
+    st = sub.add_parser("status", help="what the running engine sees, from its API")
+    st.add_argument("--config", required=True, help="live configuration (TOML)")
+    st.set_defaults(func=_live("status"))
 
     dev = sub.add_parser("devnet", help="a local Stacks-node stand-in (Clarity VM) on loopback")
     dev.add_argument("--host", default="127.0.0.1")
@@ -496,7 +505,7 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--burn-seconds", type=float, default=10.0)
     dev.set_defaults(func=_live("devnet"))
 
-    q = sub.add_parser("quote", help="print the unsigned call a wallet signs, as JSON")
+    q = sub.add_parser("quote", help="ask the engine's API for the unsigned call a wallet signs")
     q.add_argument("action", choices=("purchase", "deposit", "withdraw"))
     q.add_argument("--config", required=True, help="live configuration (TOML)")
     q.add_argument("--sender", required=True, help="the user's address (buyer or provider)")
@@ -572,6 +581,9 @@ def _live(name: str):
             return getattr(commands, name)(args)
         except commands.NodeDown as exc:
             print(f"error: node unreachable: {exc}", file=sys.stderr)
+            return 3
+        except commands.ApiDown as exc:
+            print(f"error: engine API unreachable: {exc}", file=sys.stderr)
             return 3
 
     return run

@@ -95,6 +95,16 @@ class QuoteRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteBreaker:
+    """To the registry: stop (`open`) or resume quoting one tranche (live shadow risk's
+    circuit breaker, live/risk.py)."""
+
+    token: int
+    tier: int
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SignQuote:
     quote: Quote
     reply_to: Any

@@ -18,6 +18,7 @@ from actors.messages import (
     PoolState,
     PriceUpdate,
     PushNow,
+    QuoteBreaker,
     QuoteRefused,
     QuoteRequest,
     SignQuote,
@@ -101,6 +102,7 @@ class RegistryActor(ServiceActor):
         self._settle_dirty = False
         self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
         self.alone: set[int] = set()  # ids of a failed batch: settled one per transaction
+        self.breakers: set[tuple[int, int]] = set()  # tranches not quoted (QuoteBreaker)
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -128,6 +130,14 @@ class RegistryActor(ServiceActor):
         self.tranches = {(t.token, t.tier): t for t in msg.tranches}
 
     # -- quotes --
+
+    @handles(QuoteBreaker)
+    def breaker(self, msg: QuoteBreaker) -> None:
+        key = (msg.token, msg.tier)
+        if msg.open:
+            self.breakers.add(key)
+        else:
+            self.breakers.discard(key)
 
     @handles(QuoteRequest)
     def quote(self, req: QuoteRequest) -> None:
@@ -185,6 +195,8 @@ class RegistryActor(ServiceActor):
         tier = req.tier
         if tier is None:
             tier = tier_for_strike(req.strike, spot, p["tier-strike-bps-1"], p["tier-strike-bps-2"])
+        if (req.token, tier) in self.breakers:
+            return "circuit-breaker"
         blocks = req.expiration - self.burn_height
         if blocks - cfg.quote_ttl_blocks < p["min-duration"] or blocks > p["max-duration"]:
             return "duration"

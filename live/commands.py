@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import sys
 import threading
+import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 from scenarios.config import ConfigError
 
@@ -33,17 +32,18 @@ def _connect(engine) -> None:
 
 
 def live(args) -> int:
+    """The engine, its API and its writer lock; with --standby, waits for the lock first."""
     from live.config import load
     from live.engine import LiveEngine
+    from live.lock import LockHeld, WriterLock
 
     config = load(args.config)
     if args.dry_run:  # nothing signed in a dry run may ever reach the real outbox
         from dataclasses import replace
 
         config = replace(config, store_url="sqlite://")
-    engine = LiveEngine(config, dry_run=args.dry_run)
-    _connect(engine)
-    if args.dry_run:
+        engine = LiveEngine(config, dry_run=True)
+        _connect(engine)
         try:
             engine.step()
             engine.sync()
@@ -53,14 +53,40 @@ def live(args) -> int:
             engine.stop()
         print(f"dry run: {len(engine.chain.would_send)} transaction(s) built and signed, none sent")
         return 0
+    from live import console
+
+    console.setup(verbose=getattr(args, "verbose", False))
+    # a quote crosses three threads (event loop, Registry, Signer): hand the GIL over sooner
+    # than the default 5 ms so each crossing waits less behind the engine's poll
+    sys.setswitchinterval(0.001)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"live on {config.network} ({config.node_url}); Ctrl-C stops cleanly", file=sys.stderr)
+    lock = WriterLock(config.store_url)
     try:
-        engine.run(stop)
+        if args.standby and not lock.try_acquire():
+            print(f"standby: waiting for the writer lock ({lock.target.where})", file=sys.stderr)
+            waited = time.monotonic()
+            if not lock.acquire(wait=True, stop=stop, poll_seconds=0.2):
+                return 0
+            print(f"standby: took over after {time.monotonic() - waited:.1f} s", file=sys.stderr)
+        else:
+            lock.acquire(wait=False)
+    except LockHeld as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        engine = LiveEngine(config)
+        _connect(engine)
+        try:
+            url = engine.serve_api() if config.api.enabled else None
+            where = f"; API on {url}" if url else ""
+            print(f"live on {config.network} ({config.node_url}){where}; Ctrl-C stops cleanly",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            engine.run(stop)
+        finally:
+            engine.stop()
     finally:
-        engine.stop()
+        lock.release()
     print("stopped: every signed transaction is recorded in the outbox", file=sys.stderr)
     return 0
 
@@ -158,7 +184,7 @@ def devnet(args) -> int:
     return 0
 
 
-# -- quote --------------------------------------------------------------------------------
+# -- quote and status: thin clients of the engine's API ------------------------------------------
 
 
 def _decimal(name: str, text: str, lo: Decimal, hi: Decimal) -> Decimal:
@@ -192,16 +218,47 @@ def _principal(name: str, text: str):
     return p
 
 
-class _Mailbox:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
+class ApiDown(RuntimeError):
+    """The engine's API could not be reached: one line for the user, exit 3."""
 
-    def tell(self, message: Any) -> None:
-        self.q.put(message)
+
+def _api_call(config, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """One request to the engine's API named by the config; never opens the store or a key."""
+    import httpx
+
+    url = config.api.url
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            r = client.request(method, path, json=body)
+    except httpx.HTTPError as exc:
+        raise ApiDown(f"{url}: {type(exc).__name__}: {exc}; is `run.py live` running?") from None
+    try:
+        return r.status_code, r.json()
+    except ValueError:
+        raise ApiDown(f"{url}{path}: answered {r.status_code} without JSON") from None
+
+
+def _refusal(answer: dict, burn_height: int | None = None) -> str:
+    """`quote refused: duration; allowed: --days 1.0 to 90.0 (expiration 149 to 12962)`."""
+    text = answer.get("detail", "refused")
+    shown = []
+    for k, v in (answer.get("allowed") or {}).items():
+        lo, hi = int(v["min"]), int(v["max"])
+        if k == "expiration" and burn_height is not None:
+            days = f"--days {(lo - burn_height) / 144:.2f} to {(hi - burn_height) / 144:.2f}"
+            shown.append(f"{days} (expiration {lo} to {hi})")
+        elif k == "strike":
+            shown.append(f"--strike {lo / 1e8:.2f} to {hi / 1e8:.2f} USD")
+        elif k == "amount_sats":
+            shown.append(f"--btc {lo / 1e8:.8f} to {hi / 1e8:.8f}")
+        else:
+            shown.append(f"{k} {lo} to {hi}")
+    if shown:
+        text += "; allowed: " + ", ".join(shown)
+    return text
 
 
 def quote(args) -> int:
-    from chain import payloads
     from chain.contracts import PRICE_SCALE, SATS, TOKEN_UNIT
     from live.config import load
 
@@ -209,63 +266,83 @@ def quote(args) -> int:
     token = _token(args.token)
     if args.tier is not None and args.tier not in (0, 1, 2):
         raise ConfigError(f"--tier: {args.tier} is not valid; allowed: 0, 1, 2")
+    token_name = args.token.lower()
+    height = None  # the burn height the API reported, for a purchase's duration
     if args.action == "purchase":
         buyer = _principal("--sender", args.sender)
         btc = _decimal("--btc", args.btc or "", Decimal("0.00000001"), Decimal(1000))
         strike = _decimal("--strike", args.strike or "", Decimal("0.01"), Decimal(10_000_000))
         days = _decimal("--days", args.days or "", Decimal(1), Decimal(365))
-        payload = _purchase(config, buyer, int(btc * SATS), int(strike * PRICE_SCALE),
-                            int(days * 144), token, args.tier)  # fmt: skip
+        status, now = _api_call(config, "GET", "/v1/status")
+        if status != 200:
+            raise ApiDown(f"/v1/status: {now.get('detail', status)}")
+        body = {
+            "buyer": buyer.address,
+            "amount_sats": int(btc * SATS),
+            "strike": int(strike * PRICE_SCALE),
+            "expiration": (height := now["burn_height"]) + int(days * 144),
+            "token": token_name,
+        }
+        if args.tier is not None:
+            body["tier"] = args.tier
+        path = "/v1/quotes"
     else:
         sender = _principal("--sender", args.sender)
         if args.tier is None:
             raise ConfigError("--tier: missing; allowed: 0, 1, 2")
-        from chain.node import NodeClient
-
+        body = {"sender": sender.address, "token": token_name, "tier": args.tier}
         if args.action == "deposit":
             amount = _decimal("--amount", args.amount or "", Decimal("0.000001"), Decimal(10**12))
-            units = int(amount * TOKEN_UNIT[token])
-            payload = payloads.deposit(config.contracts, sender, token, args.tier, units)
+            body["amount"] = int(amount * TOKEN_UNIT[token])
+            path = "/v1/payloads/deposit"
         else:
             shares = _decimal("--shares", args.shares or "", Decimal(1), Decimal(10**30))
-            from chain.stacks import StacksChain
-
-            client = NodeClient(config.node_url, timeout=config.timeout_seconds)
-            try:
-                chain = StacksChain(client, config.contracts)
-                payload = payloads.withdraw(chain, config.contracts, sender, token, args.tier,
-                                            int(shares))  # fmt: skip
-            finally:
-                client.close()
-    body = payload.to_json(config.tx_network)
-    print(json.dumps(body, indent=2))
+            body["shares"] = int(shares)
+            path = "/v1/payloads/withdraw/request"
+    status, answer = _api_call(config, "POST", path, body)
+    if status == 503 and answer.get("error") == "node-unavailable":
+        raise NodeDown(answer.get("detail", "")) from None
+    if status == 422:
+        raise ConfigError(_refusal(answer, height))
+    if status != 200:
+        raise ConfigError(f"{path}: {answer.get('detail', status)}")
+    if args.action == "purchase":
+        q = answer["quote"]
+        print(f"quote {q['quote_id']}: premium {q['premium']}, collateral {q['collateral']} "
+              f"({q['token']} units), tier {q['tier']}, valid to burn block {q['quote_expiry']}",
+              file=sys.stderr)  # fmt: skip
+    print(json.dumps(answer["payload"], indent=2))
     return 0
 
 
-def _purchase(config, buyer, sats: int, strike: int, blocks: int, token: int, tier):
-    """Runs the engine's own quoting once: a price from the exchanges, the pool's state from
-    the chain, the registry's pricing, the signer's quote signature. Nothing is broadcast."""
-    from actors.messages import QuoteOffer, QuoteRequest
-    from chain import payloads
-    from live.engine import LiveEngine
+def status(args) -> int:
+    """What the engine sees now, from its API."""
+    from live.config import load
 
-    engine = LiveEngine(config, dry_run=True, out=sys.stderr)
-    _connect(engine)
-    try:
-        engine.step()
-        engine.sync()
-        tip = engine.chain.tip()
-        box = _Mailbox()
-        request = QuoteRequest(buyer, sats, strike, tip.burn_height + blocks, token, box, tier)
-        engine.registry.tell(request)
-        engine.sync()
-        try:
-            answer = box.q.get(timeout=30)
-        except queue.Empty:
-            answer = None
-    finally:
-        engine.stop()
-    if not isinstance(answer, QuoteOffer):
-        reason = getattr(answer, "reason", "no answer")
-        raise ConfigError(f"quote refused: {reason}")
-    return payloads.purchase(config.contracts, answer.quote, answer.signature)
+    config = load(args.config)
+    code, body = _api_call(config, "GET", "/v1/status")
+    if code != 200:
+        raise ApiDown(f"/v1/status answered {code}: {body.get('detail', '')}")
+    print(render_status(body))
+    return 0 if body["ready"]["ready"] else 1
+
+
+def render_status(body: dict) -> str:
+    from live.console import usd
+
+    lines = [f"network {body['network']}  burn height {body['burn_height']}"]
+    for asset, p in body["prices"].items():
+        agg = usd(int(p["aggregated"])) if p["aggregated"] else "none"
+        onchain = usd(int(p["onchain"])) if p["onchain"] else "none"
+        vol = f"{p['volatility']:.1%}" if p["volatility"] is not None else "n/a"
+        lines.append(f"{asset}: aggregated {agg}, on chain {onchain} "
+                     f"(height {p['onchain_height']}), volatility {vol}")  # fmt: skip
+    ob = body["outbox"]
+    age = ob["oldest_age_seconds"]
+    lines.append(f"outbox: {ob['pending']} pending" + (f", oldest {age:.0f} s" if age else ""))
+    ready = body["ready"]
+    lines.append("ready" if ready["ready"] else "NOT READY")
+    for name, check in ready["checks"].items():
+        details = ", ".join(f"{k}={v}" for k, v in check.items() if k != "ok")
+        lines.append(f"  {'ok  ' if check['ok'] else 'FAIL'} {name}: {details}")
+    return "\n".join(lines)

@@ -84,6 +84,45 @@ class OracleSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The engine's HTTP API (`[api]`): where it listens, who may call it from a browser, how
+    often, and when the engine calls itself ready."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 16_384
+    quotes_per_minute_principal: int = 30
+    quotes_per_minute_address: int = 120
+    session_ttl_seconds: float = 900.0
+    challenge_ttl_seconds: float = 300.0
+    signin_domain: str = "BitHedge sign-in"
+    ready_price_age_seconds: float = 600.0
+    ready_onchain_age_blocks: int = 6
+    ready_min_signer_ustx: int = 1_000_000
+    ready_outbox_age_seconds: float = 1800.0
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """Shadow risk (`[risk]`): the Monte Carlo solvency forecast of the live book every
+    `every_blocks` burn blocks, and the circuit breaker on its ruin upper bound."""
+
+    enabled: bool = True
+    every_blocks: int = 6
+    paths: int = 2000
+    horizon_days: int = 30
+    seed: int = 1
+    breaker_ruin_upper: float | None = 0.01  # None: publish only, never stop quoting
+
+
+@dataclass(frozen=True)
 class LiveConfig:
     network: str  # mainnet, testnet or devnet
     node_url: str
@@ -99,6 +138,8 @@ class LiveConfig:
     resend_blocks: int
     block_poll_seconds: float
     log_path: Path | None
+    api: ApiSettings = field(default_factory=ApiSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
 
     @property
     def tx_network(self) -> Network:
@@ -178,7 +219,8 @@ def _key(where: str, raw: Any) -> KeySource:
 
 
 def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
-    _unknown(doc, "config", {"network", "contracts", "keys", "store", "oracle", "signer", "engine"})
+    _unknown(doc, "config", {"network", "contracts", "keys", "store", "oracle", "signer", "engine",
+                             "api", "risk"})  # fmt: skip
     net = _section(doc, "network")
     _unknown(net, "network", {"name", "url", "api_key_env", "timeout_seconds"})
     name = net.get("name")
@@ -303,7 +345,99 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         resend_blocks=resend,
         block_poll_seconds=poll,
         log_path=(base / log) if log else None,
+        api=_api(_section(doc, "api", required=False)),
+        risk=_risk(_section(doc, "risk", required=False)),
     )
+
+
+def _risk(risk: dict) -> RiskSettings:
+    d = RiskSettings()
+    _unknown(risk, "risk", set(RiskSettings.__dataclass_fields__))
+    enabled = _bool(risk, "risk", "enabled", d.enabled)
+    limit = risk.get("breaker_ruin_upper", d.breaker_ruin_upper)
+    if limit is not False:  # false turns the breaker off
+        limit = _number(risk, "risk", "breaker_ruin_upper", d.breaker_ruin_upper, 0, 1)
+    n = _number
+    return RiskSettings(
+        enabled=enabled,
+        every_blocks=n(risk, "risk", "every_blocks", d.every_blocks, 1, 10_000, int),
+        paths=n(risk, "risk", "paths", d.paths, 100, 1_000_000, int),
+        horizon_days=n(risk, "risk", "horizon_days", d.horizon_days, 1, 365, int),
+        seed=n(risk, "risk", "seed", d.seed, 0, 2**32 - 1, int),
+        breaker_ruin_upper=None if limit is False else limit,
+    )
+
+
+def _origin(raw: Any) -> str:
+    """A browser origin: scheme, host and optional port, nothing after it."""
+    ok = _text(raw) and " " not in raw and raw.startswith(("http://", "https://"))
+    if ok:
+        try:
+            parts = urlsplit(raw)
+            ok = bool(parts.hostname) and parts.path in ("", "/") and not parts.query
+            ok = ok and (parts.port is None or parts.port > 0)
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ConfigError(
+            f"api.cors_origins: {raw!r} is not valid; allowed: origins like https://app.example.com"
+        )
+    return raw.rstrip("/")
+
+
+def _bool(table: dict, where: str, key: str, default: bool) -> bool:
+    raw = table.get(key, default)
+    if not isinstance(raw, bool):
+        raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: true or false")
+    return raw
+
+
+def _api(api: dict) -> ApiSettings:
+    d = ApiSettings()
+    _unknown(api, "api", set(ApiSettings.__dataclass_fields__))
+    enabled = _bool(api, "api", "enabled", d.enabled)
+    host = _string(api, "api", "host", d.host)
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ConfigError(
+                f"api.host: {host!r} is not valid; allowed: an IP address or localhost"
+            ) from None
+    origins = api.get("cors_origins", [])
+    if not isinstance(origins, list):
+        raise ConfigError(f"api.cors_origins: {origins!r} is not valid; allowed: a list of origins")
+    domain = _string(api, "api", "signin_domain", d.signin_domain)
+    if not domain.isascii() or len(domain) > 64:
+        raise ConfigError(
+            f"api.signin_domain: {domain!r} is not valid; allowed: up to 64 ASCII characters"
+        )
+    n = _number
+    return ApiSettings(
+        enabled=enabled,
+        host=host,
+        port=n(api, "api", "port", d.port, 0, 65535, int),
+        cors_origins=tuple(_origin(o) for o in origins),
+        max_body_bytes=n(api, "api", "max_body_bytes", d.max_body_bytes, 256, 1_048_576, int),
+        quotes_per_minute_principal=n(api, "api", "quotes_per_minute_principal",
+                                      d.quotes_per_minute_principal, 1, 100_000, int),
+        quotes_per_minute_address=n(api, "api", "quotes_per_minute_address",
+                                    d.quotes_per_minute_address, 1, 1_000_000, int),
+        session_ttl_seconds=n(api, "api", "session_ttl_seconds", d.session_ttl_seconds, 60, 86400),
+        challenge_ttl_seconds=n(api, "api", "challenge_ttl_seconds", d.challenge_ttl_seconds,
+                                10, 3600),
+        signin_domain=domain,
+        ready_price_age_seconds=n(api, "api", "ready_price_age_seconds",
+                                  d.ready_price_age_seconds, 1, 86400),
+        ready_onchain_age_blocks=n(api, "api", "ready_onchain_age_blocks",
+                                   d.ready_onchain_age_blocks, 1, 10_000, int),
+        ready_min_signer_ustx=n(api, "api", "ready_min_signer_ustx", d.ready_min_signer_ustx,
+                                0, 10**15, int),
+        ready_outbox_age_seconds=n(api, "api", "ready_outbox_age_seconds",
+                                   d.ready_outbox_age_seconds, 1, 86400),
+    )  # fmt: skip
 
 
 def load(path: str | Path) -> LiveConfig:

@@ -36,6 +36,7 @@ from chain import transactions as txs
 from chain.node import NodeClient
 from chain.port import Block
 from chain.stacks import StacksChain
+from live import console
 from live.config import LiveConfig
 from store import Store, open_store
 
@@ -44,23 +45,27 @@ logger = logging.getLogger("bithedge.live")
 
 class LiveLog:
     """The EventLog of a live run: one JSON line per decision, written at once (a crash keeps
-    everything before it), from any actor thread; also passed to `logging` at INFO."""
+    everything before it), from any actor thread. The same record goes to `logging` as a line
+    people can read (live/console.py) and to each listener (the metrics, the readiness)."""
 
     def __init__(self, path: Path | None, clock: Callable[[], float] = time.time):
         self.clock = clock
         self._lock = threading.Lock()
         self._file: TextIO | None = path.open("a", encoding="utf-8") if path else None
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
     def record(self, kind: str, **fields: Any) -> None:
-        line = json.dumps(
-            {"t": round(self.clock(), 3), "kind": kind, **{k: plain(v) for k, v in fields.items()}},
-            default=str,
-        )
+        values = {k: plain(v) for k, v in fields.items()}
+        line = json.dumps({"t": round(self.clock(), 3), "kind": kind, **values}, default=str)
         with self._lock:
             if self._file is not None:
                 self._file.write(line + "\n")
                 self._file.flush()
-        logger.info(line)
+        level = console.level(kind)
+        if logger.isEnabledFor(level):  # a quote's line is DEBUG: not formatted unless shown
+            logger.log(level, console.line(kind, values))
+        for listener in self.listeners:
+            listener(kind, values)
 
     def close(self) -> None:
         with self._lock:
@@ -124,6 +129,15 @@ class LiveEngine:
         self.log: LiveLog | None = None
         self.chain: StacksChain | None = None
         self._next_tick = 0.0
+        self.api_client: NodeClient | None = None  # the API's own node client (tests inject)
+        self.api: Any = None  # live.service.ApiServer once serve_api() ran
+        self.metrics: Any = None
+        self.risk: Any = None  # live.risk.ShadowRisk when [risk] is enabled
+        self._registry_proxy: Any = None
+        self.backend_address = ""
+        from live.api import Health
+
+        self.health = Health()
 
     # -- assembling --------------------------------------------------------------------------
 
@@ -141,7 +155,13 @@ class LiveEngine:
         self.chain = chain = chain_cls(client, cfg.contracts, clock=self.clock, **kw)
         chain.tip()  # fails fast (NodeUnavailable) on a node that is not there
         self.store = store = _open_store(cfg.store_url)
+        _wal(store)
         self.log = log = LiveLog(cfg.log_path, self.clock)
+        from live.metrics import Metrics
+
+        self.metrics = Metrics()
+        log.listeners += [self.metrics.record, self._observe]
+        self.backend_address = signer_address(backend_key, cfg)
         feed = self._feed
         if feed is None:
             from chain.exchanges import feed_from_names
@@ -173,11 +193,30 @@ class LiveEngine:
         pool = runtime.start(PoolActor, chain, store, log, contracts)
         registry = runtime.start(RegistryActor, chain, store, log, contracts)
         self.actors = (signer, oracle, pool, registry)
+        self._registry_proxy = registry.proxy()
+        if cfg.risk.enabled:
+            from live.risk import ShadowRisk
+
+            self.risk = ShadowRisk(self, cfg.risk, self.metrics, log)
         connect = Connect(oracle, registry, pool, signer)
         for ref in self.actors:
             ref.tell(connect)
         log.record("live-start", network=cfg.network, node=cfg.node_url, dry_run=self.dry_run,
                    signer=signer_address(backend_key, cfg))  # fmt: skip
+
+    def serve_api(self) -> str:
+        """Starts the HTTP API on its thread; returns its URL."""
+        from live.service import ApiServer, Service
+
+        self.api = ApiServer(Service(self, self.metrics, self.health))
+        self.api.start()
+        assert self.log is not None
+        self.log.record("api-listening", url=self.api.url)
+        return self.api.url
+
+    def _observe(self, kind: str, fields: dict[str, Any]) -> None:
+        if kind == "oracle-no-quorum":
+            self.health.no_quorum_at[fields.get("asset", "")] = self.clock()
 
     @property
     def oracle(self):
@@ -223,14 +262,71 @@ class LiveEngine:
 
         while not stop.is_set():
             try:
-                self.step()
+                self.poll()
             except (NodeUnavailable, NodeError) as exc:
                 assert self.log is not None
                 self.log.record("node-error", error=str(exc))
             stop.wait(self.config.block_poll_seconds)
 
+    def poll(self) -> list[Block]:
+        """`step()`, remembering for /readyz when the node last answered and last failed."""
+        try:
+            blocks = self.step()
+        except Exception as exc:
+            self.health.last_poll_error = self.clock()
+            self.health.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.health.last_poll_ok = self.clock()
+        assert self.store is not None
+        self.store.flush()  # what the actors buffered becomes visible to the API's reads
+        self._report(blocks)
+        if self.risk is not None and blocks:
+            self.risk.maybe_run(blocks[-1].burn_height)
+        return blocks
+
+    def _report(self, blocks: list[Block]) -> None:
+        """Confirmations of the backend's transactions and payouts, for the operator's console
+        (the event log's actors record decisions; these are the chain's answers)."""
+        assert self.log is not None
+        for block in blocks:
+            for r in block.receipts:
+                if r.sender == self.backend_address:
+                    self.log.record("tx-confirmed", txid=r.txid, call=r.call, nonce=r.nonce,
+                                    status=r.status.value, height=block.height)  # fmt: skip
+            registry = self.config.contracts.registry.address
+            for e in decode_prints(block.events):
+                if e["_contract"] == registry and e["event"] == "policy-settled":
+                    self.log.record("payout", policy=e["id"], owner=e["owner"],
+                                    price=e["price"], payout=e["payout"], paid=e["paid"],
+                                    token=e["token"])  # fmt: skip
+
+    def registry_view(self):
+        """A copy of what the Registry sees now (prices and volatility, parameters, tranche
+        views), asked of the actor itself through its pykka proxy; blocks until it answers."""
+        import pykka
+
+        from live.api import RegistryView
+
+        p = self._registry_proxy
+        for _ in range(3):  # a copy can meet the actor mid-update: take another
+            futures = [p.params, p.burn_height, p.onchain, p.prices, p.tranches, p.config]
+            try:
+                got = pykka.get_all(futures, timeout=5)
+                params, height, onchain, prices, tranches, config = got
+                return RegistryView(dict(params), height, dict(onchain), dict(prices),
+                                    dict(tranches), config.quote_ttl_blocks)  # fmt: skip
+            except RuntimeError:
+                continue
+        raise RuntimeError("the registry's view kept changing")
+
     def stop(self) -> None:
-        """Lets every actor drain its inbox, then makes the store durable and closes it."""
+        """Stops the API, lets every actor drain its inbox, then makes the store durable and
+        closes it."""
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.risk is not None:
+            self.risk.join()
         for ref in self.actors:
             try:
                 ref.stop(block=True, timeout=30)
@@ -264,6 +360,18 @@ def _open_store(url: str) -> Store:
             shown = "the configured URL"
         cause = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
         raise ConfigError(f"store.url: cannot open {shown}: {cause}") from None
+
+
+def _wal(store: Store) -> None:
+    """A SQLite file in WAL mode, so the API's read-only connections never block the
+    actors' writes (nor the reverse); PostgreSQL needs nothing."""
+    if store.engine.dialect.name == "sqlite" and store.engine.url.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def signer_address(key, cfg: LiveConfig) -> str:

@@ -1,9 +1,11 @@
-"""The calls users sign: `run.py quote` prints them; a wallet library signs them; the devnet
-(the node's rules, the Clarity VM) accepts them and they do what they promise."""
+"""The calls users sign: `run.py quote` prints them (asking the running engine's API); a
+wallet library signs them; the devnet (the node's rules, the Clarity VM) accepts them and they
+do what they promise."""
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -40,13 +42,32 @@ def wallet_sign(payload: dict, key, nonce: int, fee: int = 1000) -> bytes:
     return bytes.fromhex(got.stdout.strip())
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_wallet_signed_payloads_for_deposit_purchase_and_withdrawal(tmp_path, devnet, exchanges):
     path = live_toml(tmp_path, devnet, exchanges)
+    path.write_text(path.read_text() + f'\n[api]\nhost = "127.0.0.1"\nport = {free_port()}\n')
     config = load(path)
     client = NodeClient(devnet.server_url)
     chain = StacksChain(client, config.contracts)
     provider, buyer = devnet.deployment.accounts.users[:2]
+    clock = Clock()
+    engine = LiveEngine(config, clock=clock)  # `run.py quote` asks this engine's API
+    engine.start()
+    engine.serve_api()
+    try:
+        _deposit_purchase_withdraw(path, config, client, chain, provider, buyer, devnet, engine,
+                                   clock)  # fmt: skip
+    finally:
+        engine.stop()
+        client.close()
 
+
+def _deposit_purchase_withdraw(path, config, client, chain, provider, buyer, devnet, engine, clock):
     # a deposit, from the printed payload to a confirmed transaction
     body = quote("deposit", "--config", str(path), "--sender", provider.principal().address,
                  "--token", "stx", "--tier", "1", "--amount", "250000")  # fmt: skip
@@ -66,13 +87,7 @@ def test_wallet_signed_payloads_for_deposit_purchase_and_withdrawal(tmp_path, de
     assert chain.status(deposit_txid).status == "success"
 
     # prices on chain (the engine's oracle), then a purchase quoted by `run.py quote`
-    clock = Clock()
-    engine = LiveEngine(config, clock=clock)
-    engine.start()
-    try:
-        turn(engine, devnet, clock)
-    finally:
-        engine.stop()
+    turn(engine, devnet, clock)
     body = quote("purchase", "--config", str(path), "--sender", buyer.principal().address,
                  "--token", "stx", "--btc", "0.05", "--strike", "62000", "--days", "2")  # fmt: skip
     assert body["functionName"] == "purchase-policy"
@@ -93,7 +108,6 @@ def test_wallet_signed_payloads_for_deposit_purchase_and_withdrawal(tmp_path, de
     txid = client.broadcast(wallet_sign(body, provider, nonce=chain.nonce(provider.principal())))
     devnet.mine()
     assert chain.status(txid).status == "success"
-    client.close()
 
 
 def test_a_withdrawal_promise_that_the_chain_cannot_keep_aborts(tmp_path, devnet, exchanges):
