@@ -34,7 +34,7 @@ from chain.clarity import (
     deserialize,
 )
 from chain.contracts import Contracts
-from chain.node import ContractEvent, NodeClient, TxEvent, TxInfo
+from chain.node import ContractEvent, CursorNotFound, NodeClient, TxEvent, TxInfo
 from chain.port import Balances, Block, ChainEvent, Event, Tip, TxReceipt, TxStatus
 
 # How long after our own broadcast a 404 from the API means "its indexer has not seen it yet"
@@ -170,9 +170,13 @@ class StacksChain:
         first = self._tip is None
         new: dict[str, list[ContractEvent]] = {}
         for contract in self.followed:
-            new[contract.address] = self.client.contract_events_since(
-                contract.address, self._last_seen[contract.address]
-            )
+            address = contract.address
+            try:
+                new[address] = self.client.contract_events_since(address, self._last_seen[address])
+            except CursorNotFound:
+                # A reorg dropped the last event seen: read the whole history again; what was
+                # delivered already is skipped below, so nothing is handed out twice.
+                new[address] = self.client.contract_events_since(address, None)
         txids = {e.tx_id for events in new.values() for e in events}
         with self._lock:
             txids |= self._watch
