@@ -212,7 +212,7 @@ class Devnet:
             )
         payload = tx.payload
         spent = fee + (payload.amount if isinstance(payload, txs.TokenTransfer) else 0)
-        balance = self.chain.balances(sender).stx
+        balance = self.chain.executor.stx_balance(sender)
         if spent > balance:
             raise errors.NotEnoughFunds(
                 json.dumps({"expected": f"0x{spent:032x}", "actual": f"0x{balance:032x}"})
