@@ -170,7 +170,7 @@ def trial(
             if done:
                 break
             time.sleep(0.5)
-        time.sleep(1.0)  # the last receipts reach the engine
+        _quiesce(devnet, time.monotonic() + 60)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
         checked = _check(devnet, f"sqlite:///{work / 'live.db'}", ids, base_nonce)
@@ -181,6 +181,24 @@ def trial(
         server.shutdown()
         exchanges.close()
         devnet.close()
+
+
+def _quiesce(devnet: Devnet, deadline: float, grace: float = 3.0) -> None:
+    """Waits until the chain has nothing of the engine's left to mine: the oracle has walked
+    the on-chain price down to the exchanges' and the backend has nothing in the mempool;
+    then gives the engine `grace` seconds of polls to take in the last receipts. A clean stop
+    before the last push's receipt arrived leaves it pending in the outbox (a restart would
+    take it up, `_check` counts it as lost): with a fixed second after the last settlement,
+    lost=2 in 7 of 20 trials before issue 12 and in 3 of 20 after, on a loaded machine."""
+    contracts = Contracts.of(devnet.deployment.accounts.deployer.principal())
+    while time.monotonic() < deadline:
+        with devnet.lock:
+            got = devnet.chain.read_only(contracts.oracle, "get-price", [StringAscii("BTC-USD")])
+            queued = devnet.chain.ledger.mempool.get(contracts.deployer)
+        if got.value["price"].value == 50_000 * USD and not queued:
+            break
+        time.sleep(0.25)
+    time.sleep(grace)
 
 
 def run(
