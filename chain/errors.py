@@ -13,6 +13,13 @@ class Unavailable(Exception):
     that ends here may or may not have reached the mempool: send the same bytes again later."""
 
 
+class BadAnswer(Unavailable):
+    """The node answered, but with nothing the caller can act on: an unexpected status (a 4xx
+    that is not a refusal, a 410 for an endpoint turned off) or a body of the wrong shape. To a
+    caller it is no answer at all: nothing is known about what the node did, so a broadcast
+    that ends here is sent again later, unchanged, exactly like one that met `Unavailable`."""
+
+
 class Rejected(Exception):
     """The node refused the transaction; it never entered the mempool."""
 

@@ -15,6 +15,10 @@ from chain.clarity import ClarityValue, ContractPrincipal, Principal, StandardPr
 
 
 class TxStatus(StrEnum):
+    """Where a transaction stands. DROPPED: it left without running, whatever the node's
+    words (`TxReceipt.reason`): replaced by fee, expired from the mempool, or (Hiro's API
+    9.0.2 `problematic_skipped`) included in a block that skipped it."""
+
     PENDING = "pending"
     SUCCESS = "success"
     ABORT_BY_RESPONSE = "abort_by_response"

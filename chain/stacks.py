@@ -5,6 +5,12 @@ the engine back after each block, so `poll()` assembles blocks: it pages the pri
 engine's contracts since the last one seen, looks up the transactions they came from and the
 engine's own unconfirmed ones, and returns what became final as `Block`s in chain order.
 
+A cursor only moves past what has been delivered: `poll()` either returns every block it
+assembled and then moves its cursors, or raises (a 429, a 5xx, a 410 after the client's own
+retries) having moved nothing, and the next poll catches up. A contract event whose
+transaction the API cannot show yet (its indexer lags) holds that contract's cursor before
+it; transactions already delivered are remembered so that the catch-up never repeats them.
+
 The first poll catches up on the contracts' whole history in one block at the current tip.
 Actors rebuild their mirrors from events (pool tranches, active policies), and one block
 means they act once, on the end state, instead of re-living old blocks (e.g. asking to settle
@@ -28,18 +34,20 @@ from chain.clarity import (
     deserialize,
 )
 from chain.contracts import Contracts
-from chain.node import NodeClient, TxEvent, TxInfo
-from chain.port import Balances, Block, ChainEvent, Event, Tip, TxReceipt
+from chain.node import ContractEvent, CursorNotFound, NodeClient, TxEvent, TxInfo
+from chain.port import Balances, Block, ChainEvent, Event, Tip, TxReceipt, TxStatus
 
-EVENT_PAGE = 200  # events fetched with a transaction; a 50-policy settlement prints ~100
+# How long after our own broadcast a 404 from the API means "its indexer has not seen it yet"
+# rather than "unknown": Hiro's indexer follows the node within a block or two.
+INDEXER_LAG_SECONDS = 120.0
 
 
 def _event(e: TxEvent) -> Event | None:
-    if e.event_type == "smart_contract_log":
+    if e.event_type == "contract_log":
         return Event("print", e.contract_id, deserialize(e.value) if e.value else None)
     if e.event_type == "stx_asset" and e.asset_event_type == "transfer":
         return Event("stx_transfer", "", None, e.sender, e.recipient, e.amount)
-    if e.event_type == "fungible_token_asset" and e.asset_event_type in ("transfer", "mint"):
+    if e.event_type == "ft_asset" and e.asset_event_type in ("transfer", "mint"):
         kind = "ft_transfer" if e.asset_event_type == "transfer" else "ft_mint"
         return Event(kind, e.asset_id, None, e.sender, e.recipient, e.amount)
     return None
@@ -77,11 +85,14 @@ class StacksChain:
         self.followed = (contracts.parameters, contracts.oracle, contracts.pool, contracts.registry)
         self._lock = threading.Lock()
         self._watch: set[str] = set()  # txids we sent or were asked about, not yet final
+        self._sent: dict[str, float] = {}  # txid -> when the node accepted it from us
+        self._delivered: set[str] = set()  # final txids already handed out in a block
         self._last_seen: dict[str, tuple[str, int] | None] = {
             c.address: None for c in self.followed
         }
         self._log: list[ChainEvent] = []
         self._tip: tuple[int, int] | None = None
+        self._behind = False  # a contract event's transaction was not yet visible
 
     # -- the Chain port ----------------------------------------------------------------------
 
@@ -89,11 +100,16 @@ class StacksChain:
         txid = self.client.broadcast(raw)
         with self._lock:
             self._watch.add(txid)
+            self._sent[txid] = self.clock()
         return txid
 
     def status(self, txid: str) -> TxReceipt:
-        info = self.client.tx(txid, event_limit=EVENT_PAGE)
+        info = self.client.tx(txid)
         if info is None:
+            with self._lock:
+                sent = self._sent.get(txid)
+            if sent is not None and self.clock() - sent < INDEXER_LAG_SECONDS:
+                return TxReceipt(txid, TxStatus.PENDING)  # the node has it; the API not yet
             raise KeyError(txid)
         if not info.status.final:
             with self._lock:
@@ -145,45 +161,55 @@ class StacksChain:
         """The blocks that became visible since the last poll (none when the tip is the same).
 
         Order matters for a block's contents: transactions by (height, index in block), each
-        transaction's events in their own order, which is how a node applied them."""
+        transaction's events in their own order, which is how a node applied them. Nothing
+        moves until everything is fetched: a failure raises with every cursor where it was."""
         info = self.client.info()
         tip = (info.stacks_tip_height, info.burn_block_height)
-        if tip == self._tip:
+        if tip == self._tip and not self._behind:
             return []
         first = self._tip is None
-        txids: set[str] = set()
+        new: dict[str, list[ContractEvent]] = {}
         for contract in self.followed:
-            since = self._last_seen[contract.address]
-            new = self.client.contract_events_since(contract.address, since)
-            if new:
-                self._last_seen[contract.address] = (new[-1].tx_id, new[-1].event_index)
-                txids.update(e.tx_id for e in new)
+            address = contract.address
+            try:
+                new[address] = self.client.contract_events_since(address, self._last_seen[address])
+            except CursorNotFound:
+                # A reorg dropped the last event seen: read the whole history again; what was
+                # delivered already is skipped below, so nothing is handed out twice.
+                new[address] = self.client.contract_events_since(address, None)
+        txids = {e.tx_id for events in new.values() for e in events}
         with self._lock:
             txids |= self._watch
         final: list[TxInfo] = []
-        for txid in sorted(txids):
+        for txid in sorted(txids - self._delivered):
             got = self._tx(txid)
             if got is not None and got.status.final:
                 final.append(got)
         final.sort(key=lambda t: (t.block_height or 0, t.tx_index or 0))
+        done = self._delivered | {t.tx_id for t in final}
         blocks = self._blocks(final, tip, first)
+        behind = False
         with self._lock:
-            self._watch -= {t.tx_id for t in final}
+            for address, events in new.items():
+                for e in events:  # oldest first: stop at the first one not yet delivered
+                    if e.tx_id not in done:
+                        behind = True
+                        break
+                    self._last_seen[address] = (e.tx_id, e.event_index)
+            for t in final:
+                self._delivered.add(t.tx_id)
+                self._watch.discard(t.tx_id)
+                self._sent.pop(t.tx_id, None)
             self._tip = tip
+            self._behind = behind
         return blocks
 
     def _tx(self, txid: str) -> TxInfo | None:
-        """A transaction with all its events (the API pages them)."""
-        info = self.client.tx(txid, event_limit=EVENT_PAGE)
-        if info is None or not info.event_count or len(info.events) >= info.event_count:
+        """A transaction with all its events (the API lists them apart, a page at a time)."""
+        info = self.client.tx(txid)
+        if info is None or info.block_height is None or not info.event_count:
             return info
-        events = list(info.events)
-        while len(events) < info.event_count:
-            page = self.client.tx(txid, event_limit=EVENT_PAGE, event_offset=len(events))
-            if page is None or not page.events:
-                break
-            events.extend(page.events)
-        return replace(info, events=tuple(events))
+        return replace(info, events=self.client.all_tx_events(txid, info.event_count))
 
     def _blocks(self, final: list[TxInfo], tip: tuple[int, int], catch_up: bool) -> list[Block]:
         now = self.clock()

@@ -11,7 +11,18 @@ Calls run in the VM with the Python models one step ahead (sim/lockstep.py), bec
 models can roll back a call whose post-conditions fail, as a node does.
 
 Why SimChain and not a second mempool written in JavaScript: the admission and ordering rules
-then exist once, and the simulator's tests already pin them.
+then exist once, and the simulator's tests already pin them. The node's own mempool rules that
+SimChain does not model (stacks-core `can_include_tx`: at least 1 uSTX a byte, a nonce at most
+the confirmed one + 26, a transfer the balance covers; identical bytes re-sent answered 200 with
+their txid; undecodable or wrongly typed bodies refused in text/plain) are checked here first,
+so the simulator's scenario outputs do not move.
+
+The API side answers as Hiro's API 9.x does: `/extended/v3/transactions/{id}` (with `?include=
+result`) and `/events`, `/extended/v2/smart-contracts/{id}/logs`, each page at most 100 and a
+400 beyond; the deprecated `/extended/v1` endpoints with a `Warning: 299` header. `strict=True`
+(`StrictHiro`) is the API on its sunset day: `/extended/v1` answers 410 Gone, and a per-window
+rate limit sends 429 with `Retry-After` and the rate-limit headers on every response.
+tests/chain/schemas/ holds the JSON schemas every response here must validate against.
 
 With `executor="python"` the devnet runs on the contract models alone: no Node process, no
 reference decoding, a hundred times faster; the crash-restart harness uses it for many trials.
@@ -23,6 +34,8 @@ that tests need not wait for the timer.
 from __future__ import annotations
 
 import json
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,7 +54,12 @@ from sim.clarity_vm import BridgeError
 from sim.genesis import SBTC_UNIT, STX_UNIT, Deployment, deploy
 
 NETWORK_ID = 0x80000000  # testnet chain id, as /v2/info reports it
-MAX_EVENT_PAGE = 50
+MAX_EVENT_PAGE = 100  # Hiro: pagingQueryLimits[Event].maxLimit
+DEFAULT_EVENT_PAGE = 20  # Hiro: pagingQueryLimits[Event].defaultLimit
+MAX_CHAINING = 25  # stacks-core MAXIMUM_MEMPOOL_TX_CHAINING: nonces up to confirmed + 1 + 25
+FEE_PER_BYTE = 1  # stacks-core MINIMUM_TX_FEE_RATE_PER_BYTE
+_TXID = re.compile(r"^(0x)?[a-fA-F0-9]{64}$")
+_LOG_CURSOR = re.compile(r"^[0-9]+:[0-9]+:[0-9]+:[0-9]+$")
 
 
 @dataclass
@@ -55,7 +73,30 @@ class _Mined:
     function: str = ""
     tx_index: int = 0
     block_time: float = 0.0
+    receipt_height: int = 0  # the Stacks height when the mempool took it
     events: list[ChainEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A node's JSON refusal of a broadcast: its reason and `reason_data` (stacks-core
+    `MemPoolRejection::into_json`)."""
+
+    reason: str
+    data: dict[str, Any] | None
+
+
+class Undecodable(Exception):
+    """The node could not read the request at all: its text/plain 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class StrictHiro:
+    """Hiro's API past the sunset of /extended/v1, with a rate limit of `limit` requests per
+    `window` seconds (Hiro: 50 a minute without a key)."""
+
+    limit: int = 50
+    window: float = 60.0
 
 
 class Devnet:
@@ -69,7 +110,7 @@ class Devnet:
         seed: str = "devnet",
         block_seconds: float = 2.0,
         burn_seconds: float = 10.0,
-        min_fee: int = 180,
+        min_fee: int = 1,  # stacks-core MINIMUM_TX_FEE; the per-byte floor is checked here
         stx_each: int = 10_000_000 * STX_UNIT,
         sbtc_each: int = 100 * SBTC_UNIT,
         executor: str = "lockstep",
@@ -96,7 +137,8 @@ class Devnet:
         self.deployer = self.deployment.accounts.deployer.principal()
         self.bridge = getattr(self.chain.executor, "bridge", None)  # None: the models only
         self.txs: dict[str, _Mined] = {}
-        self.contract_events: dict[str, list[tuple[str, int, ChainEvent]]] = {}
+        # per contract, oldest first: (block height, tx index, event index) and the event
+        self.contract_events: dict[str, list[tuple[tuple[int, int, int], str, ChainEvent]]] = {}
         self.chain.subscribe(self._on_block)
         self._started = time.monotonic()
         self._stop = threading.Event()
@@ -107,6 +149,14 @@ class Devnet:
     def submit(self, raw: bytes) -> str:
         """Admits a broadcast or raises the node's typed rejection."""
         with self.lock:
+            txid = keys.sha512_256(raw).hex()
+            known = self.txs.get(txid)
+            if (
+                known is not None
+                and known.raw
+                and self.chain.status(txid).status is not (TxStatus.DROPPED)
+            ):
+                return txid  # a node holding these bytes answers 200 with their txid
             ref = None
             if self.bridge is not None:
                 try:
@@ -115,15 +165,58 @@ class Devnet:
                     raise errors.SerializationError(str(exc)) from None
                 if not ref["signature_ok"]:
                     raise errors.SignatureValidation(ref["reason"])
+            self._node_rules(raw)
             txid = self.chain.submit(raw)
             if ref is not None and txid != ref["txid"]:  # the decoders disagree: refuse
                 raise errors.SerializationError(f"txid {txid} differs from {ref['txid']}")
             payload = txs.decode(raw).payload
             mined = _Mined(raw, self.chain.status(txid), time.time())
+            mined.receipt_height = self.chain.tip().stacks_height
             if isinstance(payload, txs.ContractCall):
                 mined.contract_id, mined.function = payload.contract.address, payload.function
             self.txs[txid] = mined
             return txid
+
+    def _node_rules(self, raw: bytes) -> None:
+        """stacks-core's mempool checks that SimChain does not make (`can_include_tx`)."""
+        try:
+            tx = txs.decode(raw)
+        except txs.TransactionError as exc:
+            raise errors.SerializationError(str(exc)) from None
+        fee, nonce, sender = tx.auth.fee, tx.auth.nonce, tx.sender
+        if fee < max(1, len(raw) * FEE_PER_BYTE):
+            raise errors.FeeTooLow(json.dumps({"expected": len(raw) * FEE_PER_BYTE, "actual": fee}))
+        confirmed = self.chain.nonce(sender)
+        if nonce > confirmed + 1 + MAX_CHAINING:
+            raise errors.TooMuchChaining(
+                json.dumps(
+                    {
+                        "message": "Nonce would exceed chaining limit in mempool",
+                        "expected": confirmed + 1 + MAX_CHAINING,
+                        "actual": nonce,
+                        "principal": sender.address,
+                        "is_origin": True,
+                    }
+                )
+            )
+        if nonce < confirmed:
+            raise errors.BadNonce(
+                json.dumps(
+                    {
+                        "expected": confirmed,
+                        "actual": nonce,
+                        "principal": sender.address,
+                        "is_origin": True,
+                    }
+                )
+            )
+        payload = tx.payload
+        spent = fee + (payload.amount if isinstance(payload, txs.TokenTransfer) else 0)
+        balance = self.chain.executor.stx_balance(sender)
+        if spent > balance:
+            raise errors.NotEnoughFunds(
+                json.dumps({"expected": f"0x{spent:032x}", "actual": f"0x{balance:032x}"})
+            )
 
     def _on_block(self, block: Block) -> None:
         now = time.time()
@@ -143,7 +236,8 @@ class Devnet:
             if mined is not None:
                 mined.events.append(ev)
             if ev.event.kind == "print":
-                self.contract_events.setdefault(ev.event.contract, []).append((ev.txid, n, ev))
+                at = (block.height, mined.tx_index if mined else 0, n)
+                self.contract_events.setdefault(ev.event.contract, []).append((at, ev.txid, ev))
 
     def receipt(self, txid: str) -> _Mined | None:
         with self.lock:
@@ -197,37 +291,110 @@ def _clarity_json(value) -> dict[str, str]:
     return {"hex": _hex(value), "repr": str(value)}
 
 
-def _event_json(index: int, ev: ChainEvent) -> dict[str, Any]:
+def _hash(*parts: object) -> str:
+    """A stable stand-in for a block or consensus hash (the devnet has no real blocks)."""
+    return keys.sha512_256(":".join(map(str, parts)).encode()).hex()
+
+
+def event_json(index: int, ev: ChainEvent) -> dict[str, Any]:
+    """One event as `/extended/v3/transactions/{id}/events` lists it."""
     e = ev.event
-    base: dict[str, Any] = {"event_index": index, "tx_id": "0x" + ev.txid}
     if e.kind == "print":
-        base["event_type"] = "smart_contract_log"
-        base["contract_log"] = {
-            "contract_id": e.contract,
-            "topic": "print",
-            "value": _clarity_json(e.value),
-        }
-    elif e.kind == "stx_transfer":
-        base["event_type"] = "stx_asset"
-        base["asset"] = {
-            "asset_event_type": "transfer",
-            "sender": e.sender,
-            "recipient": e.recipient,
-            "amount": str(e.amount),
-        }
+        log = {"contract_id": e.contract, "topic": "print", "value": _clarity_json(e.value)}
+        return {"event_index": index, "type": "contract_log", "contract_log": log}
+    if e.kind == "stx_transfer":
+        asset = {"type": "transfer", "sender": e.sender, "recipient": e.recipient,
+                 "amount": str(e.amount), "memo": None}  # fmt: skip
+        return {"event_index": index, "type": "stx_asset", "stx_asset": asset}
+    ft: dict[str, Any] = {"type": "mint" if e.kind == "ft_mint" else "transfer",
+                          "asset_identifier": e.contract}  # fmt: skip
+    if e.kind != "ft_mint":
+        ft["sender"] = e.sender
+    ft.update(recipient=e.recipient, amount=str(e.amount))
+    return {"event_index": index, "type": "ft_asset", "ft_asset": ft}
+
+
+def _log_json(txid: str, index: int, ev: ChainEvent) -> dict[str, Any]:
+    """One print as `/extended/v2/smart-contracts/{id}/logs` (and v1 events) list it."""
+    log = {
+        "contract_id": ev.event.contract,
+        "topic": "print",
+        "value": _clarity_json(ev.event.value),
+    }
+    return {"event_index": index, "event_type": "smart_contract_log", "tx_id": "0x" + txid,
+            "contract_log": log}  # fmt: skip
+
+
+def _kind_json(mined: _Mined) -> dict[str, Any]:
+    if mined.contract_id:
+        call = {"contract_id": mined.contract_id, "function_name": mined.function}
+        return {"type": "contract_call", "contract_call": call}
+    recipient, amount, memo = mined.receipt.sender, 0, None
+    if mined.raw:
+        payload = txs.decode(mined.raw).payload
+        if isinstance(payload, txs.TokenTransfer):
+            recipient, amount = payload.recipient.address, payload.amount
+            memo = {"hex": "0x" + payload.memo.hex(), "repr": payload.memo.decode(errors="replace")}
+    transfer = {"recipient": recipient, "amount": str(amount), "memo": memo}
+    return {"type": "token_transfer", "token_transfer": transfer}
+
+
+def _mined(r: TxReceipt) -> bool:
+    return r.status.final and r.status is not TxStatus.DROPPED
+
+
+def tx_json(mined: _Mined, include_result: bool = True) -> dict[str, Any]:
+    """A transaction as `/extended/v3/transactions/{id}` returns it: mined, or in the mempool."""
+    r = mined.receipt
+    body: dict[str, Any] = {
+        "tx_id": "0x" + r.txid,
+        "sender": {"address": r.sender, "nonce": r.nonce},
+        "sponsor": None,
+        "fee_rate": str(r.fee),
+    }
+    if _mined(r):
+        time_s = int(mined.block_time)
+        body.update(
+            block={
+                "height": r.block_height,
+                "hash": "0x" + _hash("block", r.block_height),
+                "index_hash": "0x" + _hash("index", r.block_height),
+                "time": time_s,
+                "tx_index": mined.tx_index,
+            },
+            bitcoin_block={"height": r.burn_height, "time": time_s},
+            status=r.status.value,
+            parent_block={
+                "hash": "0x" + _hash("block", r.block_height - 1),
+                "index_hash": "0x" + _hash("index", r.block_height - 1),
+            },
+            event_count=len(mined.events),
+            execution_cost={
+                "read_count": 0,
+                "read_length": 0,
+                "runtime": 0,
+                "write_count": 0,
+                "write_length": 0,
+            },
+            vm_error=None,
+        )
+        if include_result:
+            body["result"] = _clarity_json(r.result) if r.result is not None else None
+            if body["result"] is None:
+                del body["result"]
     else:
-        base["event_type"] = "fungible_token_asset"
-        base["asset"] = {
-            "asset_event_type": "mint" if e.kind == "ft_mint" else "transfer",
-            "asset_id": e.contract,
-            "sender": e.sender,
-            "recipient": e.recipient,
-            "amount": str(e.amount),
-        }
-    return base
+        body.update(
+            receipt_time=int(mined.received),
+            receipt_block_height=mined.receipt_height,
+            status=r.status.value if r.status is TxStatus.PENDING else _dropped(r.reason),
+            replaced_by_tx_id=None,
+        )
+    body.update(_kind_json(mined))
+    return body
 
 
-def tx_json(mined: _Mined) -> dict[str, Any]:
+def v1_tx_json(mined: _Mined, limit: int, offset: int) -> dict[str, Any]:
+    """The deprecated `/extended/v1/tx/{id}` shape, for a client that still calls it."""
     r = mined.receipt
     body: dict[str, Any] = {
         "tx_id": "0x" + r.txid,
@@ -236,29 +403,17 @@ def tx_json(mined: _Mined) -> dict[str, Any]:
         "sender_address": r.sender,
         "sponsored": False,
         "tx_status": r.status.value if r.status is not TxStatus.DROPPED else _dropped(r.reason),
-        "receipt_time": int(mined.received),
+        "tx_type": "contract_call" if mined.contract_id else "token_transfer",
     }
     if mined.contract_id:
-        body["tx_type"] = "contract_call"
-        body["contract_call"] = {
-            "contract_id": mined.contract_id,
-            "function_name": mined.function,
-        }
-    else:
-        body["tx_type"] = "token_transfer"
-    if r.status.final and r.status is not TxStatus.DROPPED:
-        body.update(
-            block_height=r.block_height,
-            burn_block_height=r.burn_height,
-            block_time=int(mined.block_time),
-            tx_index=mined.tx_index,
-            canonical=True,
-            tx_result=_clarity_json(r.result)
-            if r.result is not None
-            else {"hex": "0x", "repr": ""},
-            event_count=len(mined.events),
-            events=[_event_json(i, ev) for i, ev in enumerate(mined.events)],
-        )
+        body["contract_call"] = {"contract_id": mined.contract_id, "function_name": mined.function}
+    if _mined(r):
+        page = mined.events[offset : offset + limit]
+        body.update(block_height=r.block_height, burn_block_height=r.burn_height,
+                    tx_index=mined.tx_index, event_count=len(mined.events),
+                    tx_result=_clarity_json(r.result) if r.result is not None else None,
+                    events=[_log_json(r.txid, offset + i, ev) for i, ev in enumerate(page)
+                            if ev.event.kind == "print"])  # fmt: skip
     return body
 
 
@@ -266,7 +421,58 @@ def _dropped(reason: str) -> str:
     return "dropped_replace_by_fee" if reason == "ReplaceByFee" else "dropped_problematic"
 
 
+# Reasons whose refusal carries no `reason_data` (stacks-core `MemPoolRejection::into_json`).
+_NO_DATA = frozenset({"BadTransactionVersion", "ConflictingNonceInMempool", "NoSuchContract",
+                      "NoSuchPublicFunction", "TransferAmountMustBePositive",
+                      "BadAddressVersionByte", "TemporarilyBlacklisted"})  # fmt: skip
+
+
+def refusal_json(exc: errors.Rejected, txid: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"txid": txid, "error": "transaction rejected", "reason": exc.reason}
+    if exc.reason in _NO_DATA:
+        return body
+    try:
+        data = json.loads(exc.detail)
+    except ValueError:
+        data = None
+    body["reason_data"] = data if isinstance(data, dict) else {"message": exc.detail}
+    return body
+
+
 # -- the HTTP front ---------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any  # JSON unless `text` is set
+    text: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _api_error(status: int, message: str) -> Answer:
+    """Hiro's error body (Fastify's): status code, the HTTP phrase and the message."""
+    phrase = {400: "Bad Request", 404: "Not Found", 410: "Gone", 429: "Too Many Requests"}
+    return Answer(status, {"statusCode": status, "error": phrase.get(status, "Error"),
+                           "message": message})  # fmt: skip
+
+
+class _BadQuery(Exception):
+    pass
+
+
+def _limit(query: dict, lo: int, hi: int, default: int) -> int:
+    raw = query.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise _BadQuery("querystring/limit must be integer")
+    value = int(raw)
+    if value > hi:
+        raise _BadQuery(f"querystring/limit must be <= {hi}")
+    if value < lo:
+        raise _BadQuery(f"querystring/limit must be >= {lo}")
+    return value
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -276,11 +482,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stderr
         pass
 
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+    def _send(self, answer: Answer) -> None:
+        if answer.text:
+            data, kind = str(answer.body).encode(), "text/plain"
+        else:
+            data, kind = json.dumps(answer.body).encode(), "application/json"
+        self.send_response(answer.status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
+        for k, v in answer.headers.items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
 
@@ -297,68 +508,109 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str) -> None:
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        devnet = self.server.devnet
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        server = self.server
+        body = self._body()
+        limited = server.rate_check() if parts[:1] != ["devnet"] else None
+        if limited is not None:
+            return self._send(limited)
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         try:
-            status, body = _dispatch(devnet, method, parts, query, self._body())
+            answer = _dispatch(server, method, parts, query, body, kind)
+        except _BadQuery as exc:
+            answer = _api_error(400, str(exc))
         except Exception as exc:  # a bug or a VM error: answer as a node would, 500
-            status, body = 500, {"error": f"{type(exc).__name__}: {exc}"}
-        self._send(status, body)
+            answer = Answer(500, {"error": f"{type(exc).__name__}: {exc}"})
+        answer.headers.update(server.rate_headers())
+        self._send(answer)
 
 
-def _dispatch(devnet: Devnet, method: str, parts: list[str], query: dict, body: bytes):
+def _broadcast_bytes(body: bytes, kind: str) -> bytes:
+    """The transaction in a POST /v2/transactions body, as stacks-core reads it."""
+    if not body:
+        raise Undecodable("Invalid Http request: expected non-zero-length body for PostTransaction")
+    if kind == "application/octet-stream":
+        return body
+    if kind == "application/json":
+        try:
+            tx = json.loads(body)["tx"]
+            return bytes.fromhex(tx)
+        except (ValueError, KeyError, TypeError):
+            raise Undecodable("Failed to parse body") from None
+    if not kind:
+        raise Undecodable("Missing Content-Type for transaction")
+    raise Undecodable(
+        "Wrong Content-Type for transaction; expected application/json or application/octet-stream"
+    )
+
+
+def _dispatch(
+    server: DevnetServer, method: str, parts: list[str], query: dict, body: bytes, kind: str
+) -> Answer:
+    devnet = server.devnet
     chain = devnet.chain
     match method, parts:
         case "GET", ["v2", "info"]:
             with devnet.lock:
                 tip = chain.tip()
-            return 200, {
-                "peer_version": 0,
+            tip_hash = _hash("block", tip.stacks_height)
+            return Answer(200, {
+                "peer_version": 4207599116,
+                "pox_consensus": _hash("pox", tip.burn_height)[:40],
+                "burn_block_height": tip.burn_height,
+                "stable_pox_consensus": _hash("pox", max(0, tip.burn_height - 1))[:40],
+                "stable_burn_block_height": max(0, tip.burn_height - 1),
+                "server_version": "bithedge-devnet (Clarinet SDK simnet)",
                 "network_id": NETWORK_ID,
                 "parent_network_id": 0x0B110907,
-                "server_version": "bithedge-devnet (Clarinet SDK simnet)",
-                "burn_block_height": tip.burn_height,
                 "stacks_tip_height": tip.stacks_height,
-                "stacks_tip": "0x" + keys.sha512_256(str(tip.stacks_height).encode()).hex(),
-            }
+                "stacks_tip": tip_hash,
+                "stacks_tip_consensus_hash": _hash("consensus", tip.stacks_height)[:40],
+                "genesis_chainstate_hash": _hash("genesis"),
+                "unanchored_tip": None,
+                "unanchored_seq": None,
+                "tenure_height": tip.burn_height,
+                "exit_at_block_height": None,
+                "is_fully_synced": True,
+            })  # fmt: skip
         case "GET", ["v2", "accounts", who]:
             try:
                 p = principal(who)
             except (ClarityError, ValueError):
-                return 400, {"error": f"invalid principal {who}"}
+                return Answer(400, f"Failed to parse principal {who}", text=True)
             with devnet.lock:
                 balance = chain.balances(p).stx
                 nonce = chain.nonce(p)
-            return 200, {
-                "balance": f"0x{balance:032x}",
-                "locked": "0x" + "0" * 32,
-                "unlock_height": 0,
-                "nonce": nonce,
-                "balance_proof": "",
-                "nonce_proof": "",
-            }
+            return Answer(200, {"balance": f"0x{balance:032x}", "locked": "0x" + "0" * 32,
+                                "unlock_height": 0, "nonce": nonce})  # fmt: skip
         case "POST", ["v2", "fees", "transaction"]:
-            fee = chain.config.min_fee
-            return 200, {
+            try:
+                req = json.loads(body)
+                size = int(req["estimated_len"] or 0)
+                payload = bytes.fromhex(str(req["transaction_payload"]).removeprefix("0x"))
+            except (ValueError, KeyError, TypeError):
+                return Answer(400, "Failed to parse fee estimate request", text=True)
+            size = max(size, len(payload))
+            cost = {"read_count": 0, "read_length": 0, "runtime": 0, "write_count": 0,
+                    "write_length": 0}  # fmt: skip
+            return Answer(200, {
+                "estimated_cost": cost,
                 "estimated_cost_scalar": 1,
                 "cost_scalar_change_by_byte": 0.0,
-                "estimations": [
-                    {"fee_rate": 1.0, "fee": fee},
-                    {"fee_rate": 2.0, "fee": fee * 2},
-                    {"fee_rate": 4.0, "fee": fee * 4},
-                ],
-            }
+                "estimations": [{"fee_rate": float(r), "fee": size * r * FEE_PER_BYTE}
+                                for r in (1, 2, 4)],
+            })  # fmt: skip
         case "POST", ["v2", "transactions"]:
             try:
-                return 200, devnet.submit(body)
+                raw = _broadcast_bytes(body, kind)
+                return Answer(200, devnet.submit(raw))
+            except Undecodable as exc:
+                return Answer(400, str(exc), text=True)
+            except errors.SerializationError as exc:
+                return Answer(400, f"Failed to deserialize posted transaction: {exc.detail}",
+                              text=True)  # fmt: skip
             except errors.Rejected as exc:
-                txid = keys.sha512_256(body).hex()
-                return 400, {
-                    "error": "transaction rejected",
-                    "reason": exc.reason,
-                    "reason_data": {"message": exc.detail},
-                    "txid": txid,
-                }
+                return Answer(400, refusal_json(exc, keys.sha512_256(raw).hex()))
         case "POST", ["v2", "contracts", "call-read", address, name, function]:
             req = json.loads(body or b"{}")
             try:
@@ -366,34 +618,125 @@ def _dispatch(devnet: Devnet, method: str, parts: list[str], query: dict, body: 
                 with devnet.lock:
                     result = chain.read_only(principal(f"{address}.{name}"), function, args)
             except (BridgeError, ClarityError, KeyError, ValueError) as exc:
-                return 200, {"okay": False, "cause": str(exc)}
-            return 200, {"okay": True, "result": _hex(result)}
-        case "GET", ["extended", "v1", "tx", txid]:
-            mined = devnet.receipt(txid.removeprefix("0x"))
+                return Answer(200, {"okay": False, "cause": str(exc)})
+            return Answer(200, {"okay": True, "result": _hex(result)})
+        case "GET", ["extended", "v3", "transactions", txid]:
+            if not _TXID.match(txid):
+                raise _BadQuery('params/tx_id must match pattern "^(0x)?[a-fA-F0-9]{64}$"')
+            include = {i for v in [query.get("include", "")] for i in v.split(",") if i}
+            mined = devnet.receipt(txid.removeprefix("0x").lower())
             if mined is None:
-                return 404, {"error": f"could not find transaction by ID {txid}"}
-            return 200, tx_json(mined)
-        case "GET", ["extended", "v1", "contract", contract_id, "events"]:
-            limit = min(int(query.get("limit", 20)), MAX_EVENT_PAGE)
-            offset = int(query.get("offset", 0))
+                return _api_error(404, "Transaction not found")
+            return Answer(200, tx_json(mined, "result" in include))
+        case "GET", ["extended", "v3", "transactions", txid, "events"]:
+            if not _TXID.match(txid):
+                raise _BadQuery('params/tx_id must match pattern "^(0x)?[a-fA-F0-9]{64}$"')
+            limit = _limit(query, 1, MAX_EVENT_PAGE, DEFAULT_EVENT_PAGE)
+            cursor = query.get("cursor")
+            if cursor is not None and not cursor.isdigit():
+                raise _BadQuery('querystring/cursor must match pattern "^[0-9]+$"')
+            mined = devnet.receipt(txid.removeprefix("0x").lower())
+            if mined is None or not _mined(mined.receipt):
+                return _api_error(400, "Transaction not found")
+            return Answer(200, _events_page(mined.events, limit, int(cursor or 0)))
+        case "GET", ["extended", "v2", "smart-contracts", contract_id, "logs"]:
+            limit = _limit(query, 0, MAX_EVENT_PAGE, DEFAULT_EVENT_PAGE)
+            cursor = query.get("cursor")
+            if cursor is not None and not _LOG_CURSOR.match(cursor):
+                raise _BadQuery("querystring/cursor must match pattern "
+                                "\"^[0-9]+:[0-9]+:[0-9]+:[0-9]+$\"")  # fmt: skip
+            offset = query.get("offset", "0")
+            if not offset.lstrip("-").isdigit() or abs(int(offset)) > MAX_EVENT_PAGE * 10:
+                raise _BadQuery(f"querystring/offset must be within {MAX_EVENT_PAGE * 10}")
             with devnet.lock:
                 events = list(devnet.contract_events.get(contract_id, ()))
-            newest_first = events[::-1][offset : offset + limit]
-            return 200, {
-                "limit": limit,
-                "offset": offset,
-                "results": [
-                    {**_event_json(index, ev), "tx_id": "0x" + txid}
-                    for txid, index, ev in newest_first
-                ],
-            }
+            return _logs_page(events, limit, int(offset), cursor)
+        case "GET", ["extended", "v1", "tx", txid]:
+            if server.strict is not None:
+                return _gone()
+            limit = _limit({"limit": query.get("event_limit", "96")}, 0, MAX_EVENT_PAGE, 96)
+            offset = int(query.get("event_offset", "0") or 0)
+            mined = devnet.receipt(txid.removeprefix("0x").lower())
+            answer = (_api_error(404, f"could not find transaction by ID {txid}") if mined is None
+                      else Answer(200, v1_tx_json(mined, limit, offset)))  # fmt: skip
+            answer.headers["Warning"] = _DEPRECATED
+            return answer
+        case "GET", ["extended", "v1", "contract", contract_id, "events"]:
+            if server.strict is not None:
+                return _gone()
+            limit = _limit(query, 0, MAX_EVENT_PAGE, DEFAULT_EVENT_PAGE)
+            offset = int(query.get("offset", "0") or 0)
+            with devnet.lock:
+                events = list(devnet.contract_events.get(contract_id, ()))
+            page = events[::-1][offset : offset + limit]
+            results = [_log_json(txid, at[2], ev) for at, txid, ev in page]
+            return Answer(200, {"limit": limit, "offset": offset, "results": results},
+                          headers={"Warning": _DEPRECATED})  # fmt: skip
         case "POST", ["devnet", "mine"]:
             devnet.mine(int(query.get("n", 1)))
-            return 200, _tip(devnet)
+            return Answer(200, _tip(devnet))
         case "POST", ["devnet", "mine_burn"]:
             devnet.mine_burn(int(query.get("n", 1)))
-            return 200, _tip(devnet)
-    return 404, {"error": f"no route {method} /{'/'.join(parts)}"}
+            return Answer(200, _tip(devnet))
+    return _api_error(404, f"Route {method}:/{'/'.join(parts)} not found")
+
+
+_DEPRECATED = '299 - "Deprecated: See https://docs.hiro.so/stacks/api for more information"'
+
+
+def _gone() -> Answer:
+    return _api_error(410, "This endpoint has been disabled. See https://docs.hiro.so/stacks/api "
+                      "for more information")  # fmt: skip
+
+
+def _events_page(events: list[ChainEvent], limit: int, start: int) -> dict[str, Any]:
+    """Hiro's v3 cursor page over a transaction's events: `cursor` is the first event index."""
+    rows = [(i, ev) for i, ev in enumerate(events) if i >= start]
+    page, extra = rows[:limit], rows[limit : limit + 1]
+    first = page[0][0] if page else None
+    return {
+        "total": len(events),
+        "limit": limit,
+        "cursor": {
+            "next": str(extra[0][0]) if extra else None,
+            "previous": str(max(first - limit, 0)) if first else None,
+            "current": str(first) if first is not None else None,
+        },
+        "results": [event_json(i, ev) for i, ev in page],
+    }
+
+
+def _pos(at: tuple[int, int, int]) -> str:
+    """A log's place in the chain as Hiro writes it: block height, microblock (always 0 since
+    Nakamoto), index in block, event index."""
+    return f"{at[0]}:0:{at[1]}:{at[2]}"
+
+
+def _logs_page(events: list, limit: int, offset: int, cursor: str | None) -> Answer:
+    """Hiro's v2 contract-logs page: newest first, from `cursor` (a position) down."""
+    newest_first = events[::-1]
+    if cursor is not None:
+        h, _, i, e = (int(x) for x in cursor.split(":"))
+        newest_first = [row for row in newest_first if row[0] <= (h, i, e)]
+    below = newest_first[max(offset, 0) :]
+    if cursor is not None and not below:
+        return _api_error(404, "Cursor not found")
+    page = below[:limit]
+    top = page[0][0] if page else None
+    older = below[limit][0] if len(below) > limit else None
+    newer = None
+    if top is not None:
+        above = [row for row in events if row[0] > top]
+        newer = above[limit - 1][0] if limit and len(above) >= limit else None
+    return Answer(200, {
+        "limit": limit,
+        "offset": offset,
+        "total": len(events),
+        "next_cursor": _pos(newer) if newer else None,
+        "prev_cursor": _pos(older) if older else None,
+        "cursor": _pos(top) if top else None,
+        "results": [_log_json(txid, at[2], ev) for at, txid, ev in page],
+    })  # fmt: skip
 
 
 def _tip(devnet: Devnet) -> dict[str, int]:
@@ -405,9 +748,61 @@ def _tip(devnet: Devnet) -> dict[str, int]:
 class DevnetServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, devnet: Devnet, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        devnet: Devnet,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        strict: StrictHiro | None = None,
+        clock=time.time,
+    ):
         super().__init__((host, port), _Handler)
         self.devnet = devnet
+        self.strict = strict
+        self.clock = clock
+        self._rate_lock = threading.Lock()
+        self._window = (0.0, 0)  # (start, requests counted in it)
+        self.limited = 0  # requests answered 429
+
+    def _window_now(self) -> tuple[float, int]:
+        assert self.strict is not None
+        now = self.clock()
+        start, used = self._window
+        if now - start >= self.strict.window:
+            start, used = now - (now - start) % self.strict.window if start else now, 0
+        return start, used
+
+    def rate_check(self) -> Answer | None:
+        """Counts a request against the window; a 429 when the window is spent."""
+        if self.strict is None:
+            return None
+        with self._rate_lock:
+            start, used = self._window_now()
+            if used >= self.strict.limit:
+                self._window = (start, used)
+                self.limited += 1
+                wait = max(1, math.ceil(start + self.strict.window - self.clock()))
+                answer = _api_error(429, "Too Many Requests")
+                answer.headers.update(self._headers(start, used), **{"Retry-After": str(wait)})
+                return answer
+            self._window = (start, used + 1)
+        return None
+
+    def rate_headers(self) -> dict[str, str]:
+        if self.strict is None:
+            return {}
+        with self._rate_lock:
+            start, used = self._window
+            return self._headers(start, used)
+
+    def _headers(self, start: float, used: int) -> dict[str, str]:
+        """Hiro's rate-limit headers (docs.hiro.so, "Response headers")."""
+        assert self.strict is not None
+        left = str(max(0, self.strict.limit - used))
+        return {"ratelimit-limit": str(self.strict.limit), "ratelimit-remaining": left,
+                "ratelimit-reset": str(math.ceil(start + self.strict.window)),
+                "x-ratelimit-limit-stacks-minute": str(self.strict.limit),
+                "x-ratelimit-remaining-stacks-minute": left}  # fmt: skip
 
     def handle_error(self, request, client_address) -> None:
         """A client that went away mid-request (a killed engine) is not the server's error."""

@@ -24,7 +24,8 @@ from chain.node import (
     NodeError,
     ReadOnlyFailed,
     parse_account,
-    parse_contract_events,
+    parse_contract_logs,
+    parse_event_page,
     parse_fee_estimate,
     parse_info,
     parse_read_only,
@@ -106,11 +107,7 @@ def check_account(body, account) -> None:
 
 
 def check_fees(body, fees) -> None:
-    if body.get("estimations") is not None:
-        want = [uint(e["fee"]) for e in body["estimations"]]
-    else:
-        legacy = body["estimated_fees"]
-        want = [uint(legacy[k]) for k in ("low", "middle", "high")]
+    want = [uint(e["fee"]) for e in body["estimations"]]
     assert [fees.low, fees.medium, fees.high] == want and None not in want
 
 
@@ -121,45 +118,57 @@ def check_read_only(body, result) -> None:
 
 def check_event(body, event) -> None:
     assert event.event_index == uint(body["event_index"]) is not None
-    assert event.event_type == body["event_type"]
-    assert event.tx_id == strip0x(body.get("tx_id") or "").lower()
-    if event.event_type == "smart_contract_log":
+    assert event.event_type == body["type"]
+    if event.event_type == "contract_log":
         assert event.value == clarity_hex(body["contract_log"]["value"])
         assert event.contract_id == body["contract_log"]["contract_id"]
-    elif body.get("asset") is not None:
-        asset = body["asset"]
+    elif event.event_type in ("stx_asset", "ft_asset", "nft_asset"):
+        asset = body[event.event_type]
+        assert event.asset_event_type == asset["type"]
         if asset.get("amount") is not None:
             assert event.amount == uint(asset["amount"]) is not None
 
 
-def check_tx(body, tx) -> None:
-    assert tx.tx_id == strip0x(body["tx_id"]).lower()
-    assert tx.raw_status == body["tx_status"]
-    assert tx.status.value == body["tx_status"] or body["tx_status"].startswith("dropped_")
-    for key in ("nonce", "block_height", "burn_block_height", "tx_index", "event_count"):
-        assert getattr(tx, key) == opt_uint(body, key), key
-    assert tx.fee_rate == (opt_uint(body, "fee_rate") or 0)
-    if body.get("tx_result") is not None:
-        assert tx.result == clarity_hex(body["tx_result"])
-    events = body.get("events") or []
-    assert len(tx.events) == len(events)
-    for raw, event in zip(events, tx.events, strict=True):
+def check_events(body, page) -> None:
+    assert page.total == uint(body["total"]) is not None
+    assert page.next == (body["cursor"].get("next") or None)
+    assert len(page.events) == len(body["results"])
+    for raw, event in zip(body["results"], page.events, strict=True):
         check_event(raw, event)
 
 
-def check_contract_events(body, events) -> None:
-    logs = [e for e in body["results"] if e["event_type"] == "smart_contract_log"]
-    assert len(events) == len(logs)
-    for raw, event in zip(logs, events, strict=True):
-        assert event.tx_id and event.tx_id == strip0x(raw["tx_id"]).lower()
+def check_tx(body, tx) -> None:
+    assert tx.tx_id == strip0x(body["tx_id"]).lower()
+    assert tx.raw_status == body["status"]
+    final = body["status"].startswith("dropped_") or body["status"] == "problematic_skipped"
+    assert tx.status.value == body["status"] or final
+    assert tx.nonce == uint(body["sender"]["nonce"]) is not None
+    assert tx.sender_address == body["sender"]["address"]
+    block = body.get("block")
+    if block is not None:
+        assert (tx.block_height, tx.tx_index) == (uint(block["height"]), uint(block["tx_index"]))
+    else:
+        assert tx.block_height is None and tx.tx_index is None
+    assert tx.event_count == opt_uint(body, "event_count")
+    assert tx.fee_rate == uint(body["fee_rate"]) is not None
+    if body.get("result") is not None:
+        assert tx.result == clarity_hex(body["result"])
+
+
+def check_contract_logs(body, page) -> None:
+    assert len(page.events) == len(body["results"])
+    assert page.older == (body.get("prev_cursor") or None)
+    for raw, event in zip(body["results"], page.events, strict=True):
+        assert raw["event_type"] == "smart_contract_log"
+        assert event.tx_id == strip0x(raw["tx_id"]).lower()
         assert event.event_index == uint(raw["event_index"]) is not None
         assert event.value == clarity_hex(raw["contract_log"]["value"])
 
 
 PARSERS = {
-    "info": (parse_info, check_info, ["info.json", "info-2.x.json"]),
+    "info": (parse_info, check_info, ["info.json"]),
     "account": (parse_account, check_account, ["account.json"]),
-    "fees": (parse_fee_estimate, check_fees, ["fee-estimate.json", "fee-estimate-legacy.json"]),
+    "fees": (parse_fee_estimate, check_fees, ["fee-estimate.json"]),
     "read-only": (
         lambda b: parse_read_only(b, "get-x"),
         check_read_only,
@@ -168,15 +177,14 @@ PARSERS = {
     "tx": (
         parse_tx,
         check_tx,
-        [
-            "tx-coinbase.json",
-            "tx-contract-call-events.json",
-            "tx-contract-call.json",
-            "tx-pending.json",
-            "tx-token-transfer.json",
-        ],
+        ["tx-contract-call.json", "tx-pending.json", "tx-token-transfer.json"],
     ),
-    "contract-events": (parse_contract_events, check_contract_events, ["contract-events.json"]),
+    "tx-events": (
+        lambda b: parse_event_page(b, "ee" * 32, "/events"),
+        check_events,
+        ["tx-events.json"],
+    ),
+    "contract-logs": (parse_contract_logs, check_contract_logs, ["contract-logs.json"]),
 }
 
 # --- bodies -------------------------------------------------------------------------------------
@@ -211,7 +219,9 @@ leaves = st.one_of(
             "abort_by_response",
             "dropped_replace_by_fee",
             "smart_contract_log",
-            "fungible_token_asset",
+            "contract_log",
+            "ft_asset",
+            "problematic_skipped",
         ]
     ),
 )

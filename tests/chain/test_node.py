@@ -28,8 +28,8 @@ from chain.node import (
     NodeUnavailable,
     ReadOnlyFailed,
     parse_account,
-    parse_contract_events,
-    parse_event,
+    parse_contract_logs,
+    parse_event_page,
     parse_fee_estimate,
     parse_info,
     parse_read_only,
@@ -56,12 +56,6 @@ def test_info_nakamoto_node():
     assert info.server_version.startswith("stacks-node 3.1.0.0.12")
 
 
-def test_info_2x_node():
-    info = parse_info(recorded("info-2.x.json"))
-    assert (info.stacks_tip_height, info.burn_block_height) == (15, 16)
-    assert info.network_id == 2147483648
-
-
 def test_account_balance_is_hex():
     assert parse_account(recorded("account.json")) == Account(
         balance=0x7A120, locked=0x7A120, nonce=2867, unlock_height=126
@@ -69,9 +63,8 @@ def test_account_balance_is_hex():
     assert parse_account(recorded("account.json")).balance == 500_000
 
 
-def test_fee_estimate_current_and_legacy_shapes():
+def test_fee_estimate():
     assert parse_fee_estimate(recorded("fee-estimate.json")) == FeeEstimate(17, 125, 140)
-    assert parse_fee_estimate(recorded("fee-estimate-legacy.json")) == FeeEstimate(17, 125, 140)
 
 
 def test_read_only_success_and_failure():
@@ -83,8 +76,8 @@ def test_read_only_success_and_failure():
     assert str(info.value) == "read-only get-x failed: NotReadOnly"
 
 
-def test_tx_contract_call_with_events():
-    tx = parse_tx(recorded("tx-contract-call-events.json"))
+def test_tx_mined_contract_call():
+    tx = parse_tx(recorded("tx-contract-call.json"))
     assert tx.tx_id == "ee0049faf8dde5507418140ed72bd64f73cc001b08de98e0c16a3a8d9f2c38cf"
     assert (tx.status, tx.raw_status, tx.reason) == (TxStatus.SUCCESS, "success", "")
     assert (tx.nonce, tx.fee_rate, tx.tx_index) == (2, 943, 85)
@@ -95,76 +88,50 @@ def test_tx_contract_call_with_events():
         "SP2N959SER36FZ5QT1CX9BR63W3E8X35WQCMBYYWC.leo-cats", "list-in-ustx"
     )
     assert tx.result is not None and deserialize(tx.result) == Ok(Bool(True))
-    assert tx.event_count == 1 and len(tx.events) == 2
-    log, ft = tx.events
-    assert (log.event_index, log.event_type, log.topic) == (0, "smart_contract_log", "print")
+    assert tx.event_count == 2 and tx.events == ()  # events are listed apart
+
+
+def test_tx_events_page_log_and_ft():
+    page = parse_event_page(recorded("tx-events.json"), "ee" * 32, "/events")
+    assert (page.next, page.total) == (None, 2)
+    log, ft = page.events
+    assert (log.event_index, log.event_type, log.topic) == (0, "contract_log", "print")
     assert log.contract_id == "SP2N959SER36FZ5QT1CX9BR63W3E8X35WQCMBYYWC.leo-cats"
+    assert log.tx_id == "ee" * 32
     printed = deserialize(log.value)
     assert isinstance(printed, Tuple)
     assert printed.data["id"] == UInt(3441) and printed.data["price"] == UInt(5147059)
     assert isinstance(printed.data["commission"], ContractPrincipal)
-    assert (ft.event_type, ft.asset_event_type, ft.amount) == (
-        "fungible_token_asset",
-        "transfer",
-        1548865732,
-    )
+    assert (ft.event_type, ft.asset_event_type, ft.amount) == ("ft_asset", "transfer", 1548865732)
     assert ft.asset_id == "SP3K8BC0PPEVCV7NZ6QSRWPQ2JE9E5B6N3PA0KBR9.brc20-db20::brc20-db20"
     assert ft.sender == "SPP2B792YYNWTM5W8N3TBJT51745K8HPSCP9EFTT"
     assert ft.recipient == "SP38AN2F75Y4AP8ZVA7402XPK77F82TBQX05R8EH6"
 
 
-def test_tx_without_optional_fields():
-    tx = parse_tx(recorded("tx-contract-call.json"))
-    assert tx.tx_id == "b88e97c8b86124a298de9e02bfb0551a977f09769624bd8e6d659a157a695e9f"
-    assert (tx.block_height, tx.tx_index, tx.fee_rate) == (3201, 1, 1000)
-    assert tx.result is None and tx.burn_block_height is None and tx.nonce is None
-    assert tx.contract_call == ContractCall(
-        "STJTXEJPJPPVDNA9B052NSRRBGQCFNKVS178VGH1.hello_world", "set-value"
-    )
-    assert tx.events == ()
-
-
-def test_tx_token_transfer_stx_event():
+def test_tx_token_transfer_and_pending():
     tx = parse_tx(recorded("tx-token-transfer.json"))
-    assert tx.contract_call is None and tx.fee_rate == 180
-    (ev,) = tx.events
-    assert (ev.event_type, ev.asset_event_type, ev.amount, ev.asset_id) == (
-        "stx_asset",
-        "transfer",
-        10000,
-        "",
-    )
-    assert ev.recipient == "ST1RZG804V6Y0N4XHQD3ZE2GE3XSCV3VHRKMA3GB0"
-
-
-def test_tx_coinbase_and_pending():
-    coinbase = parse_tx(recorded("tx-coinbase.json"))
-    assert (coinbase.nonce, coinbase.block_height, coinbase.fee_rate) == (269, 21709, 0)
-    assert coinbase.result == bytes.fromhex("0703")
+    assert tx.contract_call is None and tx.fee_rate == 50 and tx.tx_type == "token_transfer"
+    assert (tx.block_height, tx.tx_index, tx.result) == (2, 0, None)  # no ?include=result
     pending = parse_tx(recorded("tx-pending.json"))
     assert pending.status is TxStatus.PENDING and not pending.status.final
-    assert (pending.block_height, pending.result, pending.nonce) == (None, None, 0)
+    assert (pending.block_height, pending.result, pending.nonce) == (None, None, 1)
 
 
-def test_tx_events_page_nft_and_log():
-    page = recorded("tx-events.json")
-    nft, log = (parse_event(e, "/extended/v1/tx/events") for e in page["events"])
-    assert nft.event_type == "non_fungible_token_asset" and nft.asset_id.endswith("bns::names")
-    assert nft.value is not None and isinstance(deserialize(nft.value), Tuple)
-    assert nft.tx_id == "05ccc123db703a2808afaaf88b6b3240f14391d14fde701bd20d7206c9133af6"
-    attachment = deserialize(log.value).data["attachment"]
-    assert attachment.data["attachment-index"] == UInt(643)
-
-
-def test_contract_events_page():
-    (ev,) = parse_contract_events(recorded("contract-events.json"))
-    assert ev == ContractEvent(
+def test_contract_logs_page():
+    page = parse_contract_logs(recorded("contract-logs.json"))
+    (ev,) = page.events
+    assert page.older is None
+    assert (ev.event_index, ev.tx_id, ev.topic) == (
         0,
-        "1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef",
-        "SP000000000000000000002Q6VF78.pox-3",
+        "ee0049faf8dde5507418140ed72bd64f73cc001b08de98e0c16a3a8d9f2c38cf",
         "print",
-        b"\x12\x34",
     )
+    assert ev.contract_id == "SP2N959SER36FZ5QT1CX9BR63W3E8X35WQCMBYYWC.leo-cats"
+
+
+def test_problematic_skipped_is_a_final_drop():
+    tx = parse_tx(dict(recorded("tx-contract-call.json"), status="problematic_skipped"))
+    assert tx.status is TxStatus.DROPPED and tx.reason == "problematic_skipped"
 
 
 @pytest.mark.parametrize(
@@ -178,7 +145,7 @@ def test_contract_events_page():
     ],
 )
 def test_dropped_statuses(raw):
-    body = dict(recorded("tx-pending.json"), tx_status=raw)
+    body = dict(recorded("tx-pending.json"), status=raw)
     tx = parse_tx(body)
     assert tx.status is TxStatus.DROPPED and tx.reason == raw and tx.raw_status == raw
 
@@ -194,10 +161,12 @@ def test_dropped_statuses(raw):
         (parse_info, {"stacks_tip_height": 1, "burn_block_height": 2}, "'network_id'"),
         (parse_fee_estimate, {"estimations": [{"fee": 1}]}, "expected 3 entries"),
         (parse_fee_estimate, {"estimations": [{"fee": 1.5}] * 3}, "estimations[0].fee"),
-        (parse_tx, dict(recorded("tx-pending.json"), tx_status="weird"), "unknown tx_status"),
-        (parse_tx, dict(recorded("tx-coinbase.json"), tx_result={"repr": "x"}), "'hex'"),
-        (parse_tx, dict(recorded("tx-coinbase.json"), events=[{"event_index": 0}]), "event_type"),
-        (parse_contract_events, {"results": "none"}, "body.results"),
+        (parse_fee_estimate, {"estimated_fees": {"low": 1}}, "'estimations'"),
+        (parse_tx, dict(recorded("tx-pending.json"), status="weird"), "unknown status"),
+        (parse_tx, dict(recorded("tx-contract-call.json"), result={"repr": "x"}), "'hex'"),
+        (parse_tx, dict(recorded("tx-contract-call.json"), sender="SP1"), "body.sender"),
+        (parse_contract_logs, {"results": "none"}, "body.results"),
+        (parse_contract_logs, {"results": [{"event_index": 0}]}, "event_type"),
     ],
 )
 def test_malformed_bodies_are_node_errors(parse, body, words):
@@ -341,7 +310,7 @@ def test_429_honours_retry_after_capped(server):
     )
     node, sleeps = client(server.url, max_backoff=8.0)
     assert node.info().network_id == 1
-    assert sleeps == [3.0, 8.0]
+    assert sleeps == [3.0, 60.0]  # Hiro's windows are a minute: more than max_backoff, capped
 
 
 def test_hang_longer_than_timeout_gives_up(server):
@@ -421,13 +390,16 @@ def test_read_only_request_and_failure(server):
 
 
 def test_tx_lookup_path_params_and_404(server):
-    server.script("GET", f"/extended/v1/tx/0x{OUR_TXID}", Reply(200, recorded("tx-pending.json")))
+    path = f"/extended/v3/transactions/0x{OUR_TXID}"
+    server.script("GET", path, Reply(200, recorded("tx-pending.json")))
     server.script(
-        "GET", f"/extended/v1/tx/0x{OTHER_TXID}", Reply(404, recorded("tx-not-found.json"))
+        "GET",
+        f"/extended/v3/transactions/0x{OTHER_TXID}",
+        Reply(404, recorded("tx-not-found.json")),
     )
     node, sleeps = client(server.url)
-    assert node.tx("0x" + OUR_TXID, event_limit=10, event_offset=5).status is TxStatus.PENDING
-    assert server.seen[0].path == f"/extended/v1/tx/0x{OUR_TXID}?event_limit=10&event_offset=5"
+    assert node.tx("0x" + OUR_TXID).status is TxStatus.PENDING
+    assert server.seen[0].path == f"{path}?include=result"
     assert node.tx(OTHER_TXID) is None
     assert sleeps == []
 
@@ -551,7 +523,7 @@ CONTRACT = "ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.bithedge-vault"
 
 
 def _event(i: int) -> dict[str, Any]:
-    """Event i of the contract's history; two prints per transaction."""
+    """Event i of the contract's history; two prints per transaction, one transaction a block."""
     return {
         "event_index": i % 2,
         "event_type": "smart_contract_log",
@@ -564,24 +536,42 @@ def _event(i: int) -> dict[str, Any]:
     }
 
 
+def _pos(i: int) -> str:
+    return f"{i // 2}:0:0:{i % 2}"
+
+
 class History:
-    """The endpoint: newest first, limit/offset, no total; `grow` appends after the first page."""
+    """The v2 logs endpoint: newest first, position cursors; `grow` appends after the first
+    page (new events above the pages still to come)."""
 
     def __init__(self, n: int, grow_after_first_page: int = 0):
         self.events = [_event(i) for i in range(n)]
         self.grow = grow_after_first_page
-        self.pages: list[tuple[int, int]] = []
+        self.pages: list[tuple[int, str | None]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.url.path == f"/extended/v1/contract/{CONTRACT}/events"
-        limit, offset = int(request.url.params["limit"]), int(request.url.params["offset"])
-        self.pages.append((limit, offset))
-        newest_first = self.events[::-1]
-        page = newest_first[offset : offset + limit]
+        assert request.url.path == f"/extended/v2/smart-contracts/{CONTRACT}/logs"
+        limit, cursor = int(request.url.params["limit"]), request.url.params.get("cursor")
+        assert 1 <= limit <= 100
+        self.pages.append((limit, cursor))
+        order = list(range(len(self.events)))[::-1]
+        if cursor is not None:
+            at = tuple(int(x) for x in cursor.split(":"))
+            order = [i for i in order if (i // 2, 0, 0, i % 2) <= at]
+        page, older = order[:limit], order[limit : limit + 1]
+        body = {
+            "limit": limit,
+            "offset": 0,
+            "total": len(self.events),
+            "next_cursor": None,
+            "prev_cursor": _pos(older[0]) if older else None,
+            "cursor": _pos(page[0]) if page else None,
+            "results": [self.events[i] for i in page],
+        }
         if len(self.pages) == 1:
             n = len(self.events)
             self.events += [_event(n + k) for k in range(self.grow)]
-        return httpx.Response(200, json={"limit": limit, "offset": offset, "results": page})
+        return httpx.Response(200, json=body)
 
 
 def _numbers(events: list[ContractEvent]) -> list[int]:
@@ -596,14 +586,14 @@ def test_events_since_pages_down_to_the_cursor_and_returns_oldest_first():
     history = History(23)
     node = NodeClient("http://api", transport=httpx.MockTransport(history))
     assert _numbers(node.contract_events_since(CONTRACT, _cursor(9), page=5)) == list(range(10, 23))
-    assert history.pages == [(5, 0), (5, 5), (5, 10)]
+    assert history.pages == [(5, None), (5, _pos(17)), (5, _pos(12))]
 
 
 def test_events_since_none_returns_the_whole_history():
     history = History(12)
     node = NodeClient("http://api", transport=httpx.MockTransport(history))
     assert _numbers(node.contract_events_since(CONTRACT, None, page=5)) == list(range(12))
-    assert history.pages == [(5, 0), (5, 5), (5, 10)]
+    assert history.pages == [(5, None), (5, _pos(6)), (5, _pos(1))]
 
 
 def test_events_since_the_newest_is_empty():
@@ -622,3 +612,80 @@ def test_events_since_a_vanished_cursor_raises():
     node = NodeClient("http://api", transport=httpx.MockTransport(History(7)))
     with pytest.raises(CursorNotFound):
         node.contract_events_since(CONTRACT, ("0x" + "ee" * 32, 0), page=5)
+
+
+def test_pages_beyond_hiros_limit_are_refused_before_asking():
+    node = NodeClient("http://api", transport=httpx.MockTransport(History(3)))
+    with pytest.raises(ValueError):
+        node.contract_logs(CONTRACT, limit=101)
+    with pytest.raises(ValueError):
+        node.tx_events("ab" * 32, limit=101)
+
+
+def test_all_tx_events_follows_the_cursor_and_counts():
+    txid = "ab" * 32
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == f"/extended/v3/transactions/0x{txid}/events"
+        assert request.url.params["limit"] == "100"
+        cursor = request.url.params.get("cursor")
+        seen.append(cursor)
+        start = int(cursor or 0)
+        rows = list(range(start, min(start + 100, 250)))
+        nxt = str(start + 100) if start + 100 < 250 else None
+        results = [
+            {
+                "event_index": i,
+                "type": "stx_lock",
+                "stx_lock": {"amount": "1", "unlock_bitcoin_height": 1, "address": "SP1"},
+            }
+            for i in rows
+        ]
+        page = {"total": 250, "limit": 100, "results": results,
+                "cursor": {"next": nxt, "previous": None, "current": str(start)}}  # fmt: skip
+        return httpx.Response(200, json=page)
+
+    node = NodeClient("http://api", transport=httpx.MockTransport(handler))
+    events = node.all_tx_events(txid, expected=250)
+    assert [e.event_index for e in events] == list(range(250))
+    assert seen == [None, "100", "200"]
+    with pytest.raises(NodeError):
+        node.all_tx_events(txid, expected=251)
+
+
+def test_a_text_plain_400_on_broadcast_is_a_typed_rejection():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text="Failed to deserialize posted transaction: eof")
+
+    node = NodeClient("http://node", transport=httpx.MockTransport(handler), sleep=Sleeps())
+    with pytest.raises(errors.DeserializationError) as info:
+        node.broadcast(RAW_TX)
+    assert "Failed to deserialize posted transaction: eof" in str(info.value)
+
+
+def test_a_410_is_a_node_error_at_once_and_counts_as_no_answer():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(410, json={"error": "Gone", "message": "disabled"})
+
+    node = NodeClient("http://node", transport=httpx.MockTransport(handler), sleep=Sleeps())
+    with pytest.raises(errors.BadAnswer) as info:
+        node.info()
+    assert isinstance(info.value, NodeError) and info.value.status == 410 and len(calls) == 1
+    assert "endpoint gone" in str(info.value)
+
+
+def test_retry_after_as_an_http_date_and_ratelimit_reset_as_a_time():
+    replies = iter([
+        httpx.Response(429, headers={"Retry-After": "Fri, 15 Jan 2027 08:00:10 GMT"}),
+        httpx.Response(429, headers={"ratelimit-reset": "1800000030"}),
+        httpx.Response(200, json=INFO),
+    ])  # fmt: skip
+    sleeps = Sleeps()
+    node = NodeClient("http://node", transport=httpx.MockTransport(lambda r: next(replies)),
+                      sleep=sleeps, clock=lambda: 1.8e9)  # fmt: skip
+    assert node.info().network_id == 1
+    assert sleeps == [10.0, 30.0]

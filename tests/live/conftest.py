@@ -7,21 +7,30 @@ from pathlib import Path
 
 import pytest
 
-from sim.devnet import Devnet, DevnetServer
+from sim.devnet import Devnet, DevnetServer, StrictHiro
 from tests.chain.exchange_server import ExchangeServer
 
 SOURCES = ("coinbase", "kraken", "bitstamp", "binance", "gemini", "bitfinex", "okx")
+# Hiro's API past the v1 sunset, with its per-minute rate limit scaled to a one-second window so
+# that a test meets 429s and waits them out without waiting minutes.
+STRICT = StrictHiro(limit=40, window=1.0)
+
+
+def serve_devnet(strict: StrictHiro | None = None):
+    """The devnet on the Clarity VM behind its HTTP front (tests mine by hand)."""
+    node = Devnet(users=4, block_seconds=3600, burn_seconds=36000)
+    server = DevnetServer(node, strict=strict)
+    server.start()
+    node.server_url = server.url
+    node.server = server
+    yield node
+    server.shutdown()
+    node.close()
 
 
 @pytest.fixture
 def devnet():
-    node = Devnet(users=4, block_seconds=3600, burn_seconds=36000)  # tests mine by hand
-    server = DevnetServer(node)
-    server.start()
-    node.server_url = server.url
-    yield node
-    server.shutdown()
-    node.close()
+    yield from serve_devnet()
 
 
 @pytest.fixture

@@ -1,16 +1,21 @@
 """A node that misbehaves on request: an HTTP proxy in front of the devnet.
 
 It forwards every request unchanged, except as told: refuse the next broadcasts with given
-node reasons (answered as a node does, HTTP 400 with the reason), be down (close every
-connection without an answer), or forward a broadcast and then lose the answer (HTTP 503), the
-case where the sender cannot know whether its transaction reached the mempool.
+node reasons (answered as a node does, HTTP 400 with the reason; a reason `text:...` is the
+node's text/plain 400), be down (close every connection without an answer), forward a broadcast
+and then lose the answer (HTTP 503), the case where the sender cannot know whether its
+transaction reached the mempool; answer the next requests whose path matches a pattern with
+given statuses (429, 5xx, 410), hide a transaction from the API (404, an indexer that lags the
+node), or report a mined transaction as `problematic_skipped`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -37,6 +42,22 @@ class _Server(ThreadingHTTPServer):
     node: FaultyNode
 
 
+@dataclass
+class Fault:
+    """The next `times` requests whose path matches `pattern` get `status` (and `headers`)."""
+
+    pattern: re.Pattern
+    status: int
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# The API's transaction lookups and their event pages, in every version the client ever used.
+TX_LOOKUP = r"^/extended/v\d/(tx|transactions)/0x[0-9a-f]{64}(\?|$)"
+TX_EVENTS = r"^/extended/v3/transactions/0x[0-9a-f]{64}/events"
+CONTRACT_LOGS = r"^/extended/v\d/(contract|smart-contracts)/[^/]+/(events|logs)"
+
+
 class FaultyNode:
     def __init__(self, upstream: str):
         self.upstream = httpx.Client(base_url=upstream, timeout=30)
@@ -46,6 +67,11 @@ class FaultyNode:
         self.lose_responses = 0  # broadcasts to forward and then answer 503
         self.broadcasts = 0  # POST /v2/transactions that reached the devnet
         self.refused: list[str] = []
+        self.faults: list[Fault] = []
+        self.hidden: set[str] = set()  # txids the API answers 404 for
+        self.skipped: set[str] = set()  # txids reported as problematic_skipped
+        self.paths: list[str] = []  # every request's path, in order
+        self.warnings: list[str] = []  # `Warning` headers the upstream answered with
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.node = self
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
@@ -59,10 +85,23 @@ class FaultyNode:
         self._httpd.server_close()
         self.upstream.close()
 
+    def fail(self, pattern: str, status: int, times: int = 1, **headers: str) -> None:
+        with self.lock:
+            self.faults.append(Fault(re.compile(pattern), status, times, headers))
+
+    def _fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for f in self.faults:
+                if f.times > 0 and f.pattern.search(path):
+                    f.times -= 1
+                    return f
+        return None
+
     def handle(self, h: _Handler, method: str) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         broadcast = method == "POST" and h.path.startswith("/v2/transactions")
         with self.lock:
+            self.paths.append(h.path)
             if self.down:
                 h.close_connection = True  # no status line at all: a connection reset
                 return
@@ -72,22 +111,50 @@ class FaultyNode:
                 self.lose_responses -= 1
         if reason is not None:
             self.refused.append(reason)
+            if reason.startswith("text:"):
+                return self._send(h, 400, reason[5:].encode(), "text/plain")
             txid = keys.sha512_256(body).hex()
             answer = {"error": "transaction rejected", "reason": reason, "txid": txid}
             return self._send(h, 400, json.dumps(answer).encode())
+        fault = self._fault(h.path)
+        if fault is not None:
+            answer = {"error": f"injected HTTP {fault.status}"}
+            return self._send(h, fault.status, json.dumps(answer).encode(), headers=fault.headers)
+        if method == "GET" and any(t in h.path for t in self.hidden):
+            return self._send(h, 404, b'{"error": "Not Found", "message": "Transaction not found"}')
         headers = {k: v for k, v in h.headers.items() if k.lower() in ("content-type",)}
         got = self.upstream.request(method, h.path, content=body, headers=headers)
+        if "warning" in got.headers:
+            with self.lock:
+                self.warnings.append(got.headers["warning"])
         if broadcast:
             with self.lock:
                 self.broadcasts += 1
         if lose:
             return self._send(h, 503, b'{"error": "upstream timed out"}')
-        self._send(h, got.status_code, got.content)
+        content = got.content
+        if method == "GET" and got.status_code == 200 and any(t in h.path for t in self.skipped):
+            data = json.loads(content)
+            if isinstance(data, dict):
+                for key in ("status", "tx_status"):  # the v3 and the v1 field
+                    if data.get(key) == "success":
+                        data[key] = "problematic_skipped"
+                content = json.dumps(data).encode()
+        kind = got.headers.get("content-type", "application/json")
+        self._send(h, got.status_code, content, kind)
 
     @staticmethod
-    def _send(h: _Handler, status: int, data: bytes) -> None:
+    def _send(
+        h: _Handler,
+        status: int,
+        data: bytes,
+        kind: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         h.send_response(status)
-        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Type", kind)
         h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
         h.end_headers()
         h.wfile.write(data)

@@ -17,6 +17,12 @@ def test_twenty_killed_and_restarted_settlements_on_the_models_devnet():
     assert (got.double_settlements, got.lost, got.mismatches) == (0, 0, 0)
 
 
+def test_killed_and_restarted_settlements_against_the_strict_double():
+    got = run(trials=3, policies=60, executor="python", kills=2, seed=3, strict=True)
+    assert got.kills == 6
+    assert (got.double_settlements, got.lost, got.mismatches) == (0, 0, 0)
+
+
 @pytest.mark.clarity
 def test_killed_and_restarted_settlements_on_the_clarity_devnet():
     got = run(trials=2, policies=60, executor="lockstep", kills=2, seed=7)

@@ -1,4 +1,6 @@
-"""Live mode end to end, from a clean start, against the local devnet and loopback exchanges.
+"""Live mode end to end, from a clean start, against the local devnet and loopback exchanges;
+once as the devnet answers by default and once as the strict double (`StrictHiro`: Hiro's API
+after the /extended/v1 sunset, rate limited, so the run meets and waits out 429s).
 
 Everything crosses the same boundaries as in production: the engine talks HTTP to a node
 (the devnet: the Clarity VM behind the node's endpoints) and to exchange APIs (the loopback
@@ -22,7 +24,7 @@ from chain.stacks import StacksChain
 from live.config import load
 from live.engine import LiveEngine
 from store import open_store
-from tests.live.conftest import live_toml
+from tests.live.conftest import STRICT, live_toml, serve_devnet
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
@@ -60,6 +62,11 @@ def onchain_price(chain: StacksChain, asset: str) -> int:
     got = chain.read_only(chain.contracts.oracle, "get-price", [StringAscii(asset)])
     assert isinstance(got, Ok) and isinstance(got.value, Tuple)
     return got.value["price"].value
+
+
+@pytest.fixture(params=["devnet", "strict"])
+def devnet(request):
+    yield from serve_devnet(STRICT if request.param == "strict" else None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

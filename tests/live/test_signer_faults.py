@@ -121,8 +121,8 @@ def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path
     store = open_store(f"sqlite:///{tmp_path / 'signer.db'}")
     runtime = ThreadingRuntime()
     box = Mailbox()
-    fees = []
-    for floor in (100, 5000):  # below and above the devnet's medium estimate (2 x 180)
+    fees, sizes = [], []
+    for floor in (100, 5000):  # below and above the devnet's medium estimate (2 uSTX a byte)
         config = SignerConfig(fee=floor, estimate_fees=True)
         signer = runtime.start(SignerActor, chain, store, LiveLog(None), accounts.deployer,
                                accounts.quote, config)  # fmt: skip
@@ -136,7 +136,8 @@ def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path
         done = box.q.get(timeout=10)
         assert done.status == "success"
         fees.append(chain.status(done.txid).fee)
+        sizes.append(len(bytes.fromhex(store.outbox.get(done.txid)["raw_hex"])))
         signer.stop()
-    assert fees == [360, 5000]
+    assert fees == [2 * sizes[0], 5000] and 2 * sizes[0] > 100
     store.close()
     client.close()
