@@ -2,9 +2,11 @@
 
 Each tick it asks every source, takes the median, drops quotes too far from it, and accepts the
 median of what is left only with a quorum. It pushes `set-price` when the price moved past a
-threshold or a heartbeat elapsed, never more often than a minimum interval and with one push in
-flight per asset. Because the oracle contract refuses a move beyond its deviation cap against
-a fresh price, a push is clamped to the cap: a real crash reaches the chain in steps.
+threshold or a heartbeat elapsed, never more often than a minimum interval, with one push in
+flight per asset and at most one per asset per burn block (the contract keeps one observation
+per burn block). Because the oracle contract caps each move at `min(max-jump, max-deviation x
+blocks elapsed)` of the last observation, a push is clamped to that cap: a real crash reaches
+the chain in steps, one a block.
 """
 
 from __future__ import annotations
@@ -55,10 +57,16 @@ def aggregate(quotes: list[tuple[str, int]], outlier_bps: int, quorum: int) -> i
     return median(kept)
 
 
-def clamp_to_cap(target: int, onchain: int, max_deviation_bps: int) -> int:
-    """The closest price to `target` that the oracle contract accepts against `onchain`."""
-    hi = onchain * (10_000 + max_deviation_bps) // 10_000
-    lo = -(-onchain * (10_000 - max_deviation_bps) // 10_000)
+def cap_bps(elapsed: int, max_deviation_bps: int, max_jump_bps: int) -> int:
+    """The largest move (bps of the last observation) the oracle contract accepts `elapsed`
+    burn blocks after it: it grows with time and stops at `max_jump_bps`, never lifted."""
+    return min(max_jump_bps, max_deviation_bps * elapsed)
+
+
+def clamp_to_cap(target: int, onchain: int, cap: int) -> int:
+    """The closest positive price to `target` within `cap` bps of `onchain` (see `cap_bps`)."""
+    hi = onchain * (10_000 + cap) // 10_000
+    lo = max(1, -(-onchain * (10_000 - cap) // 10_000))
     return min(max(target, lo), hi)
 
 
@@ -91,6 +99,7 @@ class OracleActor(ServiceActor):
         }
         self.burn_height = 0
         self.max_deviation_bps = 500
+        self.max_jump_bps = 5000
         self.max_age = 6
         self.now = 0.0
 
@@ -98,6 +107,7 @@ class OracleActor(ServiceActor):
         config = self.chain.read_only(self.contracts.oracle, "get-config", [])
         assert isinstance(config, Tuple)
         self.max_deviation_bps = config["max-deviation-bps"].value  # type: ignore[attr-defined]
+        self.max_jump_bps = config["max-jump-bps"].value  # type: ignore[attr-defined]
         self.max_age = config["max-age"].value  # type: ignore[attr-defined]
         self.burn_height = self.chain.tip().burn_height
         for asset, state in self.assets.items():
@@ -146,10 +156,14 @@ class OracleActor(ServiceActor):
             return
         if self.now - state.last_push_time < cfg.min_interval_seconds:
             return
-        fresh = state.onchain and self.burn_height - state.onchain_height < self.max_age
+        elapsed = self.burn_height - state.onchain_height
+        if state.onchain and elapsed < 1:
+            return  # observed in this burn block already: the next block takes the next push
+        fresh = state.onchain and elapsed < self.max_age
         target = state.latest
-        if fresh:
-            target = clamp_to_cap(target, state.onchain, self.max_deviation_bps)
+        if state.onchain:
+            cap = cap_bps(elapsed, self.max_deviation_bps, self.max_jump_bps)
+            target = clamp_to_cap(target, state.onchain, cap)
         moved = abs(target - state.onchain) * 10_000 >= state.onchain * cfg.threshold_bps
         due = self.now - state.last_push_time >= cfg.heartbeat_seconds
         if not (state.forced or not state.onchain or moved or due):

@@ -1,12 +1,13 @@
 """Public calls per second through the Clarity VM bridge (`sim.clarity_vm.ClarityBridge`).
 
 Deploys the contracts in the Clarinet SDK simnet, seeds the STX tranches, then sends a workload
-of realistic public calls: the oracle's BTC-USD and STX-USD prices alternating small moves (well
-inside the deviation cap), deposits by eight providers and withdrawals of exactly the shares
-those deposits minted. Every call must return `(ok …)`. The same workload runs three times on
-a fresh simnet each: (a) one request per round trip, (b) pipelined with `bridge.batch` in
-batches of `--batch`, (c) `--batch` calls mined together in one Stacks block. Requests are
-built (Clarity values serialized) before the clock starts, as a wallet signs beforehand.
+of realistic public calls: oracle prices alternating small moves (well inside the cap; one
+observation per feed per burn block, so each round prices feeds of its own), deposits by eight
+providers and withdrawals of exactly the shares those deposits minted. Every call must return
+`(ok …)`. The same workload runs three times on a fresh simnet each: (a) one request per round
+trip, (b) pipelined with `bridge.batch` in batches of `--batch`, (c) `--batch` calls mined
+together in one Stacks block. Requests are built (Clarity values serialized) before the clock
+starts, as a wallet signs beforehand.
 
     python benchmarks/clarity_bridge.py [--calls 5000] [--batch 100]
 
@@ -71,9 +72,10 @@ def workload(calls: int, accounts: dict[str, str], sbtc: ContractPrincipal) -> l
         if kind in ("btc", "stx"):
             asset, base = ("BTC-USD", 65_000 * USD) if kind == "btc" else ("STX-USD", 50_000_000)
             moved = base + (base // 1000) * (step % 2)  # +-0.1%, alternating
-            out.append(
-                call_request("oracle", "set-price", [StringAscii(asset), UInt(moved)], deployer)
-            )
+            # one observation per asset per burn block (oracle v2) and no burn block is
+            # mined here: each round prices its own feed name
+            feed = StringAscii(f"{asset}-{step}")
+            out.append(call_request("oracle", "set-price", [feed, UInt(moved)], deployer))
         elif kind == "deposit" or not any(owed.values()):
             who = accounts[PROVIDERS[n_dep % len(PROVIDERS)]]
             tier = n_dep % 3

@@ -38,6 +38,21 @@ console.warn = console.log;
 // The contracts in dependency order, for deploying them under another principal.
 const DEPLOY_ORDER = ["sip-010-trait", "sbtc-token", "parameters", "oracle", "liquidity-pool", "policy-registry"];
 
+// Each contract's Clarity version, as Clarinet.toml declares it (`clarity_version = N` in its
+// `[contracts.<name>]` section), so a redeployment runs the same language as initSimnet's.
+function clarityVersions(manifest) {
+  const versions = {};
+  let current = null;
+  for (const line of readFileSync(manifest, "utf8").split("\n")) {
+    const section = line.match(/^\[contracts\.([^\]]+)\]/);
+    if (section) current = section[1];
+    else if (line.startsWith("[")) current = null;
+    const version = line.match(/^clarity_version\s*=\s*(\d+)/);
+    if (current && version) versions[current] = Number(version[1]);
+  }
+  return versions;
+}
+
 let simnet = null;
 let deployer = null;
 
@@ -85,9 +100,11 @@ async function handle(req) {
       deployer = accounts.deployer;
       if (req.deployer) {
         deployer = req.deployer;
+        const versions = clarityVersions(req.manifest ?? "Clarinet.toml");
         for (const name of DEPLOY_ORDER) {
           const source = readFileSync(`contracts/${name}.clar`, "utf8");
-          const res = simnet.deployContract(name, source, { clarityVersion: 3 }, deployer);
+          const options = { clarityVersion: versions[name] ?? 3 };
+          const res = simnet.deployContract(name, source, options, deployer);
           if (res.result && res.result.type && res.result.type !== "ok" && res.result.type !== "true") {
             throw new Error(`deploying ${name} failed`);
           }

@@ -33,7 +33,8 @@ const pool = `${deployer}.liquidity-pool`;
 
 const STATE = ['total-assets', 'total-shares', 'locked'];
 const FIELDS = {
-  'price-updated': ['asset', 'price', 'height'],
+  'price-updated': ['asset', 'price', 'height', 'prev', 'cum'],
+  'fixing-set': ['asset', 'expiry', 'price', 'last-observed', 'stale'],
   'parameter-set': ['key', 'value'],
   deposit: ['token', 'tier', 'provider', 'amount', 'shares', ...STATE],
   withdraw: ['token', 'tier', 'provider', 'amount', 'shares', ...STATE],
@@ -120,7 +121,7 @@ const BTC = 6_500_000_000_000n; // 65,000.00 USD
 const STXP = 200_000_000n; // 2.00 USD
 call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(BTC)], deployer, '(ok true)');
 call('oracle', 'set-price', [Cl.stringAscii('STX-USD'), Cl.uint(STXP)], deployer, '(ok true)');
-call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(BTC * 2n)], deployer, '(err u103)');
+call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(BTC * 2n)], deployer, '(err u106)'); // one a burn block
 call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(BTC)], lpStx, '(err u101)');
 out('oracle.get-config ->', cvToString(ro('oracle', 'get-config')));
 call('parameters', 'set-parameter', [Cl.stringAscii('protocol-fee-bps'), Cl.uint(1000)], deployer, '(ok true)');
@@ -218,7 +219,7 @@ out(`mineEmptyBurnBlocks: burn ${before} -> ${after} (stacks ${simnet.stacksBloc
 call('policy-registry', 'settle-policies', [Cl.list([Cl.uint(1), Cl.uint(2)]), ft], deployer,
   '(ok (tuple (deferred u2) (expired u0) (settled u0) (skipped u0)))');
 
-const DROP = 5_500_000_000_000n; // 55,000.00 USD: the previous price is stale, so any move passes
+const DROP = 5_500_000_000_000n; // 55,000.00 USD: -15%, within the cap after this many blocks
 call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(DROP)], deployer, '(ok true)');
 call('policy-registry', 'settle-policies', [Cl.list([Cl.uint(1), Cl.uint(2)]), ft], deployer,
   '(ok (tuple (deferred u1) (expired u1) (settled u0) (skipped u0)))');
@@ -240,6 +241,21 @@ out('policy 4:', cvToString(ro('policy-registry', 'get-policy', [Cl.uint(4)])));
 out('policy 50:', cvToString(ro('policy-registry', 'get-policy', [Cl.uint(50)])));
 call('policy-registry', 'settle-policies', [Cl.list([Cl.uint(1), Cl.uint(51)]), ft], deployer,
   '(ok (tuple (deferred u0) (expired u0) (settled u0) (skipped u2)))');
+
+// --- a settlement fixing: the average over the 6 blocks before the last grid point -----
+// (the hint for x is the last observation at or before x, found by walking `prev` back)
+function inForce(asset, x) {
+  let o = ro('oracle', 'get-latest', [Cl.stringAscii(asset)]).value.value;
+  while (BigInt(o.height.value) > x) {
+    o = ro('oracle', 'get-observation', [Cl.stringAscii(asset), o.prev.value]).value.value;
+  }
+  return BigInt(o.height.value);
+}
+const E = BigInt(simnet.burnBlockHeight - (simnet.burnBlockHeight % 144));
+const fixArgs = [Cl.stringAscii('BTC-USD'), Cl.uint(E)];
+call('oracle', 'fix', [...fixArgs, Cl.uint(E - 7n), Cl.uint(E)], lpStx, '(err u110)');
+call('oracle', 'fix', [...fixArgs, Cl.uint(inForce('BTC-USD', E - 6n)), Cl.uint(inForce('BTC-USD', E))], lpStx);
+out('oracle.get-fixing ->', cvToString(ro('oracle', 'get-fixing', fixArgs)));
 
 // --- withdrawals -----------------------------------------------------------------
 call('liquidity-pool', 'withdraw', [ft, Cl.uint(0), Cl.uint(1), Cl.uint(0)], lpStx, '(err u404)');

@@ -1,12 +1,30 @@
-"""Model of `oracle.clar`: authorised submitters, a deviation cap against fresh prices."""
+"""Model of `oracle.clar` (protocol v2): one immutable observation per asset per burn block,
+with cumulative sums, under a cap that scales with elapsed time; and settlement fixings, the
+time-weighted average over the window before an expiry, proven from two observations."""
 
 from __future__ import annotations
 
-from chain.clarity import TRUE, Bool, Err, Ok, Principal, StringAscii, Tuple, UInt
+from dataclasses import dataclass
+
+from chain.clarity import (
+    NONE,
+    TRUE,
+    Bool,
+    ClarityValue,
+    Err,
+    Ok,
+    Principal,
+    Some,
+    StringAscii,
+    Tuple,
+    UInt,
+)
 from sim.models.base import (
     Contract,
     ContractErr,
     Ctx,
+    add,
+    div,
     mul,
     p_ascii,
     p_principal,
@@ -22,6 +40,55 @@ ERR_ZERO_PRICE = 102
 ERR_DEVIATION = 103
 ERR_NO_PRICE = 104
 ERR_BAD_VALUE = 105
+ERR_SAME_BLOCK = 106
+ERR_OFF_GRID = 107
+ERR_NOT_YET = 108
+ERR_TOO_EARLY = 109
+ERR_BAD_HINT = 110
+
+# fixed at deployment (constants of the contract)
+EXPIRY_INTERVAL = 144
+FIXING_WINDOW = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    price: int
+    height: int
+    prev: int | None  # height of the previous observation of the asset
+    cum: int  # sum of price x blocks from the first observation up to `height`
+
+    def to_clarity(self) -> Tuple:
+        return Tuple(
+            {
+                "price": UInt(self.price),
+                "height": UInt(self.height),
+                "prev": NONE if self.prev is None else Some(UInt(self.prev)),
+                "cum": UInt(self.cum),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fixing:
+    price: int  # time-weighted average over the window, truncated
+    last_observed: int  # height of the last observation at or before the expiry
+    stale: bool  # that observation was older than max-age at the expiry
+
+    def to_clarity(self) -> Tuple:
+        return Tuple(
+            {
+                "price": UInt(self.price),
+                "last-observed": UInt(self.last_observed),
+                "stale": Bool(self.stale),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    first: int
+    latest: int
 
 
 class Oracle(Contract):
@@ -30,53 +97,151 @@ class Oracle(Contract):
     def __init__(self, world, deployer):
         super().__init__(world, deployer)
         self.submitters = self.state.map("oracle/submitters")
-        self.prices = self.state.map("oracle/prices")  # asset -> (price, height)
-        self.vars.update(admin=deployer, max_deviation_bps=500, max_age=6)
+        self.feeds = self.state.map("oracle/feeds")  # asset -> Feed
+        self.observations = self.state.map("oracle/observations")  # (asset, h) -> Observation
+        self.successors = self.state.map("oracle/successors")  # (asset, h) -> next height
+        self.fixings = self.state.map("oracle/fixings")  # (asset, expiry) -> Fixing
+        self.vars.update(admin=deployer, max_deviation_bps=500, max_jump_bps=5000, max_age=6)
         self.submitters[deployer] = True
 
+    # -- Python-side readers --
+
+    def latest(self, asset: str) -> Observation | None:
+        feed = self.feeds.get(asset)
+        return None if feed is None else self.observations[(asset, feed.latest)]
+
     def price_of(self, asset: str) -> tuple[int, int] | None:
-        """(price, height) of the last accepted push, as `get-price` reads it."""
-        return self.prices.get(asset)
+        """(price, height) of the latest observation, as `get-price` reads it."""
+        o = self.latest(asset)
+        return None if o is None else (o.price, o.height)
+
+    def in_force(self, asset: str, x: int) -> int | None:
+        """Height of the last observation at or before `x` (the hint `fix` wants), by walking
+        back from the latest: off-chain work, as a keeper would do from the events."""
+        o = self.latest(asset)
+        while o is not None and o.height > x:
+            o = None if o.prev is None else self.observations[(asset, o.prev)]
+        return None if o is None else o.height
 
     def _admin(self, ctx: Ctx) -> None:
-        if ctx.sender != self.var("admin"):
+        if ctx.caller != self.var("admin"):
             raise ContractErr(ERR_NOT_ADMIN)
+
+    # -- observations --
 
     @public(p_ascii(16), p_uint)
     def set_price(self, ctx: Ctx, asset: str, price: int):
-        if not self.submitters.get(ctx.sender, False):
+        height = ctx.burn_height
+        if not self.submitters.get(ctx.caller, False):
             raise ContractErr(ERR_NOT_SUBMITTER)
         if price == 0:
             raise ContractErr(ERR_ZERO_PRICE)
-        prev = self.prices.get(asset)
-        if prev is not None and sub(ctx.burn_height, prev[1]) < self.var("max_age"):
-            old = prev[0]
+        feed = self.feeds.get(asset)
+        if feed is None:
+            obs = Observation(price, height, None, 0)
+            new_feed = Feed(height, height)
+        else:
+            p = self.observations[(asset, feed.latest)]
+            old = p.price
+            elapsed = sub(height, p.height)
             moved = price - old if price > old else old - price
-            if mul(moved, 10000) > mul(old, self.var("max_deviation_bps")):
+            if elapsed == 0:
+                raise ContractErr(ERR_SAME_BLOCK)
+            allowed = min(self.var("max_jump_bps"), mul(self.var("max_deviation_bps"), elapsed))
+            if mul(moved, 10000) > mul(old, allowed):
                 raise ContractErr(ERR_DEVIATION)
-        self.state.set(self.prices, asset, (price, ctx.burn_height))
+            obs = Observation(price, height, p.height, add(p.cum, mul(old, elapsed)))
+            self.state.set(self.successors, (asset, p.height), height)
+            new_feed = Feed(feed.first, height)
+        self.state.set(self.observations, (asset, height), obs)
+        self.state.set(self.feeds, asset, new_feed)
         self.print(
             ctx,
             "price-updated",
             asset=StringAscii(asset),
             price=UInt(price),
-            height=UInt(ctx.burn_height),
+            height=UInt(height),
+            prev=NONE if obs.prev is None else Some(UInt(obs.prev)),
+            cum=UInt(obs.cum),
         )
         return TRUE
 
     @read_only(p_ascii(16))
     def get_price(self, asset: str):
-        found = self.prices.get(asset)
-        if found is None:
+        o = self.latest(asset)
+        if o is None:
             return Err(UInt(ERR_NO_PRICE))
-        return Ok(Tuple({"price": UInt(found[0]), "height": UInt(found[1])}))
+        return Ok(Tuple({"price": UInt(o.price), "height": UInt(o.height)}))
+
+    @read_only(p_ascii(16))
+    def get_latest(self, asset: str):
+        o = self.latest(asset)
+        return NONE if o is None else Some(o.to_clarity())
+
+    @read_only(p_ascii(16), p_uint)
+    def get_observation(self, asset: str, height: int):
+        o = self.observations.get((asset, height))
+        return NONE if o is None else Some(o.to_clarity())
+
+    # -- fixings --
+
+    def _cumulative_at(self, asset: str, latest: int, x: int, hint: int) -> int:
+        o = self.observations.get((asset, hint))
+        if o is None or hint > x:
+            raise ContractErr(ERR_BAD_HINT)
+        if hint != latest and not self.successors.get((asset, hint), 0) > x:
+            raise ContractErr(ERR_BAD_HINT)
+        return add(o.cum, mul(o.price, sub(x, hint)))
+
+    @public(p_ascii(16), p_uint, p_uint, p_uint)
+    def fix(self, ctx: Ctx, asset: str, expiry: int, start_hint: int, end_hint: int):
+        if expiry % EXPIRY_INTERVAL:
+            raise ContractErr(ERR_OFF_GRID)
+        if expiry > ctx.burn_height:
+            raise ContractErr(ERR_NOT_YET)
+        stored = self.fixings.get((asset, expiry))
+        if stored is not None:
+            return stored.to_clarity()
+        feed = self.feeds.get(asset)
+        if feed is None:
+            raise ContractErr(ERR_NO_PRICE)
+        if not (expiry >= FIXING_WINDOW and feed.first <= expiry - FIXING_WINDOW):
+            raise ContractErr(ERR_TOO_EARLY)
+        c_start = self._cumulative_at(asset, feed.latest, expiry - FIXING_WINDOW, start_hint)
+        c_end = self._cumulative_at(asset, feed.latest, expiry, end_hint)
+        record = Fixing(
+            div(sub(c_end, c_start), FIXING_WINDOW),
+            end_hint,
+            expiry - end_hint > self.var("max_age"),
+        )
+        self.state.set(self.fixings, (asset, expiry), record)
+        self.print(
+            ctx,
+            "fixing-set",
+            asset=StringAscii(asset),
+            expiry=UInt(expiry),
+            price=UInt(record.price),
+            last_observed=UInt(record.last_observed),
+            stale=Bool(record.stale),
+        )
+        return record.to_clarity()
+
+    @read_only(p_ascii(16), p_uint)
+    def get_fixing(self, asset: str, expiry: int):
+        f = self.fixings.get((asset, expiry))
+        return NONE if f is None else Some(f.to_clarity())
+
+    # -- configuration and roles --
 
     @read_only()
     def get_config(self):
         return Tuple(
             {
                 "max-deviation-bps": UInt(self.var("max_deviation_bps")),
+                "max-jump-bps": UInt(self.var("max_jump_bps")),
                 "max-age": UInt(self.var("max_age")),
+                "expiry-interval": UInt(EXPIRY_INTERVAL),
+                "fixing-window": UInt(FIXING_WINDOW),
             }
         )
 
@@ -102,13 +267,20 @@ class Oracle(Contract):
         self.set_var("admin", who)
         return TRUE
 
-    @public(p_uint)
-    def set_max_deviation(self, ctx: Ctx, bps: int):
+    def _set_bps(self, ctx: Ctx, key: str, bps: int) -> ClarityValue:
         self._admin(ctx)
         if bps > 10000:
             raise ContractErr(ERR_BAD_VALUE)
-        self.set_var("max_deviation_bps", bps)
+        self.set_var(key, bps)
         return TRUE
+
+    @public(p_uint)
+    def set_max_deviation(self, ctx: Ctx, bps: int):
+        return self._set_bps(ctx, "max_deviation_bps", bps)
+
+    @public(p_uint)
+    def set_max_jump(self, ctx: Ctx, bps: int):
+        return self._set_bps(ctx, "max_jump_bps", bps)
 
     @public(p_uint)
     def set_max_age(self, ctx: Ctx, blocks: int):

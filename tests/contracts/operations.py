@@ -40,6 +40,7 @@ from chain.clarity import (
 from chain.contracts import TRANCHES
 from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
+from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
 from tests.contracts.twin import Twin
 
 ACCOUNTS = ("deployer", *(f"wallet_{i}" for i in range(1, 9)))
@@ -123,6 +124,20 @@ class Price:
     role: bool  # a current submitter (else `who`, who may well not be one)
     asset: str
     move_bps: int  # relative to the stored price; -10000 is a zero price
+    wait: int = 0  # burn blocks mined first (0: often the block of the last observation)
+    edge: str = "none"  # none; cap / beyond: exactly at the time-scaled cap or one unit past it
+    again: bool = False  # push the same price a second time in the same block (u106)
+
+
+@dataclass(frozen=True)
+class Fix:
+    who: int
+    asset: str
+    expiry: str  # last (the latest grid point reached), earlier, off-grid, future, zero
+    back: int  # for "earlier": how many grid points before the last
+    hints: str  # right, start-early, start-late, end-early, end-late, swapped, garbage
+    x: int
+    reach: bool = False  # first mine to the next grid point (plus x % 8 blocks)
 
 
 @dataclass(frozen=True)
@@ -192,6 +207,7 @@ Operation = (
     | Transfer
     | Buy
     | Price
+    | Fix
     | Mine
     | Settle
     | SetLocked
@@ -298,9 +314,9 @@ buys = st.builds(
     x=x,
 )
 moves = st.one_of(
-    st.integers(-500, 500),  # within the default 5% cap
-    st.sampled_from([-501, 501, -500, 500, 0]),  # at the cap
-    st.integers(-7_000, 8_000),  # a jump: refused while the last price is fresh
+    st.integers(-500, 500),  # within the default cap for one block (5%)
+    st.sampled_from([-501, 501, -500, 500, 0]),  # at the one-block cap
+    st.integers(-7_000, 8_000),  # a jump: within the cap only after enough blocks (max 50%)
     st.just(-10_000),  # a zero price: u102
 )
 prices = st.builds(
@@ -309,6 +325,21 @@ prices = st.builds(
     role=role,
     asset=st.sampled_from(["BTC-USD"] * 5 + ["STX-USD"] * 3 + ["ETH-USD"]),
     move_bps=moves,
+    wait=st.sampled_from([0, 0, 0, 1, 1, 2, 3, 5, 9, 10, 11, 40]),
+    edge=st.sampled_from(["none"] * 6 + ["cap", "cap", "beyond"]),
+    again=st.sampled_from([False] * 5 + [True]),
+)
+fixes = st.builds(
+    Fix,
+    who=who,
+    asset=st.sampled_from(["BTC-USD"] * 4 + ["STX-USD"] * 2 + ["ETH-USD"]),
+    expiry=st.sampled_from(["last"] * 6 + ["earlier", "earlier", "off-grid", "future", "zero"]),
+    back=st.integers(1, 3),
+    hints=st.sampled_from(
+        ["right"] * 6 + ["start-early", "start-late", "end-early", "end-late", "swapped", "garbage"]
+    ),
+    x=x,
+    reach=st.sampled_from([False, True]),
 )
 
 
@@ -319,6 +350,7 @@ def setup_prices(asset: str) -> st.SearchStrategy:
         role=st.just(True),
         asset=st.just(asset),
         move_bps=st.integers(-500, 500),
+        wait=st.just(0),
     )
 
 
@@ -369,6 +401,7 @@ ADMIN_FUNCTIONS = [
     ("oracle", "add-submitter"),
     ("oracle", "remove-submitter"),
     ("oracle", "set-max-deviation"),
+    ("oracle", "set-max-jump"),
     ("oracle", "set-max-age"),
     ("liquidity-pool", "set-backend"),
     ("policy-registry", "set-backend"),
@@ -404,6 +437,7 @@ WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
     (withdrawals, 9),
     (buys, 20),
     (prices, 8),
+    (fixes, 4),
     (mines, 12),
     (settles, 14),
     (set_lockeds, 4),
@@ -454,6 +488,7 @@ class Runner:
         self.next_quote_id = 1
         self.keys_touched: set[str] = set()
         self.submitters_touched: set[str] = {"deployer"}
+        self.fixed: set[tuple[str, int]] = set()  # (asset, expiry) of every fix call
         self.trace: list[str] = []
         self._record = record
 
@@ -546,6 +581,11 @@ class Runner:
         t.read("liquidity-pool", "get-shares", UInt(0), UInt(0), t.accounts["wallet_8"])
         for asset in BASE_PRICE:
             t.read("oracle", "get-price", StringAscii(asset))
+            t.read("oracle", "get-latest", StringAscii(asset))
+        for asset, height in sorted(self.py.oracle.observations):
+            t.read("oracle", "get-observation", StringAscii(asset), UInt(height))
+        for asset, expiry in sorted(self.fixed):
+            t.read("oracle", "get-fixing", StringAscii(asset), UInt(expiry))
         t.read("oracle", "get-config")
         for name in sorted(self.submitters_touched):
             t.read("oracle", "is-submitter", t.accounts[name])
@@ -698,16 +738,88 @@ class Runner:
 
     # -- the oracle --
 
-    def push(self, kind: str, sender: str, asset: str, move_bps: int) -> ClarityValue:
+    def cap(self, asset: str) -> tuple[int, int] | None:
+        """(price, cap in bps) the oracle would apply to a push now, or None for a first."""
+        found = self.py.oracle.price_of(asset)
+        if found is None:
+            return None
+        oracle = self.py.oracle
+        elapsed = self.t.burn - found[1]
+        return found[0], min(oracle.var("max_jump_bps"), oracle.var("max_deviation_bps") * elapsed)
+
+    def push(
+        self, kind: str, sender: str, asset: str, move_bps: int, edge: str = "none"
+    ) -> ClarityValue:
         base = self.price(asset) or BASE_PRICE[asset]
         price = 0 if move_bps <= -10_000 else min(MAX_PRICE, max(MIN_PRICE, scale(base, move_bps)))
+        capped = self.cap(asset)
+        if edge != "none" and capped is not None and move_bps > -10_000:
+            old, bps = capped
+            if move_bps >= 0:
+                price = old * (10_000 + bps) // 10_000 + (edge == "beyond")
+            else:
+                price = max(1, -(-old * (10_000 - bps) // 10_000) - (edge == "beyond"))
         return self.call(kind, sender, "oracle", "set-price", StringAscii(asset), UInt(price))
 
     def do_price(self, op: Price) -> None:
+        if op.wait:
+            self.do_mine(Mine(op.wait))
         sender = self.submitter(op.who, op.role)
         found = self.py.oracle.price_of(op.asset)
-        fresh = found is not None and self.t.burn - found[1] < self.py.oracle.var("max_age")
-        self.push(f"set-price[{'fresh' if fresh else 'stale'}]", sender, op.asset, op.move_bps)
+        when = "first" if found is None else min(self.t.burn - found[1], 11)
+        kind = f"set-price[{when},{op.edge}]"
+        self.push(kind, sender, op.asset, op.move_bps, op.edge)
+        if op.again:
+            self.push(kind + "[again]", sender, op.asset, 0)
+
+    def do_fix(self, op: Fix) -> None:
+        """`fix` of a grid point, with the right hints (from the model's observations) or
+        wrong ones; called by anyone. A stored fixing is returned whatever the hints."""
+        if op.reach:
+            ahead = EXPIRY_INTERVAL - self.t.burn % EXPIRY_INTERVAL + op.x % 8
+            self.do_mine(Mine(ahead))
+        oracle, burn = self.py.oracle, self.t.burn
+        last = burn - burn % EXPIRY_INTERVAL
+        expiry = {
+            "last": last,
+            "earlier": max(0, last - op.back * EXPIRY_INTERVAL),
+            "off-grid": last + 1 + op.x % (EXPIRY_INTERVAL - 1),
+            "future": last + EXPIRY_INTERVAL * op.back,
+            "zero": 0,
+        }[op.expiry]
+        start_x = max(0, expiry - FIXING_WINDOW)
+        start = oracle.in_force(op.asset, start_x)
+        end = oracle.in_force(op.asset, expiry)
+        right = (start if start is not None else 0, end if end is not None else 0)
+        heights = sorted(h for (a, h) in oracle.observations if a == op.asset)
+
+        def neighbour(h: int, step: int) -> int:
+            """The observation height `step` places from h; past either end (or when h is no
+            observation), the height `step` blocks away, which holds no observation."""
+            i = heights.index(h) + step if h in heights else -1
+            return heights[i] if 0 <= i < len(heights) else max(0, h + step)
+
+        hints = {
+            "right": right,
+            "start-early": (neighbour(right[0], -1), right[1]),
+            "start-late": (neighbour(right[0], 1), right[1]),
+            "end-early": (right[0], neighbour(right[1], -1)),
+            "end-late": (right[0], neighbour(right[1], 1)),
+            "swapped": (right[1], right[0]),
+            "garbage": (op.x % 1000, op.x % 997),
+        }[op.hints]
+        stored = "stored" if (op.asset, expiry) in oracle.fixings else "new"
+        self.fixed.add((op.asset, expiry))
+        self.call(
+            f"fix[{op.expiry},{op.hints},{stored}]",
+            ACCOUNTS[op.who],
+            "oracle",
+            "fix",
+            StringAscii(op.asset),
+            UInt(expiry),
+            UInt(hints[0]),
+            UInt(hints[1]),
+        )
 
     # -- time --
 
@@ -869,13 +981,11 @@ class Runner:
         return ids[:50]
 
     def refresh(self, asset: str, move_bps: int) -> None:
-        """A backend's price push before settling: within the deviation cap while the stored
-        price is fresh (a capped fall can still round to one unit over it: u103), any move once
-        it is stale."""
-        found = self.py.oracle.price_of(asset)
-        if found is not None and self.t.burn - found[1] < self.py.oracle.var("max_age"):
-            cap = self.py.oracle.var("max_deviation_bps")
-            move_bps = max(-cap, min(cap, move_bps))
+        """A backend's price push before settling, within the time-scaled cap (a capped fall
+        can still round to one unit over it: u103; in the block of the last observation: u106)."""
+        capped = self.cap(asset)
+        if capped is not None:
+            move_bps = max(-capped[1], min(capped[1], move_bps))
         self.push(f"settle-refresh[{asset}]", self.submitter(0, True), asset, move_bps)
 
     def do_settle(self, op: Settle) -> None:
@@ -954,8 +1064,8 @@ class Runner:
         if f in ("add-submitter", "remove-submitter"):
             self.submitters_touched.add(self.name_of(account) or "deployer")
             return account
-        if f == "set-max-deviation":
-            return UInt([0, 500, 10_000, 10_001, op.arg][op.arg % 5])
+        if f in ("set-max-deviation", "set-max-jump"):
+            return UInt([0, 500, 5_000, 10_000, 10_001, op.arg][op.arg % 6])
         if f == "set-max-age":
             return UInt(op.arg % 21)
         if f in ("set-backend", "set-admin"):

@@ -65,7 +65,8 @@ STATE = ("total-assets", "total-shares", "locked")
 EVENT_FIELDS: dict[str, frozenset[str]] = {
     kind: frozenset(("event", *fields))
     for kind, fields in {
-        "price-updated": ("asset", "price", "height"),
+        "price-updated": ("asset", "price", "height", "prev", "cum"),
+        "fixing-set": ("asset", "expiry", "price", "last-observed", "stale"),
         "parameter-set": ("key", "value"),
         "deposit": ("token", "tier", "provider", "amount", "shares", *STATE),
         "withdraw": ("token", "tier", "provider", "amount", "shares", *STATE),
@@ -143,7 +144,7 @@ class Read:
 
 @dataclass(frozen=True)
 class Mine:
-    blocks: int
+    blocks: int | Ref  # a Ref: computed when the step runs (see `until`)
 
 
 Step = Call | Read | Mine
@@ -160,6 +161,16 @@ def contract(name: str) -> Ref:
 def at(blocks: int) -> Ref:
     """The burn height `blocks` from now (when the step runs)."""
     return lambda r: r.t.burn + blocks
+
+
+def until(height: int) -> Ref:
+    """For `Mine`: the blocks from now up to burn height `height`."""
+
+    def blocks(r: Run) -> int:
+        assert r.t.burn <= height, f"already at {r.t.burn}, past {height}"
+        return height - r.t.burn
+
+    return blocks
 
 
 def stx(amount: int, frm: str, to: str) -> Moves:
@@ -210,6 +221,27 @@ def price(who: str, asset: str, value: int, expect: int | ClarityValue = 0) -> C
     result = ok() if expect == 0 else expect
     events = ("price-updated",) if result == ok() else None
     return Call(who, "oracle", "set-price", (StringAscii(asset), UInt(value)), result, events)
+
+
+def fix(
+    asset: str,
+    expiry: int,
+    start: int,
+    end: int,
+    expect: int | ClarityValue,
+    who: str = "wallet_5",
+    fresh: bool = True,
+) -> Call:
+    """`fix` by anyone; `fresh`: the first proof of that fixing, which prints `fixing-set`."""
+    args = (StringAscii(asset), UInt(expiry), UInt(start), UInt(end))
+    events = ("fixing-set",) if fresh and not isinstance(expect, int) else ()
+    return Call(who, "oracle", "fix", args, expect, events)
+
+
+def fixing(price: int, last_observed: int, stale: bool) -> Tuple:
+    """The record `fix` returns (in `ok`) and `get-fixing` reads (in `some`)."""
+    flag = TRUE if stale else FALSE
+    return Tuple({"price": UInt(price), "last-observed": UInt(last_observed), "stale": flag})
 
 
 def deposit(
@@ -416,7 +448,9 @@ class Run:
     def run(self, steps: Sequence[Step]) -> None:
         for i, step in enumerate(steps):
             if isinstance(step, Mine):
-                self.t.mine_burn(step.blocks)
+                blocks = step.blocks(self) if callable(step.blocks) else step.blocks
+                if blocks:
+                    self.t.mine_burn(blocks)
             elif isinstance(step, Read):
                 self.read(step, i)
             else:
@@ -473,7 +507,7 @@ class Run:
 
 # --- the tables --------------------------------------------------------------------------------
 
-BTC_USD, STX_USD = "BTC-USD", "STX-USD"
+BTC_USD, STX_USD, ETH_USD = "BTC-USD", "STX-USD", "ETH-USD"
 SPOT = 65_000 * USD
 STX_PRICE = 50_000_000  # 0.50 USD
 POOL_ONLY = ("liquidity-pool", "lock-for-policy")
@@ -483,20 +517,58 @@ def prices(btc: int = SPOT, stx_: int = STX_PRICE) -> list[Step]:
     return [price("deployer", BTC_USD, btc), price("deployer", STX_USD, stx_)]
 
 
+# The oracle's fixing scenario pushes BTC-USD at known heights around the expiry E = 144 (window
+# 138..144): 68,250 in force at 138 (pushed at 137), 65,000 at 140, 66,300 at 143, 64,974 at 144.
+E = 144
+FIX_BTC = (68_250 * 2 + 65_000 * 3 + 66_300 * 1) * USD // 6  # 66,300 USD exactly
+
+
+def observation(price: int, height: int, prev: int | None, cum: int) -> ClarityValue:
+    return Some(
+        Tuple(
+            {
+                "price": UInt(price),
+                "height": UInt(height),
+                "prev": NONE if prev is None else Some(UInt(prev)),
+                "cum": UInt(cum),
+            }
+        )
+    )
+
+
 ORACLE: list[Step] = [
     price("wallet_1", BTC_USD, SPOT, 101),
     price("deployer", BTC_USD, 0, 102),
     Read("oracle", "get-price", (StringAscii(BTC_USD),), 104),
+    Read("oracle", "get-latest", (StringAscii(BTC_USD),), NONE),
+    fix(BTC_USD, 0, 0, 0, 104),  # no observation of that asset at all
     price("deployer", BTC_USD, SPOT),
+    price("deployer", BTC_USD, SPOT, 106),  # one observation per burn block, even unchanged
     Read(
         "oracle",
         "get-price",
         (StringAscii(BTC_USD),),
         lambda v, r: v == Ok(Tuple({"price": UInt(SPOT), "height": UInt(r.t.burn)})),
     ),
-    price("deployer", BTC_USD, SPOT * 10501 // 10000, 103),  # 5.01% > max-deviation u500
+    Read(
+        "oracle",
+        "get-observation",
+        (StringAscii(BTC_USD), lambda r: UInt(r.t.burn)),
+        lambda v, r: v == observation(SPOT, r.t.burn, None, 0),
+    ),
+    Mine(1),
+    price("deployer", BTC_USD, SPOT * 10501 // 10000, 103),  # 5.01% > 5% x 1 block
     price("deployer", BTC_USD, SPOT * 9499 // 10000, 103),
     price("deployer", BTC_USD, SPOT * 105 // 100),  # exactly 5%
+    Read(
+        "oracle",
+        "get-latest",
+        (StringAscii(BTC_USD),),
+        lambda v, r: v == observation(SPOT * 105 // 100, r.t.burn, r.t.burn - 1, SPOT),
+    ),
+    fix(BTC_USD, 0, 0, 0, 109),  # E - window is before any observation
+    fix(BTC_USD, E + 1, 0, 0, 107),  # not on the grid
+    fix(BTC_USD, E, 0, 0, 108),  # in the future
     Read("oracle", "is-submitter", (acct("wallet_2"),), FALSE),
     plain("wallet_1", "oracle", "add-submitter", (acct("wallet_2"),), 100),
     plain("deployer", "oracle", "add-submitter", (acct("wallet_2"),), ok()),
@@ -504,15 +576,23 @@ ORACLE: list[Step] = [
     price("wallet_2", STX_USD, STX_PRICE),
     plain("wallet_1", "oracle", "remove-submitter", (acct("wallet_2"),), 100),
     plain("deployer", "oracle", "remove-submitter", (acct("wallet_2"),), ok()),
+    Mine(1),
     price("wallet_2", STX_USD, STX_PRICE, 101),
     plain("wallet_1", "oracle", "set-max-deviation", (UInt(100),), 100),
     plain("deployer", "oracle", "set-max-deviation", (UInt(10001),), 105),
     plain("deployer", "oracle", "set-max-deviation", (UInt(10000),), ok()),
-    price("deployer", STX_USD, STX_PRICE * 2),  # 100% is allowed now
-    price("deployer", STX_USD, STX_PRICE * 4 + 1, 103),
+    price("deployer", STX_USD, STX_PRICE * 3 // 2 + 1, 103),  # max-jump (50%) binds now
+    price("deployer", STX_USD, STX_PRICE * 3 // 2),
+    plain("wallet_1", "oracle", "set-max-jump", (UInt(100),), 100),
+    plain("deployer", "oracle", "set-max-jump", (UInt(10001),), 105),
+    plain("deployer", "oracle", "set-max-jump", (UInt(10000),), ok()),
+    Mine(1),
+    price("deployer", STX_USD, STX_PRICE * 3 + 1, 103),
+    price("deployer", STX_USD, STX_PRICE * 3),  # 100% is allowed now
     plain("deployer", "oracle", "set-max-deviation", (UInt(0),), ok()),
-    price("deployer", STX_USD, STX_PRICE * 2 + 1, 103),
-    price("deployer", STX_USD, STX_PRICE * 2),  # an unchanged price always passes
+    Mine(1),
+    price("deployer", STX_USD, STX_PRICE * 3 + 1, 103),
+    price("deployer", STX_USD, STX_PRICE * 3),  # an unchanged price always passes
     plain("wallet_1", "oracle", "set-max-age", (UInt(1),), 100),
     plain("deployer", "oracle", "set-max-age", (UInt(0),), 105),
     plain("deployer", "oracle", "set-max-age", (UInt(1),), ok()),
@@ -520,16 +600,55 @@ ORACLE: list[Step] = [
         "oracle",
         "get-config",
         (),
-        Tuple({"max-deviation-bps": UInt(0), "max-age": UInt(1)}),
+        Tuple(
+            {
+                "max-deviation-bps": UInt(0),
+                "max-jump-bps": UInt(10000),
+                "max-age": UInt(1),
+                "expiry-interval": UInt(E),
+                "fixing-window": UInt(6),
+            }
+        ),
     ),
-    Mine(1),
-    price("deployer", STX_USD, STX_PRICE // 7),  # the previous price is max-age old
+    Mine(10),
+    price("deployer", STX_USD, STX_PRICE // 7, 103),  # silence lifts no cap (v1 took it)
     plain("wallet_1", "oracle", "set-admin", (acct("wallet_1"),), 100),
     plain("deployer", "oracle", "set-admin", (acct("wallet_1"),), ok()),
     plain("deployer", "oracle", "set-max-age", (UInt(6),), 100),
     plain("wallet_1", "oracle", "set-max-age", (UInt(6),), ok()),
+    plain("wallet_1", "oracle", "set-max-deviation", (UInt(500),), ok()),
+    plain("wallet_1", "oracle", "set-max-jump", (UInt(5000),), ok()),
     plain("wallet_1", "oracle", "add-submitter", (acct("wallet_3"),), ok()),
-    price("wallet_3", BTC_USD, SPOT * 105 // 100),  # max-deviation is u0 now
+    # the fixing of BTC-USD at E: observations at known heights around the window
+    Mine(until(130)),
+    price("wallet_3", STX_USD, STX_PRICE * 3),  # STX-USD's last observation before E
+    Mine(until(137)),
+    price("wallet_3", BTC_USD, 68_250 * USD),  # unchanged, so in force at E - 6 = 138
+    Mine(until(140)),
+    price("wallet_3", BTC_USD, 65_000 * USD),
+    Mine(until(143)),
+    price("wallet_3", BTC_USD, 66_300 * USD),
+    fix(BTC_USD, E, 137, 143, 108),  # still one block early
+    Mine(1),
+    price("wallet_3", BTC_USD, 64_974 * USD),  # at E itself: in force at E, outside the window
+    fix(BTC_USD, E, 140, 144, 110),  # 140 > 138
+    fix(BTC_USD, E, 139, 144, 110),  # no observation at 139
+    fix(BTC_USD, E, 137, 143, 110),  # 143 is followed by 144 <= E
+    fix(BTC_USD, E, 137, 144, Ok(fixing(FIX_BTC, E, False))),
+    Read("oracle", "get-fixing", (StringAscii(BTC_USD), UInt(E)), Some(fixing(FIX_BTC, E, False))),
+    Mine(1),
+    price("wallet_3", BTC_USD, 61_726 * USD),  # after E: the fixing is final
+    fix(BTC_USD, E, 0, 0, Ok(fixing(FIX_BTC, E, False)), fresh=False),  # stored: hints unread
+    # STX-USD was last observed before the window: stale, still a fixing
+    fix(STX_USD, E, 0, 0, 110),
+    fix(STX_USD, E, 130, 130, Ok(fixing(STX_PRICE * 3, 130, True))),
+    price("wallet_4", ETH_USD, 3_000 * USD, 101),
+    price("wallet_3", ETH_USD, 3_000 * USD),  # first observed after E - window
+    fix(ETH_USD, E, 145, 145, 109),
+    Read("oracle", "get-fixing", (StringAscii(ETH_USD), UInt(E)), NONE),
+    Read("oracle", "get-observation", (StringAscii(BTC_USD), UInt(139)), NONE),
+    Mine(until(2 * E)),
+    fix(BTC_USD, 2 * E, 145, 145, Ok(fixing(61_726 * USD, 145, True)), who="wallet_8"),
 ]
 
 PARAMETERS: list[Step] = [
@@ -828,14 +947,14 @@ SETTLE: list[Step] = [
     plain("wallet_1", "policy-registry", "set-quote-pubkey", (Buffer(bytes(33)),), ok()),
 ]
 
-WIPED_OUT_PAY = payout(60_000 * USD, 30_000 * USD, BTC // 10, STX_PRICE, STX)
+WIPED_OUT_PAY = payout(60_000 * USD, 35_000 * USD, BTC // 10, STX_PRICE, STX)
 WIPED_OUT: list[Step] = [
     plain("deployer", "policy-registry", "set-quote-pubkey", (Buffer(QUOTE_KEY.public_key),), ok()),
     *prices(),
     deposit("wallet_1", 0, 2, 10 * STX, ok(10 * STX)),
     buy("wallet_3", ok(1), tier=2, premium=STX, collateral=11 * STX),
     Mine(150),
-    *prices(30_000 * USD),
+    *prices(35_000 * USD),  # -46%: within the cap (v2's max-jump is 50%)
     settle(
         [1],
         counts(1, 0, 0, 0),
@@ -875,7 +994,9 @@ SCENARIOS: dict[str, list[Step]] = {
 # What README lets each public function return: "ok" and its error codes (a pool error that
 # the registry propagates counts for the pool function; the settle reasons are printed).
 REQUIRED: dict[tuple[str, str], set[int | str]] = {
-    ("oracle", "set-price"): {"ok", 101, 102, 103},
+    ("oracle", "set-price"): {"ok", 101, 102, 103, 106},
+    ("oracle", "fix"): {"ok", 104, 107, 108, 109, 110},
+    ("oracle", "set-max-jump"): {"ok", 100, 105},
     ("oracle", "add-submitter"): {"ok", 100},
     ("oracle", "remove-submitter"): {"ok", 100},
     ("oracle", "set-admin"): {"ok", 100},
@@ -953,9 +1074,14 @@ def readme_codes() -> set[int]:
     return {int(c) for c in re.findall(r"^\| u(\d+) \|", text, flags=re.M)}
 
 
+TEST_ONLY = {"role-relay"}  # contracts of the attack tests (test_attacks.py), not the protocol
+
+
 def public_functions() -> set[tuple[str, str]]:
     out = set()
     for path in (CONTRACTS / "contracts").glob("*.clar"):
+        if path.stem in TEST_ONLY:
+            continue
         for name in re.findall(r"^\(define-public \(([a-z0-9-]+)", path.read_text(), flags=re.M):
             out.add((path.stem, name))
     return out
@@ -1022,6 +1148,10 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
             stx(11 * STX, "pool", "wallet_3"),
         ),
         withdraw("wallet_1", 0, 1, 500 * STX, ok(500 * STX + 25 * STX)),
+        Mine(until(282)),
+        price("deployer", BTC_USD, 39_000 * USD),
+        Mine(until(288)),
+        fix(BTC_USD, 288, 282, 282, Ok(fixing(39_000 * USD, 282, False))),
     ]
     run.run(steps)
     out: dict[str, set[frozenset[str]]] = {}

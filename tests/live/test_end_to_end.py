@@ -122,10 +122,11 @@ def test_a_policy_is_bought_settled_and_paid_through_the_live_path(
         assert users.status(txid).status == "success"
         policy_id = users.status(txid).result.value.value
 
-        # the price falls; the oracle walks it down within the contract's deviation cap
+        # the price falls; the oracle walks it down, one push a burn block within the cap
         exchanges.set_price("BTC-USD", "50000.00")
         for _ in range(12):
-            turn(engine, devnet, clock)
+            devnet.mine_burn(1)
+            turn(engine, devnet, clock, 600.0)
             if onchain_price(users, "BTC-USD") == 50_000 * USD:
                 break
         assert onchain_price(users, "BTC-USD") == 50_000 * USD

@@ -58,7 +58,8 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
     box = Mailbox()
 
     def request(i: int) -> None:
-        args = (StringAscii("BTC-USD"), UInt(65_000 * 100_000_000))
+        # a feed per job: the oracle keeps one observation per asset per burn block
+        args = (StringAscii(f"JOB-{i}"), UInt(65_000 * 100_000_000))
         signer.tell(Submit(contracts.oracle, "set-price", args, ("job", i), box))
 
     def block() -> None:
@@ -126,7 +127,7 @@ def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path
         config = SignerConfig(fee=floor, estimate_fees=True)
         signer = runtime.start(SignerActor, chain, store, LiveLog(None), accounts.deployer,
                                accounts.quote, config)  # fmt: skip
-        args = (StringAscii("BTC-USD"), UInt(65_000 * 100_000_000))
+        args = (StringAscii(f"FEE-{floor}"), UInt(65_000 * 100_000_000))  # a feed per job
         signer.tell(Submit(contracts.oracle, "set-price", args, ("job", floor), box))
         signer.ask(Sync())
         devnet.mine()

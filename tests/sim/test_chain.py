@@ -16,8 +16,9 @@ from sim.genesis import deploy
 from tests.sim.harness import STX, USD, Harness
 
 
-def price_call(h: Harness, wallet: Wallet, price: int, **kw) -> str:
-    return wallet.call(h.oracle, "set-price", StringAscii("BTC-USD"), UInt(price), **kw)
+def price_call(h: Harness, wallet: Wallet, price: int, asset: str = "BTC-USD", **kw) -> str:
+    """An oracle push (one per asset per burn block: calls in one block take distinct assets)."""
+    return wallet.call(h.oracle, "set-price", StringAscii(asset), UInt(price), **kw)
 
 
 def test_26th_unconfirmed_transaction_of_a_sender_is_refused():
@@ -105,7 +106,7 @@ def test_failed_calls_pay_fees_and_advance_nonces_but_change_nothing():
 
 def test_nonce_gap_waits_until_filled():
     h = Harness()
-    late = price_call(h, h.admin, 65_000 * USD, nonce=1)
+    late = price_call(h, h.admin, 65_000 * USD, "STX-USD", nonce=1)
     h.chain.mine()
     assert h.chain.status(late).status is TxStatus.PENDING
     price_call(h, h.admin, 65_000 * USD, nonce=0)
@@ -118,7 +119,7 @@ def test_events_reach_subscribers_in_order_and_by_cursor():
     seen = []
     h.chain.subscribe(lambda b: seen.extend(b.events))
     for i in range(5):
-        price_call(h, h.admin, 65_000 * USD + i)
+        price_call(h, h.admin, 65_000 * USD + i, f"ASSET-{i}")
     h.chain.mine()
     h.deposit(h.users[0], 0, 0, 10 * STX)
     assert [e.cursor for e in seen] == list(range(len(seen)))
@@ -196,7 +197,7 @@ def test_quote_key_signature_verifies_on_chain_read_only():
 def test_event_retention_keeps_cursors_stable():
     h = Harness(config=ChainConfig(keep_events=4))
     for i in range(12):
-        price_call(h, h.admin, 65_000 * USD + i)
+        price_call(h, h.admin, 65_000 * USD + i, f"ASSET-{i}")
         h.chain.mine()
     latest = h.chain.events_since(8, 100)
     assert [e.cursor for e in latest] == [8, 9, 10, 11]

@@ -104,37 +104,31 @@ def test_post_conditions_enforced(h):
 # -- oracle -------------------------------------------------------------------------------------
 
 
-def test_oracle_deviation_cap_and_staleness(h):
-    ok = h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(BTC_65K))
+def test_oracle_cap_scales_with_elapsed_blocks_and_is_never_lifted(h):
+    def push(price: int):
+        return h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(price))
+
+    ok = push(BTC_65K)
     assert ok.result == Ok(TRUE)
     ev = h.prints(ok)[0]
-    assert ev == {
-        "asset": "BTC-USD",
-        "event": "price-updated",
-        "height": h.chain.tip().burn_height,
-        "price": BTC_65K,
-    }
-    jump = h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(70_000 * USD))
-    assert jump.result == err(103)  # +7.7% against a fresh price
+    height = h.chain.tip().burn_height
+    assert ev["event"] == "price-updated" and ev["asset"] == "BTC-USD"
+    assert (ev["height"], ev["price"], ev["cum"]) == (height, BTC_65K, 0)
+    assert push(BTC_65K).result == err(106)  # one observation per burn block
+    h.chain.mine_burn(1)
+    assert push(70_000 * USD).result == err(103)  # +7.7% > 5% x 1 block
     edge = BTC_65K * 105 // 100  # exactly +5%: allowed
-    assert h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(edge)).result == Ok(
-        TRUE
-    )
-    assert h.send(
-        h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(edge * 95 // 100 - 1)
-    ).result == err(103)
-    h.chain.mine_burn(5)  # 5 blocks old: still fresh
-    assert h.send(
-        h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(40_000 * USD)
-    ).result == err(103)
-    h.chain.mine_burn(1)  # 6 blocks old = max-age: stale, any move accepted
-    crash = h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(40_000 * USD))
+    assert push(edge).result == Ok(TRUE)
+    h.chain.mine_burn(5)  # 5 blocks: at most 25%
+    assert push(edge * 75 // 100 - 1).result == err(103)
+    h.chain.mine_burn(100)  # a long silence lifts nothing: at most max-jump, 50%
+    assert push(edge // 2 - 1).result == err(103)
+    crash = push(edge // 2)
     assert crash.result == Ok(TRUE)
+    assert h.prints(crash)[0]["cum"] == BTC_65K + edge * 105
     got = h.chain.read_only(h.oracle, "get-price", [StringAscii("BTC-USD")])
-    assert got.value["price"] == UInt(40_000 * USD)
-    assert h.send(h.admin, h.oracle, "set-price", StringAscii("BTC-USD"), UInt(0)).result == err(
-        102
-    )
+    assert got.value["price"] == UInt(edge // 2)
+    assert push(0).result == err(102)
     none = h.chain.read_only(h.oracle, "get-price", [StringAscii("ETH-USD")])
     assert none == err(104)
 
@@ -328,13 +322,13 @@ def test_shortfall_paid_partially_and_reported(h):
     q = h.quote(buyer, tier=2, premium=STX, collateral=20 * STX)
     assert h.purchase(buyer, q).result == Ok(UInt(1))
     expire(h)
-    h.set_price(30_000 * USD, STX_050)  # owes 3,000 USD = 6,000 STX; the tranche has 21
+    h.set_price(35_000 * USD, STX_050)  # owes 2,500 USD = 5,000 STX; the tranche has 21
     r = h.settle(1)
     events = h.prints(r)
     assert [e["event"] for e in events] == ["payout", "shortfall", "released", "policy-settled"]
     assert events[0]["amount"] == 21 * STX
-    assert events[1]["amount"] == 6_000 * STX - 21 * STX
-    assert events[3]["payout"] == 6_000 * STX and events[3]["paid"] == 21 * STX
+    assert events[1]["amount"] == 5_000 * STX - 21 * STX
+    assert events[3]["payout"] == 5_000 * STX and events[3]["paid"] == 21 * STX
     assert h.tranche(0, 2) == (0, 20 * STX, 0)
     # the wiped-out tranche refuses deposits until its holder burns the worthless shares
     assert h.deposit(h.users[2], 0, 2, 50 * STX).result == err(406)
