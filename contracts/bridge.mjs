@@ -38,6 +38,14 @@ console.warn = console.log;
 // The contracts in dependency order, for deploying them under another principal.
 const DEPLOY_ORDER = ["sip-010-trait", "sbtc-token", "parameters", "oracle", "liquidity-pool", "policy-registry"];
 
+// Each contract's Clarity version, as Clarinet.toml declares it (the redeploy must match it).
+function clarityVersion(name) {
+  const toml = readFileSync("Clarinet.toml", "utf8");
+  const section = toml.split(`[contracts.${name}]`)[1] ?? "";
+  const found = section.split("[")[0].match(/clarity_version\s*=\s*(\d+)/);
+  return found ? Number(found[1]) : 3;
+}
+
 let simnet = null;
 let deployer = null;
 
@@ -87,7 +95,7 @@ async function handle(req) {
         deployer = req.deployer;
         for (const name of DEPLOY_ORDER) {
           const source = readFileSync(`contracts/${name}.clar`, "utf8");
-          const res = simnet.deployContract(name, source, { clarityVersion: 3 }, deployer);
+          const res = simnet.deployContract(name, source, { clarityVersion: clarityVersion(name) }, deployer);
           if (res.result && res.result.type && res.result.type !== "ok" && res.result.type !== "true") {
             throw new Error(`deploying ${name} failed`);
           }

@@ -331,8 +331,9 @@ def test_collateral_stx_example() -> None:
 def test_collateral_sbtc_example() -> None:
     # Same policy, conservative tier (110%), sBTC at BTC-USD 60,000: 6,600 USD = 0.11 sBTC.
     assert collateral_tokens(60_000 * USD, TENTH_BTC, 11_000, 60_000 * USD, SBTC) == 11_000_000
-    # Aggressive tier (90%) with BTC at 70,000: 5,400 USD / 70,000 = 0.0771428571.. -> 7_714_285.
-    assert collateral_tokens(60_000 * USD, TENTH_BTC, 9_000, 70_000 * USD, SBTC) == 7_714_285
+    # Aggressive tier (90%) with BTC at 70,000: 5,400 USD / 70,000 = 0.0771428571.. -> 7_714_286
+    # (v2: collateral rounds up, so the cap never falls short of the cover).
+    assert collateral_tokens(60_000 * USD, TENTH_BTC, 9_000, 70_000 * USD, SBTC) == 7_714_286
 
 
 @FAST
@@ -347,10 +348,11 @@ def test_collateral_matches_protocol_formula(
     strike: int, amount: int, ratio: int, price: int, unit: int
 ) -> None:
     max_payout = strike * amount // 100_000_000
-    expected = (max_payout * ratio // 10000) * unit // price
+    cover = max_payout * ratio // 10000
+    expected = -(-cover * unit // price)
     assert collateral_tokens(strike, amount, ratio, price, unit) == expected
-    # Truncation never overstates coverage.
-    assert expected * price <= Fraction(strike * amount, SATS) * ratio / 10000 * unit
+    # Rounding up never understates the truncated cover.
+    assert expected * price >= cover * unit
 
 
 # --- tiers -------------------------------------------------------------------------------------
