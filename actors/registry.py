@@ -3,6 +3,10 @@
 Quotes are priced off-chain (Black-Scholes with the utilisation skew) against the oracle's
 aggregated price and the pool's tranche view, with the collateral the quote will lock reserved
 until the quote is bought or expires, so one block's quotes cannot together overfill a tranche.
+Protocol v2: the quote prices the capped put the chain sells (its payout stops at the
+collateral), its collateral is at least what the chain will compute at its own latest prices,
+and its premium clears the chain's floors (intrinsic value, minimum premium, capital charge),
+so a quote the actor signs is one the registry contract accepts.
 Settlement waits for an on-chain price at or after expiry (asking the oracle for one) and goes
 out in batches of up to 50 ids; an id is never in two unconfirmed batches.
 """
@@ -32,8 +36,10 @@ from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.port import Chain
 from chain.quotes import Quote
 from risk.pricing import (
+    PRICE_SCALE,
     PricingParams,
     collateral_tokens,
+    premium_floor,
     premium_usd,
     tier_for_strike,
     usd_to_tokens_ceil,
@@ -56,6 +62,10 @@ PARAMETERS = (
     "max-utilisation-2",
     "tier-strike-bps-1",
     "tier-strike-bps-2",
+    "min-premium-0",
+    "min-premium-1",
+    "capital-rate-bps",
+    "price-max-age",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
 
@@ -179,8 +189,11 @@ class RegistryActor(ServiceActor):
         token_price = (
             btc.price if req.token != STX else getattr(self.prices.get(STX_USD), "price", 0)
         )
-        if not token_price or req.token not in TOKEN_UNIT:
+        chain_token = onchain if req.token != STX else self.onchain.get(STX_USD)
+        if not token_price or req.token not in TOKEN_UNIT or chain_token is None:
             return "no-price"
+        if self.burn_height - chain_token[1] > self.params["price-max-age"]:
+            return "no-price"  # the chain would refuse the purchase (u317)
         spot = btc.price
         tier = req.tier
         if tier is None:
@@ -200,8 +213,11 @@ class RegistryActor(ServiceActor):
         if view is None or view.assets == 0:
             return "no-liquidity"
         unit = TOKEN_UNIT[req.token]
-        collateral = collateral_tokens(
-            req.strike, req.amount, p[f"collateral-ratio-{tier}"], token_price, unit
+        ratio = p[f"collateral-ratio-{tier}"]
+        # at least what the chain computes at its own latest price (the larger one locks)
+        collateral = max(
+            collateral_tokens(req.strike, req.amount, ratio, token_price, unit),
+            collateral_tokens(req.strike, req.amount, ratio, chain_token[0], unit),
         )
         if collateral == 0:
             return "amount"
@@ -211,10 +227,22 @@ class RegistryActor(ServiceActor):
         pricing = cfg.pricing
         if pricing.protocol_fee_bps != p["protocol-fee-bps"]:
             pricing = PricingParams(**{**vars(pricing), "protocol_fee_bps": p["protocol-fee-bps"]})
+        cap_usd = collateral * token_price / unit / PRICE_SCALE
         usd = premium_usd(
-            spot, req.strike, req.amount, blocks, btc.vol, used / view.assets, pricing
+            spot, req.strike, req.amount, blocks, btc.vol, used / view.assets, pricing, cap_usd
         )
-        premium = usd_to_tokens_ceil(usd, token_price, unit)
+        floor = premium_floor(
+            strike=req.strike,
+            spot=chain_spot,
+            amount_sats=req.amount,
+            collateral=collateral,
+            token_price=chain_token[0],
+            token_unit=unit,
+            min_premium=p[f"min-premium-{req.token}"],
+            capital_rate_bps=p["capital-rate-bps"],
+            blocks=blocks,
+        )
+        premium = max(usd_to_tokens_ceil(usd, token_price, unit), floor)
         self.quote_counter += 1
         return Quote(
             buyer=req.buyer,

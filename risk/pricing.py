@@ -113,20 +113,27 @@ def premium_usd(
     realised_vol: float,
     utilisation: float,
     p: PricingParams,
+    cap_usd: float | None = None,
 ) -> float:
     """Premium in USD for a PUT on `amount_sats` of BTC lasting `blocks` burn blocks.
 
     `spot` and `strike` are integer price units (USD x 1e8). Result: the Black-Scholes put at
-    the effective vol, times the BTC amount, times `1 + fee`, and at least `min_premium_usd`.
-    A float, because it is an estimate; `usd_to_tokens_ceil` turns it into an exact amount.
+    the effective vol (with `cap_usd`, the capped put PROTOCOL v2 sells: its payout stops at
+    the collateral, `capped_put_usd`), times the BTC amount, times `1 + fee`, and at least
+    `min_premium_usd`. A float, because it is an estimate; `usd_to_tokens_ceil` turns it into
+    an exact amount.
     """
     if amount_sats < 0:
         raise ValueError(f"amount_sats must be >= 0, got {amount_sats}")
     vol = effective_vol(realised_vol, utilisation, p)
-    per_btc = bs_put(
-        spot / PRICE_SCALE, strike / PRICE_SCALE, blocks / BLOCKS_PER_YEAR, vol, p.rate
-    )
-    premium = per_btc * (amount_sats / SATS) * (1.0 + p.protocol_fee_bps / 10_000)
+    if cap_usd is None:
+        per_btc = bs_put(
+            spot / PRICE_SCALE, strike / PRICE_SCALE, blocks / BLOCKS_PER_YEAR, vol, p.rate
+        )
+        value = per_btc * (amount_sats / SATS)
+    else:
+        value = capped_put_usd(spot, strike, amount_sats, blocks, vol, p.rate, cap_usd)
+    premium = value * (1.0 + p.protocol_fee_bps / 10_000)
     return max(premium, p.min_premium_usd)
 
 

@@ -93,8 +93,8 @@ class Providers:
         _broadcast(w, self.log, lambda: w.call(pool, "deposit", *args, **_deny(pc)), "deposit")
 
     def _withdraw_all(self) -> bool:
-        """Asks to withdraw what each provider holds, or as much as is free; False when
-        nobody holds anything any more."""
+        """Asks to withdraw what each provider holds, or as much as is free (nothing while
+        nothing is free); False when nobody holds anything any more."""
         anyone = False
         pool = self.contracts.pool
         for w in self.wallets:
@@ -108,7 +108,9 @@ class Providers:
                     t = self.chain.read_only(pool, "get-tranche", key)
                     assets, shares = t["total-assets"].value, t["total-shares"].value
                     free = (assets - t["locked"].value) * shares // assets if assets else held
-                    ask = held if free >= held else max(free, 1)
+                    if not free:  # nothing free: asking for 1 share would burn it for nothing
+                        continue
+                    ask = min(held, free)
                     args = (self.contracts.sbtc, UInt(token), UInt(tier), UInt(ask))
                     _broadcast(w, self.log, lambda a=args, w=w: w.call(pool, "withdraw", *a),
                                "withdraw")  # fmt: skip

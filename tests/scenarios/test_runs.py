@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 
@@ -34,12 +35,19 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
         assert key in report
 
 
-def test_mass_settlement_settles_every_policy_and_says_how_long_it_took():
-    report = run(small("mass-settlement", "policies=400"), 1, None)
+def test_mass_settlement_settles_every_policy_and_says_how_long_it_took(tmp_path):
+    report = run(small("mass-settlement", "policies=400"), 1, tmp_path)
     assert report["policies_purchased"] == 400
     assert report["policies_settled"] == 400  # deep in the money: all pay
     assert report["policies_active_at_end"] == 0
     assert report["payouts_usd"] > 0 and report["shortfall_usd"] == 0
+    # v2: every claim paid up to its cap, and no lock outlives its policy (v1 left 229,534 STX
+    # and 1.66 sBTC locked after 500 policies settled)
+    assert report["unpaid_claims_usd"] == 0
+    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    with (tmp_path / "metrics.csv").open() as f:
+        last = list(csv.DictReader(f))[-1]  # the end of the run, after the last settlement
+    assert (last["locked_stx"], last["locked_sbtc"]) == ("0", "0")
     assert 1 <= report["settlement_span_stacks_blocks"] <= 20
     assert report["settlement_delay_blocks"]["max"] is not None
     assert report["invariant_violations"] == 0
