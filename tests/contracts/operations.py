@@ -43,6 +43,7 @@ from chain.contracts import TRANCHES
 from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
 from risk.pricing import collateral_tokens, premium_floor
+from tests.contracts.relay import RELAY, Relay
 from tests.contracts.twin import Twin
 
 ACCOUNTS = ("deployer", *(f"wallet_{i}" for i in range(1, 9)))
@@ -143,6 +144,7 @@ class Settle:
     ids: str  # due, active, all, random, mixed, empty
     picks: tuple[int, ...]
     wait: int = 0  # > 0: first mine to the earliest active expiration + wait - 1 (<= 200)
+    front_run: bool = False  # attack F1: the due policies' providers withdraw all they can first
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,14 @@ class Admin:
 
 
 @dataclass(frozen=True)
+class RelayCall:  # attack F15: a role key (or anyone) calls a relay that calls a role function
+    who: int
+    role: bool  # the pool's admin sends it
+    function: str  # take-pool, take-quotes
+    arg: int
+
+
+@dataclass(frozen=True)
 class Restricted:  # the registry-only pool functions, called directly: always u401
     who: int
     function: str
@@ -190,6 +200,7 @@ Operation = (
     | SetPaused
     | SetParameter
     | Admin
+    | RelayCall
     | Restricted
 )
 
@@ -331,6 +342,7 @@ settles = st.builds(
     ids=st.sampled_from(["due", "due", "due", "active", "all", "random", "mixed", "empty"]),
     picks=st.lists(st.integers(0, 60), max_size=8).map(tuple),
     wait=st.sampled_from([0, 0, 1, 1, 3, 8]),
+    front_run=st.sampled_from([False, False, False, True]),
 )
 set_pauseds = st.builds(SetPaused, who=who, role=role, paused=st.sampled_from([True, False, False]))
 PARAMETER_VALUES = {
@@ -383,6 +395,13 @@ admins = st.sampled_from(ADMIN_FUNCTIONS).flatmap(
         arg=st.integers(0, 10_050),
     )
 )
+relay_calls = st.builds(
+    RelayCall,
+    who=who,
+    role=role,
+    function=st.sampled_from(["take-pool", "take-quotes"]),
+    arg=x,
+)
 restricteds = st.builds(
     Restricted,
     who=who,
@@ -405,6 +424,7 @@ WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
     (mints, 3),
     (transfers, 3),
     (restricteds, 2),
+    (relay_calls, 2),
 ]
 # (`one_of` would ignore repeated strategies: the weights are indices into this table)
 operations: st.SearchStrategy = st.sampled_from(
@@ -510,6 +530,9 @@ class Runner:
             self.call(
                 "setup", "deployer", "sbtc-token", "mint", UInt(SBTC_MINT), self.t.accounts[name]
             )
+        self.relay = self.t.deploy(
+            "relay", RELAY.format(deployer=self.t.deployer.address), "wallet_8", Relay
+        )
 
     def run_sequence(self, setup: list[Operation], steps: list[Operation], check_every: int):
         """The setup calls, the generated setup, then the steps; the whole state is compared
@@ -619,6 +642,11 @@ class Runner:
             UInt(tr),
             UInt(shares),
         )
+
+    def do_relaycall(self, op: RelayCall) -> None:
+        sender = self.holder("liquidity-pool", "admin", op.who, op.role)
+        arg = self.relay if op.function == "take-pool" else Buffer(bytes(33))
+        self.call(f"relay[{op.function}]", sender, "relay", op.function, arg)
 
     def do_restricted(self, op: Restricted) -> None:
         sender = ACCOUNTS[op.who]
@@ -875,6 +903,25 @@ class Runner:
         }[op.ids]
         return ids[:50]
 
+    def front_run(self) -> None:
+        """Every holder of a tranche with an expired unsettled policy withdraws all it can."""
+        burn, due = self.t.burn, set()
+        for pid in range(1, self.policy_count() + 1):
+            p = self.py.registry.policy(pid)
+            if p["status"] == 0 and p["expiration"] <= burn:
+                due.add((p["token"], p["tier"]))
+        for (tok, tr, holder), held in sorted(
+            self.py.pool.shares.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2].address)
+        ):
+            name = self.name_of(holder)
+            assets, total, locked = self.py.pool.tranche(tok, tr)
+            if (tok, tr) not in due or not held or name is None or not assets:
+                continue
+            shares = min(held, (assets - locked) * total // assets)
+            if shares:
+                self.call("front-run[withdraw]", name, "liquidity-pool", "withdraw", self.sbtc,
+                          UInt(tok), UInt(tr), UInt(shares))  # fmt: skip
+
     def refresh(self, asset: str, move_bps: int) -> None:
         """A backend's price push before settling: within the deviation cap while the stored
         price is fresh (a capped fall can still round to one unit over it: u103), any move once
@@ -898,6 +945,8 @@ class Runner:
             self.refresh("BTC-USD", op.btc_move_bps)
         if op.refresh in ("stx", "both"):
             self.refresh("STX-USD", op.stx_move_bps)
+        if op.front_run:
+            self.front_run()
         sender = self.holder("policy-registry", "backend", op.who, op.role)
         ids = self.settle_ids(op)
         before = {pid: self.py.registry.policy(pid) for pid in set(ids)}

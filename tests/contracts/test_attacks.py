@@ -16,7 +16,7 @@ import pytest
 from chain.clarity import TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
-from sim.models.base import Contract, Ctx, p_buff, p_principal, public
+from tests.contracts.relay import RELAY, Relay
 from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
 pytestmark = pytest.mark.clarity
@@ -223,29 +223,6 @@ class TestF5NoLockOutlivesItsPolicy:
 
 
 # --- F15: a role key lends its authority to a contract it calls ---------------------------------
-
-RELAY = """
-(define-public (take-pool (token principal))
-  (contract-call? '{deployer}.liquidity-pool set-sbtc-token token))
-(define-public (take-quotes (key (buff 33)))
-  (contract-call? '{deployer}.policy-registry set-quote-pubkey key))
-"""
-
-
-class Relay(Contract):
-    """The model of RELAY: a third-party contract that calls the role functions."""
-
-    name = "relay"
-
-    @public(p_principal)
-    def take_pool(self, ctx: Ctx, token):
-        inner = ctx.calling(self.principal)
-        return self.world.call(inner, self.world.pool.principal, "set-sbtc-token", token)
-
-    @public(p_buff(33))
-    def take_quotes(self, ctx: Ctx, key):
-        inner = ctx.calling(self.principal)
-        return self.world.call(inner, self.world.registry.principal, "set-quote-pubkey", key)
 
 
 class TestF15RoleKeyThroughAThirdPartyContract:
