@@ -16,7 +16,15 @@ import pytest
 from chain.clarity import TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
-from tests.contracts.relay import RELAY, Relay
+from tests.contracts.relay import (
+    DRAIN_SBTC,
+    DRAIN_STX,
+    RELAY,
+    DrainSbtc,
+    DrainStx,
+    Relay,
+    hostile_token_source,
+)
 from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
 pytestmark = pytest.mark.clarity
@@ -247,4 +255,51 @@ class TestF15RoleKeyThroughAThirdPartyContract:
         sbtc = t.contracts.sbtc
         assert t.call("deployer", "liquidity-pool", "set-sbtc-token", sbtc) == Ok(TRUE)
         assert withdraw(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))  # loss 0
+        t.assert_same_state()
+
+
+# --- F8 (the part the pool slice bounds): a whitelisted hostile token -----------------------------
+
+
+class TestAllowancesStopAWhitelistedHostileToken:
+    """Row F8, what the Clarity 4 allowances bound (the admin delay that stops the whitelisting
+    itself is another slice). These calls exceed an allowance, and abort alike in the VM and
+    in the models."""
+
+    def test_a_token_that_drains_its_sender_moves_nothing(self, t):
+        """v1 (measured, these moves on the v1 contracts): after `set-sbtc-token` named the
+        draining token, one sBTC withdrawal of 1,000 shares moved the pool's whole 2 sBTC to
+        the withdrawer, and the STX-draining token moved all 40,000 STX of the pool.
+
+        v2: the pool calls the token only inside `as-contract?` with an allowance for exactly
+        `.sbtc-token`'s `sbtc` and the amount: moving more sBTC aborts `(err u0)`, moving STX
+        (no allowance) `(err u128)`; a deposit through it runs inside `restrict-assets?` on
+        the depositor and aborts the same way. Nothing moves; the providers lose nothing."""
+        sbtc = t.contracts.sbtc
+        for who in ("wallet_1", "wallet_2"):  # wallet_2 keeps 1 sBTC for the hostile deposit
+            mint = UInt(BTC if who == "wallet_1" else 2 * BTC)
+            assert t.call("deployer", "sbtc-token", "mint", mint, t.accounts[who]) == Ok(TRUE)
+        for who in ("wallet_1", "wallet_2"):
+            args = (sbtc, UInt(1), UInt(2), UInt(BTC))
+            assert t.call(who, "liquidity-pool", "deposit", *args) == Ok(UInt(BTC))
+        assert deposit(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        for name, drain, model in (("drain-sbtc", DRAIN_SBTC, DrainSbtc),
+                                   ("drain-stx", DRAIN_STX, DrainStx)):  # fmt: skip
+            source = hostile_token_source(t.deployer.address, drain)
+            t.deploy(name, source, "wallet_8", model)
+        pool = t.contracts.pool
+        held = (t.py.stx_balance(pool), t.py.sbtc_balance(pool))
+        for name, code in (("drain-sbtc", 0), ("drain-stx", 128)):
+            token = t.contract(name)
+            assert t.call("deployer", "liquidity-pool", "set-sbtc-token", token) == Ok(TRUE)
+            out = (token, UInt(1), UInt(2), UInt(1_000))
+            assert t.call("wallet_1", "liquidity-pool", "withdraw", *out) == err(code)
+            into = (token, UInt(1), UInt(2), UInt(100_000))
+            assert t.call("wallet_2", "liquidity-pool", "deposit", *into) == err(code)
+            assert (t.py.stx_balance(pool), t.py.sbtc_balance(pool)) == held
+        assert t.call("deployer", "liquidity-pool", "set-sbtc-token", sbtc) == Ok(TRUE)
+        for who in ("wallet_1", "wallet_2"):  # loss 0
+            args = (sbtc, UInt(1), UInt(2), UInt(BTC))
+            assert t.call(who, "liquidity-pool", "withdraw", *args) == Ok(UInt(BTC))
+        assert withdraw(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
         t.assert_same_state()
