@@ -192,7 +192,10 @@ class RegistryActor(ServiceActor):
         chain_token = onchain if req.token != STX else self.onchain.get(STX_USD)
         if not token_price or req.token not in TOKEN_UNIT or chain_token is None:
             return "no-price"
-        if self.burn_height - chain_token[1] > self.params["price-max-age"]:
+        age, max_age = self.burn_height - chain_token[1], self.params["price-max-age"]
+        if age > max_age - self.config.quote_ttl_blocks:  # it may be stale by the purchase
+            self._ask_push(BTC_USD if req.token != STX else STX_USD)
+        if age > max_age:
             return "no-price"  # the chain would refuse the purchase (u317)
         spot = btc.price
         tier = req.tier
@@ -256,6 +259,14 @@ class RegistryActor(ServiceActor):
             quote_expiry=self.burn_height + cfg.quote_ttl_blocks,
             quote_id=self.burn_height * QUOTE_IDS_PER_BLOCK + self.quote_counter,
         )
+
+    def _ask_push(self, asset: str) -> None:
+        """Asks the oracle for a fresh on-chain price of `asset`, at most once a burn block:
+        settlement needs one after expiry, and a purchase one at most price-max-age old."""
+        if self.peers is not None and self.push_asked.get(asset) != self.burn_height:
+            self.push_asked[asset] = self.burn_height
+            self.log.record("push-request", asset=asset, waiting=len(self.due))
+            self.peers.oracle.tell(PushNow(asset))
 
     def _release(self, quote_id: int) -> None:
         r = self.reservations.pop(quote_id, None)
@@ -359,10 +370,7 @@ class RegistryActor(ServiceActor):
             else:
                 waiting.add(missing)
         for asset in sorted(waiting):
-            if self.push_asked.get(asset) != self.burn_height:
-                self.push_asked[asset] = self.burn_height
-                self.log.record("push-request", asset=asset, waiting=len(self.due))
-                self.peers.oracle.tell(PushNow(asset))
+            self._ask_push(asset)
         size = self.config.settle_batch
         grouped = [p for p in ready if p not in self.alone]
         batches = [tuple(grouped[i : i + size]) for i in range(0, len(grouped), size)]

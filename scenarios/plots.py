@@ -114,9 +114,11 @@ def _value(raw: str):
 
 
 def ruin_counts(rows: list[dict], keys: list[str]) -> dict[tuple, tuple[int, int, int]]:
-    """Grid point -> (ruined, completed, failed) runs; ruined means shortfall_usd > 0.
+    """Grid point -> (ruined, completed, failed) runs; ruined means some buyer was not paid its
+    whole intrinsic value: shortfall_usd > 0 or (protocol v2, whose caps make a shortfall
+    impossible) capped_claims_usd > 0.
 
-    Failed runs have no shortfall figure, so they are counted apart, never as safe or ruined.
+    Failed runs have no figures, so they are counted apart, never as safe or ruined.
     """
     out: dict[tuple, list[int]] = {}
     for row in rows:
@@ -126,7 +128,8 @@ def ruin_counts(rows: list[dict], keys: list[str]) -> dict[tuple, tuple[int, int
             counts[2] += 1
             continue
         counts[1] += 1
-        counts[0] += float(row["shortfall_usd"]) > 0
+        capped = float(row.get("capped_claims_usd") or 0)
+        counts[0] += float(row["shortfall_usd"]) > 0 or capped > 0
     return {k: tuple(v) for k, v in out.items()}  # type: ignore[misc]
 
 
@@ -144,7 +147,7 @@ def plot_sweep(folder: Path) -> list[Path]:
     levels = [sorted({p[i] for p in counts}, key=_order) for i in range(len(keys))]
     seeds = len({row["seed"] for row in rows})
     name = next((row["scenario"] for row in rows if row.get("scenario")), folder.name)
-    title = f"{name}: ruin probability (shortfall > 0), {seeds} seeds per point"
+    title = f"{name}: P(a claim unpaid or above its cap), {seeds} seeds per point"
     if len(keys) == 1:
         return [_ruin_line(folder, keys[0], levels[0], counts, title)]
     written = []
