@@ -1,40 +1,33 @@
-"""PoolActor: mirrors the tranches, keeps the on-chain lock at what the policies need.
+"""PoolActor: mirrors the tranches, watches their health, reports; moves nothing.
 
 Every pool event carries the tranche's state after it, so the mirror is a copy, not a sum that
-could drift. Required collateral is PROTOCOL.md's formula at the oracle's latest prices. The
-lock is only ever raised with `set-locked` (settlements release it on chain), because a
-lowering computed from one block could undo a purchase that lands in the next.
+could drift. Protocol v2: the chain keeps each tranche's lock at exactly its unsettled
+policies' collateral, so there is no lock to manage (v1's `set-locked` is gone). The actor
+computes the coverage at current prices (the cover the active policies were sold with, over
+what the tranche holds), tells the registry the tranche view it quotes against (so it stops
+quoting a tranche whose utilisation would pass its cap), and records a tranche's coverage
+falling below 1 and recovering.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from actors.base import ServiceActor, handles
 from actors.messages import (
     NewBlock,
     PoolState,
     PriceUpdate,
-    Submit,
     TrancheView,
-    TxDone,
 )
 from actors.params import follow, read_parameters
 from actors.ports import EventLog
 from chain.clarity import Tuple, UInt, principal
-from chain.contracts import BTC_USD, TOKEN_UNIT, TRANCHES, Contracts, token_price_asset
+from chain.contracts import TOKEN_UNIT, TRANCHES, Contracts, token_price_asset
 from chain.port import Chain
 from risk.pricing import max_payout_usd_units
 from store import Store
 
 PARAMETERS = ("collateral-ratio-0", "collateral-ratio-1", "collateral-ratio-2")
-POOL_STATE_EVENTS = ("deposit", "withdraw", "locked", "released", "payout", "lock-set")
-
-
-@dataclass(frozen=True)
-class PoolConfig:
-    trigger_bps: int = 50  # raise the lock once need exceeds it by this much
-    headroom_bps: int = 200  # and then lock this much above the need, so as not to chase it
+POOL_STATE_EVENTS = ("deposit", "withdraw", "locked", "released", "payout")
 
 
 class PoolActor(ServiceActor):
@@ -44,16 +37,14 @@ class PoolActor(ServiceActor):
         store: Store,
         log: EventLog,
         contracts: Contracts,
-        config: PoolConfig | None = None,
     ):
         super().__init__(chain, store, log, contracts)
-        self.config = config or PoolConfig()
         self.params: dict[str, int] = {}
         self.state: dict[tuple[int, int], tuple[int, int, int]] = {}
         self.need_usd: dict[tuple[int, int], int] = dict.fromkeys(TRANCHES, 0)
         self.policies: dict[int, tuple[tuple[int, int], int]] = {}  # id -> (tranche, usd need)
         self.prices: dict[str, int] = {}
-        self.in_flight: set[tuple[int, int]] = set()
+        self.undercovered: set[tuple[int, int]] = set()
         self.burn_height = 0
 
     def on_start(self) -> None:
@@ -121,39 +112,21 @@ class PoolActor(ServiceActor):
                 follow(self.params, e)
         for key in sorted(changed):
             self.store.tranches.snapshot(msg.burn_height, key[0], key[1], *self.state[key])
-        self._adjust_locks()
+        self._watch()
         if self.peers is not None:
             state = self.view()
             self.peers.registry.tell(state)
             if self.peers.observer is not None:
                 self.peers.observer.tell(state)
 
-    def _adjust_locks(self) -> None:
-        if self.peers is None or BTC_USD not in self.prices:
-            return
+    def _watch(self) -> None:
+        """Records each tranche whose coverage (assets over the cover its active policies were
+        sold with, at current prices) falls below 1, and when it recovers."""
         for key in TRANCHES:
-            if key in self.in_flight:
-                continue
-            assets, _, locked = self.state[key]
             need = self.required(key)
-            if need * 10_000 <= locked * (10_000 + self.config.trigger_bps) or locked >= assets:
-                continue
-            target = min(need * (10_000 + self.config.headroom_bps) // 10_000, assets)
-            self.in_flight.add(key)
-            self.log.record("set-locked", token=key[0], tier=key[1], locked=locked, target=target)
-            self.peers.signer.tell(
-                Submit(
-                    self.contracts.pool,
-                    "set-locked",
-                    (UInt(key[0]), UInt(key[1]), UInt(target)),
-                    ("lock", key),
-                    self.actor_ref,
-                )
-            )
-
-    @handles(TxDone)
-    def done(self, msg: TxDone) -> None:
-        if msg.tag[0] == "lock":
-            self.in_flight.discard(msg.tag[1])
-            if msg.status != "success":
-                self.log.record("set-locked-failed", tranche=list(msg.tag[1]), status=msg.status)
+            low = need > 0 and self.state[key][0] < need
+            if low != (key in self.undercovered):
+                self.undercovered ^= {key}
+                event = "coverage-low" if low else "coverage-restored"
+                self.log.record(event, token=key[0], tier=key[1], assets=self.state[key][0],
+                                required=need)  # fmt: skip

@@ -3,6 +3,10 @@
 Quotes are priced off-chain (Black-Scholes with the utilisation skew) against the oracle's
 aggregated price and the pool's tranche view, with the collateral the quote will lock reserved
 until the quote is bought or expires, so one block's quotes cannot together overfill a tranche.
+Protocol v2: the quote prices the capped put the chain sells (its payout stops at the
+collateral), its collateral is at least what the chain will compute at its own latest prices,
+and its premium clears the chain's floors (intrinsic value, minimum premium, capital charge),
+so a quote the actor signs is one the registry contract accepts.
 Settlement waits for an on-chain price at or after expiry (asking the oracle for one) and goes
 out in batches of up to 50 ids; an id is never in two unconfirmed batches.
 """
@@ -33,8 +37,10 @@ from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.port import Chain
 from chain.quotes import Quote
 from risk.pricing import (
+    PRICE_SCALE,
     PricingParams,
     collateral_tokens,
+    premium_floor,
     premium_usd,
     tier_for_strike,
     usd_to_tokens_ceil,
@@ -57,6 +63,10 @@ PARAMETERS = (
     "max-utilisation-2",
     "tier-strike-bps-1",
     "tier-strike-bps-2",
+    "min-premium-0",
+    "min-premium-1",
+    "capital-rate-bps",
+    "price-max-age",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
 
@@ -189,8 +199,14 @@ class RegistryActor(ServiceActor):
         token_price = (
             btc.price if req.token != STX else getattr(self.prices.get(STX_USD), "price", 0)
         )
-        if not token_price or req.token not in TOKEN_UNIT:
+        chain_token = onchain if req.token != STX else self.onchain.get(STX_USD)
+        if not token_price or req.token not in TOKEN_UNIT or chain_token is None:
             return "no-price"
+        age, max_age = self.burn_height - chain_token[1], self.params["price-max-age"]
+        if age > max_age - self.config.quote_ttl_blocks:  # it may be stale by the purchase
+            self._ask_push(BTC_USD if req.token != STX else STX_USD)
+        if age > max_age:
+            return "no-price"  # the chain would refuse the purchase (u317)
         spot = btc.price
         tier = req.tier
         if tier is None:
@@ -212,8 +228,11 @@ class RegistryActor(ServiceActor):
         if view is None or view.assets == 0:
             return "no-liquidity"
         unit = TOKEN_UNIT[req.token]
-        collateral = collateral_tokens(
-            req.strike, req.amount, p[f"collateral-ratio-{tier}"], token_price, unit
+        ratio = p[f"collateral-ratio-{tier}"]
+        # at least what the chain computes at its own latest price (the larger one locks)
+        collateral = max(
+            collateral_tokens(req.strike, req.amount, ratio, token_price, unit),
+            collateral_tokens(req.strike, req.amount, ratio, chain_token[0], unit),
         )
         if collateral == 0:
             return "amount"
@@ -223,10 +242,22 @@ class RegistryActor(ServiceActor):
         pricing = cfg.pricing
         if pricing.protocol_fee_bps != p["protocol-fee-bps"]:
             pricing = PricingParams(**{**vars(pricing), "protocol_fee_bps": p["protocol-fee-bps"]})
+        cap_usd = collateral * token_price / unit / PRICE_SCALE
         usd = premium_usd(
-            spot, req.strike, req.amount, blocks, btc.vol, used / view.assets, pricing
+            spot, req.strike, req.amount, blocks, btc.vol, used / view.assets, pricing, cap_usd
         )
-        premium = usd_to_tokens_ceil(usd, token_price, unit)
+        floor = premium_floor(
+            strike=req.strike,
+            spot=chain_spot,
+            amount_sats=req.amount,
+            collateral=collateral,
+            token_price=chain_token[0],
+            token_unit=unit,
+            min_premium=p[f"min-premium-{req.token}"],
+            capital_rate_bps=p["capital-rate-bps"],
+            blocks=blocks,
+        )
+        premium = max(usd_to_tokens_ceil(usd, token_price, unit), floor)
         self.quote_counter += 1
         return Quote(
             buyer=req.buyer,
@@ -240,6 +271,14 @@ class RegistryActor(ServiceActor):
             quote_expiry=self.burn_height + cfg.quote_ttl_blocks,
             quote_id=self.burn_height * QUOTE_IDS_PER_BLOCK + self.quote_counter,
         )
+
+    def _ask_push(self, asset: str) -> None:
+        """Asks the oracle for a fresh on-chain price of `asset`, at most once a burn block:
+        settlement needs one after expiry, and a purchase one at most price-max-age old."""
+        if self.peers is not None and self.push_asked.get(asset) != self.burn_height:
+            self.push_asked[asset] = self.burn_height
+            self.log.record("push-request", asset=asset, waiting=len(self.due))
+            self.peers.oracle.tell(PushNow(asset))
 
     def _release(self, quote_id: int) -> None:
         r = self.reservations.pop(quote_id, None)
@@ -343,10 +382,7 @@ class RegistryActor(ServiceActor):
             else:
                 waiting.add(missing)
         for asset in sorted(waiting):
-            if self.push_asked.get(asset) != self.burn_height:
-                self.push_asked[asset] = self.burn_height
-                self.log.record("push-request", asset=asset, waiting=len(self.due))
-                self.peers.oracle.tell(PushNow(asset))
+            self._ask_push(asset)
         size = self.config.settle_batch
         grouped = [p for p in ready if p not in self.alone]
         batches = [tuple(grouped[i : i + size]) for i in range(0, len(grouped), size)]

@@ -18,6 +18,7 @@
 //   mine_burn {n}             -> {burn_height, stacks_height}
 //   mine {n}                  -> {burn_height, stacks_height}   (Stacks blocks only)
 //   transfer_stx {amount, recipient, sender}         -> like call
+//   deploy {name, source, sender}                    -> {} (Clarity 4; tests' third-party contracts)
 //   assets                    -> {asset: {address: "amount"}}  (STX and every token)
 //   tip                       -> {burn_height, stacks_height}
 //   batch {requests: [...]}   -> [response, ...]   (pipelining: one line, many calls)
@@ -137,6 +138,13 @@ async function handle(req) {
       return tip();
     case "transfer_stx":
       return executed(simnet.transferSTX(BigInt(req.amount), req.recipient, req.sender));
+    case "deploy": {
+      const res = simnet.deployContract(req.name, req.source, { clarityVersion: 4 }, req.sender);
+      if (res.result && res.result.type && res.result.type !== "ok" && res.result.type !== "true") {
+        throw new Error(`deploying ${req.name} failed`);
+      }
+      return {};
+    }
     case "assets": {
       const assets = {};
       for (const [asset, holders] of simnet.getAssetsMap()) {

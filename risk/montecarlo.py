@@ -1,9 +1,11 @@
 """Monte Carlo pool accounting over many price paths: the contracts' money rules, vectorised.
 
-Settlement follows PROTOCOL.md and the contract models to the integer unit: per policy
-`payout_usd = max(0, strike - price) * amount / 1e8`, `payout = payout_usd * token_unit /
-token_price` (both truncating), paid `min(payout, tranche total_assets)` in settlement order,
-the rest a shortfall. Assets are deposits plus the premiums bought so far minus what was paid.
+Settlement follows PROTOCOL.md (Version 2) and the contract models to the integer unit: per
+policy `payout_usd = max(0, strike - price) * amount / 1e8`, `claim = payout_usd * token_unit /
+token_price` (both truncating), `payout = min(claim, collateral)` (the capped payoff), paid
+`min(payout, tranche total_assets)` in settlement order, the rest a shortfall (which v2's locks
+make impossible on chain; kept so that a book the chain would refuse still shows its loss).
+Assets are deposits plus the premiums bought so far minus what was paid.
 The sequential "min with what is left" is computed for all paths at once with a closed form of
 the recursion C_k = min(C_{k-1} + owed_k, B_k) (C cumulative paid, B deposits + premiums):
 C_k = S_k + min(0, min_{m<=k}(B_m - S_m)), S the cumulative owed.
@@ -68,10 +70,12 @@ def usd_to_tokens(usd: np.ndarray, unit: np.ndarray, price: np.ndarray) -> np.nd
 
 @dataclass(frozen=True)
 class Settlement:
-    """Per path and policy (columns in book order): owed in USD units and tokens, paid tokens."""
+    """Per path and policy (columns in book order): owed (the capped payout) in USD units and
+    tokens, the uncapped claim in tokens, paid tokens."""
 
     owed_usd: np.ndarray
     owed: np.ndarray
+    claim: np.ndarray
     paid: np.ndarray
     cum_paid: list[np.ndarray]  # per tranche: cumulative paid in that tranche's settle order
     cum_owed: list[np.ndarray]  # per tranche: cumulative owed, same order
@@ -93,8 +97,12 @@ def settle(
     settlement reads; `settle_key` orders settlements (then `tiebreak`, then id); a premium is
     in the tranche's assets for every settlement whose key is >= its `premium_key`.
     """
-    owed_usd = payout_usd(book.strike, btc_price, book.amount)
-    owed = usd_to_tokens(owed_usd, _U[book.token], token_price)
+    claim_usd = payout_usd(book.strike, btc_price, book.amount)
+    claim = usd_to_tokens(claim_usd, _U[book.token], token_price)
+    owed = np.minimum(claim, book.collateral[None, :])
+    # the capped payout's USD value (analytics): the claim's, in proportion where the cap binds
+    scale = np.where(claim > owed, owed / np.maximum(claim, 1), 1.0)
+    owed_usd = np.where(claim > owed, (claim_usd * scale).astype(np.int64), claim_usd)
     paid = np.zeros_like(owed)
     tranche = book.tranche
     tb = book.ids if tiebreak is None else tiebreak
@@ -120,7 +128,7 @@ def settle(
         paid[:, cols] = np.diff(c, axis=1, prepend=0)
         cum_paid.append(c)
         cum_owed.append(s)
-    return Settlement(owed_usd, owed, paid, cum_paid, cum_owed, orders)
+    return Settlement(owed_usd, owed, claim, paid, cum_paid, cum_owed, orders)
 
 
 # --- the Monte Carlo spec and its chunks --------------------------------------------------------
@@ -183,6 +191,9 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     if len(rows):
         part = st.owed_usd[rows, cols] / PRICE_SCALE * (short[rows, cols] / st.owed[rows, cols])
         np.add.at(shortfall_usd, rows, part)
+    # intrinsic value above the caps (what buyers were not covered for), USD at settlement prices
+    claim_usd = payout_usd(sb.strike, bp, sb.amount)
+    capped_usd = (claim_usd - st.owed_usd).sum(axis=1) / PRICE_SCALE
     prem_usd = premium_usd_at_start(book, spec.model)
     loss_usd = payouts_usd - prem_usd[done].sum()
 
@@ -228,6 +239,7 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         "ruin_day": ruin_day,
         "payouts_usd": payouts_usd,
         "shortfall_usd": shortfall_usd,
+        "capped_usd": capped_usd,
         "loss_usd": loss_usd,
         "coverage": cover.astype(np.float32),
         "tier_min_coverage": tier_min,
@@ -346,6 +358,11 @@ def summarise(res: dict[str, Any], spec: Spec) -> dict[str, Any]:
             "mean": float(res["shortfall_usd"].mean()),
             "mean_se": _se(res["shortfall_usd"]),
             "p99": float(np.quantile(res["shortfall_usd"], 0.99)),
+        },
+        "capped_claims_usd": {
+            "mean": float(res["capped_usd"].mean()),
+            "mean_se": _se(res["capped_usd"]),
+            "p99": float(np.quantile(res["capped_usd"], 0.99)),
         },
         "coverage_min_over_horizon": _quantiles(_path_min(res["coverage"])),
         "premium_adequacy": {

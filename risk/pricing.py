@@ -113,20 +113,27 @@ def premium_usd(
     realised_vol: float,
     utilisation: float,
     p: PricingParams,
+    cap_usd: float | None = None,
 ) -> float:
     """Premium in USD for a PUT on `amount_sats` of BTC lasting `blocks` burn blocks.
 
     `spot` and `strike` are integer price units (USD x 1e8). Result: the Black-Scholes put at
-    the effective vol, times the BTC amount, times `1 + fee`, and at least `min_premium_usd`.
-    A float, because it is an estimate; `usd_to_tokens_ceil` turns it into an exact amount.
+    the effective vol (with `cap_usd`, the capped put PROTOCOL v2 sells: its payout stops at
+    the collateral, `capped_put_usd`), times the BTC amount, times `1 + fee`, and at least
+    `min_premium_usd`. A float, because it is an estimate; `usd_to_tokens_ceil` turns it into
+    an exact amount.
     """
     if amount_sats < 0:
         raise ValueError(f"amount_sats must be >= 0, got {amount_sats}")
     vol = effective_vol(realised_vol, utilisation, p)
-    per_btc = bs_put(
-        spot / PRICE_SCALE, strike / PRICE_SCALE, blocks / BLOCKS_PER_YEAR, vol, p.rate
-    )
-    premium = per_btc * (amount_sats / SATS) * (1.0 + p.protocol_fee_bps / 10_000)
+    if cap_usd is None:
+        per_btc = bs_put(
+            spot / PRICE_SCALE, strike / PRICE_SCALE, blocks / BLOCKS_PER_YEAR, vol, p.rate
+        )
+        value = per_btc * (amount_sats / SATS)
+    else:
+        value = capped_put_usd(spot, strike, amount_sats, blocks, vol, p.rate, cap_usd)
+    premium = value * (1.0 + p.protocol_fee_bps / 10_000)
     return max(premium, p.min_premium_usd)
 
 
@@ -170,19 +177,93 @@ def max_payout_usd_units(strike: int, amount_sats: int) -> int:
     return strike * amount_sats // SATS
 
 
+def _ceil_div(a: int, b: int) -> int:
+    """ceil(a / b) for a >= 0, b > 0, exactly as the contracts' `(/ (+ a (- b u1)) b)`."""
+    return (a + b - 1) // b
+
+
 def collateral_tokens(
     strike: int, amount_sats: int, collateral_ratio_bps: int, token_price: int, token_unit: int
 ) -> int:
-    """Collateral to lock for one policy, in token smallest units (PROTOCOL "Collateral health").
+    """Collateral the chain locks for one policy at least, in token smallest units (PROTOCOL v2,
+    "Policies: collateral per policy, computed on chain").
 
-    `(max_payout_usd * collateral_ratio / 10000) * token_unit / token_price`, every division an
-    integer truncation in this order, so the quote's collateral term equals what the pool actor
-    recomputes and what the contracts would compute.
+    `cover = strike * amount / 1e8 * ratio / 10000` (truncating, in that order), then
+    `ceil(cover * token_unit / token_price)`: collateral rounds up, so the cap in tokens never
+    falls short of the cover in USD at the purchase price.
     """
     if token_price <= 0:
         raise ValueError(f"token_price must be > 0, got {token_price}")
     covered = max_payout_usd_units(strike, amount_sats) * collateral_ratio_bps // 10_000
-    return covered * token_unit // token_price
+    return _ceil_div(covered * token_unit, token_price)
+
+
+BLOCKS_PER_CHARGE_YEAR = 52_560  # the capital charge's year on chain (144 x 365 burn blocks)
+
+
+def intrinsic_tokens_ceil(
+    strike: int, spot: int, amount_sats: int, token_price: int, token_unit: int
+) -> int:
+    """The chain's lowest premium by intrinsic value: `ceil(max(0, strike - spot) * amount /
+    1e8 * unit / token-price)` (u318)."""
+    usd = (strike - spot) * amount_sats // SATS if strike > spot else 0
+    return _ceil_div(usd * token_unit, token_price)
+
+
+def capital_charge(collateral: int, capital_rate_bps: int, blocks: int) -> int:
+    """The chain's lowest premium by the capital it locks: `ceil(collateral * capital-rate-bps *
+    blocks / (10000 * 52560))` (u320)."""
+    return _ceil_div(collateral * capital_rate_bps * blocks, 10_000 * BLOCKS_PER_CHARGE_YEAR)
+
+
+def premium_floor(
+    *,
+    strike: int,
+    spot: int,
+    amount_sats: int,
+    collateral: int,
+    token_price: int,
+    token_unit: int,
+    min_premium: int,
+    capital_rate_bps: int,
+    blocks: int,
+) -> int:
+    """The least premium the registry contract accepts for these terms: the largest of the
+    intrinsic value, the token's minimum premium and the capital charge (PROTOCOL v2)."""
+    return max(
+        intrinsic_tokens_ceil(strike, spot, amount_sats, token_price, token_unit),
+        min_premium,
+        capital_charge(collateral, capital_rate_bps, blocks),
+    )
+
+
+def capped_put_usd(
+    spot: int,
+    strike: int,
+    amount_sats: int,
+    blocks: int,
+    vol: float,
+    rate: float,
+    cap_usd: float,
+) -> float:
+    """Black-Scholes value (USD) of a put on `amount_sats` whose payout stops at `cap_usd`.
+
+    PROTOCOL v2 pays `min(intrinsic, collateral)`. For an sBTC policy the cap is fixed in BTC,
+    so in USD it is `collateral x S_T`; the caller passes it at today's token price, which
+    overstates the cap when BTC falls and so never underprices. With the cap taken as a fixed
+    USD amount `C`, `min(max(K - S, 0), C)` is a put spread: `put(K) - put(K - C / amount)`.
+    """
+    if amount_sats <= 0 or cap_usd <= 0:
+        return 0.0
+    btc = amount_sats / SATS
+    years = blocks / BLOCKS_PER_YEAR
+    k = strike / PRICE_SCALE
+    s = spot / PRICE_SCALE
+    value = bs_put(s, k, years, vol, rate)
+    floor_strike = k - cap_usd / btc
+    if floor_strike > 0:
+        value -= bs_put(s, floor_strike, years, vol, rate)
+    return max(value, 0.0) * btc
 
 
 def tier_for_strike(strike: int, spot: int, tier1_bps: int = 8000, tier2_bps: int = 9500) -> int:

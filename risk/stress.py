@@ -39,6 +39,7 @@ COLUMNS = (
     "ruin_ci95_low",
     "ruin_ci95_high",
     "shortfall_mean_usd",
+    "capped_mean_usd",  # intrinsic value above the collateral caps (v2), mean over paths
     "premiums_usd",
     "policies",
 )
@@ -75,6 +76,7 @@ def point_rows(
             "ruin_ci95_low": lo,
             "ruin_ci95_high": hi,
             "shortfall_mean_usd": float(res["shortfall_usd"].mean()),
+            "capped_mean_usd": float(res["capped_usd"].mean()),
             "premiums_usd": prem,
             "policies": len(spec.book),
         }

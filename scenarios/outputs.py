@@ -99,7 +99,7 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
 POLICY_COLUMNS = (
     "id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral",
     "purchased", "purchased_block", "status", "settled", "settled_block", "settle_seq",
-    "btc_price", "token_price", "payout", "paid",
+    "btc_price", "token_price", "payout", "paid", "claim",
 )  # fmt: skip
 
 

@@ -448,9 +448,11 @@ def _value(raw: str):
 
 
 def ruin_counts(rows: list[dict], keys: list[str]) -> dict[tuple, tuple[int, int, int]]:
-    """Grid point -> (ruined, completed, failed) runs; ruined means shortfall_usd > 0.
+    """Grid point -> (ruined, completed, failed) runs; ruined means some buyer was not paid its
+    whole intrinsic value: shortfall_usd > 0 or (protocol v2, whose caps make a shortfall
+    impossible) capped_claims_usd > 0.
 
-    Failed runs have no shortfall figure, so they are counted apart, never as safe or ruined.
+    Failed runs have no figures, so they are counted apart, never as safe or ruined.
     """
     out: dict[tuple, list[int]] = {}
     for row in rows:
@@ -460,7 +462,8 @@ def ruin_counts(rows: list[dict], keys: list[str]) -> dict[tuple, tuple[int, int
             counts[2] += 1
             continue
         counts[1] += 1
-        counts[0] += float(row["shortfall_usd"]) > 0
+        capped = float(row.get("capped_claims_usd") or 0)
+        counts[0] += float(row["shortfall_usd"]) > 0 or capped > 0
     return {k: tuple(v) for k, v in out.items()}  # type: ignore[misc]
 
 
@@ -509,7 +512,7 @@ def plot_sweep(folder: Path, metric: str = "ruin") -> list[Path]:
     levels = [sorted({p[i] for p in points}, key=_order) for i in range(len(keys))]
     seeds = len({row["seed"] for row in rows})
     name = next((row["scenario"] for row in rows if row.get("scenario")), folder.name)
-    what = "ruin probability (shortfall > 0)" if metric == "ruin" else f"mean {metric}"
+    what = "P(a claim unpaid or above its cap)" if metric == "ruin" else f"mean {metric}"
     title = (
         f"{name}: {what}, {seeds} seeds per point, first seed {min(int(r['seed']) for r in rows)}"
     )

@@ -74,7 +74,10 @@ class _Book:
     expired: int = 0
     premiums_usd: float = 0.0
     payouts_usd: float = 0.0
-    shortfall_usd: float = 0.0
+    unpaid_usd: float = 0.0  # min(claim, collateral) - paid, at settlement prices
+    capped_usd: float = 0.0  # claim above the collateral cap, at settlement prices
+    locked: dict[tuple[int, int], int] = field(default_factory=dict)  # tranche -> lock
+    open_in: dict[tuple[int, int], int] = field(default_factory=dict)  # unsettled policies
     delays: list[int] = field(default_factory=list)
     first_settle_block: int | None = None
     last_settle_block: int | None = None
@@ -90,6 +93,14 @@ class _Book:
     @property
     def active(self) -> int:
         return self.purchased - self.settled - self.expired
+
+    def stuck_collateral(self) -> dict[str, int]:
+        """Per token, what tranches lock with no unsettled policy (v2: always 0)."""
+        out = {"stx": 0, "sbtc": 0}
+        for (token, tier), lock in sorted(self.locked.items()):
+            if not self.open_in.get((token, tier), 0):
+                out["stx" if token == STX else "sbtc"] += lock
+        return out
 
 
 def _versions() -> dict[str, str]:
@@ -221,7 +232,7 @@ def run(
             ref.tell(message)
         if new_burn:
             last_burn[0] = block.burn_height
-            metrics.append(_metrics_row(block, path, observer.state, book))
+            metrics.append(_metrics_row(block.burn_height, block.time, path, observer.state, book))
 
     chain.subscribe(on_block)
 
@@ -285,6 +296,13 @@ def run(
     finally:
         runtime.stop_all()
         chain.executor.close()
+    tip = chain.tip().burn_height
+    if not metrics or (metrics[-1]["burn_height"], metrics[-1]["time_s"]) != (
+        tip,
+        round(env.now, 3),
+    ):
+        # the end of the run, so that the final settlements are in metrics.csv too
+        metrics.append(_metrics_row(tip, env.now, path, observer.state, book))
     digest = log.close()
     report = _report(scenario, seed, executor, book, metrics, checker, digest, env.now, chain)
     if faults.any:
@@ -317,8 +335,14 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
             }  # fmt: skip
             price = path.stx_at(t) if e["token"] == STX else path.btc_at(t)
             book.premiums_usd += e["premium"] / TOKEN_UNIT[e["token"]] * price
+            key = (e["token"], e["tier"])
+            book.open_in[key] = book.open_in.get(key, 0) + 1
+        elif name in ("locked", "released") and "locked" in e:
+            book.locked[(e["token"], e["tier"])] = e["locked"]
         elif name in ("policy-settled", "policy-expired"):
             amount, strike, expiration, token = book.terms[e["id"]]
+            key = (token, book.policies[e["id"]]["tier"])
+            book.open_in[key] -= 1
             book.delays.append(e["_burn"] - expiration)
             book.settle_seq += 1
             token_price = book.onchain.get(STX_USD, 0) if token == STX else e["price"]
@@ -326,6 +350,7 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
                 status=1 if name == "policy-settled" else 2, settled=e["_burn"],
                 settled_block=e["_block"], settle_seq=book.settle_seq, btc_price=e["price"],
                 token_price=token_price, payout=e.get("payout", 0), paid=e.get("paid", 0),
+                claim=e.get("claim", 0),
             )  # fmt: skip
             true = path.btc_at(t)
             book.mispricing_bps.append(round(abs(e["price"] / PRICE_SCALE - true) / true * 1e4, 2))
@@ -341,18 +366,24 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
                 continue
             book.settled += 1
             owed = (strike - e["price"]) * amount // SATS  # price units, as the contract has it
-            paid = owed * e["paid"] // e["payout"] if e["payout"] else 0
-            book.payouts_usd += paid / PRICE_SCALE
-            book.shortfall_usd += (owed - paid) / PRICE_SCALE
+            unit, collateral = TOKEN_UNIT[token], book.policies[e["id"]]["collateral"]
+
+            def usd(tokens: int, unit: int = unit, price: int = token_price) -> float:
+                return tokens * price / unit / PRICE_SCALE
+
+            book.payouts_usd += usd(e["paid"])
+            book.unpaid_usd += usd(min(e["claim"], collateral) - e["paid"])
+            book.capped_usd += usd(e["claim"] - e["payout"])
             book.mispriced_usd += abs(owed - fair) / PRICE_SCALE
         elif name == "price-updated":
             book.onchain[e["asset"]] = e["price"]
 
 
-def _metrics_row(block: Block, path: PricePath, state: PoolState | None, book: _Book) -> dict:
-    t = block.time
+def _metrics_row(
+    burn_height: int, t: float, path: PricePath, state: PoolState | None, book: _Book
+) -> dict:
     row: dict[str, Any] = {
-        "burn_height": block.burn_height,
+        "burn_height": burn_height,
         "time_s": round(t, 3),
         "btc_true_usd": path.btc_at(t),
         "btc_onchain_usd": book.onchain.get(BTC_USD, 0) / PRICE_SCALE or None,
@@ -360,7 +391,7 @@ def _metrics_row(block: Block, path: PricePath, state: PoolState | None, book: _
         "stx_onchain_usd": book.onchain.get(STX_USD, 0) / PRICE_SCALE or None,
         "policies_active": book.active,
         "payouts_usd": book.payouts_usd,
-        "shortfall_usd": book.shortfall_usd,
+        "shortfall_usd": book.unpaid_usd,
     }
     if state is not None:
         for token, name in ((0, "stx"), (1, "sbtc")):
@@ -392,7 +423,10 @@ def _report(scenario, seed, executor, book: _Book, metrics, checker, digest, now
         "policies_active_at_end": book.active,
         "premiums_usd": round(book.premiums_usd, 2),
         "payouts_usd": round(book.payouts_usd, 2),
-        "shortfall_usd": round(book.shortfall_usd, 2),
+        "shortfall_usd": round(book.unpaid_usd, 2),  # v2: the same as unpaid_claims_usd
+        "unpaid_claims_usd": round(book.unpaid_usd, 2),
+        "capped_claims_usd": round(book.capped_usd, 2),
+        "stuck_collateral": book.stuck_collateral(),
         "min_coverage_ratio": round(min(coverages), 6) if coverages else None,
         "max_utilisation": round(max(utilisations), 6) if utilisations else 0.0,
         "settlement_delay_blocks": {

@@ -93,8 +93,9 @@ class Providers:
         _broadcast(w, self.log, lambda: w.call(pool, "deposit", *args, **_deny(pc)), "deposit")
 
     def _withdraw_all(self) -> bool:
-        """Asks to withdraw what each provider holds, or as much as is free; False when
-        nobody holds anything any more."""
+        """Asks to withdraw what each provider holds, or as much as is free; never a partial
+        withdrawal that would pay nothing (v1 burnt 1 share for 0 tokens each time, 2,534 times
+        in bank-run); False when nobody holds anything any more."""
         anyone = False
         pool = self.contracts.pool
         for w in self.wallets:
@@ -108,7 +109,9 @@ class Providers:
                     t = self.chain.read_only(pool, "get-tranche", key)
                     assets, shares = t["total-assets"].value, t["total-shares"].value
                     free = (assets - t["locked"].value) * shares // assets if assets else held
-                    ask = held if free >= held else max(free, 1)
+                    ask = min(held, free)
+                    if ask < held and ask * assets // shares == 0:
+                        continue  # nothing free: a partial burn would pay 0 for its shares
                     args = (self.contracts.sbtc, UInt(token), UInt(tier), UInt(ask))
                     _broadcast(w, self.log, lambda a=args, w=w: w.call(pool, "withdraw", *a),
                                "withdraw")  # fmt: skip

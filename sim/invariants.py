@@ -2,6 +2,11 @@
 
 The checker sees the chain only through the port (read-only calls, balances) and the events of
 each block, so it holds for either executor, Python models or the Clarity VM.
+
+Version 2 adds: 6. each tranche's `locked` equals the collateral of its unsettled policies (as
+their purchase events stated it), so no lock outlives its policies; 7. every settled policy was
+paid `min(claim, collateral)` in full; 9. custody is compared with `>=`: a token donation to the
+pool is ignored by the accounting, so sending tokens cannot make monitoring fire.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from chain.clarity import ContractPrincipal, Tuple, UInt
 from chain.port import Chain, ChainEvent
 
 TRANCHES = [(token, tier) for token in (0, 1) for tier in (0, 1, 2)]
-POOL_EVENTS_WITH_STATE = {"deposit", "withdraw", "locked", "released", "payout", "lock-set"}
+POOL_EVENTS_WITH_STATE = {"deposit", "withdraw", "locked", "released", "payout"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,8 @@ class InvariantChecker:
     _paid: dict[int, int] = field(default_factory=dict)  # token -> sum of payout events
     _left: dict[int, int] = field(default_factory=dict)  # token -> transfers out for payouts
     _touched: set[tuple[int, int]] = field(default_factory=set)  # shares moved this block
+    _open: dict[int, tuple[tuple[int, int], int]] = field(default_factory=dict)  # id -> lock
+    _backing: dict[tuple[int, int], int] = field(default_factory=dict)  # tranche -> open locks
 
     def _fail(self, block: int, invariant: int, message: str) -> None:
         self.violations.append(Violation(block, invariant, message))
@@ -90,11 +97,22 @@ class InvariantChecker:
                         self._left[token] = self._left.get(token, 0) + amount
                         if moved:
                             transfers_by_tx[ce.txid].remove(moved[0])
+            elif name == "policy-purchased":
+                key, collateral = (_u(t, "token"), _u(t, "tier")), _u(t, "collateral")
+                self._open[_u(t, "id")] = (key, collateral)
+                self._backing[key] = self._backing.get(key, 0) + collateral
             elif name in ("policy-settled", "policy-expired"):
                 pid = _u(t, "id")
                 if pid in self._finished:
                     self._fail(height, 3, f"policy {pid} finished twice")
                 self._finished.add(pid)
+                found = self._open.pop(pid, None)
+                if found is not None:
+                    self._backing[found[0]] -= found[1]
+                if found is not None and name == "policy-settled":
+                    owed = min(_u(t, "claim"), found[1])
+                    if _u(t, "payout") != owed or _u(t, "paid") != owed:
+                        self._fail(height, 7, f"policy {pid} paid {_u(t, 'paid')} of {owed}")
         for token in self._paid:
             if self._paid[token] != self._left.get(token, 0):
                 self._fail(height, 3, f"payouts and vault outflows differ for token {token}")
@@ -114,6 +132,10 @@ class InvariantChecker:
             totals[token] += assets
             if locked > assets:
                 self._fail(height, 2, f"tranche {(token, tier)} locks {locked} > assets {assets}")
+            backing = self._backing.get((token, tier), 0)
+            if locked != backing:
+                self._fail(height, 6, f"tranche {(token, tier)} locks {locked}, its unsettled "
+                           f"policies' collateral is {backing}")  # fmt: skip
             seen = self._shares.get((token, tier))
             if seen is not None and seen != shares:
                 self._fail(height, 4, f"tranche {(token, tier)}: shares {shares} != {seen} "
@@ -128,8 +150,8 @@ class InvariantChecker:
                     self._fail(height, 4, f"tranche {(token, tier)}: shares {owned} != {shares}")
             if shares == 0 and assets != 0:
                 self._fail(height, 4, f"tranche {(token, tier)} has assets but no shares")
-        if held.stx != totals[0]:
+        if held.stx < totals[0]:  # `>=`: a donation is no violation (invariant 9)
             self._fail(height, 1, f"vault holds {held.stx} uSTX, tranches say {totals[0]}")
-        if held.sbtc != totals[1]:
+        if held.sbtc < totals[1]:
             self._fail(height, 1, f"vault holds {held.sbtc} sats, tranches say {totals[1]}")
         self._touched.clear()

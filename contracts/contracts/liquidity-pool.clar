@@ -1,6 +1,13 @@
 ;; liquidity-pool: share-vault tranches per {token, tier}, custody of STX and
 ;; sBTC as this contract's own principal, collateral locks for policies.
-;; Spec: contracts/README.md, "liquidity-pool". Error range u400.
+;; Spec: contracts/README.md, "liquidity-pool". Error range u400. Clarity 4.
+;;
+;; Protocol v2: a tranche's `locked` is the exact sum of its unsettled
+;; policies' collateral. It rises only in lock-for-policy (inside a purchase)
+;; and falls only in release-for-policy (inside that policy's settlement), by
+;; exactly the policy's collateral; nobody can set it. Withdrawals read no price.
+;; Tokens leave only inside `as-contract?` with an allowance for exactly that
+;; token and amount; tokens come in inside `restrict-assets?` on the user.
 ;;
 ;; token u0 is STX (stx-transfer?), u1 is sBTC (the SIP-010 contract passed as
 ;; `ft`, which must be the whitelisted one even for an STX tranche).
@@ -20,7 +27,7 @@
 (define-constant ERR-INSUFFICIENT-SHARES (err u408))
 (define-constant ERR-COLLATERAL-LOCKED (err u409))
 (define-constant ERR-INSUFFICIENT-LIQUIDITY (err u411))
-(define-constant ERR-LOCK-EXCEEDS-ASSETS (err u412))
+(define-constant ERR-UTILISATION (err u413))
 
 (define-constant REGISTRY .policy-registry)
 (define-constant EMPTY {total-assets: u0, total-shares: u0, locked: u0})
@@ -43,25 +50,35 @@
 (define-private (check-registry)
   (ok (asserts! (is-eq contract-caller REGISTRY) ERR-NOT-AUTHORISED)))
 
-(define-private (min-of (a uint) (b uint))
-  (if (< a b) a b))
+;; role checks read contract-caller: a role key that calls another contract
+;; lends it no authority
+(define-private (check-admin)
+  (ok (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)))
 
 (define-private (min-first-deposit (token uint))
   (unwrap-panic (contract-call? .parameters get-parameter
     (if (is-eq token u0) "min-first-deposit-0" "min-first-deposit-1"))))
 
-;; tx-sender -> the pool
+;; tx-sender -> the pool; the token contract may move at most AMOUNT of that
+;; token of the user's (else (err u0), or (err u128) for any other asset)
 (define-private (transfer-in (ft <ft-trait>) (token uint) (amount uint))
   (if (is-eq token u0)
-    (stx-transfer? amount tx-sender (as-contract tx-sender))
-    (contract-call? ft transfer amount tx-sender (as-contract tx-sender) none)))
+    (restrict-assets? tx-sender ((with-stx amount))
+      (try! (stx-transfer? amount tx-sender current-contract)))
+    (restrict-assets? tx-sender ((with-ft .sbtc-token "sbtc" amount))
+      (try! (contract-call? ft transfer amount tx-sender current-contract none)))))
 
-;; the pool -> recipient
+;; the pool -> recipient, with an allowance for exactly that token and amount
 (define-private (transfer-out (ft <ft-trait>) (token uint) (amount uint) (recipient principal))
-  (as-contract
-    (if (is-eq token u0)
-      (stx-transfer? amount tx-sender recipient)
-      (contract-call? ft transfer amount tx-sender recipient none))))
+  (if (is-eq token u0)
+    (as-contract? ((with-stx amount))
+      (try! (stx-transfer? amount tx-sender recipient)))
+    (as-contract? ((with-ft .sbtc-token "sbtc" amount))
+      (try! (contract-call? ft transfer amount tx-sender recipient none)))))
+
+(define-private (max-utilisation (tier uint))
+  (unwrap-panic (contract-call? .parameters get-parameter
+    (if (is-eq tier u0) "max-utilisation-0" (if (is-eq tier u1) "max-utilisation-1" "max-utilisation-2")))))
 
 ;; stores the tranche and returns STATE, the fields every pool event carries
 (define-private (store (token uint) (tier uint) (assets uint) (total uint) (locked uint))
@@ -122,7 +139,11 @@
 
 ;; --- the registry contract ---------------------------------------------------
 
-;; the premium moves from tx-sender (the buyer) to the pool
+;; the premium moves from tx-sender (the buyer) to the pool; the lock rises by
+;; the policy's collateral. Checks, in order: registry (u401); tranche (u402);
+;; token contract (u403); shares exist (u411); the premium transfer; free
+;; assets after it cover the collateral (u411); utilisation after it within the
+;; tier's cap: (locked + collateral) * 10000 <= assets * max-utilisation (u413).
 (define-public (lock-for-policy (ft <ft-trait>) (token uint) (tier uint) (premium uint) (collateral uint))
   (begin
     (try! (check-registry))
@@ -134,73 +155,55 @@
       (let ((assets (+ (get total-assets t) premium))
             (locked (get locked t)))
         (asserts! (>= (- assets locked) collateral) ERR-INSUFFICIENT-LIQUIDITY)
+        (asserts! (<= (* (+ locked collateral) u10000) (* assets (max-utilisation tier))) ERR-UTILISATION)
         (print (merge
           {event: "locked", token: token, tier: tier, premium: premium, collateral: collateral}
           (store token tier assets (get total-shares t) (+ locked collateral))))
         (ok true)))))
 
+;; the lock falls by exactly the settled policy's collateral (part of `locked`
+;; by construction, so the subtraction cannot underflow)
 (define-public (release-for-policy (token uint) (tier uint) (collateral uint))
   (begin
     (try! (check-registry))
     (try! (check-tranche token tier))
-    (let ((t (get-tranche token tier))
-          (locked (get locked t))
-          (assets (get total-assets t)))
+    (let ((t (get-tranche token tier)))
       (print (merge
         {event: "released", token: token, tier: tier, collateral: collateral}
-        (store token tier assets (get total-shares t)
-          (min-of (- locked (min-of locked collateral)) assets))))
+        (store token tier (get total-assets t) (get total-shares t) (- (get locked t) collateral))))
       (ok true))))
 
+;; the settlement payout, at most the policy's collateral (the registry's
+;; min(claim, collateral)), so always within `locked` <= `total-assets`
 (define-public (pay-out (ft <ft-trait>) (token uint) (tier uint) (policy-id uint) (amount uint) (recipient principal))
   (begin
     (try! (check-registry))
     (try! (check-tranche token tier))
     (try! (check-ft ft))
-    (let ((t (get-tranche token tier))
-          (assets (get total-assets t))
-          (paid (min-of amount assets)))
-      (if (> paid u0) (try! (transfer-out ft token paid recipient)) true)
-      (print (merge
-        {event: "payout", token: token, tier: tier, policy-id: policy-id, recipient: recipient, amount: paid}
-        (store token tier (- assets paid) (get total-shares t) (get locked t))))
-      (if (< paid amount)
-        (begin
-          (print {event: "shortfall", token: token, tier: tier, policy-id: policy-id, amount: (- amount paid)})
-          true)
-        true)
-      (ok paid))))
-
-;; --- the backend -------------------------------------------------------------
-
-(define-public (set-locked (token uint) (tier uint) (amount uint))
-  (begin
-    (asserts! (is-eq tx-sender (var-get backend)) ERR-NOT-AUTHORISED)
-    (try! (check-tranche token tier))
     (let ((t (get-tranche token tier)))
-      (asserts! (<= amount (get total-assets t)) ERR-LOCK-EXCEEDS-ASSETS)
+      (try! (transfer-out ft token amount recipient))
       (print (merge
-        {event: "lock-set", token: token, tier: tier}
-        (store token tier (get total-assets t) (get total-shares t) amount)))
-      (ok true))))
+        {event: "payout", token: token, tier: tier, policy-id: policy-id, recipient: recipient, amount: amount}
+        (store token tier (- (get total-assets t) amount) (get total-shares t) (get locked t))))
+      (ok amount))))
 
 ;; --- admin -------------------------------------------------------------------
 
 (define-public (set-backend (who principal))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (var-set backend who)
     (ok true)))
 
 (define-public (set-admin (who principal))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (var-set admin who)
     (ok true)))
 
 (define-public (set-sbtc-token (who principal))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (var-set sbtc-token who)
     (ok true)))
 

@@ -26,6 +26,11 @@
 (map-set params "tier-strike-bps-2" u9500)
 (map-set params "min-first-deposit-0" u10000000)
 (map-set params "min-first-deposit-1" u100000)
+;; Protocol v2 purchase bounds (contracts/README.md, "parameters")
+(map-set params "min-premium-0" u100000)
+(map-set params "min-premium-1" u1000)
+(map-set params "capital-rate-bps" u200)
+(map-set params "price-max-age" u6)
 
 ;; Checks, in order: admin (u200); the key exists (u201).
 (define-public (set-parameter (key (string-ascii 32)) (value uint))

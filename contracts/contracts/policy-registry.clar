@@ -1,6 +1,11 @@
 ;; policy-registry: purchases of protection with a backend-signed quote, and
 ;; batched settlement against the oracle's prices.
-;; Spec: contracts/README.md, "policy-registry". Error range u300.
+;; Spec: contracts/README.md, "policy-registry". Error range u300. Clarity 4.
+;;
+;; Protocol v2: each policy's collateral is computed here at purchase from the
+;; latest token price and locked for it alone; its payout is
+;; min(formula at the settlement price, collateral), so every claim is paid in
+;; full up to its cap whoever settles and whenever. Anyone may settle.
 
 (use-trait ft-trait .sip-010-trait.sip-010-trait)
 
@@ -15,7 +20,10 @@
 (define-constant ERR-BAD-AMOUNT (err u308))
 (define-constant ERR-NO-PRICE (err u309))
 (define-constant ERR-BAD-STRIKE (err u310))
-(define-constant ERR-NOT-BACKEND (err u311))
+(define-constant ERR-STALE-PRICE (err u317))
+(define-constant ERR-BELOW-INTRINSIC (err u318))
+(define-constant ERR-BELOW-MIN-PREMIUM (err u319))
+(define-constant ERR-BELOW-CAPITAL-CHARGE (err u320))
 
 ;; reasons printed by settle-policies
 (define-constant SKIP-UNKNOWN u312)
@@ -31,6 +39,8 @@
 (define-constant PRICE-SCALE u100000000)
 (define-constant STX-UNIT u1000000)
 (define-constant SBTC-UNIT u100000000)
+;; the capital charge's year: 52560 burn blocks (144 x 365)
+(define-constant BLOCKS-PER-YEAR u52560)
 
 (define-data-var admin principal tx-sender)
 (define-data-var backend principal tx-sender)
@@ -41,13 +51,40 @@
 
 (define-map policies uint
   {owner: principal, amount: uint, strike: uint, expiration: uint, premium: uint,
-   collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint})
+   collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint,
+   ratio: uint, max-age: uint})
 (define-map used-quotes uint bool)
 
 ;; --- helpers -----------------------------------------------------------------
 
 (define-private (param (key (string-ascii 32)))
   (unwrap-panic (contract-call? .parameters get-parameter key)))
+
+(define-private (max-of (a uint) (b uint))
+  (if (> a b) a b))
+
+(define-private (min-of (a uint) (b uint))
+  (if (< a b) a b))
+
+;; ceil(a / b)
+(define-private (div-up (a uint) (b uint))
+  (/ (+ a (- b u1)) b))
+
+(define-private (unit-of (token uint))
+  (if (is-eq token u0) STX-UNIT SBTC-UNIT))
+
+;; role checks read contract-caller: a role key that calls another contract
+;; lends it no authority
+(define-private (check-admin)
+  (ok (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)))
+
+;; the latest price of the token's feed, at most price-max-age blocks old
+(define-private (fresh-token-price (token uint) (btc {price: uint, height: uint}))
+  (let ((found (if (is-eq token u0)
+                 (unwrap! (contract-call? .oracle get-price "STX-USD") ERR-NO-PRICE)
+                 btc)))
+    (asserts! (<= (- burn-block-height (get height found)) (param "price-max-age")) ERR-STALE-PRICE)
+    (ok (get price found))))
 
 ;; --- purchase ----------------------------------------------------------------
 
@@ -79,33 +116,45 @@
                    (<= (- expiration now) (param "max-duration")))
               ERR-BAD-DURATION)
     (asserts! (and (<= (param "min-amount") amount) (<= amount (param "max-amount"))) ERR-BAD-AMOUNT)
-    (let ((spot (get price (unwrap! (contract-call? .oracle get-price "BTC-USD") ERR-NO-PRICE)))
+    (let ((btc (unwrap! (contract-call? .oracle get-price "BTC-USD") ERR-NO-PRICE))
+          (spot (get price btc))
           (band (param "strike-band-bps")))
       (asserts! (and (>= (+ (* strike u10000) (* spot band)) (* spot u10000))
                      (<= (* strike u10000) (* spot (+ u10000 band))))
                 ERR-BAD-STRIKE)
-      (try! (contract-call? .liquidity-pool lock-for-policy ft token tier premium collateral))
+      (let ((price (try! (fresh-token-price token btc)))
+            (unit (unit-of token))
+            (ratio (param (if (is-eq tier u0) "collateral-ratio-0"
+                            (if (is-eq tier u1) "collateral-ratio-1" "collateral-ratio-2"))))
+            (cover (/ (* (/ (* strike amount) PRICE-SCALE) ratio) u10000))
+            (locks (max-of collateral (div-up (* cover unit) price)))
+            (intrinsic (if (> strike spot) (/ (* (- strike spot) amount) PRICE-SCALE) u0)))
+        (asserts! (>= premium (div-up (* intrinsic unit) price)) ERR-BELOW-INTRINSIC)
+        (asserts! (>= premium (param (if (is-eq token u0) "min-premium-0" "min-premium-1"))) ERR-BELOW-MIN-PREMIUM)
+        (asserts! (>= premium (div-up (* (* locks (param "capital-rate-bps")) (- expiration now))
+                                      (* u10000 BLOCKS-PER-YEAR)))
+                  ERR-BELOW-CAPITAL-CHARGE)
+        (try! (contract-call? .liquidity-pool lock-for-policy ft token tier premium locks))
       (let ((id (+ (var-get policy-count) u1)))
         (map-set policies id
           {owner: buyer, amount: amount, strike: strike, expiration: expiration, premium: premium,
-           collateral: collateral, token: token, tier: tier, status: STATUS-ACTIVE,
-           payout: u0, paid: u0, price: u0})
+           collateral: locks, token: token, tier: tier, status: STATUS-ACTIVE,
+           payout: u0, paid: u0, price: u0, ratio: ratio, max-age: (param "settle-max-age")})
         (var-set policy-count id)
         (map-set used-quotes quote-id true)
         (print {event: "policy-purchased", id: id, owner: buyer, amount: amount, strike: strike,
-                expiration: expiration, premium: premium, collateral: collateral, token: token,
+                expiration: expiration, premium: premium, collateral: locks, token: token,
                 tier: tier, quote-id: quote-id})
-        (ok id)))))
+        (ok id))))))
 
 ;; --- settlement --------------------------------------------------------------
 
 (define-private (to-some (found (response {price: uint, height: uint} uint)))
   (match found stored (some stored) missing none))
 
-;; the price if it was stored at a height >= expiration and is at most
-;; settle-max-age blocks old. The oracle's prices and the parameter are read once
-;; per batch (they cannot change within the call): the same answers as reading
-;; them for every id, for fewer contract reads.
+;; the price if it was stored at a height >= expiration and is at most MAX-AGE
+;; (the policy's settle-max-age, fixed at purchase) blocks old. The oracle's
+;; prices are read once per batch (they cannot change within the call).
 (define-private (fresh-price (found (optional {price: uint, height: uint})) (expiration uint) (max-age uint))
   (match found
     stored
@@ -117,30 +166,34 @@
 
 (define-private (skip (id uint) (reason uint)
     (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+          settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (begin
     (print {event: "settlement-skipped", id: id, reason: reason})
     (ok (merge acc {skipped: (+ (get skipped acc) u1)}))))
 
 (define-private (defer (id uint) (reason uint)
     (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+          settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (begin
     (print {event: "settlement-deferred", id: id, reason: reason})
     (ok (merge acc {deferred: (+ (get deferred acc) u1)}))))
 
-;; steps 3 to 6: payout, pay-out, release, record
+;; payout = min(claim, collateral), claim being the put's formula in tokens at
+;; the settlement price; pay-out (always in full: payout <= collateral <= locked
+;; <= total-assets), release exactly the collateral, record
 (define-private (close (id uint)
     (p {owner: principal, amount: uint, strike: uint, expiration: uint, premium: uint,
-        collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint})
+        collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint,
+        ratio: uint, max-age: uint})
     (price uint) (token-price uint)
     (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+          settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (let ((strike (get strike p))
         (token (get token p))
         (tier (get tier p))
         (payout-usd (if (> strike price) (/ (* (- strike price) (get amount p)) PRICE-SCALE) u0))
-        (payout (/ (* payout-usd (if (is-eq token u0) STX-UNIT SBTC-UNIT)) token-price))
+        (claim (/ (* payout-usd (unit-of token)) token-price))
+        (payout (min-of claim (get collateral p)))
         (paid (if (> payout u0)
                 (try! (contract-call? .liquidity-pool pay-out (get ft acc) token tier id payout (get owner p)))
                 u0)))
@@ -150,7 +203,7 @@
     (if (> payout u0)
       (begin
         (print {event: "policy-settled", id: id, owner: (get owner p), price: price, payout: payout,
-                paid: paid, token: token, tier: tier})
+                paid: paid, claim: claim, token: token, tier: tier})
         (ok (merge acc {settled: (+ (get settled acc) u1)})))
       (begin
         (print {event: "policy-expired", id: id, price: price, token: token, tier: tier})
@@ -158,16 +211,16 @@
 
 (define-private (settle-one (id uint)
     (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint}))
+          settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (match (map-get? policies id)
     p (if (not (is-eq (get status p) STATUS-ACTIVE))
         (skip id SKIP-NOT-ACTIVE acc)
         (if (< burn-block-height (get expiration p))
           (skip id SKIP-NOT-EXPIRED acc)
-          (match (fresh-price (get btc acc) (get expiration p) (get max-age acc))
+          (match (fresh-price (get btc acc) (get expiration p) (get max-age p))
             price
               (match (if (is-eq (get token p) u0)
-                       (fresh-price (get stx acc) (get expiration p) (get max-age acc))
+                       (fresh-price (get stx acc) (get expiration p) (get max-age p))
                        (some price))
                 token-price (close id p price token-price acc)
                 (defer id DEFER-STX-PRICE acc))
@@ -177,48 +230,47 @@
 ;; the fold step: once a pool error has been returned, it is passed on unchanged
 (define-private (settle-step (id uint)
     (acc (response {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          max-age: uint, settled: uint, expired: uint, deferred: uint, skipped: uint} uint)))
+          settled: uint, expired: uint, deferred: uint, skipped: uint} uint)))
   (match acc
     counts (settle-one id counts)
     failure (err failure)))
 
+;; callable by anyone: what a policy is paid depends on its terms and the
+;; prices alone, not on who settles
 (define-public (settle-policies (ids (list 50 uint)) (ft <ft-trait>))
-  (begin
-    (asserts! (is-eq tx-sender (var-get backend)) ERR-NOT-BACKEND)
-    (let ((counts (try! (fold settle-step ids
-                          (ok {ft: ft,
-                               btc: (to-some (contract-call? .oracle get-price "BTC-USD")),
-                               stx: (to-some (contract-call? .oracle get-price "STX-USD")),
-                               max-age: (param "settle-max-age"),
-                               settled: u0, expired: u0, deferred: u0, skipped: u0})))))
-      (ok {settled: (get settled counts), expired: (get expired counts),
-           deferred: (get deferred counts), skipped: (get skipped counts)}))))
+  (let ((counts (try! (fold settle-step ids
+                        (ok {ft: ft,
+                             btc: (to-some (contract-call? .oracle get-price "BTC-USD")),
+                             stx: (to-some (contract-call? .oracle get-price "STX-USD")),
+                             settled: u0, expired: u0, deferred: u0, skipped: u0})))))
+    (ok {settled: (get settled counts), expired: (get expired counts),
+         deferred: (get deferred counts), skipped: (get skipped counts)})))
 
 ;; --- admin -------------------------------------------------------------------
 
 (define-public (set-backend (who principal))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (var-set backend who)
     (ok true)))
 
 (define-public (set-admin (who principal))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (var-set admin who)
     (ok true)))
 
 ;; secp256k1-verify takes exactly a 33-byte compressed key
 (define-public (set-quote-pubkey (key (buff 33)))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (asserts! (is-eq (len key) u33) ERR-BAD-TERMS)
     (var-set quote-pubkey key)
     (ok true)))
 
 (define-public (set-paused (paused bool))
   (begin
-    (asserts! (is-eq tx-sender (var-get admin)) ERR-NOT-ADMIN)
+    (try! (check-admin))
     (var-set purchases-paused paused)
     (ok true)))
 

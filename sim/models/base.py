@@ -163,6 +163,32 @@ def u(n: int) -> UInt:
     return UInt(n)
 
 
+# --- Clarity 4 asset allowances ------------------------------------------------------------------
+
+STX_ASSET = "stx"
+NO_ALLOWANCE = 128  # the VM's (err u128): an asset moved that no allowance names
+
+
+def with_allowance(ctx: Ctx, owner: Principal, asset: str, allowance: int, body: Callable) -> Any:
+    """`(restrict-assets? owner ((with-stx n)) body)` or `(as-contract? ((with-ft c name n)) body)`
+    with one allowance: runs `body`, then aborts like the VM when `owner` sent more of `asset`
+    than `allowance` (`(err u0)`, the allowance's index) or sent any other asset (`(err u128)`).
+    `asset` is `STX_ASSET` or a token's `contract::name` identifier, as its events name it."""
+    start = len(ctx.events)
+    value = body()
+    moved: dict[str, int] = {}
+    for e in ctx.events[start:]:
+        if e.kind in ("stx_transfer", "ft_transfer") and e.sender == owner.address:
+            key = STX_ASSET if e.kind == "stx_transfer" else e.contract
+            moved[key] = moved.get(key, 0) + e.amount
+    for key, amount in moved.items():
+        if key != asset:
+            raise ContractErr(NO_ALLOWANCE)
+        if amount > allowance:
+            raise ContractErr(0)
+    return value
+
+
 # --- arguments ----------------------------------------------------------------------------------
 
 

@@ -35,6 +35,11 @@ DEFAULTS: dict[str, int] = {
     "tier-strike-bps-2": 9500,
     "min-first-deposit-0": 10_000_000,
     "min-first-deposit-1": 100_000,
+    # Protocol v2 purchase bounds (contracts/README.md, "parameters")
+    "min-premium-0": 100_000,
+    "min-premium-1": 1_000,
+    "capital-rate-bps": 200,
+    "price-max-age": 6,
 }
 
 

@@ -1,9 +1,15 @@
-"""Model of `liquidity-pool.clar`: share-vault tranches per (token, tier), custody, locks."""
+"""Model of `liquidity-pool.clar`: share-vault tranches per (token, tier), custody, locks.
+
+Protocol v2: `locked` is the exact sum of the unsettled policies' collateral (raised in
+`lock_for_policy`, lowered in `release_for_policy`, never set); tokens move only under Clarity 4
+allowances (`with_allowance`), exactly as the contract's `as-contract?` / `restrict-assets?`.
+"""
 
 from __future__ import annotations
 
 from chain.clarity import TRUE, ContractPrincipal, Principal, Tuple, UInt
 from sim.models.base import (
+    STX_ASSET,
     Contract,
     ContractErr,
     Ctx,
@@ -16,6 +22,7 @@ from sim.models.base import (
     public,
     read_only,
     sub,
+    with_allowance,
 )
 
 STX, SBTC = 0, 1
@@ -32,7 +39,7 @@ ERR_ZERO_SHARES = 407
 ERR_INSUFFICIENT_SHARES = 408
 ERR_COLLATERAL_LOCKED = 409
 ERR_INSUFFICIENT_LIQUIDITY = 411
-ERR_LOCK_EXCEEDS_ASSETS = 412
+ERR_UTILISATION = 413
 
 EMPTY = (0, 0, 0)  # total-assets, total-shares, locked
 
@@ -66,12 +73,19 @@ class Pool(Contract):
             raise ContractErr(ERR_BAD_TOKEN_CONTRACT)
 
     def _transfer(self, ctx: Ctx, ft, token: int, amount: int, sender, recipient) -> None:
-        if token == STX:
-            self.world.stx.transfer(ctx, amount, sender, recipient)
-        else:
-            self.world.call(
-                ctx.calling(self.principal), ft, "transfer", amount, sender, recipient, None
-            )
+        """`sender` (tx-sender in `ctx`) -> `recipient`, allowing `sender` to move exactly
+        `amount` of this token and nothing else."""
+
+        def move() -> None:
+            if token == STX:
+                self.world.stx.transfer(ctx, amount, sender, recipient)
+            else:
+                self.world.call(
+                    ctx.calling(self.principal), ft, "transfer", amount, sender, recipient, None
+                )
+
+        asset = STX_ASSET if token == STX else self.world.sbtc.token.identifier
+        with_allowance(ctx, sender, asset, amount, move)
 
     def _pay(self, ctx: Ctx, ft, token: int, amount: int, recipient: Principal) -> None:
         inner = ctx.as_contract(self.principal)
@@ -169,6 +183,9 @@ class Pool(Contract):
         assets = add(assets, premium)
         if sub(assets, locked) < collateral:
             raise ContractErr(ERR_INSUFFICIENT_LIQUIDITY)
+        cap = self.world.parameters.get(f"max-utilisation-{tier}")
+        if mul(add(locked, collateral), 10000) > mul(assets, cap):
+            raise ContractErr(ERR_UTILISATION)
         state = self._store(ctx, token, tier, (assets, total, locked + collateral))
         self.print(
             ctx,
@@ -186,8 +203,7 @@ class Pool(Contract):
         self._registry(ctx)
         self._check_tranche(token, tier)
         assets, total, locked = self.tranche(token, tier)
-        locked = min(locked - min(locked, collateral), assets)
-        state = self._store(ctx, token, tier, (assets, total, locked))
+        state = self._store(ctx, token, tier, (assets, total, sub(locked, collateral)))
         self.print(
             ctx,
             "released",
@@ -200,14 +216,13 @@ class Pool(Contract):
 
     @public(p_trait, p_uint, p_uint, p_uint, p_uint, p_principal)
     def pay_out(self, ctx: Ctx, ft, token: int, tier: int, policy_id: int, amount: int, recipient):
+        """The settlement payout: at most the policy's collateral, so within total-assets."""
         self._registry(ctx)
         self._check_tranche(token, tier)
         self._check_ft(ft)
         assets, total, locked = self.tranche(token, tier)
-        paid = min(amount, assets)
-        if paid > 0:
-            self._pay(ctx, ft, token, paid, recipient)
-        state = self._store(ctx, token, tier, (assets - paid, total, locked))
+        self._pay(ctx, ft, token, amount, recipient)
+        state = self._store(ctx, token, tier, (sub(assets, amount), total, locked))
         self.print(
             ctx,
             "payout",
@@ -215,38 +230,15 @@ class Pool(Contract):
             tier=UInt(tier),
             policy_id=UInt(policy_id),
             recipient=recipient,
-            amount=UInt(paid),
+            amount=UInt(amount),
             **state,
         )
-        if paid < amount:
-            self.print(
-                ctx,
-                "shortfall",
-                token=UInt(token),
-                tier=UInt(tier),
-                policy_id=UInt(policy_id),
-                amount=UInt(amount - paid),
-            )
-        return UInt(paid)
-
-    # -- the backend --
-
-    @public(p_uint, p_uint, p_uint)
-    def set_locked(self, ctx: Ctx, token: int, tier: int, amount: int):
-        if ctx.sender != self.var("backend"):
-            raise ContractErr(ERR_NOT_AUTHORISED)
-        self._check_tranche(token, tier)
-        assets, total, _ = self.tranche(token, tier)
-        if amount > assets:
-            raise ContractErr(ERR_LOCK_EXCEEDS_ASSETS)
-        state = self._store(ctx, token, tier, (assets, total, amount))
-        self.print(ctx, "lock-set", token=UInt(token), tier=UInt(tier), **state)
-        return TRUE
+        return UInt(amount)
 
     # -- admin --
 
     def _admin(self, ctx: Ctx) -> None:
-        if ctx.sender != self.var("admin"):
+        if ctx.caller != self.var("admin"):  # contract-caller: a role key lends no authority
             raise ContractErr(ERR_NOT_ADMIN)
 
     @public(p_principal)

@@ -1,4 +1,9 @@
-"""Model of `policy-registry.clar`: signed-quote purchases and batched settlement."""
+"""Model of `policy-registry.clar`: signed-quote purchases and batched settlement.
+
+Protocol v2: the collateral is computed at purchase from the latest token price and locked for
+the policy alone; the payout is `min(claim, collateral)`; the premium must clear the intrinsic
+value, the token's minimum and the capital charge; anyone may settle.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,10 @@ ERR_BAD_DURATION = 307
 ERR_BAD_AMOUNT = 308
 ERR_NO_PRICE = 309
 ERR_BAD_STRIKE = 310
-ERR_NOT_BACKEND = 311
+ERR_STALE_PRICE = 317
+ERR_BELOW_INTRINSIC = 318
+ERR_BELOW_MIN_PREMIUM = 319
+ERR_BELOW_CAPITAL_CHARGE = 320
 SKIP_UNKNOWN = 312
 SKIP_NOT_ACTIVE = 313
 SKIP_NOT_EXPIRED = 314
@@ -47,6 +55,7 @@ ACTIVE, SETTLED, EXPIRED = 0, 1, 2
 PRICE_SCALE = 100_000_000
 TOKEN_UNIT = {0: 1_000_000, 1: 100_000_000}
 BTC_USD, STX_USD = "BTC-USD", "STX-USD"
+BLOCKS_PER_YEAR = 52560  # the capital charge's year, 144 x 365 burn blocks
 
 p_quote = p_tuple(
     amount=p_uint,
@@ -74,7 +83,14 @@ POLICY_FIELDS = (
     "payout",
     "paid",
     "price",
+    "ratio",
+    "max-age",
 )
+
+
+def div_up(a: int, b: int) -> int:
+    """ceil(a / b) as the contract computes it: `(/ (+ a (- b u1)) b)`."""
+    return div(add(a, sub(b, 1)), b)
 
 
 class Registry(Contract):
@@ -127,12 +143,28 @@ class Registry(Contract):
             spot, add(10000, band)
         ):
             raise ContractErr(ERR_BAD_STRIKE)
+        price = self._token_price(token, found, now)
+        unit, amount, premium = TOKEN_UNIT[token], q["amount"], q["premium"]
+        ratio = params.get(f"collateral-ratio-{tier}")
+        cover = div(mul(div(mul(strike, amount), PRICE_SCALE), ratio), 10000)
+        locks = max(q["collateral"], div_up(mul(cover, unit), price))
+        intrinsic = div(mul(strike - spot, amount), PRICE_SCALE) if strike > spot else 0
+        if premium < div_up(mul(intrinsic, unit), price):
+            raise ContractErr(ERR_BELOW_INTRINSIC)
+        if premium < params.get(f"min-premium-{token}"):
+            raise ContractErr(ERR_BELOW_MIN_PREMIUM)
+        charge = div_up(
+            mul(mul(locks, params.get("capital-rate-bps")), duration), mul(10000, BLOCKS_PER_YEAR)
+        )
+        if premium < charge:
+            raise ContractErr(ERR_BELOW_CAPITAL_CHARGE)
         self.world.pool.lock_for_policy(
-            ctx.calling(self.principal), ft, token, tier, q["premium"], q["collateral"]
+            ctx.calling(self.principal), ft, token, tier, premium, locks
         )
         policy_id = add(self.var("count"), 1)
-        row = (q["buyer"], q["amount"], strike, q["expiration"], q["premium"], q["collateral"])
-        self.state.set(self.policies, policy_id, (*row, token, tier, ACTIVE, 0, 0, 0))
+        row = (q["buyer"], amount, strike, q["expiration"], premium, locks, token, tier)
+        max_age = params.get("settle-max-age")
+        self.state.set(self.policies, policy_id, (*row, ACTIVE, 0, 0, 0, ratio, max_age))
         self.set_var("count", policy_id)
         self.state.set(self.used_quotes, q["quote-id"], True)
         self.print(
@@ -144,28 +176,36 @@ class Registry(Contract):
             strike=UInt(strike),
             expiration=UInt(q["expiration"]),
             premium=UInt(q["premium"]),
-            collateral=UInt(q["collateral"]),
+            collateral=UInt(locks),
             token=UInt(token),
             tier=UInt(tier),
             quote_id=UInt(q["quote-id"]),
         )
         return UInt(policy_id)
 
+    def _token_price(self, token: int, btc: tuple[int, int], now: int) -> int:
+        """The latest price of the token's feed, at most `price-max-age` blocks old."""
+        found = btc if token != STX else self.world.oracle.price_of(STX_USD)
+        if found is None:
+            raise ContractErr(ERR_NO_PRICE)
+        if sub(now, found[1]) > self.world.parameters.get("price-max-age"):
+            raise ContractErr(ERR_STALE_PRICE)
+        return found[0]
+
     # -- settlement --
 
-    def _fresh_price(self, asset: str, expiration: int, now: int) -> int | None:
+    def _fresh_price(self, asset: str, expiration: int, now: int, max_age: int) -> int | None:
         found = self.world.oracle.price_of(asset)
         if found is None:
             return None
         price, height = found
-        if height < expiration or sub(now, height) > self.world.parameters.get("settle-max-age"):
+        if height < expiration or sub(now, height) > max_age:
             return None
         return price
 
     @public(p_uint_list(50), p_trait)
     def settle_policies(self, ctx: Ctx, ids: list[int], ft):
-        if ctx.sender != self.var("backend"):
-            raise ContractErr(ERR_NOT_BACKEND)
+        """Callable by anyone: a payout depends on the policy and the prices alone."""
         counts = {"settled": 0, "expired": 0, "deferred": 0, "skipped": 0}
         for policy_id in ids:
             counts[self._settle_one(ctx, policy_id, ft)] += 1
@@ -185,27 +225,29 @@ class Registry(Contract):
             self.print(ctx, "settlement-skipped", id=UInt(policy_id), reason=UInt(reason))
             return "skipped"
         owner, amount, strike, expiration, _premium, collateral, token, tier = row[:8]
-        price = self._fresh_price(BTC_USD, expiration, now)
+        max_age = row[13]
+        price = self._fresh_price(BTC_USD, expiration, now, max_age)
         if price is None:
             self.print(ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(DEFER_BTC_PRICE))
             return "deferred"
         token_price = price
         if token == STX:
-            token_price = self._fresh_price(STX_USD, expiration, now)
+            token_price = self._fresh_price(STX_USD, expiration, now, max_age)
             if token_price is None:
                 self.print(
                     ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(DEFER_STX_PRICE)
                 )
                 return "deferred"
         payout_usd = div(mul(strike - price, amount), PRICE_SCALE) if strike > price else 0
-        payout = div(mul(payout_usd, TOKEN_UNIT[token]), token_price)
+        claim = div(mul(payout_usd, TOKEN_UNIT[token]), token_price)
+        payout = min(claim, collateral)
         inner = ctx.calling(self.principal)
         paid = 0
         if payout > 0:
             paid = self.world.pool.pay_out(inner, ft, token, tier, policy_id, payout, owner).value
         self.world.pool.release_for_policy(inner, token, tier, collateral)
         status = SETTLED if payout > 0 else EXPIRED
-        self.state.set(self.policies, policy_id, (*row[:8], status, payout, paid, price))
+        self.state.set(self.policies, policy_id, (*row[:8], status, payout, paid, price, *row[12:]))
         if status == SETTLED:
             self.print(
                 ctx,
@@ -215,6 +257,7 @@ class Registry(Contract):
                 price=UInt(price),
                 payout=UInt(payout),
                 paid=UInt(paid),
+                claim=UInt(claim),
                 token=UInt(token),
                 tier=UInt(tier),
             )
@@ -232,7 +275,7 @@ class Registry(Contract):
     # -- admin --
 
     def _admin(self, ctx: Ctx) -> None:
-        if ctx.sender != self.var("admin"):
+        if ctx.caller != self.var("admin"):  # contract-caller: a role key lends no authority
             raise ContractErr(ERR_NOT_ADMIN)
 
     @public(p_principal)

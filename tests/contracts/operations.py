@@ -4,7 +4,9 @@ An operation is a small frozen dataclass of *abstract* choices (who, which tranc
 which fault); `Runner.run` turns it into concrete calls against the current state, read from the
 Python models (which `Twin` keeps equal to the VM), so that generated sequences reach the
 interesting states often: a withdrawal takes a fraction of what its sender holds, a purchase's
-collateral is a fraction of the tranche's free liquidity, a price move is relative to the stored
+protected amount is sized so that the collateral the chain computes for it is a fraction of the
+tranche's room under its utilisation cap, and its premium clears the chain's floors unless a
+fault says otherwise, a price move is relative to the stored
 price, a settlement lists the ids that are due. Every concrete call goes through `Twin.call`, so
 it runs in both executors and must give equal results and equal events.
 
@@ -40,6 +42,8 @@ from chain.clarity import (
 from chain.contracts import TRANCHES
 from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
+from risk.pricing import collateral_tokens, premium_floor
+from tests.contracts.relay import RELAY, Relay
 from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
 from tests.contracts.twin import Twin
 
@@ -56,7 +60,7 @@ SBTC_MINT = 20 * BTC  # what the setup mints to each wallet
 
 # (kind, outcome) of every concrete call over a whole session, outcome "ok" or "err uN"; and
 # what settlements did: ("settlement", "settled" | "expired" | "deferred" | "skipped") per call
-# with that count > 0, ("policy", "paid in full" | "shortfall, paid partially" | ...) per policy.
+# with that count > 0, ("policy", "paid in full" | "paid its cap" | ...) per policy.
 STATS: Counter[tuple[str, str]] = Counter()
 
 
@@ -111,8 +115,8 @@ class Buy:
     amount: int  # sats protected
     strike_bps: int  # of spot
     extra_duration: int  # blocks above min-duration
-    premium_bps: int  # of collateral
-    collateral_ppm: int  # of the tranche's free liquidity
+    premium_bps: int  # of collateral, raised to the chain's floor unless a fault lowers it
+    collateral_ppm: int  # of the tranche's room under its utilisation cap
     expiry_in: int  # quote-expiry - burn height
     fault: str
     x: int
@@ -155,16 +159,7 @@ class Settle:
     ids: str  # due, active, all, random, mixed, empty
     picks: tuple[int, ...]
     wait: int = 0  # > 0: first mine to the earliest active expiration + wait - 1 (<= 200)
-
-
-@dataclass(frozen=True)
-class SetLocked:
-    who: int
-    role: bool  # the pool's backend
-    token: int
-    tier: int
-    size: str  # zero, fraction, all, over, same
-    x: int
+    front_run: bool = False  # attack F1: the due policies' providers withdraw all they can first
 
 
 @dataclass(frozen=True)
@@ -192,6 +187,14 @@ class Admin:
 
 
 @dataclass(frozen=True)
+class RelayCall:  # attack F15: a role key (or anyone) calls a relay that calls a role function
+    who: int
+    role: bool  # the pool's admin sends it
+    function: str  # take-pool, take-quotes
+    arg: int
+
+
+@dataclass(frozen=True)
 class Restricted:  # the registry-only pool functions, called directly: always u401
     who: int
     function: str
@@ -210,10 +213,10 @@ Operation = (
     | Fix
     | Mine
     | Settle
-    | SetLocked
     | SetPaused
     | SetParameter
     | Admin
+    | RelayCall
     | Restricted
 )
 
@@ -296,6 +299,12 @@ BUY_FAULTS = ["none"] * 14 + [
     "amount-high",
     "over-capacity",
     "capacity-edge",
+    "utilisation-edge",
+    "over-utilisation",
+    "below-intrinsic",
+    "below-min-premium",
+    "below-capital-charge",
+    "low-collateral",
     "broke",
 ]
 buys = st.builds(
@@ -365,15 +374,7 @@ settles = st.builds(
     ids=st.sampled_from(["due", "due", "due", "active", "all", "random", "mixed", "empty"]),
     picks=st.lists(st.integers(0, 60), max_size=8).map(tuple),
     wait=st.sampled_from([0, 0, 1, 1, 3, 8]),
-)
-set_lockeds = st.builds(
-    SetLocked,
-    who=who,
-    role=role,
-    token=token,
-    tier=tier,
-    size=st.sampled_from(["zero", "fraction", "fraction", "all", "over", "same"]),
-    x=x,
+    front_run=st.sampled_from([False, False, False, True]),
 )
 set_pauseds = st.builds(SetPaused, who=who, role=role, paused=st.sampled_from([True, False, False]))
 PARAMETER_VALUES = {
@@ -387,6 +388,10 @@ PARAMETER_VALUES = {
     "min-first-deposit-1": st.integers(0, 200_000),
     "protocol-fee-bps": st.integers(0, 10_000),
     "collateral-ratio-1": st.integers(0, 20_000),
+    "max-utilisation-2": st.integers(0, 10_000),
+    "min-premium-0": st.integers(0, 10 * STX),
+    "capital-rate-bps": st.integers(0, 5_000),
+    "price-max-age": st.integers(0, 12),
     "no-such-key": st.integers(0, 10),
     "": st.integers(0, 10),
     "MIN-DURATION": st.integers(0, 10),
@@ -423,6 +428,13 @@ admins = st.sampled_from(ADMIN_FUNCTIONS).flatmap(
         arg=st.integers(0, 10_050),
     )
 )
+relay_calls = st.builds(
+    RelayCall,
+    who=who,
+    role=role,
+    function=st.sampled_from(["take-pool", "take-quotes"]),
+    arg=x,
+)
 restricteds = st.builds(
     Restricted,
     who=who,
@@ -440,13 +452,13 @@ WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
     (fixes, 4),
     (mines, 12),
     (settles, 14),
-    (set_lockeds, 4),
     (set_pauseds, 2),
     (set_parameters, 4),
     (admins, 4),
     (mints, 3),
     (transfers, 3),
     (restricteds, 2),
+    (relay_calls, 2),
 ]
 # (`one_of` would ignore repeated strategies: the weights are indices into this table)
 operations: st.SearchStrategy = st.sampled_from(
@@ -553,6 +565,9 @@ class Runner:
             self.call(
                 "setup", "deployer", "sbtc-token", "mint", UInt(SBTC_MINT), self.t.accounts[name]
             )
+        self.relay = self.t.deploy(
+            "relay", RELAY.format(deployer=self.t.deployer.address), "wallet_8", Relay
+        )
 
     def run_sequence(self, setup: list[Operation], steps: list[Operation], check_every: int):
         """The setup calls, the generated setup, then the steps; the whole state is compared
@@ -668,25 +683,10 @@ class Runner:
             UInt(shares),
         )
 
-    def do_setlocked(self, op: SetLocked) -> None:
-        sender = self.holder("liquidity-pool", "backend", op.who, op.role)
-        assets, _, locked = self.py.pool.tranche(op.token, op.tier)
-        amount = {
-            "zero": 0,
-            "fraction": assets * (op.x % 1001) // 1000,
-            "all": assets,
-            "over": assets + 1 + op.x % 100,
-            "same": locked,
-        }[op.size]
-        self.call(
-            f"set-locked[{op.size}]",
-            sender,
-            "liquidity-pool",
-            "set-locked",
-            UInt(op.token),
-            UInt(op.tier),
-            UInt(amount),
-        )
+    def do_relaycall(self, op: RelayCall) -> None:
+        sender = self.holder("liquidity-pool", "admin", op.who, op.role)
+        arg = self.relay if op.function == "take-pool" else Buffer(bytes(33))
+        self.call(f"relay[{op.function}]", sender, "relay", op.function, arg)
 
     def do_restricted(self, op: Restricted) -> None:
         sender = ACCOUNTS[op.who]
@@ -843,15 +843,36 @@ class Runner:
         assets, _, locked = py.pool.tranche(tok, tr)
         free = assets - locked
         spot = self.price("BTC-USD") or BASE_PRICE["BTC-USD"]
+        unit = STX if tok == 0 else BTC
+        token_price = (self.price("STX-USD") or BASE_PRICE["STX-USD"]) if tok == 0 else spot
         band = self.param("strike-band-bps")
         low, high = self.param("min-amount"), self.param("max-amount")
-        amount = min(max(op.amount, low), high) if low <= high else op.amount
         strike_bps = min(max(op.strike_bps, 10_000 - band + 1), 10_000 + band - 1)
-        strike = spot * strike_bps // 10_000
+        strike = max(1, spot * strike_bps // 10_000)
+        ratio = self.param(f"collateral-ratio-{tr}")
+        room = max(0, assets * self.param(f"max-utilisation-{tr}") // 10_000 - locked)
+        target = room * op.collateral_ppm // 1_000_000
+        # the protected amount whose chain collateral is about `target`
+        fit = target * token_price * 10_000 * BTC // max(1, unit * strike * ratio)
+        amount = min(op.amount, fit)
+        amount = min(max(amount, low), high) if low <= high else amount
         shortest, longest = self.param("min-duration"), self.param("max-duration")
         duration = max(1, min(shortest + op.extra_duration, longest))
-        collateral = max(1, free * op.collateral_ppm // 1_000_000)
-        premium = max(1, collateral * op.premium_bps // 10_000)
+        computed = collateral_tokens(strike, amount, ratio, token_price, unit)
+        collateral = max(1, [1, computed // 2, computed, computed + computed // 10][op.x % 4])
+        locks = max(collateral, computed)
+        floor = premium_floor(
+            strike=strike,
+            spot=spot,
+            amount_sats=amount,
+            collateral=locks,
+            token_price=token_price,
+            token_unit=unit,
+            min_premium=self.param(f"min-premium-{tok}"),
+            capital_rate_bps=self.param("capital-rate-bps"),
+            blocks=duration,
+        )
+        premium = max(1, locks * op.premium_bps // 10_000, floor)
         quote_id = self.next_quote_id
         self.next_quote_id += 1
         terms = dict(
@@ -936,6 +957,20 @@ class Runner:
             terms["collateral"] = free + premium + 1 + k % 1000
         elif fault == "capacity-edge":
             terms["collateral"] = max(1, free + premium)
+        elif fault in ("utilisation-edge", "over-utilisation"):
+            cap = self.param(f"max-utilisation-{tr}")
+            edge = max(1, (assets + premium) * cap // 10_000 - locked)
+            terms["collateral"] = edge + (1 + k % 1000 if fault == "over-utilisation" else 0)
+            terms["premium"] = max(premium, edge // 100)  # clears the capital charge
+        elif fault == "below-intrinsic":
+            terms["strike"] = spot * (10_000 + min(band, 2_000)) // 10_000
+            terms["premium"] = max(1, self.param(f"min-premium-{tok}"))
+        elif fault == "below-min-premium":
+            terms["premium"] = max(0, self.param(f"min-premium-{tok}") - 1 - k % 10)
+        elif fault == "below-capital-charge":
+            terms["premium"] = max(1, floor - 1 - k % 10)
+        elif fault == "low-collateral":
+            terms["collateral"] = 1
         elif fault == "broke":
             balance = (
                 py.stx_balance(t.accounts[buyer])
@@ -980,6 +1015,25 @@ class Runner:
         }[op.ids]
         return ids[:50]
 
+    def front_run(self) -> None:
+        """Every holder of a tranche with an expired unsettled policy withdraws all it can."""
+        burn, due = self.t.burn, set()
+        for pid in range(1, self.policy_count() + 1):
+            p = self.py.registry.policy(pid)
+            if p["status"] == 0 and p["expiration"] <= burn:
+                due.add((p["token"], p["tier"]))
+        for (tok, tr, holder), held in sorted(
+            self.py.pool.shares.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2].address)
+        ):
+            name = self.name_of(holder)
+            assets, total, locked = self.py.pool.tranche(tok, tr)
+            if (tok, tr) not in due or not held or name is None or not assets:
+                continue
+            shares = min(held, (assets - locked) * total // assets)
+            if shares:
+                self.call("front-run[withdraw]", name, "liquidity-pool", "withdraw", self.sbtc,
+                          UInt(tok), UInt(tr), UInt(shares))  # fmt: skip
+
     def refresh(self, asset: str, move_bps: int) -> None:
         """A backend's price push before settling, within the time-scaled cap (a capped fall
         can still round to one unit over it: u103; in the block of the last observation: u106)."""
@@ -1001,6 +1055,8 @@ class Runner:
             self.refresh("BTC-USD", op.btc_move_bps)
         if op.refresh in ("stx", "both"):
             self.refresh("STX-USD", op.stx_move_bps)
+        if op.front_run:
+            self.front_run()
         sender = self.holder("policy-registry", "backend", op.who, op.role)
         ids = self.settle_ids(op)
         before = {pid: self.py.registry.policy(pid) for pid in set(ids)}
@@ -1024,12 +1080,12 @@ class Runner:
                 continue
             if new["payout"] == 0:
                 self.record("policy", "expired (no payout)")
-            elif new["paid"] == new["payout"]:
-                self.record("policy", "paid in full")
-            elif new["paid"] == 0:
-                self.record("policy", "shortfall, nothing paid")
+            elif new["paid"] != new["payout"]:
+                self.record("policy", "paid less than its payout")  # v2 forbids it
+            elif new["payout"] == new["collateral"]:
+                self.record("policy", "paid its cap")
             else:
-                self.record("policy", "shortfall, paid partially")
+                self.record("policy", "paid in full")
         for pid in ids:
             p = self.py.registry.policy(pid)
             if p is not None and p["status"] == 0 and p["expiration"] <= self.t.burn:

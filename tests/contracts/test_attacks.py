@@ -1,26 +1,121 @@
-"""The attack rows of issue 11, each run in the Clarity VM and the Python models at once (through
-`Twin`), each asserting that the victim loses nothing under the v2 rules. Every test's docstring
-gives what the same attack got under v1, measured on the v1 contracts.
+"""Issue 11's attack rows as tests, in the Clarity VM and the Python models at once.
 
-One section per row (or group of rows), each in its own class.
+Every call runs through `Twin`, so both executors give the same results, events and balances;
+each test asserts the victim's loss is 0 under protocol v2 and says in its docstring what the
+same moves got on the v1 contracts (measured by replaying the moves, with v1's set-locked where
+the row needs it, on the v1 contracts and models of commit 1d99fb1 through v1's own Twin).
+
+One section per row (or group of rows), each in its own class: the oracle's F7 and role checks,
+then the pool's and the registry's F1, F4, F5, F15 and the part of F8 the allowances bound.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from chain.clarity import FALSE, TRUE, Err, Ok, StringAscii, UInt
-from tests.contracts.twin import Twin
+from chain.clarity import FALSE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.quotes import Quote, sign_quote
+from sim.clarity_vm import BridgeError, call_request
+from tests.contracts.relay import (
+    DRAIN_SBTC,
+    DRAIN_STX,
+    RELAY,
+    DrainSbtc,
+    DrainStx,
+    Relay,
+    hostile_token_source,
+)
+from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
 pytestmark = pytest.mark.clarity
 
 USD = 100_000_000  # price units per USD
+STX = 1_000_000  # uSTX per STX
 BTC = 100_000_000  # sats per BTC
 BTC_USD = StringAscii("BTC-USD")
 
 
 def err(code: int) -> Err:
     return Err(UInt(code))
+
+
+@pytest.fixture
+def t(bridge) -> Twin:
+    twin = trusting_twin(bridge)
+    assert prices(twin, 65_000 * USD, 50_000_000)
+    return twin
+
+
+def prices(t: Twin, btc: int, stx: int) -> bool:
+    return all(
+        t.call("deployer", "oracle", "set-price", StringAscii(asset), UInt(p)) == Ok(TRUE)
+        for asset, p in (("BTC-USD", btc), ("STX-USD", stx))
+    )
+
+
+def deposit(t: Twin, who: str, amount: int, tier: int = 1):
+    return t.call(
+        who, "liquidity-pool", "deposit", t.contracts.sbtc, UInt(0), UInt(tier), UInt(amount)
+    )
+
+
+def withdraw(t: Twin, who: str, shares: int, tier: int = 1):
+    return t.call(
+        who, "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(0), UInt(tier), UInt(shares)
+    )
+
+
+def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
+    base = dict(
+        buyer=t.accounts[buyer],
+        amount=BTC // 10,
+        strike=60_000 * USD,
+        expiration=t.burn + 144,
+        premium=100 * STX,
+        collateral=1,
+        token=0,
+        tier=1,
+        quote_expiry=t.burn + 3,
+        quote_id=quote_id,
+    )
+    q = Quote(**{**base, **terms})  # type: ignore[arg-type]
+    sig = Buffer(sign_quote(q, QUOTE_KEY))
+    return t.call(
+        buyer, "policy-registry", "purchase-policy", q.to_clarity(), sig, t.contracts.sbtc
+    )
+
+
+def settle(t: Twin, *ids: int, who: str = "deployer"):
+    batch = List(tuple(UInt(i) for i in ids))
+    return t.call(who, "policy-registry", "settle-policies", batch, t.contracts.sbtc)
+
+
+def tranche(t: Twin, tier: int = 1) -> tuple[int, int, int]:
+    v = t.read("liquidity-pool", "get-tranche", UInt(0), UInt(tier)).data
+    return v["total-assets"].value, v["total-shares"].value, v["locked"].value
+
+
+def policy(t: Twin, pid: int) -> dict[str, int]:
+    found = t.read("policy-registry", "get-policy", UInt(pid)).value.data
+    return {k: getattr(v, "value", v) for k, v in found.items()}
+
+
+def shares(t: Twin, who: str, tier: int = 1) -> int:
+    got = t.read("liquidity-pool", "get-shares", UInt(0), UInt(tier), t.accounts[who])
+    return got.value
+
+
+def free_shares(t: Twin, who: str, tier: int = 1) -> int:
+    """The most a provider can withdraw now: its shares, or the free assets' worth of them."""
+    assets, total, locked = tranche(t, tier)
+    return min(shares(t, who, tier), (assets - locked) * total // assets)
+
+
+def owed(t: Twin, pid: int, btc: int, stx: int) -> int:
+    """What the v2 promise owes a settled STX policy: min(claim at these prices, collateral)."""
+    p = policy(t, pid)
+    usd = (p["strike"] - btc) * p["amount"] // USD if p["strike"] > btc else 0
+    return min(usd * STX // stx, p["collateral"])
 
 
 # --- the oracle: F7, and its role checks on contract-caller (property 7) ----------------------
@@ -130,3 +225,191 @@ class TestOracleRolesOnContractCaller:
         assert t.call("deployer", "oracle", "add-submitter", relay) == Ok(TRUE)
         assert t.call("wallet_7", "role-relay", "set-price", BTC_USD, UInt(USD)) == Ok(TRUE)
         assert t.call("wallet_7", "oracle", "set-price", BTC_USD, UInt(USD)) == err(101)
+
+
+# --- F1: providers withdraw between a crash (an in-the-money expiry) and settlement ----------
+
+
+class TestF1ProvidersLeaveBeforeSettlement:
+    """Row F1 (pool and registry slice)."""
+
+    def test_the_buyer_is_paid_in_full_up_to_the_cap_whoever_withdraws_first(self, t):
+        """v1 (measured, these moves on the v1 contracts): a 40,200 STX tranche, 11,160 STX
+        locked, 32,000 owed after the crash; the providers withdrew 20,100 and 8,939.999999 STX,
+        the backend's set-locked(55,800) failed u412 (required > assets), and the buyer was paid
+        11,160.000001 of the 32,000 its policy said it was owed: a loss of 20,839.999999 STX.
+
+        v2: the policy's collateral (11,160 STX: 0.09 BTC x 62,000 at 0.50) is computed on chain
+        and is its cap; the lock is exactly it, so the providers' withdrawals stop there, and
+        the buyer is owed and paid min(32,000, 11,160) = 11,160: loss 0, whoever withdrew first
+        and whoever settles.
+        """
+        assert deposit(t, "wallet_1", 20_000 * STX) == Ok(UInt(20_000 * STX))
+        assert deposit(t, "wallet_2", 20_000 * STX) == Ok(UInt(20_000 * STX))
+        terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
+        assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
+        assert tranche(t) == (40_200 * STX, 40_000 * STX, 11_160 * STX)
+        t.mine_burn(150)
+        # BTC to 26,444.44 and STX to 0.10: 3,200 USD = 32,000 STX of intrinsic value
+        btc, stx = 2_644_444_444_444, 10_000_000
+        assert prices(t, btc, stx)
+        # the race: both try to leave with everything; the first gets its share of what is
+        # free, the second only what is left above the lock
+        assert withdraw(t, "wallet_1", shares(t, "wallet_1")) == Ok(UInt(20_100 * STX))
+        assert withdraw(t, "wallet_2", shares(t, "wallet_2")) == err(409)
+        assert isinstance(withdraw(t, "wallet_2", free_shares(t, "wallet_2")), Ok)
+        assets, _, locked = tranche(t)
+        assert locked == 11_160 * STX and assets - locked < 2 * STX  # all else left
+        buyer = t.accounts["wallet_3"]
+        before = t.py.stx_balance(buyer)
+        assert settle(t, 1, who="wallet_5").value["settled"] == UInt(1)  # anyone may settle
+        paid = t.py.stx_balance(buyer) - before
+        p = policy(t, 1)
+        assert p["payout"] == p["paid"] == owed(t, 1, btc, stx) == 11_160 * STX
+        assert paid == p["paid"]
+        assert owed(t, 1, btc, stx) - p["paid"] == 0  # the victim's loss
+        assert tranche(t)[2] == 0
+        t.assert_same_state(policies=1)
+
+
+# --- F4: a lock computed before a purchase lands after it --------------------------------------
+
+
+class TestF4StaleLockCannotOverwrite:
+    """Row F4 (pool and registry slice)."""
+
+    def test_no_one_can_set_a_lock_and_two_policies_keep_both_collaterals(self, t, bridge):
+        """v1 (measured, these moves on the v1 contracts): the backend's set-locked(11,160),
+        computed before the second purchase, landed after it and succeeded: 22,320 STX of
+        collateral for active policies, 11,160 locked; the provider withdrew 29,039.999999 STX,
+        and after the crash the two buyers, each owed 32,000, were paid 11,160.000001 and 0.
+
+        v2: `set-locked` does not exist (the VM refuses the call, the model has no such
+        function); the lock is the sum of both collaterals, the provider can take only the
+        rest, and after a crash both buyers are paid min(claim, collateral) in full."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        terms = dict(amount=9 * BTC // 100, strike=62_000 * USD)
+        assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
+        assert buy(t, "wallet_4", 2, **terms) == Ok(UInt(2))
+        assert tranche(t)[2] == 22_320 * STX
+        assert "set-locked" not in t.py.pool.functions
+        args = (UInt(0), UInt(1), UInt(11_160 * STX))
+        with pytest.raises(BridgeError):
+            bridge.do(call_request("liquidity-pool", "set-locked", args, t.deployer.address))
+        assert isinstance(withdraw(t, "wallet_1", free_shares(t, "wallet_1")), Ok)
+        assets, _, locked = tranche(t)
+        assert locked == 22_320 * STX and assets - locked <= 1
+        t.mine_burn(150)
+        btc, stx = 2_644_444_444_444, 10_000_000
+        assert prices(t, btc, stx)
+        assert settle(t, 2, 1).value["settled"] == UInt(2)
+        for pid in (1, 2):
+            p = policy(t, pid)
+            assert p["paid"] == owed(t, pid, btc, stx) == 11_160 * STX  # loss 0 for each
+        t.assert_same_state(policies=2)
+
+
+# --- F5: a lock outlives its policies -----------------------------------------------------------
+
+
+class TestF5NoLockOutlivesItsPolicy:
+    """Row F5 (pool and registry slice)."""
+
+    def test_an_out_of_the_money_expiry_frees_exactly_its_collateral(self, t):
+        """v1 (measured, these moves on the v1 contracts with one policy): the lock raised to
+        18,972 STX, then the only policy expired out of the money: 7,812 STX stayed locked with
+        no active policy and the provider's full withdrawal failed u409 (the issue's
+        mass-settlement: 229,534 STX and 1.66 sBTC locked after every policy had settled).
+
+        v2: the lock rises and falls only with the policies, by exactly their collateral: after
+        the settlement nothing is locked and the provider withdraws everything."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert buy(t, "wallet_3", 1, amount=9 * BTC // 100, strike=62_000 * USD) == Ok(UInt(1))
+        assert buy(t, "wallet_4", 2, expiration=t.burn + 300) == Ok(UInt(2))
+        assert tranche(t)[2] == 11_160 * STX + 12_000 * STX
+        t.mine_burn(150)
+        assert prices(t, 70_000 * USD, 50_000_000)  # policy 1 ends out of the money
+        assert settle(t, 1, 2).value["expired"] == UInt(1)
+        assert tranche(t)[2] == 12_000 * STX  # policy 2's collateral alone
+        t.mine_burn(150)
+        assert prices(t, 70_000 * USD, 50_000_000)
+        assert settle(t, 2).value["expired"] == UInt(1)
+        assets, total, locked = tranche(t)
+        assert locked == 0
+        assert withdraw(t, "wallet_1", total) == Ok(UInt(assets))  # stuck: 0
+        t.assert_same_state(policies=2)
+
+
+# --- F15: a role key lends its authority to a contract it calls ---------------------------------
+
+
+class TestF15RoleKeyThroughAThirdPartyContract:
+    """Row F15 (pool and registry slice)."""
+
+    def test_the_admin_key_calling_a_relay_lends_it_nothing(self, t):
+        """v1 (measured in the VM on the v1 contracts): the backend key called a third-party
+        contract, which called `set-locked(u0 u1 u0)` as the backend and got `(ok true)` (role
+        checks used tx-sender): the tranche's 11,160 STX lock of an active policy went to 0.
+
+        v2: role checks read contract-caller. When the admin (also the backend) calls a relay,
+        the relay's calls to the pool's `set-sbtc-token` (which would whitelist a token the
+        relay controls) and to the registry's `set-quote-pubkey` are refused u400 / u300;
+        nothing changes, so the providers and buyers lose nothing."""
+        relay = t.deploy("relay", RELAY.format(deployer=t.deployer.address), "wallet_8", Relay)
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        before = (t.py.pool.var("sbtc_token"), t.py.registry.var("quote_pubkey"))
+        assert t.call("deployer", "relay", "take-pool", relay) == err(400)
+        assert t.call("deployer", "relay", "take-quotes", Buffer(bytes(33))) == err(300)
+        assert (t.py.pool.var("sbtc_token"), t.py.registry.var("quote_pubkey")) == before
+        # the admin's own direct call still works: contract-caller is the admin then
+        sbtc = t.contracts.sbtc
+        assert t.call("deployer", "liquidity-pool", "set-sbtc-token", sbtc) == Ok(TRUE)
+        assert withdraw(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))  # loss 0
+        t.assert_same_state()
+
+
+# --- F8 (the part the pool slice bounds): a whitelisted hostile token -----------------------------
+
+
+class TestAllowancesStopAWhitelistedHostileToken:
+    """Row F8, what the Clarity 4 allowances bound (the admin delay that stops the whitelisting
+    itself is another slice). These calls exceed an allowance, and abort alike in the VM and
+    in the models."""
+
+    def test_a_token_that_drains_its_sender_moves_nothing(self, t):
+        """v1 (measured, these moves on the v1 contracts): after `set-sbtc-token` named the
+        draining token, one sBTC withdrawal of 1,000 shares moved the pool's whole 2 sBTC to
+        the withdrawer, and the STX-draining token moved all 40,000 STX of the pool.
+
+        v2: the pool calls the token only inside `as-contract?` with an allowance for exactly
+        `.sbtc-token`'s `sbtc` and the amount: moving more sBTC aborts `(err u0)`, moving STX
+        (no allowance) `(err u128)`; a deposit through it runs inside `restrict-assets?` on
+        the depositor and aborts the same way. Nothing moves; the providers lose nothing."""
+        sbtc = t.contracts.sbtc
+        for who in ("wallet_1", "wallet_2"):  # wallet_2 keeps 1 sBTC for the hostile deposit
+            mint = UInt(BTC if who == "wallet_1" else 2 * BTC)
+            assert t.call("deployer", "sbtc-token", "mint", mint, t.accounts[who]) == Ok(TRUE)
+        for who in ("wallet_1", "wallet_2"):
+            args = (sbtc, UInt(1), UInt(2), UInt(BTC))
+            assert t.call(who, "liquidity-pool", "deposit", *args) == Ok(UInt(BTC))
+        assert deposit(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        for name, drain, model in (("drain-sbtc", DRAIN_SBTC, DrainSbtc),
+                                   ("drain-stx", DRAIN_STX, DrainStx)):  # fmt: skip
+            source = hostile_token_source(t.deployer.address, drain)
+            t.deploy(name, source, "wallet_8", model)
+        pool = t.contracts.pool
+        held = (t.py.stx_balance(pool), t.py.sbtc_balance(pool))
+        for name, code in (("drain-sbtc", 0), ("drain-stx", 128)):
+            token = t.contract(name)
+            assert t.call("deployer", "liquidity-pool", "set-sbtc-token", token) == Ok(TRUE)
+            out = (token, UInt(1), UInt(2), UInt(1_000))
+            assert t.call("wallet_1", "liquidity-pool", "withdraw", *out) == err(code)
+            into = (token, UInt(1), UInt(2), UInt(100_000))
+            assert t.call("wallet_2", "liquidity-pool", "deposit", *into) == err(code)
+            assert (t.py.stx_balance(pool), t.py.sbtc_balance(pool)) == held
+        assert t.call("deployer", "liquidity-pool", "set-sbtc-token", sbtc) == Ok(TRUE)
+        for who in ("wallet_1", "wallet_2"):  # loss 0
+            args = (sbtc, UInt(1), UInt(2), UInt(BTC))
+            assert t.call(who, "liquidity-pool", "withdraw", *args) == Ok(UInt(BTC))
+        assert withdraw(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        t.assert_same_state()

@@ -195,72 +195,85 @@ def test_dust_deposits_and_zero_share_refusal(t):
     assert deposit(t, "wallet_1", 0, 1, 10 * STX - 1) == err(405)
     assert deposit(t, "wallet_1", 0, 1, 10 * STX) == Ok(UInt(10 * STX))  # exactly the minimum
     assert deposit(t, "wallet_2", 0, 1, 1) == Ok(UInt(1))  # 1:1, a dust deposit mints 1 share
+    assert deposit(t, "wallet_1", 0, 1, 990 * STX) == Ok(UInt(990 * STX))
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
-    # a premium of 5 STX lifts the share price to 1.5 uSTX
-    assert buy(t, "wallet_3", 1, premium=5 * STX, collateral=5 * STX) == Ok(UInt(1))
-    assert tranche(t, 0, 1) == (15 * STX + 1, 10 * STX + 1, 5 * STX)
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    # a premium of 500 STX lifts the share price to 1.5 uSTX; the chain locks 0.001 BTC x
+    # 65,000 = 65 USD = 130 STX
+    assert buy(t, "wallet_3", 1, amount=BTC // 1000, premium=500 * STX) == Ok(UInt(1))
+    assert tranche(t, 0, 1) == (1_500 * STX + 1, 1_000 * STX + 1, 130 * STX)
     assert deposit(t, "wallet_2", 0, 1, 1) == err(407)  # 1 * shares / assets == 0
     assert deposit(t, "wallet_2", 0, 1, 2) == Ok(UInt(1))  # pays 2 for a share worth 1.5
-    assert withdraw(t, "wallet_2", 0, 1, 2) == Ok(UInt(3))  # 2 * 15000003 / 10000002
+    assert withdraw(t, "wallet_2", 0, 1, 2) == Ok(UInt(3))  # 2 * 1500000003 / 1000000002
     assert withdraw(t, "wallet_2", 0, 1, 1) == err(408)
     t.assert_same_state(policies=1)
 
 
 def test_wiped_out_tranche_refuses_deposits_and_burns_shares_for_nothing(t):
+    """Still possible in v2, but only by the providers' own choice: they withdraw everything
+    free, then the one policy is paid exactly its collateral."""
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
-    assert deposit(t, "wallet_1", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
-    assert deposit(t, "wallet_2", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
-    assert buy(t, "wallet_3", 1, tier=2, collateral=20 * STX) == Ok(UInt(1))
+    assert deposit(t, "wallet_1", 0, 2, 1_000 * STX) == Ok(UInt(1_000 * STX))
+    assert deposit(t, "wallet_2", 0, 2, 1_000 * STX) == Ok(UInt(1_000 * STX))
+    terms = dict(tier=2, amount=BTC // 100, strike=61_750 * USD, premium=2_000 * STX)
+    assert buy(t, "wallet_3", 1, collateral=3_400 * STX, **terms) == Ok(UInt(1))  # 85% cap
+    assert withdraw(t, "wallet_1", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
+    assert withdraw(t, "wallet_2", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
     t.mine_burn(150)
     assert set_price(t, "BTC-USD", 40_000 * USD) == Ok(TRUE)  # stale before: any jump
-    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    assert set_price(t, "STX-USD", USD // 20) == Ok(TRUE)
     assert counts(settle(t, 1)) == {"settled": 1, "expired": 0, "deferred": 0, "skipped": 0}
-    # owed 25,000 USD = 50,000 STX; the tranche had 21 STX
-    assert [p["event"] for p in printed(t)] == ["payout", "shortfall", "released", "policy-settled"]
-    assert policy(t, 1)["payout"] == 50_000 * STX
-    assert policy(t, 1)["paid"] == 21 * STX
-    assert tranche(t, 0, 2) == (0, 20 * STX, 0)
+    # owed 217.5 USD = 4,350 STX at 0.05; capped at the 3,400 STX locked for it
+    assert [p["event"] for p in printed(t)] == ["payout", "released", "policy-settled"]
+    assert policy(t, 1)["payout"] == policy(t, 1)["paid"] == 3_400 * STX
+    assert tranche(t, 0, 2) == (0, 1_700 * STX, 0)
     assert deposit(t, "wallet_4", 0, 2, 100 * STX) == err(406)
-    assert withdraw(t, "wallet_1", 0, 2, 10 * STX) == Ok(UInt(0))
+    assert withdraw(t, "wallet_1", 0, 2, 850 * STX) == Ok(UInt(0))
     assert transfers(t) == []  # nothing moves
     assert printed(t)[0]["amount"] == 0
     assert deposit(t, "wallet_4", 0, 2, 100 * STX) == err(406)  # wallet_2 still holds shares
-    assert withdraw(t, "wallet_2", 0, 2, 10 * STX) == Ok(UInt(0))
+    assert withdraw(t, "wallet_2", 0, 2, 850 * STX) == Ok(UInt(0))
     assert tranche(t, 0, 2) == (0, 0, 0)
     assert deposit(t, "wallet_4", 0, 2, 5 * STX) == err(405)  # a first deposit again
     assert deposit(t, "wallet_4", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
     t.assert_same_state(policies=1)
 
 
-def test_shortfall_paid_partially_then_not_at_all(t):
+def test_each_payout_stops_at_its_own_collateral(t):
+    """v1 paid the first of two policies from the whole tranche and the second nothing (a
+    shortfall). v2 pays each `min(claim, collateral)` in full, in any order."""
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
     assert t.call("deployer", "sbtc-token", "mint", UInt(BTC), t.accounts["wallet_2"]) == Ok(TRUE)
     assert t.call("deployer", "sbtc-token", "mint", UInt(BTC), t.accounts["wallet_5"]) == Ok(TRUE)
-    assert deposit(t, "wallet_2", 1, 1, 1_000_000) == Ok(UInt(1_000_000))
-    sbtc = dict(token=1, premium=10_000, collateral=400_000)
+    assert deposit(t, "wallet_2", 1, 1, BTC) == Ok(UInt(BTC))
+    sbtc = dict(token=1, amount=BTC // 10, premium=10_000, collateral=1)
     assert buy(t, "wallet_5", 1, **sbtc) == Ok(UInt(1))
     assert buy(t, "wallet_5", 2, **sbtc) == Ok(UInt(2))
-    assert tranche(t, 1, 1) == (1_020_000, 1_000_000, 800_000)
+    # 0.1 BTC x 65,000 = 6,500 USD = 0.1 sBTC locked for each
+    assert tranche(t, 1, 1) == (BTC + 20_000, BTC, 20_000_000)
     t.mine_burn(144)
-    assert set_price(t, "BTC-USD", 32_500 * USD) == Ok(TRUE)  # -50%, the most one push may move
-    assert counts(settle(t, 1, 2)) == {"settled": 2, "expired": 0, "deferred": 0, "skipped": 0}
-    owed = 32_500 * USD * BTC // (32_500 * USD)  # (strike - price) * 1 BTC, in sats
-    first, second = policy(t, 1), policy(t, 2)
-    assert (first["status"], first["payout"], first["paid"]) == (1, owed, 1_020_000)
-    assert (second["status"], second["payout"], second["paid"]) == (1, owed, 0)
+    # two pushes: -50% (the most one push may move after silence), then -5% a block later
+    assert set_price(t, "BTC-USD", 32_500 * USD) == Ok(TRUE)
+    t.mine_burn(1)
+    assert set_price(t, "BTC-USD", 30_875 * USD) == Ok(TRUE)
+    assert counts(settle(t, 2, 1)) == {"settled": 2, "expired": 0, "deferred": 0, "skipped": 0}
+    claim = 34_125 * USD // 10 * BTC // (30_875 * USD)  # 3,412.5 USD at 30,875, above the cap
+    for pid in (1, 2):
+        p = policy(t, pid)
+        assert (p["status"], p["payout"], p["paid"]) == (1, 10_000_000, 10_000_000)
     events = printed(t)
-    assert [e["event"] for e in events] == ["payout", "shortfall", "released", "policy-settled"] * 2
-    assert events[4]["amount"] == 0 and events[5]["amount"] == owed  # nothing paid, all short
-    assert transfers(t) == [("ft_transfer", 1_020_000)]
-    assert tranche(t, 1, 1) == (0, 1_000_000, 0)
+    assert [e["event"] for e in events] == ["payout", "released", "policy-settled"] * 2
+    assert events[2]["claim"] == claim
+    assert transfers(t) == [("ft_transfer", 10_000_000)] * 2
+    assert tranche(t, 1, 1) == (BTC + 20_000 - 20_000_000, BTC, 0)
     t.assert_same_state(policies=2)
 
 
 def test_settlement_defers_on_stale_or_early_prices(t):
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
-    assert deposit(t, "wallet_1", 0, 0, 1_000 * STX) == Ok(UInt(1_000 * STX))
+    assert deposit(t, "wallet_1", 0, 0, 10_000 * STX) == Ok(UInt(10_000 * STX))
     terms = dict(tier=0, amount=BTC // 100, collateral=500 * STX, strike=60_000 * USD)
     assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
     expiration = policy(t, 1)["expiration"]
@@ -291,12 +304,13 @@ def test_settlement_defers_on_stale_or_early_prices(t):
 def test_signature_forms(t):
     """`secp256k1-verify` takes r || s with an optional 65th byte 0..3 that it ignores."""
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
     assert deposit(t, "wallet_1", 0, 1, 1_000 * STX) == Ok(UInt(1_000 * STX))
 
     def purchase(quote_id: int, mangle) -> ClarityValue:
         q = Quote(
             buyer=t.accounts["wallet_3"],
-            amount=BTC,
+            amount=BTC // 1000,
             strike=65_000 * USD,
             expiration=t.burn + 144,
             premium=STX,

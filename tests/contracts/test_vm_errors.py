@@ -73,8 +73,6 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
         "locked": ("token", "tier", "premium", "collateral", *STATE),
         "released": ("token", "tier", "collateral", *STATE),
         "payout": ("token", "tier", "policy-id", "recipient", "amount", *STATE),
-        "shortfall": ("token", "tier", "policy-id", "amount"),
-        "lock-set": ("token", "tier", *STATE),
         "policy-purchased": (
             "id",
             "owner",
@@ -89,7 +87,7 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
         ),
         "settlement-skipped": ("id", "reason"),
         "settlement-deferred": ("id", "reason"),
-        "policy-settled": ("id", "owner", "price", "payout", "paid", "token", "tier"),
+        "policy-settled": ("id", "owner", "price", "payout", "paid", "claim", "token", "tier"),
         "policy-expired": ("id", "price", "token", "tier"),
     }.items()
 }
@@ -98,7 +96,6 @@ EVENT_SOURCE = {
     "locked": ("liquidity-pool", "lock-for-policy"),
     "released": ("liquidity-pool", "release-for-policy"),
     "payout": ("liquidity-pool", "pay-out"),
-    "shortfall": ("liquidity-pool", "pay-out"),
 }
 REASON_EVENTS = ("settlement-skipped", "settlement-deferred")
 MEMO = "memo"  # the SIP-010 memo print: a buffer, not an event tuple
@@ -285,13 +282,6 @@ def withdraw(
         expect,
         events,
         moves,
-    )
-
-
-def set_locked(who: str, token: int, tier: int, amount: int, expect: int | ClarityValue) -> Call:
-    events = None if isinstance(expect, int) else ("lock-set",)
-    return Call(
-        who, "liquidity-pool", "set-locked", (UInt(token), UInt(tier), UInt(amount)), expect, events
     )
 
 
@@ -746,16 +736,8 @@ POOL: list[Step] = [
     withdraw("wallet_1", 0, 0, 0, 404),
     withdraw("wallet_5", 0, 0, 1, 408),  # holds none
     withdraw("wallet_1", 0, 0, 10 * STX + 1, 408),
-    set_locked("wallet_1", 0, 0, 0, 401),
-    set_locked("deployer", 2, 0, 0, 402),
-    set_locked("deployer", 0, 0, 15 * STX + 2, 412),
-    set_locked("deployer", 0, 0, 15 * STX + 1, ok()),
-    withdraw("wallet_1", 0, 0, 1, 409),  # everything is locked
-    set_locked("deployer", 0, 0, 5 * STX, ok()),
     withdraw("wallet_1", 0, 0, 10 * STX, ok(10 * STX)),
-    withdraw("wallet_4", 0, 0, 5 * STX + 1, 409),
     withdraw("wallet_4", 0, 0, 1, ok(1)),
-    set_locked("deployer", 0, 0, 0, ok()),
     withdraw("wallet_4", 0, 0, 5 * STX, ok(5 * STX)),
     deposit("wallet_4", 0, 0, 1, 405, note="an emptied tranche wants a first deposit again"),
     withdraw("wallet_2", 1, 0, 40_000, ok(40_000)),
@@ -776,8 +758,6 @@ POOL_ADMIN: list[Step] = [
     Read("liquidity-pool", "get-backend", (), lambda v, r: v == r.t.deployer),
     plain("wallet_1", "liquidity-pool", "set-backend", (acct("wallet_1"),), 400),
     plain("deployer", "liquidity-pool", "set-backend", (acct("wallet_1"),), ok()),
-    set_locked("deployer", 0, 1, 0, 401),
-    set_locked("wallet_1", 0, 1, 0, ok()),
     plain("wallet_1", "liquidity-pool", "set-sbtc-token", (contract("oracle"),), 400),
     plain("deployer", "liquidity-pool", "set-sbtc-token", (contract("oracle"),), ok()),
     Read("liquidity-pool", "get-sbtc-token", (), lambda v, r: v == r.t.contracts.oracle),
@@ -788,7 +768,6 @@ POOL_ADMIN: list[Step] = [
     plain("deployer", "liquidity-pool", "set-admin", (acct("wallet_1"),), ok()),
     plain("deployer", "liquidity-pool", "set-backend", (acct("deployer"),), 400),
     plain("wallet_1", "liquidity-pool", "set-backend", (acct("deployer"),), ok()),
-    set_locked("deployer", 0, 1, 10 * STX, ok()),
 ]
 
 PURCHASE: list[Step] = [
@@ -827,6 +806,21 @@ PURCHASE: list[Step] = [
     buy("wallet_3", 310, strike=SPOT * 3 // 2 + 1),
     buy("wallet_3", 403, ft="oracle", covers=(POOL_ONLY,)),
     buy("wallet_3", 411, collateral=100_050 * STX + 1, covers=(POOL_ONLY,)),
+    # 75,100 of 100,050 STX is past the balanced tier's max-utilisation u7500
+    buy("wallet_3", 413, collateral=75_100 * STX, covers=(POOL_ONLY,)),
+    buy("wallet_3", 318, strike=66_000 * USD, note="100 USD = 200 STX of intrinsic value"),
+    buy("wallet_3", 319, premium=STX // 10 - 1, note="min-premium-0 u100000"),
+    buy(
+        "wallet_3",
+        320,
+        expiration=at(12960),
+        premium=59_178_082,
+        note="12,000 STX for 12,960 blocks at capital-rate-bps u200: 59.178082… STX",
+    ),
+    Mine(7),
+    price("deployer", BTC_USD, SPOT),
+    buy("wallet_3", 317, note="STX-USD is older than price-max-age u6"),
+    price("deployer", STX_USD, STX_PRICE),
     buy("wallet_3", 1, premium=GENESIS_STX + 1, covers=(POOL_ONLY,), note="stx-transfer? u1"),
     buy(
         "wallet_3",
@@ -845,20 +839,20 @@ PURCHASE: list[Step] = [
         ok(2),
         token=1,
         tier=2,
-        amount=10_000_000_000,
-        premium=200_000,
+        amount=100_000,
+        premium=300_000,
         collateral=BTC // 2,
-        strike=SPOT * 3 // 2,
+        strike=SPOT,
         expiration=at(12960),
     ),
     buy(
         "wallet_3",
         ok(3),
-        collateral=100_000 * STX - 12_000 * STX + 50 * STX + 50 * STX,
+        collateral=75_075 * STX - 12_000 * STX,
         sig=lambda s: s[:64],
-        note="r || s without the recovery id verifies in both",
+        note="r || s without the recovery id verifies in both; exactly at the 75% cap",
     ),
-    buy("wallet_3", 411, collateral=2, premium=1, note="the tranche is fully locked"),
+    buy("wallet_3", 413, covers=(POOL_ONLY,), note="the tranche is at its cap"),
     deposit("wallet_4", 0, 1, 1, 407, note="premiums made a share worth more than 1 uSTX"),
     Read("policy-registry", "get-policy-count", (), UInt(3)),
     Read("policy-registry", "is-quote-used", (UInt(7),), TRUE),
@@ -886,7 +880,8 @@ SETTLE: list[Step] = [
     buy("wallet_5", ok(2), token=1, tier=2, amount=BTC // 2, premium=200_000, collateral=BTC // 2),
     buy("wallet_3", ok(3), strike=40_000 * USD),  # out of the money: expires
     buy("wallet_3", ok(4), expiration=at(300)),
-    settle([], 311, who="wallet_1"),
+    withdraw("wallet_1", 0, 1, 100_000 * STX, 409),  # 36,000 STX are locked
+    settle([], counts(0, 0, 0, 0), who="wallet_1"),  # anyone may settle
     settle(
         [1, 2, 3, 4, 99],
         counts(0, 0, 0, 5),
@@ -938,7 +933,6 @@ SETTLE: list[Step] = [
     # the registry's admin functions
     plain("wallet_1", "policy-registry", "set-backend", (acct("wallet_1"),), 300),
     plain("deployer", "policy-registry", "set-backend", (acct("wallet_1"),), ok()),
-    settle([], 311),
     settle([4], counts(0, 0, 0, 1), (("settlement-skipped", 314),), who="wallet_1"),
     plain("wallet_1", "policy-registry", "set-admin", (acct("wallet_1"),), 300),
     plain("deployer", "policy-registry", "set-admin", (acct("wallet_1"),), ok()),
@@ -947,36 +941,52 @@ SETTLE: list[Step] = [
     plain("wallet_1", "policy-registry", "set-quote-pubkey", (Buffer(bytes(33)),), ok()),
 ]
 
-WIPED_OUT_PAY = payout(60_000 * USD, 35_000 * USD, BTC // 10, STX_PRICE, STX)
+# A tranche can still be wiped out: a provider takes out all that is free, then the one policy
+# is paid its whole collateral (BTC 61,750 -> 40,000 and STX 0.50 -> 0.0625 in three pushes of
+# -50% at most, ten blocks apart, as the v2 oracle allows: a claim of 3,480 STX, capped at the
+# 3,400 locked).
 WIPED_OUT: list[Step] = [
     plain("deployer", "policy-registry", "set-quote-pubkey", (Buffer(QUOTE_KEY.public_key),), ok()),
     *prices(),
-    deposit("wallet_1", 0, 2, 10 * STX, ok(10 * STX)),
-    buy("wallet_3", ok(1), tier=2, premium=STX, collateral=11 * STX),
+    deposit("wallet_1", 0, 2, 2_000 * STX, ok(2_000 * STX)),
+    buy(
+        "wallet_3",
+        ok(1),
+        tier=2,
+        amount=BTC // 100,
+        strike=61_750 * USD,
+        premium=2_000 * STX,
+        collateral=3_400 * STX,
+    ),  # fmt: skip  (exactly the aggressive tier's 85% of 4,000)
+    withdraw("wallet_1", 0, 2, 300 * STX, ok(600 * STX)),
     Mine(150),
-    *prices(35_000 * USD),  # -46%: within the cap (v2's max-jump is 50%)
+    *prices(40_000 * USD, 25_000_000),
+    Mine(10),
+    *prices(40_000 * USD, 12_500_000),
+    Mine(10),
+    *prices(40_000 * USD, 6_250_000),
     settle(
         [1],
         counts(1, 0, 0, 0),
-        ("payout", "shortfall", "released", "policy-settled"),
-        stx(11 * STX, "pool", "wallet_3"),  # all the tranche holds
+        ("payout", "released", "policy-settled"),
+        stx(3_400 * STX, "pool", "wallet_3"),
     ),
     Read(
         "liquidity-pool",
         "get-tranche",
         (UInt(0), UInt(2)),
-        Tuple({"total-assets": UInt(0), "total-shares": UInt(10 * STX), "locked": UInt(0)}),
+        Tuple({"total-assets": UInt(0), "total-shares": UInt(1_700 * STX), "locked": UInt(0)}),
     ),
     Read(
         "policy-registry",
         "get-policy",
         (UInt(1),),
         lambda v, r: (
-            (v.value.data["payout"], v.value.data["paid"]) == (UInt(WIPED_OUT_PAY), UInt(11 * STX))
+            (v.value.data["payout"], v.value.data["paid"]) == (UInt(3_400 * STX), UInt(3_400 * STX))
         ),
     ),
     deposit("wallet_4", 0, 2, 10 * STX, 406),
-    withdraw("wallet_1", 0, 2, 10 * STX, ok(0)),  # worthless shares can be burnt
+    withdraw("wallet_1", 0, 2, 1_700 * STX, ok(0)),  # worthless shares can be burnt
     deposit("wallet_4", 0, 2, 10 * STX, ok(10 * STX)),
 ]
 
@@ -1006,15 +1016,22 @@ REQUIRED: dict[tuple[str, str], set[int | str]] = {
     ("parameters", "set-admin"): {"ok", 200},
     ("liquidity-pool", "deposit"): {"ok", 402, 403, 404, 405, 406, 407, 1},
     ("liquidity-pool", "withdraw"): {"ok", 402, 403, 404, 408, 409},
-    ("liquidity-pool", "lock-for-policy"): {"ok", 401, 403, 411, 1},
+    ("liquidity-pool", "lock-for-policy"): {"ok", 401, 403, 411, 413, 1},
     ("liquidity-pool", "release-for-policy"): {"ok", 401},
     ("liquidity-pool", "pay-out"): {"ok", 401, 403},
-    ("liquidity-pool", "set-locked"): {"ok", 401, 402, 412},
     ("liquidity-pool", "set-backend"): {"ok", 400},
     ("liquidity-pool", "set-admin"): {"ok", 400},
     ("liquidity-pool", "set-sbtc-token"): {"ok", 400},
-    ("policy-registry", "purchase-policy"): {"ok", *range(301, 311), 403, 411, 1},
-    ("policy-registry", "settle-policies"): {"ok", 311, *range(312, 317), 403},
+    ("policy-registry", "purchase-policy"): {
+        "ok",
+        *range(301, 311),
+        *range(317, 321),
+        403,
+        411,
+        413,
+        1,
+    },
+    ("policy-registry", "settle-policies"): {"ok", *range(312, 317), 403},
     ("policy-registry", "set-backend"): {"ok", 300},
     ("policy-registry", "set-admin"): {"ok", 300},
     ("policy-registry", "set-quote-pubkey"): {"ok", 300, 306},
@@ -1040,7 +1057,8 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("liquidity-pool", "lock-for-policy", 3): "the registry refuses a zero premium (u306)",
     ("liquidity-pool", "lock-for-policy", 2): "the buyer is tx-sender, never the pool",
     ("liquidity-pool", "lock-for-policy", 4): "the premium's sender is always tx-sender",
-    ("liquidity-pool", "pay-out", 1): "paid <= total-assets <= the pool's balance",
+    ("liquidity-pool", "pay-out", 1): "payout <= collateral <= locked <= total-assets <= the "
+    "pool's balance",
     ("liquidity-pool", "pay-out", 2): "the recipient is the policy owner, a standard principal",
     ("liquidity-pool", "pay-out", 3): "only a non-zero `paid` is transferred",
     ("policy-registry", "settle-policies", 401): "the pool's u401 cannot reach the registry: the "
@@ -1048,7 +1066,7 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("policy-registry", "settle-policies", 315): "only the 'missing' half: a purchase needs a "
     "BTC-USD price (u309) and prices are never removed; 'stale' is reached",
 }
-README_GAPS = {410}  # the pool's error table skips u410
+README_GAPS = {311, 410, 412}  # u410 was never used; v2 retired u311 and u412
 
 
 def covered() -> set[tuple[str, str, int | str]]:
@@ -1131,9 +1149,9 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
         ),
         *prices(),
         deposit("wallet_1", 0, 1, 1_000 * STX, ok(1_000 * STX)),
-        deposit("wallet_2", 0, 2, 10 * STX, ok(10 * STX)),
-        set_locked("deployer", 0, 1, 0, ok()),
-        buy("wallet_3", ok(1), strike=38_000 * USD, collateral=100 * STX),  # expires at 39,000
+        deposit("wallet_2", 0, 2, 20_000 * STX, ok(20_000 * STX)),
+        # expires at 39,000
+        buy("wallet_3", ok(1), strike=38_000 * USD, amount=BTC // 1000, collateral=100 * STX),
         buy("wallet_3", ok(2), tier=2, premium=STX, collateral=11 * STX),
         settle(
             [2, 9], counts(0, 0, 0, 2), (("settlement-skipped", 314), ("settlement-skipped", 312))
@@ -1144,8 +1162,8 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
         settle(
             [1, 2],
             counts(1, 1, 0, 0),
-            ("released", "policy-expired", "payout", "shortfall", "released", "policy-settled"),
-            stx(11 * STX, "pool", "wallet_3"),
+            ("released", "policy-expired", "payout", "released", "policy-settled"),
+            stx(4_200 * STX, "pool", "wallet_3"),  # 2,100 USD, under the 10,800 STX cap
         ),
         withdraw("wallet_1", 0, 1, 500 * STX, ok(500 * STX + 25 * STX)),
         Mine(until(282)),
@@ -1215,7 +1233,8 @@ def test_first_depositor_share_inflation_is_bounded(bridge):
         ]
     )
     assets, shares, locked = run.tranche(0, 0)
-    assert (assets, shares, locked) == (attacker_stake + premium, attacker_stake, STX)
+    # the chain locks its own 0.1 BTC x 60,000 x 110% = 6,600 USD = 13,200 STX
+    assert (assets, shares, locked) == (attacker_stake + premium, attacker_stake, 13_200 * STX)
     share_worth = Fraction(assets, shares)  # 100,001 uSTX a share
     assert share_worth > 100_000
 

@@ -70,9 +70,20 @@ class Twin:
                 else:
                     raise AssertionError(f"unexpected asset at genesis: {asset}")
         self.steps = 0
+        self.others: dict[str, ContractPrincipal] = {}  # contracts deployed by tests
 
     def contract(self, name: str) -> ContractPrincipal:
-        return self.deployer.contract(name)
+        return self.others.get(name) or self.deployer.contract(name)
+
+    def deploy(self, name: str, source: str, sender: str, model: type) -> ContractPrincipal:
+        """A third-party contract (Clarity 4) deployed by `sender` in the VM, and its model in
+        the Python executor; afterwards `call` and `read` reach it by `name`."""
+        who = self.accounts[sender]
+        self.bridge.request("deploy", name=name, source=source, sender=who.address)
+        instance = model(self.py, who)
+        self.py.contracts[instance.principal] = instance
+        self.others[name] = instance.principal
+        return instance.principal
 
     def call(self, sender: str, contract: str, function: str, *args: ClarityValue) -> ClarityValue:
         """Runs one public call on both; returns the (equal) result."""
@@ -85,7 +96,8 @@ class Twin:
         self.steps += 1
         where = f"step {self.steps}: {sender} {contract}.{function}"
         try:
-            vm = self.bridge.do(call_request(contract, function, args, who.address))
+            target = self.others[contract].address if contract in self.others else contract
+            vm = self.bridge.do(call_request(target, function, args, who.address))
         except BridgeError as exc:  # the SDK throws on a runtime error instead of returning
             assert "Runtime error" in str(exc), f"{where}: {exc}"
             assert py.outcome == "abort_by_response" and py.value is None, (

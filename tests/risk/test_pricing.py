@@ -24,10 +24,14 @@ from risk.pricing import (
     PricingParams,
     bs_call,
     bs_put,
+    capital_charge,
+    capped_put_usd,
     collateral_tokens,
     effective_vol,
+    intrinsic_tokens_ceil,
     max_payout_usd_units,
     norm_cdf,
+    premium_floor,
     premium_usd,
     tier_for_strike,
     usd_to_tokens_ceil,
@@ -332,8 +336,9 @@ def test_collateral_stx_example() -> None:
 def test_collateral_sbtc_example() -> None:
     # Same policy, conservative tier (110%), sBTC at BTC-USD 60,000: 6,600 USD = 0.11 sBTC.
     assert collateral_tokens(60_000 * USD, TENTH_BTC, 11_000, 60_000 * USD, SBTC) == 11_000_000
-    # Aggressive tier (90%) with BTC at 70,000: 5,400 USD / 70,000 = 0.0771428571.. -> 7_714_285.
-    assert collateral_tokens(60_000 * USD, TENTH_BTC, 9_000, 70_000 * USD, SBTC) == 7_714_285
+    # Aggressive tier (90%) with BTC at 70,000: 5,400 USD / 70,000 = 0.0771428571.. -> 7_714_286
+    # (v2: collateral rounds up, so the cap never falls short of the cover).
+    assert collateral_tokens(60_000 * USD, TENTH_BTC, 9_000, 70_000 * USD, SBTC) == 7_714_286
 
 
 @FAST
@@ -348,10 +353,11 @@ def test_collateral_matches_protocol_formula(
     strike: int, amount: int, ratio: int, price: int, unit: int
 ) -> None:
     max_payout = strike * amount // 100_000_000
-    expected = (max_payout * ratio // 10000) * unit // price
+    cover = max_payout * ratio // 10000
+    expected = -(-cover * unit // price)
     assert collateral_tokens(strike, amount, ratio, price, unit) == expected
-    # Truncation never overstates coverage.
-    assert expected * price <= Fraction(strike * amount, SATS) * ratio / 10000 * unit
+    # Rounding up never understates the truncated cover.
+    assert expected * price >= cover * unit
 
 
 # --- tiers -------------------------------------------------------------------------------------
@@ -377,3 +383,33 @@ def test_tier_custom_bounds_and_odd_spot() -> None:
     assert tier_for_strike(60, 100, tier1_bps=5000, tier2_bps=6000) == 2
     with pytest.raises(ValueError):
         tier_for_strike(1, 0)
+
+
+# --- protocol v2: the capped put and the chain's premium floors --------------------------------
+
+
+def test_capped_put_is_a_put_spread_and_never_above_the_plain_put() -> None:
+    spot, strike, amount, blocks, vol = 65_000 * USD, 60_000 * USD, TENTH_BTC, 4320, 0.6
+    plain = bs_put(65_000, 60_000, blocks / (144 * 365), vol) * 0.1
+    # a cap at the worst case (price to 0) never binds: the plain put
+    assert capped_put_usd(spot, strike, amount, blocks, vol, 0.0, 6_000.0) == pytest.approx(plain)
+    # a 1,000 USD cap on 0.1 BTC: the payoff stops once the price is 10,000 below the strike
+    spread = plain - bs_put(65_000, 50_000, blocks / (144 * 365), vol) * 0.1
+    capped = capped_put_usd(spot, strike, amount, blocks, vol, 0.0, 1_000.0)
+    assert capped == pytest.approx(spread) and 0 < capped < plain
+    assert capped_put_usd(spot, strike, amount, blocks, vol, 0.0, 0.0) == 0.0
+
+
+def test_premium_floor_is_the_largest_of_the_chains_three_bounds() -> None:
+    terms = dict(spot=65_000 * USD, amount_sats=TENTH_BTC, token_price=50_000_000,
+                 token_unit=USTX, min_premium=USTX // 10, capital_rate_bps=200)  # fmt: skip
+    # in the money by 5,000 USD on 0.1 BTC: 500 USD = 1,000 STX of intrinsic value
+    itm = premium_floor(strike=70_000 * USD, collateral=14_000 * USTX, blocks=144, **terms)
+    assert itm == intrinsic_tokens_ceil(70_000 * USD, 65_000 * USD, TENTH_BTC, 50_000_000, USTX)
+    assert itm == 1_000 * USTX
+    # far out of the money for 90 days: the capital charge on 12,000 STX, rounded up
+    otm = premium_floor(strike=60_000 * USD, collateral=12_000 * USTX, blocks=12_960, **terms)
+    assert otm == capital_charge(12_000 * USTX, 200, 12_960) == 59_178_083
+    # a short dust policy: the token's minimum
+    dust = premium_floor(strike=60_000 * USD, collateral=1, blocks=144, **terms)
+    assert dust == USTX // 10

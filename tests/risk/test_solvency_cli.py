@@ -46,9 +46,11 @@ def test_solvency_writes_its_folder_and_the_same_seed_gives_the_same_bytes(tmp_p
                       "utilisation_cap", "vol_multiplier"}  # fmt: skip
     depth = [r for r in rows if r["curve"] == "crash_depth" and r["tier"] == "all"]
     assert [float(r["x"]) for r in depth] == pytest.approx([0.05 * i for i in range(20)])
-    # deeper crashes never lower the shortfall (same paths at every depth)
-    short = [float(r["shortfall_mean_usd"]) for r in depth]
-    assert short == sorted(short) and short[-1] > 0
+    # v2: the collateral caps keep every payout whole (no shortfall at any depth); deeper
+    # crashes leave more intrinsic value above the caps (same paths at every depth)
+    assert {float(r["shortfall_mean_usd"]) for r in depth} == {0.0}
+    capped = [float(r["capped_mean_usd"]) for r in depth]
+    assert capped == sorted(capped) and capped[-1] > 0
 
 
 def test_a_run_folder_is_a_book(tmp_path):

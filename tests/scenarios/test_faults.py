@@ -48,5 +48,9 @@ def test_congestion_stretches_a_mass_settlement_but_it_completes():
     jam = report("congested-mass-settlement", "policies=1000")
     free = report("congested-mass-settlement", "policies=1000", "chain.block_capacity=1000")
     assert jam["invariant_violations"] == free["invariant_violations"] == 0
-    assert jam["policies_settled"] == free["policies_settled"] == 1000
+    # v2: a purchase needs a token price at most price-max-age old, and a jammed chain delays
+    # the oracle's pushes, so a few quotes are refused (no-price) or purchases fail u317; every
+    # policy bought is settled
+    assert free["policies_settled"] == 1000
+    assert jam["policies_settled"] == jam["policies_purchased"] >= 950
     assert jam["settlement_span_stacks_blocks"] > 2 * free["settlement_span_stacks_blocks"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 
@@ -34,23 +35,37 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
         assert key in report
 
 
-def test_mass_settlement_settles_every_policy_and_says_how_long_it_took():
-    report = run(small("mass-settlement", "policies=400"), 1, None)
+def test_mass_settlement_settles_every_policy_and_says_how_long_it_took(tmp_path):
+    report = run(small("mass-settlement", "policies=400"), 1, tmp_path)
     assert report["policies_purchased"] == 400
     assert report["policies_settled"] == 400  # deep in the money: all pay
     assert report["policies_active_at_end"] == 0
     assert report["payouts_usd"] > 0 and report["shortfall_usd"] == 0
+    # v2: every claim paid up to its cap, and no lock outlives its policy (v1 left 229,534 STX
+    # and 1.66 sBTC locked after 500 policies settled)
+    assert report["unpaid_claims_usd"] == 0
+    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    with (tmp_path / "metrics.csv").open() as f:
+        last = list(csv.DictReader(f))[-1]  # the end of the run, after the last settlement
+    assert (last["locked_stx"], last["locked_sbtc"]) == ("0", "0")
     assert 1 <= report["settlement_span_stacks_blocks"] <= 20
     assert report["settlement_delay_blocks"]["max"] is not None
     assert report["invariant_violations"] == 0
 
 
-def test_bank_run_shows_withdrawals_refused_while_collateral_is_locked():
+def test_bank_run_shows_withdrawals_refused_while_collateral_is_locked(tmp_path):
     report = run(small("bank-run", "days=1.6", "drain_days=0.5", "policies=150",
-                       "crash.start_hours=12", "burst.days=1.3"), 1, None)  # fmt: skip
+                       "crash.start_hours=12", "burst.days=1.3"), 1, tmp_path)  # fmt: skip
     assert report["withdrawals"] > 0
     assert report["withdrawals_refused_locked"] > 0
     assert report["invariant_violations"] == 0
+    # a panicking provider never burns shares for nothing (v1: 2,534 withdrawals of 0 tokens)
+    paid_nothing = [
+        e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())
+        if e["kind"] == "tx" and e["call"] == "liquidity-pool.withdraw"
+        and e["status"] == "success" and e["result"]["value"]["value"] == "0"
+    ]  # fmt: skip
+    assert paid_nothing == []
 
 
 def test_flash_crash_pays_out():

@@ -23,7 +23,7 @@ from tests.scenarios.test_cli import run_py
 SMALL = ["--set", "days=1.1", "--set", "drain_days=0.3", "--set", "policies=30",
          "--set", "crash.start_hours=20", "--set", "burst.days=1.15",
          "--set", "providers.stx_each=20000"]  # fmt: skip
-GRID = ["--grid", "crash.change=-0.5,-0.9", "--grid", "providers.sbtc_each=0.5,5"]
+GRID = ["--grid", "crash.change=-0.1,-0.9", "--grid", "providers.sbtc_each=0.5,5"]
 
 
 def sweep_args(out, *extra: str) -> list[str]:
@@ -53,15 +53,18 @@ def test_the_table_has_a_row_per_run_with_parameters_seed_and_metrics(local_swee
     assert [r["run"] for r in rows] == [str(i) for i in range(8)]
     assert [r["seed"] for r in rows] == ["4", "5"] * 4  # every point runs the same seeds
     assert [(r["crash.change"], r["providers.sbtc_each"]) for r in rows[::2]] == [
-        ("-0.5", "0.5"), ("-0.5", "5.0"), ("-0.9", "0.5"), ("-0.9", "5.0"),
+        ("-0.1", "0.5"), ("-0.1", "5.0"), ("-0.9", "0.5"), ("-0.9", "5.0"),
     ]  # fmt: skip
     assert all(r["status"] == "ok" and r["error"] == "" for r in rows)
-    # the runs are real: a 90% crash leaves these thin pools short, a 50% one does not
-    assert all(float(r["shortfall_usd"]) > 0 for r in rows if r["crash.change"] == "-0.9")
-    assert all(float(r["shortfall_usd"]) == 0 for r in rows if r["crash.change"] == "-0.5")
+    # the runs are real: a 90% crash leaves claims above their caps, a 10% one does not (v1
+    # compared 50% and 90% by shortfall; a 50% crash of BTC and STX already meets v2's caps); v2's
+    # caps leave no shortfall either way
+    assert all(float(r["capped_claims_usd"]) > 0 for r in rows if r["crash.change"] == "-0.9")
+    assert all(float(r["capped_claims_usd"]) == 0 for r in rows if r["crash.change"] == "-0.1")
+    assert all(float(r["shortfall_usd"]) == 0 for r in rows)
     assert len({r["events_sha256"] for r in rows}) == 8
     meta = json.loads((local_sweep / "sweep.json").read_text())
-    assert meta["grid"] == [["crash.change", [-0.5, -0.9]], ["providers.sbtc_each", [0.5, 5.0]]]
+    assert meta["grid"] == [["crash.change", [-0.1, -0.9]], ["providers.sbtc_each", [0.5, 5.0]]]
     assert meta["seeds"] == [4, 5] and meta["runs"] == 2 and meta["backend"] == "local"
     assert meta["failed"] == 0 and "numpy" in meta["versions"]
 
@@ -86,7 +89,7 @@ def flaky(task: Task) -> dict:
 def test_a_failed_run_keeps_its_row_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sweep_module, "run_one", flaky)
     out = tmp_path / "sw"
-    args = ["sweep", "flash-crash", "--grid", "crash.change=-0.5,-0.9", "--runs", "2",
+    args = ["sweep", "flash-crash", "--grid", "crash.change=-0.1,-0.9", "--runs", "2",
             "--seed", "4", *SMALL, "--out", str(out), "--workers", "2"]  # fmt: skip
     assert run.main(args) == 1
     assert "error: 1 of 4 runs failed" in capsys.readouterr().err
@@ -98,7 +101,7 @@ def test_a_failed_run_keeps_its_row_and_the_sweep_goes_on(tmp_path, monkeypatch,
     assert failed["shortfall_usd"] == "" and rows[2]["shortfall_usd"] != ""
     assert json.loads((out / "sweep.json").read_text())["failed"] == 1
     counts = ruin_counts(rows, ["crash.change"])
-    assert counts == {(-0.5,): (0, 2, 0), (-0.9,): (1, 1, 1)}  # failed runs counted apart
+    assert counts == {(-0.1,): (0, 2, 0), (-0.9,): (1, 1, 1)}  # failed runs counted apart
     assert [p.name for p in plot_folder(out)] == ["ruin.png"]
 
 
@@ -163,7 +166,7 @@ def test_plot_on_a_sweep_folder_writes_the_annotated_heatmap(local_sweep, capsys
     assert f"wrote {png}" in capsys.readouterr().out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     counts = ruin_counts(read(local_sweep / "sweep.csv"), ["crash.change", "providers.sbtc_each"])
-    assert counts == {(-0.5, 0.5): (0, 2, 0), (-0.5, 5.0): (0, 2, 0),
+    assert counts == {(-0.1, 0.5): (0, 2, 0), (-0.1, 5.0): (0, 2, 0),
                       (-0.9, 0.5): (2, 2, 0), (-0.9, 5.0): (2, 2, 0)}  # fmt: skip
 
 

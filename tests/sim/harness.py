@@ -77,7 +77,7 @@ class Harness:
             strike=60_000 * USD,
             expiration=burn + 144,
             premium=50 * STX,
-            collateral=6_000 * STX,
+            collateral=12_000 * STX,  # what the chain computes for these terms at 65k, 0.50
             token=0,
             tier=1,
             quote_expiry=burn + 6,

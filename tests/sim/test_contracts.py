@@ -42,9 +42,10 @@ def test_deposits_and_withdrawals_keep_share_accounting(h):
     assert h.chain.balances(h.pool).stx == pool_before + 1_500 * STX
     # a premium raises the share price: shares then buy less than one unit each
     h.set_price(BTC_65K, STX_050)
-    q = h.quote(h.users[2], premium=150 * STX, collateral=100 * STX)
+    # 0.001 BTC at 60k, ratio 100%: 60 USD of cover = 120 STX at 0.50, computed on chain
+    q = h.quote(h.users[2], amount=BTC // 1000, premium=150 * STX, collateral=STX)
     assert h.purchase(h.users[2], q).result == Ok(UInt(1))
-    assert h.tranche(0, 1) == (1_650 * STX, 1_500 * STX, 100 * STX)
+    assert h.tranche(0, 1) == (1_650 * STX, 1_500 * STX, 120 * STX)
     # deposit 110 STX at 1.1 STX/share -> 100 shares exactly; 100 STX -> 90.909… -> 90_909_090
     assert h.deposit(b, 0, 1, 110 * STX).result == Ok(UInt(100 * STX))
     assert h.deposit(b, 0, 1, 100 * STX).result == Ok(UInt(90_909_090))
@@ -182,7 +183,21 @@ def test_purchase_rejections(h):
     assert h.purchase(buyer, h.quote(buyer, amount=1_000)).result == err(308)
     assert h.purchase(buyer, h.quote(buyer, strike=20_000 * USD)).result == err(310)
     assert h.purchase(buyer, h.quote(buyer, tier=3)).result == err(306)
-    assert h.purchase(buyer, h.quote(buyer, collateral=10**6 * STX)).result == err(411)
+    big = dict(premium=10_000 * STX)  # above the capital charge of such a lock
+    assert h.purchase(buyer, h.quote(buyer, collateral=10**6 * STX, **big)).result == err(411)
+    # 80,000 STX of 110,050 is past the balanced tier's 75% cap
+    assert h.purchase(buyer, h.quote(buyer, collateral=80_000 * STX, **big)).result == err(413)
+    # a 70k strike at 65k spot is worth 500 USD = 1,000 STX at once
+    itm = h.quote(buyer, strike=70_000 * USD, premium=999 * STX, collateral=14_000 * STX)
+    assert h.purchase(buyer, itm).result == err(318)
+    assert h.purchase(buyer, h.quote(buyer, premium=STX // 10 - 1)).result == err(319)
+    # 12,000 STX for 12,960 blocks at 2% a year: 59.178082… STX, rounded up to the uSTX
+    long = dict(expiration=h.chain.tip().burn_height + 12_960, premium=59_178_082)
+    assert h.purchase(buyer, h.quote(buyer, **long)).result == err(320)
+    h.chain.mine_burn(7)  # the STX price is now older than price-max-age
+    h.set_price(BTC_65K)
+    assert h.purchase(buyer, h.quote(buyer)).result == err(317)
+    h.set_price(BTC_65K, STX_050)
     assert h.send(h.admin, h.registry, "set-paused", TRUE).result == Ok(TRUE)
     assert h.purchase(buyer, h.quote(buyer)).result == err(301)
     assert h.purchase(buyer, q2, sig).result == err(301)
@@ -307,32 +322,44 @@ def test_withdrawal_blocked_by_locked_collateral(h):
     assert h.checker.violations == []
 
 
-def test_set_locked_by_backend(h):
-    funded(h)
-    assert h.send(h.admin, h.pool, "set-locked", UInt(0), UInt(1), UInt(STX)).result == Ok(TRUE)
-    assert h.tranche(0, 1)[2] == STX
-    too_much = UInt(100_001 * STX)
-    assert h.send(h.admin, h.pool, "set-locked", UInt(0), UInt(1), too_much).result == err(412)
-
-
-def test_shortfall_paid_partially_and_reported(h):
+def test_collateral_is_computed_on_chain_and_caps_the_payout(h):
     h.set_price(BTC_65K, STX_050)
-    assert h.deposit(h.users[0], 0, 2, 20 * STX).result == Ok(UInt(20 * STX))
+    assert h.deposit(h.users[0], 0, 2, 14_000 * STX).result == Ok(UInt(14_000 * STX))
     buyer = h.users[1]
-    q = h.quote(buyer, tier=2, premium=STX, collateral=20 * STX)
+    # the quote asks for 1 STX of collateral; the chain locks 0.1 BTC x 60k x 90% = 5,400
+    # USD = 10,800 STX, whatever the quote says
+    q = h.quote(buyer, tier=2, premium=2 * STX, collateral=STX)
     assert h.purchase(buyer, q).result == Ok(UInt(1))
+    assert h.tranche(0, 2) == (14_002 * STX, 14_000 * STX, 10_800 * STX)
+    policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
+    assert policy["collateral"] == UInt(10_800 * STX) and policy["ratio"] == UInt(9000)
     expire(h)
-    h.set_price(35_000 * USD, STX_050)  # owes 2,500 USD = 5,000 STX; the tranche has 21
+    # BTC to 32.5k and STX to 0.25 (-50% each, the most one push may move): the claim is
+    # 2,750 USD = 11,000 STX, above the cap
+    h.set_price(32_500 * USD, 25_000_000)
     r = h.settle(1)
     events = h.prints(r)
-    assert [e["event"] for e in events] == ["payout", "shortfall", "released", "policy-settled"]
-    assert events[0]["amount"] == 21 * STX
-    assert events[1]["amount"] == 5_000 * STX - 21 * STX
-    assert events[3]["payout"] == 5_000 * STX and events[3]["paid"] == 21 * STX
-    assert h.tranche(0, 2) == (0, 20 * STX, 0)
-    # the wiped-out tranche refuses deposits until its holder burns the worthless shares
-    assert h.deposit(h.users[2], 0, 2, 50 * STX).result == err(406)
-    assert h.withdraw(h.users[0], 0, 2, 20 * STX).result == Ok(UInt(0))
+    assert [e["event"] for e in events] == ["payout", "released", "policy-settled"]
+    assert events[2]["claim"] == 11_000 * STX
+    assert events[2]["payout"] == events[2]["paid"] == 10_800 * STX
+    assert h.tranche(0, 2) == (3_202 * STX, 14_000 * STX, 0)
+    assert h.checker.violations == []
+
+
+def test_a_wiped_out_tranche_refuses_deposits_until_its_shares_are_burnt(h):
+    h.set_price(BTC_65K, STX_050)
+    assert h.deposit(h.users[0], 0, 2, 12_000 * STX).result == Ok(UInt(12_000 * STX))
+    q = h.quote(h.users[1], tier=2, premium=STX, collateral=STX, amount=BTC // 100)
+    assert h.purchase(h.users[1], q).result == Ok(UInt(1))  # locks 1,080 STX
+    # the provider leaves with everything free, then the policy takes its whole collateral
+    free = (12_001 - 1_080) * 12_000 * STX // 12_001
+    assert h.withdraw(h.users[0], 0, 2, free).status == "success"
+    expire(h)
+    h.set_price(32_500 * USD, 25_000_000)  # claim 275 USD = 1,100 STX, above the 1,080 cap
+    assert h.prints(h.settle(1))[-1]["paid"] == 1_080 * STX
+    assets, shares, _ = h.tranche(0, 2)
+    assert assets < STX and shares > 0
+    assert h.withdraw(h.users[0], 0, 2, shares).status == "success"
     assert h.deposit(h.users[2], 0, 2, 50 * STX).result == Ok(UInt(50 * STX))
     assert h.checker.violations == []
 
@@ -354,11 +381,9 @@ def restricted_calls(h: Harness):
         (h.pool, "lock-for-policy", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
         (h.pool, "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
         (h.pool, "pay-out", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
-        (h.pool, "set-locked", [UInt(0), UInt(1), UInt(0)], 401),
         (h.pool, "set-backend", [someone], 400),
         (h.pool, "set-admin", [someone], 400),
         (h.pool, "set-sbtc-token", [someone], 400),
-        (h.registry, "settle-policies", [List(()), h.sbtc], 311),
         (h.registry, "set-backend", [someone], 300),
         (h.registry, "set-admin", [someone], 300),
         (h.registry, "set-quote-pubkey", [Buffer(bytes(33))], 300),
@@ -372,7 +397,7 @@ def test_every_restricted_function_refuses_the_wrong_principal(h):
     funded(h)
     outsider = h.users[2]
     calls = restricted_calls(h)
-    assert len(calls) == 22
+    assert len(calls) == 20
     for contract, function, args, code in calls:
         r = h.send(outsider, contract, function, *args)
         assert r.result == err(code), (function, r)
@@ -385,8 +410,10 @@ def test_every_restricted_function_refuses_the_wrong_principal(h):
 def test_admin_can_hand_over_roles(h):
     new_backend = h.users[4]
     assert h.send(h.admin, h.registry, "set-backend", new_backend.address).result == Ok(TRUE)
-    assert h.settle().result == err(311)  # the old backend no longer settles
-    r = h.send(new_backend, h.registry, "settle-policies", List(()), h.sbtc)
+    assert h.chain.read_only(h.registry, "get-backend", []) == new_backend.address
+    # settlement is anyone's: the old backend and a stranger alike
+    assert h.settle().status == "success"
+    r = h.send(h.users[3], h.registry, "settle-policies", List(()), h.sbtc)
     assert r.status == "success"
     p = h.send(h.admin, h.params, "set-parameter", StringAscii("settle-max-age"), UInt(12))
     assert h.prints(p) == [{"event": "parameter-set", "key": "settle-max-age", "value": 12}]

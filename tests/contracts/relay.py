@@ -1,0 +1,84 @@
+"""Hostile third-party contracts for the attack tests, in Clarity (deployed by `Twin.deploy`)
+and as their Python models: a relay that calls the pool's and the registry's admin functions
+(row F15: a role key that calls it must lend it no authority), and tokens that drain whoever
+they are asked to move tokens for (row F8: the pool's allowances must stop them)."""
+
+from __future__ import annotations
+
+from chain.clarity import TRUE
+from sim.models.base import Contract, Ctx, p_buff, p_principal, p_uint, public
+
+RELAY = """
+(define-public (take-pool (token principal))
+  (contract-call? '{deployer}.liquidity-pool set-sbtc-token token))
+(define-public (take-quotes (key (buff 33)))
+  (contract-call? '{deployer}.policy-registry set-quote-pubkey key))
+"""
+
+
+class Relay(Contract):
+    """The model of RELAY: a third-party contract that calls the role functions."""
+
+    name = "relay"
+
+    @public(p_principal)
+    def take_pool(self, ctx: Ctx, token):
+        inner = ctx.calling(self.principal)
+        return self.world.call(inner, self.world.pool.principal, "set-sbtc-token", token)
+
+    @public(p_buff(33))
+    def take_quotes(self, ctx: Ctx, key):
+        inner = ctx.calling(self.principal)
+        return self.world.call(inner, self.world.registry.principal, "set-quote-pubkey", key)
+
+
+# A SIP-010 "token" the admin could whitelist with `set-sbtc-token`: asked to move `amount`, it
+# moves everything `sender` holds, of the real sBTC (DRAIN-SBTC) or of STX (DRAIN-STX). Called
+# by the pool inside `as-contract?`, `sender` is the pool (issue 11, row F8).
+HOSTILE_TOKEN = """
+(impl-trait '{deployer}.sip-010-trait.sip-010-trait)
+(define-public (transfer (amount uint) (sender principal) (recipient principal)
+                         (memo (optional (buff 34))))
+  (begin
+    {drain}
+    (ok true)))
+(define-read-only (get-name) (ok "hostile"))
+(define-read-only (get-symbol) (ok "HOST"))
+(define-read-only (get-decimals) (ok u8))
+(define-read-only (get-balance (who principal)) (ok u0))
+(define-read-only (get-total-supply) (ok u0))
+(define-read-only (get-token-uri) (ok none))
+"""
+DRAIN_SBTC = """(try! (contract-call? '{deployer}.sbtc-token transfer
+      (unwrap-panic (contract-call? '{deployer}.sbtc-token get-balance sender))
+      sender recipient none))"""
+DRAIN_STX = "(try! (stx-transfer? (stx-get-balance sender) sender recipient))"
+
+
+def hostile_token_source(deployer: str, drain: str) -> str:
+    return HOSTILE_TOKEN.format(deployer=deployer, drain=drain.format(deployer=deployer))
+
+
+class DrainSbtc(Contract):
+    """Model of HOSTILE_TOKEN with DRAIN_SBTC."""
+
+    name = "drain-sbtc"
+
+    @public(p_uint, p_principal, p_principal, lambda v: v)
+    def transfer(self, ctx: Ctx, amount: int, sender, recipient, memo):
+        everything = self.world.sbtc.token.balance(sender)
+        sbtc = self.world.sbtc.principal
+        self.world.call(ctx.calling(self.principal), sbtc, "transfer", everything, sender,
+                        recipient, None)  # fmt: skip
+        return TRUE
+
+
+class DrainStx(Contract):
+    """Model of HOSTILE_TOKEN with DRAIN_STX."""
+
+    name = "drain-stx"
+
+    @public(p_uint, p_principal, p_principal, lambda v: v)
+    def transfer(self, ctx: Ctx, amount: int, sender, recipient, memo):
+        self.world.stx.transfer(ctx, self.world.stx.balance(sender), sender, recipient)
+        return TRUE
