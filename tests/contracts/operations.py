@@ -43,8 +43,8 @@ from chain.contracts import TRANCHES
 from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
 from risk.pricing import collateral_tokens, premium_floor
-from tests.contracts.relay import RELAY, Relay
 from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
+from tests.contracts.relay import RELAY, Relay
 from tests.contracts.twin import Twin
 
 ACCOUNTS = ("deployer", *(f"wallet_{i}" for i in range(1, 9)))
