@@ -53,6 +53,22 @@ def prices(t: Twin, btc: int, stx: int) -> bool:
     )
 
 
+def crash(t: Twin, btc: int, stx: int) -> None:
+    """Both prices down to their targets as fast as the v2 oracle lets any submitter move them:
+    at most -50% a push (max-jump), pushes ten burn blocks apart (where the time-scaled cap
+    reaches max-jump), both assets in each push so that both are fresh at the end."""
+    latest = (t.read("oracle", "get-price", StringAscii(a)).value["price"].value for a in
+              ("BTC-USD", "STX-USD"))  # fmt: skip
+    b, s = latest
+    assert btc <= b and stx <= s
+    while True:
+        b, s = max(btc, -(-b // 2)), max(stx, -(-s // 2))
+        assert prices(t, b, s)
+        if (b, s) == (btc, stx):
+            return
+        t.mine_burn(10)
+
+
 def deposit(t: Twin, who: str, amount: int, tier: int = 1):
     return t.call(
         who, "liquidity-pool", "deposit", t.contracts.sbtc, UInt(0), UInt(tier), UInt(amount)
@@ -252,7 +268,7 @@ class TestF1ProvidersLeaveBeforeSettlement:
         t.mine_burn(150)
         # BTC to 26,444.44 and STX to 0.10: 3,200 USD = 32,000 STX of intrinsic value
         btc, stx = 2_644_444_444_444, 10_000_000
-        assert prices(t, btc, stx)
+        crash(t, btc, stx)
         # the race: both try to leave with everything; the first gets its share of what is
         # free, the second only what is left above the lock
         assert withdraw(t, "wallet_1", shares(t, "wallet_1")) == Ok(UInt(20_100 * STX))
@@ -301,7 +317,7 @@ class TestF4StaleLockCannotOverwrite:
         assert locked == 22_320 * STX and assets - locked <= 1
         t.mine_burn(150)
         btc, stx = 2_644_444_444_444, 10_000_000
-        assert prices(t, btc, stx)
+        crash(t, btc, stx)
         assert settle(t, 2, 1).value["settled"] == UInt(2)
         for pid in (1, 2):
             p = policy(t, pid)

@@ -39,7 +39,7 @@ class Harness:
         self.chain.mine()
         return self.chain.status(txid)
 
-    def set_price(self, btc_usd: int, stx_usd: int | None = None) -> None:
+    def set_price(self, btc_usd: int | None, stx_usd: int | None = None) -> None:
         for asset, price in (("BTC-USD", btc_usd), ("STX-USD", stx_usd)):
             if price is not None:
                 r = self.send(self.admin, self.oracle, "set-price", StringAscii(asset), UInt(price))
