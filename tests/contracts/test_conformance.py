@@ -221,10 +221,14 @@ def test_wiped_out_tranche_refuses_deposits_and_burns_shares_for_nothing(t):
     assert withdraw(t, "wallet_1", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
     assert withdraw(t, "wallet_2", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
     t.mine_burn(150)
-    assert set_price(t, "BTC-USD", 40_000 * USD) == Ok(TRUE)  # stale before: any jump
-    assert set_price(t, "STX-USD", USD // 20) == Ok(TRUE)
+    # STX 0.50 -> 0.0625 in three pushes of -50% (the v2 oracle's max-jump), ten blocks apart
+    for stx_price in (USD // 4, USD // 8, USD // 16):
+        assert set_price(t, "BTC-USD", 40_000 * USD) == Ok(TRUE)
+        assert set_price(t, "STX-USD", stx_price) == Ok(TRUE)
+        if stx_price != USD // 16:
+            t.mine_burn(10)
     assert counts(settle(t, 1)) == {"settled": 1, "expired": 0, "deferred": 0, "skipped": 0}
-    # owed 217.5 USD = 4,350 STX at 0.05; capped at the 3,400 STX locked for it
+    # owed 217.5 USD = 3,480 STX at 0.0625; capped at the 3,400 STX locked for it
     assert [p["event"] for p in printed(t)] == ["payout", "released", "policy-settled"]
     assert policy(t, 1)["payout"] == policy(t, 1)["paid"] == 3_400 * STX
     assert tranche(t, 0, 2) == (0, 1_700 * STX, 0)
