@@ -261,10 +261,14 @@ def _segment_totals(ix: Index, btc: np.ndarray, stx: np.ndarray, segs: slice, ou
         )
     )  # the cap region's collateral plus the put region's aggregate claim
     token_usd = p / unit
-    intrinsic = (
-        ks.notional_usd[hi] - ks.notional_usd[i_k] - s * (ks.amount_btc[hi] - ks.amount_btc[i_k])
+    owed_usd = owed * token_usd
+    # intrinsic value = owed value + what the caps cut off, taken from the cap region alone so
+    # that uncapped policies add exactly 0 to it, as in the exact mode
+    cap_intrinsic = (
+        cs.notional_usd[hi] - cs.notional_usd[i_c] - s * (cs.amount_btc[hi] - cs.amount_btc[i_c])
     )
-    for o, v in zip(out, (owed, np.floor(intrinsic / token_usd), owed * token_usd, intrinsic),
+    claim_usd = owed_usd + cap_intrinsic - (cs.collateral[hi] - cs.collateral[i_c]) * token_usd
+    for o, v in zip(out, (owed, np.floor(claim_usd / token_usd), owed_usd, claim_usd),
                     strict=True):  # fmt: skip
         dense = np.zeros(n_paths * n, dtype=o.dtype)
         dense[live] = v
@@ -327,6 +331,8 @@ def choose(spec: mc.Spec) -> mc.PayoutMode:
     EXACT also when the book's sums do not fit the fast mode's int64 prefix sums."""
     if spec.payout is not mc.PayoutMode.AUTO:
         return spec.payout
+    if not (spec.grid.step_of(spec.book.expiration) <= spec.grid.steps).any():
+        return mc.PayoutMode.EXACT  # nothing settles: nothing to sort
     try:
         ix = build_index(spec.book, spec.grid, spec.pool.deposits)
     except OverflowError:
