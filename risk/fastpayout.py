@@ -183,7 +183,7 @@ def build_index(book: Book, grid: Grid, deposits: tuple[int, ...]) -> Index:
     n_seg = seg + 1
     seg_of = np.empty(len(order), dtype=np.int64)
     seg_of[order] = bucket
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    starts = np.flatnonzero(np.r_[len(order) > 0, bucket[1:] != bucket[:-1]])
     seg_step, seg_tr = st_o[starts], tr_o[starts]
     seg_g = g_o[starts]
     lo = starts

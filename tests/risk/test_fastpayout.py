@@ -173,3 +173,14 @@ def test_both_modes_give_the_same_run_off_on_a_book_that_runs_short():
     np.testing.assert_array_equal(ex["ruin_day"][same], fa["ruin_day"][same])
     np.testing.assert_allclose(fa["payouts_usd"], ex["payouts_usd"], rtol=1e-6, atol=1)
     np.testing.assert_allclose(fa["capped_usd"], ex["capped_usd"], rtol=1e-6, atol=1)
+
+
+def test_fast_mode_on_a_book_that_settles_nothing_in_the_horizon():
+    book = _sbtc_book(12)  # expiring on day 30
+    pool = PoolTerms(deposits=(0, 0, 0) + (10**15,) * 3)
+    spec = mc.Spec(book, pool, PriceModel(), Grid(10), payout=mc.PayoutMode.FAST)
+    fast = mc.run(spec, 50, seed=1)
+    exact = mc.run(replace(spec, payout=mc.PayoutMode.EXACT), 50, seed=1)
+    for key in fast:
+        np.testing.assert_array_equal(fast[key], exact[key])
+    assert not fast["payouts_usd"].any()
