@@ -1,6 +1,7 @@
 """Monte Carlo solvency benchmark: 10,000 paths x 365 daily steps x 1,000 policies.
 
 python benchmarks/solvency.py [--paths N] [--policies P] [--days D] [--workers W] [--model M]
+                              [--payout auto|exact|fast] [--chunk-size C]
 
 Times `risk.montecarlo.run` (price paths, settlement of every policy on every path, coverage
 over time, per-path metrics) and prints `seconds=<n>`. With --workers > 1 the fixed chunks run
@@ -20,15 +21,27 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from risk import fastpayout
 from risk import montecarlo as mc
 from risk.book import Demand, PoolTerms, admit
 from risk.paths import BLOCKS_PER_DAY, Grid, PriceModel
 from risk.pricing import PRICE_SCALE, PricingParams
 
 
-def bench_spec(n_policies: int, days: int, model: str = "gbm", seed: int = 7) -> mc.Spec:
+def bench_spec(
+    n_policies: int,
+    days: int,
+    model: str = "gbm",
+    seed: int = 7,
+    payout: mc.PayoutMode = mc.PayoutMode.AUTO,
+    chunk_size: int = 2000,
+) -> mc.Spec:
     """A year of business: policies of 2-90 days (the parameters' duration bounds) bought on
-    days spread over the horizon, strikes 70-100% of the starting spot, half in STX."""
+    days spread over the horizon, strikes 70-100% of the starting spot, half in STX.
+
+    Deposits scale with the book (per 1,000 policies), so every size is admitted at the same
+    utilisation (a fixed deposit refused a third of 100,000 policies at the tiers' caps) and
+    runs short on bad paths alike; 1,000 policies keep the original figures."""
     rng = np.random.default_rng(seed)
     pm = PriceModel(model=model)
     amount = np.rint(np.exp(rng.uniform(np.log(0.01), np.log(0.5), n_policies)) * 1e8)
@@ -39,13 +52,15 @@ def bench_spec(n_policies: int, days: int, model: str = "gbm", seed: int = 7) ->
     demand = Demand(amount.astype(np.int64), strike.astype(np.int64),
                     length * BLOCKS_PER_DAY, token)  # fmt: skip
     # priced at the start prices, with deposits large enough that the caps admit every policy
-    book = admit(demand, PoolTerms(deposits=(10**14,) * 3 + (10**12,) * 3), pm, PricingParams())
+    scale = max(1, -(-n_policies // 1000))
+    deposits = (scale * 10**14,) * 3 + (scale * 10**12,) * 3
+    book = admit(demand, PoolTerms(deposits=deposits), pm, PricingParams())
     assert len(book) == n_policies, len(book)
     shift = bought * BLOCKS_PER_DAY  # then bought on their own day: premiums arrive then
     book = replace(book, purchased=book.purchased + shift, expiration=book.expiration + shift)
     # and a pool small enough that bad paths do run short
-    pool = PoolTerms(deposits=(2 * 10**12,) * 3 + (2 * 10**9,) * 3)
-    return mc.Spec(book, pool, pm, Grid(days), chunk_size=2000)
+    pool = PoolTerms(deposits=(scale * 2 * 10**12,) * 3 + (scale * 2 * 10**9,) * 3)
+    return mc.Spec(book, pool, pm, Grid(days), chunk_size=chunk_size, payout=payout)
 
 
 def main() -> int:
@@ -61,8 +76,18 @@ def main() -> int:
         help="what runs the chunks when workers > 1 (numpy releases the GIL)",
     )
     p.add_argument("--model", default="gbm")
+    p.add_argument(
+        "--payout",
+        choices=[m.value for m in mc.PayoutMode],
+        default="auto",
+        help="exact: per policy; fast: per (expiry, tranche) (risk/fastpayout.py)",
+    )
+    p.add_argument("--chunk-size", type=int, default=2000)
     a = p.parse_args()
-    spec = bench_spec(a.policies, a.days, a.model)
+    if a.chunk_size < 1:
+        p.error("--chunk-size: allowed: a positive integer")
+    spec = bench_spec(a.policies, a.days, a.model, payout=mc.PayoutMode(a.payout),
+                      chunk_size=a.chunk_size)  # fmt: skip
     if a.workers > 1:
         kind = ThreadPoolExecutor if a.pool == "thread" else ProcessPoolExecutor
         with kind(a.workers) as pool:
@@ -75,6 +100,7 @@ def main() -> int:
         res = mc.run(spec, a.paths, 1)
         seconds = time.perf_counter() - t0
     print(f"paths={a.paths} steps={a.days} policies={len(spec.book)} workers={a.workers} "
+          f"payout={fastpayout.choose(spec).value} "
           f"pool={a.pool if a.workers > 1 else 'serial'} "
           f"ruined={int(res['ruin'].sum())}")  # fmt: skip
     print(f"seconds={seconds:.3f}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -134,6 +135,16 @@ def settle(
 # --- the Monte Carlo spec and its chunks --------------------------------------------------------
 
 
+class PayoutMode(Enum):
+    """How settlement is computed: per policy in exact integers (what the chain pays, to the
+    unit), or per (expiry, tranche) from sorted prefix sums (risk/fastpayout.py: cost
+    independent of the book's size, within a stated bound of the exact mode); AUTO picks."""
+
+    AUTO = "auto"
+    EXACT = "exact"
+    FAST = "fast"
+
+
 @dataclass(frozen=True)
 class Spec:
     """Everything a chunk needs: frozen, picklable, shared by all chunks of a run."""
@@ -143,6 +154,7 @@ class Spec:
     model: PriceModel
     grid: Grid
     chunk_size: int = 2000
+    payout: PayoutMode = PayoutMode.AUTO
 
 
 def chunk_sizes(n_paths: int, chunk_size: int) -> list[int]:
@@ -165,11 +177,19 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     s_step = grid.step_of(book.expiration)
     p_step = np.minimum(grid.step_of(book.purchased), last)
     done = s_step <= last
-    sb = book.subset(done)
-    cols_step = s_step[done]
-    bp = btc[:, cols_step]
-    tp = np.where(sb.token == 0, stx[:, cols_step], bp)
-    st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
+    from risk import fastpayout  # imports this module: resolved at call time
+
+    if fastpayout.choose(spec) is PayoutMode.FAST:  # columns are (tranche, expiry) groups
+        ix = fastpayout.build_index(book, grid, pool.deposits)
+        grouped = fastpayout.settle_grouped(ix, btc, stx)
+        st, cols_step, claim_usd = grouped.settlement, grouped.steps, grouped.claim_usd
+    else:  # columns are policies
+        sb = book.subset(done)
+        cols_step = s_step[done]
+        bp = btc[:, cols_step]
+        tp = np.where(sb.token == 0, stx[:, cols_step], bp)
+        st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
+        claim_usd = payout_usd(sb.strike, bp, sb.amount)
     short = st.owed - st.paid
     step_days = grid.step_blocks / 144
     never = np.iinfo(np.int64).max
@@ -192,7 +212,6 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         part = st.owed_usd[rows, cols] / PRICE_SCALE * (short[rows, cols] / st.owed[rows, cols])
         np.add.at(shortfall_usd, rows, part)
     # intrinsic value above the caps (what buyers were not covered for), USD at settlement prices
-    claim_usd = payout_usd(sb.strike, bp, sb.amount)
     capped_usd = (claim_usd - st.owed_usd).sum(axis=1) / PRICE_SCALE
     prem_usd = premium_usd_at_start(book, spec.model)
     loss_usd = payouts_usd - prem_usd[done].sum()
