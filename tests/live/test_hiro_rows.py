@@ -63,14 +63,14 @@ def engine_chain(node: Devnet, **kw) -> tuple[StacksChain, Sleeps]:
     return StacksChain(client, contracts), sleeps
 
 
-def set_price(node: Devnet, price: int, mine: bool = True) -> str:
+def set_price(node: Devnet, price: int, mine: bool = True, asset: str = "BTC-USD") -> str:
     """A print on chain from outside the engine (a keeper, a user): the oracle's set-price."""
     accounts = node.deployment.accounts
     contracts = Contracts.of(accounts.deployer.principal())
     with node.lock:
         if not hasattr(node, "wallet"):
             node.wallet = Wallet(accounts.deployer, node.chain)
-        txid = node.wallet.call(contracts.oracle, "set-price", StringAscii("BTC-USD"), UInt(price))
+        txid = node.wallet.call(contracts.oracle, "set-price", StringAscii(asset), UInt(price))
         if mine:
             node.chain.mine()
     return txid
@@ -155,8 +155,8 @@ def test_polls_that_meet_failures_deliver_every_event_exactly_once(hiro, status,
     chain, _ = engine_chain(hiro)
     got = delivered(chain.poll())
     for block in range(4):
-        for i in range(block % 3 + 1):
-            set_price(hiro, (60_000 + block * 10 + i) * USD, mine=False)
+        for i in range(block % 3 + 1):  # a feed of its own each: one observation per burn block
+            set_price(hiro, (60_000 + block * 10 + i) * USD, mine=False, asset=f"FEED-{block}-{i}")
         with hiro.lock:
             hiro.chain.mine()
         hiro.proxy.fail(where, status, times=2 if status != 410 else 1)
