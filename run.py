@@ -503,6 +503,9 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--users", type=int, default=4, choices=range(1, 101), metavar="1..100")
     dev.add_argument("--block-seconds", type=float, default=2.0)
     dev.add_argument("--burn-seconds", type=float, default=10.0)
+    dev.add_argument("--feed-port", type=int, default=0, help="the exchange feed (0: any free)")
+    dev.add_argument("--seed", type=int, default=1, help="the feed's price path seed")
+    dev.add_argument("--crash", metavar="PCT[@MIN]", help="prices fall PCT%% at minute MIN (5)")
     dev.set_defaults(func=_live("devnet"))
 
     q = sub.add_parser("quote", help="ask the engine's API for the unsigned call a wallet signs")
