@@ -122,8 +122,8 @@ def devnet_config(url: str, deployer: str, keys_dir: Path, feed: dict[str, str])
         "",
         "[oracle]",
         f"sources = {json.dumps(list(feed))}",
-        "poll_seconds = 5",
-        "min_interval_seconds = 5",
+        "poll_seconds = 2",
+        "min_interval_seconds = 1  # a settlement's PushNow is not held back for long",
         "heartbeat_seconds = 60",
         "",
         "[oracle.base_urls]  # the devnet's simulated exchanges on loopback",
@@ -203,6 +203,17 @@ def devnet(args) -> int:
     server.shutdown()
     node.close()
     return 0
+
+
+def demo(args) -> int:
+    """Test wallets fund the pool and buy policies through the running engine's API."""
+    from live.demo import demo as run_demo
+
+    try:
+        return run_demo(args)
+    except RuntimeError as exc:  # a transaction refused or not confirmed: one line, not a trace
+        print(f"error: demo: {exc}", file=sys.stderr)
+        return 1
 
 
 # -- quote and status: thin clients of the engine's API ------------------------------------------
