@@ -6,6 +6,7 @@ python run.py sim NAME [--seed N] [--out DIR] [--force] [--set key=value ...] [-
 python run.py live --config FILE [--dry-run | --standby]   the engine and its HTTP API
 python run.py status --config FILE            what the running engine sees, from its API
 python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
+python run.py demo --config devnet/live.toml   test wallets deposit and buy through the API
 python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's call, via the API
 python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
                        --out DIR [--force]
@@ -503,7 +504,16 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--users", type=int, default=4, choices=range(1, 101), metavar="1..100")
     dev.add_argument("--block-seconds", type=float, default=2.0)
     dev.add_argument("--burn-seconds", type=float, default=10.0)
+    dev.add_argument("--feed-port", type=int, default=0, help="the exchange feed (0: any free)")
+    dev.add_argument("--seed", type=int, default=1, help="the feed's price path seed")
+    dev.add_argument("--crash", metavar="PCT[@MIN]", help="prices fall PCT%% at minute MIN (5)")
     dev.set_defaults(func=_live("devnet"))
+
+    demo = sub.add_parser("demo", help="devnet test wallets deposit and buy through the API")
+    demo.add_argument("--config", required=True, help="the live.toml `run.py devnet` wrote")
+    demo.add_argument("--wait", type=float, default=120.0, help="seconds to wait for each step")
+    demo.add_argument("--blocks", type=int, default=160, help="policy duration in burn blocks")
+    demo.set_defaults(func=_live("demo"))
 
     q = sub.add_parser("quote", help="ask the engine's API for the unsigned call a wallet signs")
     q.add_argument("action", choices=("purchase", "deposit", "withdraw"))

@@ -77,13 +77,13 @@ class Harness:
         self.exchanges = ExchangeServer()
         self.exchanges.set_price("BTC-USD", "65000.00")
         self.exchanges.set_price("STX-USD", "1.50")
-        self.config = live_toml(work, self.devnet, self.exchanges)
+        api = API_SECTION.format(per_principal=per_principal, per_address=per_address, port=port)
+        self.config = live_toml(work, self.devnet, self.exchanges, api=api)
         text = self.config.read_text()
         # the oracle ticks every `oracle_poll` s (production: 60); each tick builds a new TLS
         # context in chain/exchanges.py, which at 1 s took half the engine's CPU
         text = text.replace("poll_seconds = 60", f"poll_seconds = {oracle_poll:g}")
         text = text.replace("min_interval_seconds = 30", "min_interval_seconds = 1")
-        text += API_SECTION.format(per_principal=per_principal, per_address=per_address, port=port)
         self.config.write_text(text)
         self.proc: subprocess.Popen | None = None
         self.url = ""

@@ -101,8 +101,9 @@ def _write_key(path: Path, key) -> None:
     os.chmod(path, 0o600)
 
 
-def devnet_config(url: str, deployer: str, keys_dir: Path, sources: list[str]) -> str:
-    """A live config for this devnet: the way a user tries `run.py live` without funds."""
+def devnet_config(url: str, deployer: str, keys_dir: Path, feed: dict[str, str]) -> str:
+    """A live config for this devnet, its oracle asking the devnet's feed ({source: base URL}):
+    the way a user tries `run.py live` without funds and without the internet."""
     lines = [
         "# written by `python run.py devnet`; keys are in the files named below",
         "[network]",
@@ -120,10 +121,13 @@ def devnet_config(url: str, deployer: str, keys_dir: Path, sources: list[str]) -
         f'url = "sqlite:///{keys_dir.parent / "live.db"}"',
         "",
         "[oracle]",
-        f"sources = {json.dumps(sources)}",
-        "poll_seconds = 5",
-        "min_interval_seconds = 5",
+        f"sources = {json.dumps(list(feed))}",
+        "poll_seconds = 2",
+        "min_interval_seconds = 1  # a settlement's PushNow is not held back for long",
         "heartbeat_seconds = 60",
+        "",
+        "[oracle.base_urls]  # the devnet's simulated exchanges on loopback",
+        *(f'{source} = "{base}"' for source, base in feed.items()),
         "",
         "[engine]",
         "block_poll_seconds = 1",
@@ -142,8 +146,17 @@ def devnet(args) -> int:
                                 ("--burn-seconds", args.burn_seconds, 0.1, 7200)):  # fmt: skip
         if not lo <= value <= hi:
             raise ConfigError(f"{name}: {value:g} is out of range; allowed: {lo:g} to {hi:g}")
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port: {args.port} is out of range; allowed: 0 to 65535")
+    for name, port in (("--port", args.port), ("--feed-port", args.feed_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{name}: {port} is out of range; allowed: 0 to 65535")
+    if not 0 <= args.seed < 2**32:
+        raise ConfigError(f"--seed: {args.seed} is out of range; allowed: 0 to {2**32 - 1}")
+    from sim.feed import Crash, ExchangeServer, devnet_path, path_quotes
+
+    try:
+        crash = Crash.parse(args.crash) if args.crash is not None else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     print("starting the Clarity VM (a few seconds)...", file=sys.stderr)
     node = Devnet(users=args.users, block_seconds=args.block_seconds,
                   burn_seconds=args.burn_seconds)  # fmt: skip
@@ -153,6 +166,13 @@ def devnet(args) -> int:
         node.close()
         where = f"{args.host}:{args.port}"
         raise ConfigError(f"--port: cannot listen on {where}: {exc.strerror}") from None
+    try:
+        feed = ExchangeServer(args.host, args.feed_port, path_quotes(devnet_path(args.seed, crash)))
+    except OSError as exc:
+        server.shutdown()
+        node.close()
+        where = f"{args.host}:{args.feed_port}"
+        raise ConfigError(f"--feed-port: cannot listen on {where}: {exc.strerror}") from None
     accounts = node.deployment.accounts
     keys_dir = folder / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
@@ -161,16 +181,16 @@ def devnet(args) -> int:
     _write_key(keys_dir / "quote.key", accounts.quote)
     for i, user in enumerate(accounts.users):
         _write_key(keys_dir / f"user-{i}.key", user)
-    from chain.exchanges import SOURCES
-
     deployer = accounts.deployer.principal().address
     (folder / "live.toml").write_text(
-        devnet_config(server.url, deployer, keys_dir.resolve(), list(SOURCES))
+        devnet_config(server.url, deployer, keys_dir.resolve(), feed.base_urls())
     )
     server.start()
     node.start()
     print(f"devnet listening on {server.url}")
     print(f"contracts deployed by {deployer}")
+    fall = f"; crash of {crash.percent:g}% at minute {crash.minutes:g}" if crash else ""
+    print(f"exchange feed on http://{args.host}:{feed.port} (seed {args.seed}{fall})")
     for i, user in enumerate(accounts.users):
         print(f"user-{i} {user.principal().address}  key file {keys_dir / f'user-{i}.key'}")
     print(f"try: python run.py live --config {folder / 'live.toml'}")
@@ -179,9 +199,21 @@ def devnet(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
+    feed.close()
     server.shutdown()
     node.close()
     return 0
+
+
+def demo(args) -> int:
+    """Test wallets fund the pool and buy policies through the running engine's API."""
+    from live.demo import demo as run_demo
+
+    try:
+        return run_demo(args)
+    except RuntimeError as exc:  # a transaction refused or not confirmed: one line, not a trace
+        print(f"error: demo: {exc}", file=sys.stderr)
+        return 1
 
 
 # -- quote and status: thin clients of the engine's API ------------------------------------------

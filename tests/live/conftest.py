@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,26 @@ def write_key(path: Path, key) -> Path:
     return path
 
 
-def live_toml(tmp_path: Path, devnet: Devnet, exchanges: ExchangeServer, **extra: str) -> Path:
-    """The live config a user would write for this devnet and these exchanges."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def live_toml(
+    tmp_path: Path,
+    devnet: Devnet,
+    exchanges: ExchangeServer,
+    api: str | None = None,
+    **extra: str,
+) -> Path:
+    """The live config a user would write for this devnet and these exchanges.
+
+    `api` is the config's [api] section; by default one on a free loopback port, so that two
+    engines started by tests (or a test and a user's engine) never both take 8080.
+    """
+    if api is None:
+        api = f'\n[api]\nhost = "127.0.0.1"\nport = {free_port()}\n'
     accounts = devnet.deployment.accounts
     keys = tmp_path / "keys"
     keys.mkdir(exist_ok=True)
@@ -87,7 +106,7 @@ timeout_seconds = 2
 [engine]
 block_poll_seconds = 0.1
 log = "{tmp_path / "live-events.jsonl"}"
-"""
+{api}"""
     path = tmp_path / "live.toml"
     path.write_text(text)
     return path

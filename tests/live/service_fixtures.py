@@ -81,8 +81,7 @@ class Running:
 
 
 def start_engine(tmp_path: Path, devnet, exchanges, extra: str = API_TOML) -> Running:
-    path = live_toml(tmp_path, devnet, exchanges)
-    path.write_text(path.read_text() + extra)
+    path = live_toml(tmp_path, devnet, exchanges, api=extra)
     clock = Clock()
     engine = LiveEngine(load(path), clock=clock)
     engine.start()

@@ -96,8 +96,7 @@ def _wait_line(proc: subprocess.Popen, pattern: str, timeout: float = 90) -> tup
 def test_second_engine_refused_and_standby_takes_over_after_sigkill(
     tmp_path, devnet, exchanges, capsys
 ):
-    config = live_toml(tmp_path, devnet, exchanges)
-    config.write_text(config.read_text() + API)
+    config = live_toml(tmp_path, devnet, exchanges, api=API)
     active = _engine(config)
     standby = None
     try:

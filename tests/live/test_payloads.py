@@ -5,7 +5,6 @@ do what they promise."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,15 +41,8 @@ def wallet_sign(payload: dict, key, nonce: int, fee: int = 1000) -> bytes:
     return bytes.fromhex(got.stdout.strip())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_wallet_signed_payloads_for_deposit_purchase_and_withdrawal(tmp_path, devnet, exchanges):
-    path = live_toml(tmp_path, devnet, exchanges)
-    path.write_text(path.read_text() + f'\n[api]\nhost = "127.0.0.1"\nport = {free_port()}\n')
+    path = live_toml(tmp_path, devnet, exchanges)  # its [api] on a free port
     config = load(path)
     client = NodeClient(devnet.server_url)
     chain = StacksChain(client, config.contracts)
