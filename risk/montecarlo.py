@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from chain.contracts import TOKEN_UNIT
+from chain.protocol import PRICE_SCALE, TOKEN_UNIT
 from risk.book import N_TRANCHES, Book, PoolTerms
 from risk.paths import Grid, PriceModel, simulate
-from risk.pricing import PRICE_SCALE
 
 _U = np.array([TOKEN_UNIT[0], TOKEN_UNIT[1]], dtype=np.int64)
 LEVELS = (0.95, 0.99, 0.995)

@@ -20,13 +20,12 @@ from actors.ports import EventLog
 from chain import errors
 from chain import transactions as txs
 from chain.clarity import Buffer, UInt
-from chain.contracts import SBTC, STX, TIERS, Contracts
+from chain.contracts import Contracts
 from chain.payloads import sends
 from chain.port import Chain
+from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, SBTC, STX, TIERS
 from chain.wallet import Wallet
 
-PRICE_SCALE = 100_000_000
-BLOCKS_PER_DAY = 144
 TIER_WEIGHTS = (0.3, 0.4, 0.3)
 
 
