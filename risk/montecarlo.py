@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from chain.protocol import PRICE_SCALE, TOKEN_UNIT
+from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, TOKEN_UNIT
 from risk.book import N_TRANCHES, Book, PoolTerms
 from risk.paths import Grid, PriceModel, simulate
 
@@ -190,7 +190,7 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
         claim_usd = payout_usd(sb.strike, bp, sb.amount)
     short = st.owed - st.paid
-    step_days = grid.step_blocks / 144
+    step_days = grid.step_blocks / BLOCKS_PER_DAY
     never = np.iinfo(np.int64).max
     first = np.full(n_paths, never, dtype=np.int64)
     for k in range(N_TRANCHES):  # first settlement with a shortfall, from cumulative sums
