@@ -22,6 +22,8 @@ from chain.port import Chain
 from risk.volatility import VolEstimator
 from store import Store
 
+# Seconds per burn block, to turn the age in blocks of the chain's last price into a time. Not a
+# protocol fact (issue 14 names it a scenario knob), so it stays here, unchanged, until it is one.
 BURN_BLOCK_SECONDS = 600.0
 
 

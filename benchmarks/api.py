@@ -37,11 +37,12 @@ import httpx  # noqa: E402
 from chain import sip018  # noqa: E402
 from chain.clarity import deserialize  # noqa: E402
 from chain.keys import PrivateKey  # noqa: E402
+from chain.protocol import PRICE_SCALE, SATS  # noqa: E402
 from sim.devnet import Devnet, DevnetServer  # noqa: E402
 from tests.chain.exchange_server import ExchangeServer  # noqa: E402
 from tests.live.conftest import live_toml  # noqa: E402
 
-USD, SATS = 100_000_000, 100_000_000
+USD = PRICE_SCALE  # one USD in price units
 
 API_SECTION = """
 [api]

@@ -17,13 +17,14 @@ import time
 from chain import transactions as txs
 from chain.clarity import Buffer, StringAscii, UInt
 from chain.port import TxStatus
+from chain.protocol import PRICE_SCALE
 from chain.quotes import Quote, sign_quote
 from chain.wallet import Wallet
 from sim.chain import ChainConfig
 from sim.genesis import STX_UNIT, deploy
 from sim.perf import quiet_gc
 
-USD = 100_000_000
+USD = PRICE_SCALE  # one USD in price units
 
 
 def main() -> None:

@@ -21,10 +21,12 @@ import time
 from typing import Any
 
 from chain.clarity import ContractPrincipal, StringAscii, UInt, principal
+from chain.protocol import PRICE_SCALE, TOKEN_UNIT
+from chain.protocol import STX as STX_ID
 from sim.clarity_vm import ClarityBridge, call_request
 
-USD = 100_000_000
-STX = 1_000_000
+USD = PRICE_SCALE  # one USD in price units
+STX = TOKEN_UNIT[STX_ID]  # one STX in micro-STX
 OK_RESPONSE = "07"  # the consensus serialization of `(ok …)` starts with type byte 0x07
 PROVIDERS = tuple(f"wallet_{i}" for i in range(1, 9))
 

@@ -41,6 +41,7 @@ from chain import transactions as txs  # noqa: E402
 from chain.clarity import Buffer, Some, StringAscii, UInt  # noqa: E402
 from chain.contracts import Contracts  # noqa: E402
 from chain.payloads import sends  # noqa: E402
+from chain.protocol import PRICE_SCALE, SATS, STX, TOKEN_UNIT  # noqa: E402
 from chain.quotes import Quote, sign_quote  # noqa: E402
 from chain.wallet import Wallet  # noqa: E402
 from sim.devnet import Devnet, DevnetServer  # noqa: E402
@@ -48,7 +49,7 @@ from store import open_store  # noqa: E402
 from tests.chain.exchange_server import ExchangeServer  # noqa: E402
 from tests.live.conftest import STRICT, live_toml  # noqa: E402
 
-USD, SATS, STX_UNIT = 100_000_000, 100_000_000, 1_000_000
+USD, STX_UNIT = PRICE_SCALE, TOKEN_UNIT[STX]  # one USD in price units, one STX in micro-STX
 SKIP_NOT_ACTIVE = 313
 FINAL_BTC = 50_000 * USD  # the exchanges' BTC-USD after the crash (trial)
 

@@ -21,11 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE
 from risk import fastpayout
 from risk import montecarlo as mc
 from risk.book import Demand, PoolTerms, admit
-from risk.paths import BLOCKS_PER_DAY, Grid, PriceModel
-from risk.pricing import PRICE_SCALE, PricingParams
+from risk.paths import Grid, PriceModel
+from risk.pricing import PricingParams
 
 
 def bench_spec(

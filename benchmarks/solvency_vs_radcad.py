@@ -28,10 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from radcad import Backend, Engine, Model, Simulation
 
 from benchmarks.solvency import bench_spec
+from chain.protocol import PRICE_SCALE, TOKEN_UNIT
 from risk import montecarlo as mc
-
-PRICE_SCALE = 100_000_000
-TOKEN_UNIT = (1_000_000, 100_000_000)
 
 
 def radcad_model(spec: mc.Spec, seed: int) -> tuple[Model, int]:

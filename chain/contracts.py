@@ -6,14 +6,35 @@ from dataclasses import dataclass
 
 from chain.clarity import ContractPrincipal, StandardPrincipal
 
-STX, SBTC = 0, 1
-TOKEN_UNIT = {STX: 1_000_000, SBTC: 100_000_000}
-TOKEN_NAMES = {STX: "STX", SBTC: "sBTC"}
-TIERS = (0, 1, 2)
-TRANCHES = tuple((token, tier) for token in (STX, SBTC) for tier in TIERS)
-BTC_USD, STX_USD = "BTC-USD", "STX-USD"
-PRICE_SCALE = 100_000_000  # price units per USD
-SATS = 100_000_000
+# The unit facts live in chain/protocol.py; re-exported here for the callers that name a token
+# next to the contracts that hold it.
+from chain.protocol import (
+    BTC_USD,
+    PRICE_SCALE,
+    SATS,
+    SBTC,
+    STX,
+    STX_USD,
+    TIERS,
+    TOKEN_NAMES,
+    TOKEN_UNIT,
+    TRANCHES,
+)
+
+__all__ = [
+    "BTC_USD",
+    "PRICE_SCALE",
+    "SATS",
+    "SBTC",
+    "STX",
+    "STX_USD",
+    "TIERS",
+    "TOKEN_NAMES",
+    "TOKEN_UNIT",
+    "TRANCHES",
+    "Contracts",
+    "token_price_asset",
+]
 
 
 @dataclass(frozen=True)

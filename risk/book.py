@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chain.contracts import SBTC, STX, TOKEN_UNIT
-from risk.paths import BLOCKS_PER_DAY, PriceModel
+from chain.protocol import BLOCKS_PER_DAY, BLOCKS_PER_YEAR, SBTC, STX, TOKEN_UNIT
+from risk.paths import PriceModel
 from risk.pricing import (
     PRICE_SCALE,
     SATS,
@@ -261,7 +261,7 @@ def draw_demand(v: dict, spot_usd: float, rng: np.random.Generator) -> Demand:
 
 def _budgets(spot_usd, strike, blocks, amount, vol, rng: np.random.Generator) -> np.ndarray:
     """What each buyer would pay at most: the fair put at the model vol times U(1, 2)."""
-    years = blocks / (BLOCKS_PER_DAY * 365)
+    years = blocks / BLOCKS_PER_YEAR
     pairs = zip(strike / PRICE_SCALE, years, strict=True)
     fair = np.array([bs_put(spot_usd, k, t, vol) for k, t in pairs]) * (amount / SATS)
     return fair * rng.uniform(1.0, 2.0, len(amount))

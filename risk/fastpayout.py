@@ -55,11 +55,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chain.contracts import TOKEN_UNIT
+from chain.protocol import PRICE_SCALE, TOKEN_UNIT
 from risk import montecarlo as mc
 from risk.book import N_TRANCHES, Book
 from risk.paths import Grid
-from risk.pricing import PRICE_SCALE
 
 STX_BUCKET_EPS = 1e-4  # relative width of an STX policy bucket in collateral per notional
 _KEY_BITS = 50  # prices and strikes are below 2^50 (paths.MAX_BTC_PRICE_UNITS = 9e14)

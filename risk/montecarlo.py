@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from chain.contracts import TOKEN_UNIT
+from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, TOKEN_UNIT
 from risk.book import N_TRANCHES, Book, PoolTerms
 from risk.paths import Grid, PriceModel, simulate
-from risk.pricing import PRICE_SCALE
 
 _U = np.array([TOKEN_UNIT[0], TOKEN_UNIT[1]], dtype=np.int64)
 LEVELS = (0.95, 0.99, 0.995)
@@ -191,7 +190,7 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
         claim_usd = payout_usd(sb.strike, bp, sb.amount)
     short = st.owed - st.paid
-    step_days = grid.step_blocks / 144
+    step_days = grid.step_blocks / BLOCKS_PER_DAY
     never = np.iinfo(np.int64).max
     first = np.full(n_paths, never, dtype=np.int64)
     for k in range(N_TRANCHES):  # first settlement with a shortfall, from cumulative sums

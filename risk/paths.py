@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk.pricing import BLOCKS_PER_YEAR, PRICE_SCALE
+from chain.protocol import BLOCKS_PER_DAY, BLOCKS_PER_YEAR, PRICE_SCALE
 
 MODELS = ("gbm", "jump", "garch")
-BLOCKS_PER_DAY = 144
 MAX_BTC_PRICE_UNITS = 9 * 10**14  # exact integer payout maths needs price * 1e4 < 2^63
 
 

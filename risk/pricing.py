@@ -13,9 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-BLOCKS_PER_YEAR = 144 * 365  # one Bitcoin burn block every ~10 minutes
-PRICE_SCALE = 100_000_000  # price units: USD x 1e8, as the oracle stores them
-SATS = 100_000_000  # sats per BTC; protected amounts are in sats
+from chain.protocol import BLOCKS_PER_YEAR, PRICE_SCALE, SATS
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -198,9 +196,6 @@ def collateral_tokens(
     return _ceil_div(covered * token_unit, token_price)
 
 
-BLOCKS_PER_CHARGE_YEAR = 52_560  # the capital charge's year on chain (144 x 365 burn blocks)
-
-
 def intrinsic_tokens_ceil(
     strike: int, spot: int, amount_sats: int, token_price: int, token_unit: int
 ) -> int:
@@ -213,7 +208,7 @@ def intrinsic_tokens_ceil(
 def capital_charge(collateral: int, capital_rate_bps: int, blocks: int) -> int:
     """The chain's lowest premium by the capital it locks: `ceil(collateral * capital-rate-bps *
     blocks / (10000 * 52560))` (u320)."""
-    return _ceil_div(collateral * capital_rate_bps * blocks, 10_000 * BLOCKS_PER_CHARGE_YEAR)
+    return _ceil_div(collateral * capital_rate_bps * blocks, 10_000 * BLOCKS_PER_YEAR)
 
 
 def premium_floor(

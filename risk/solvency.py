@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from chain.protocol import BLOCKS_PER_DAY
 from risk import calibrate as cal
 from risk import montecarlo as mc
 from risk import stress
@@ -110,7 +111,7 @@ def horizon_days(book: Book, days: int | None) -> int:
         check_range("--days", days, 1, MAX_DAYS)
         return days
     last = int(book.expiration.max()) - book.start_height if len(book) else 1
-    return min(MAX_DAYS, max(1, math.ceil(last / 144)))
+    return min(MAX_DAYS, max(1, math.ceil(last / BLOCKS_PER_DAY)))
 
 
 def run_solvency(
@@ -181,8 +182,10 @@ def run_calibrate(
     """Grid search (risk/calibrate.py); writes calibrate.csv and calibrate.json into `out`."""
     check_range("--paths", paths, 100, MAX_PATHS)
     grid = cal.parse_grid(grid_items)
-    longest = int(study.demand.blocks.max()) if len(study.demand.blocks) else 144
-    n_days = days if days is not None else min(MAX_DAYS, max(1, math.ceil(longest / 144)))
+    longest = int(study.demand.blocks.max()) if len(study.demand.blocks) else BLOCKS_PER_DAY
+    n_days = (
+        days if days is not None else min(MAX_DAYS, max(1, math.ceil(longest / BLOCKS_PER_DAY)))
+    )
     check_range("--days", n_days, 1, MAX_DAYS)
     spec = mc.Spec(study.book, study.pool, study.model,
                    Grid(n_days, start_height=study.book.start_height), chunk_size)  # fmt: skip

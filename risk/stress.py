@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from chain.protocol import BLOCKS_PER_DAY
 from risk import montecarlo as mc
 from risk.book import TIER_NAMES, Demand, admit
 from risk.pricing import PricingParams
@@ -90,7 +91,7 @@ def fan_rows(res: dict[str, Any], spec: mc.Spec) -> list[dict[str, Any]]:
     """Coverage quantiles per day (the fan chart), from a main run's per-path coverage."""
     cov = res["coverage"]
     rows = []
-    step_days = spec.grid.step_blocks / 144
+    step_days = spec.grid.step_blocks / BLOCKS_PER_DAY
     for t in range(cov.shape[1]):
         col = cov[:, t].astype(np.float64)
         q = _q(col)

@@ -23,14 +23,13 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import StrMethodFormatter
 
-from chain.contracts import SBTC, STX, TOKEN_UNIT
+from chain.protocol import PRICE_SCALE, SBTC, STX, TOKEN_UNIT
 from risk.book import TIER_NAMES, TOKEN_NAMES
 from risk.montecarlo import wilson
 from scenarios.config import KNOBS, ConfigError
 from sim.models.parameters import DEFAULTS
 
 DPI = 110
-PRICE_E8 = 100_000_000  # on-chain prices are USD x 1e8 (PROTOCOL.md price units)
 LONG_AXIS_HOURS = 72  # beyond this a time axis is in days
 DECADES = 100  # a max/min ratio at least this wide gets a log axis
 WITHDRAW = "liquidity-pool.withdraw"
@@ -199,7 +198,7 @@ def _tranche_flows(folder: Path, metrics: dict[str, np.ndarray]) -> dict:
             if r.get("paid") not in (None, "", "0"):
                 j = at(float(r["settled"]))
                 xh.append(metrics["time_s"][j] / 3600)
-                xu.append(int(r["paid"]) / TOKEN_UNIT[token] * int(r["token_price"]) / PRICE_E8)
+                xu.append(int(r["paid"]) / TOKEN_UNIT[token] * int(r["token_price"]) / PRICE_SCALE)
     out = {}
     for key, (ph, pu, xh, xu) in sorted(flows.items()):
         po, xo = np.argsort(ph, kind="stable"), np.argsort(xh, kind="stable")

@@ -20,13 +20,12 @@ from actors.ports import EventLog
 from chain import errors
 from chain import transactions as txs
 from chain.clarity import Buffer, UInt
-from chain.contracts import SBTC, STX, TIERS, Contracts
+from chain.contracts import Contracts
 from chain.payloads import sends
 from chain.port import Chain
+from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, SATS, SBTC, STX, TIERS
 from chain.wallet import Wallet
 
-PRICE_SCALE = 100_000_000
-BLOCKS_PER_DAY = 144
 TIER_WEIGHTS = (0.3, 0.4, 0.3)
 
 
@@ -156,7 +155,7 @@ class Buyers:
         spot = self.true_btc(self.env.now)
         request = QuoteRequest(
             buyer=wallet.address,
-            amount=round(amount_btc * 100_000_000),
+            amount=round(amount_btc * SATS),
             strike=int(spot * strike_frac) * PRICE_SCALE,
             expiration=self.burn_height() + round(days * BLOCKS_PER_DAY),
             token=token,
@@ -185,7 +184,7 @@ class Buyers:
         expiration = self.burn_height() + round(burst["days"] * BLOCKS_PER_DAY)
         spot = self.true_btc(self.env.now)
         strike = int(spot * burst["strike"]) * PRICE_SCALE
-        amount = round(burst["amount_btc"] * 100_000_000)
+        amount = round(burst["amount_btc"] * SATS)
         window = burst["minutes"] * 60
         step = 5.0  # one batch of requests per Stacks block interval
         steps = max(1, int(window // step))

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chain.protocol import PRICE_SCALE
 from sim.prices import PricePath
-
-PRICE_SCALE = 100_000_000
 
 
 @dataclass(frozen=True)

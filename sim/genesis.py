@@ -15,11 +15,11 @@ import simpy
 
 from chain.clarity import Buffer, ContractPrincipal
 from chain.keys import PrivateKey
+from chain.protocol import SBTC, STX, TOKEN_UNIT
 from sim.chain import ChainConfig, SimChain
 from sim.models import PythonContracts
 
-STX_UNIT = 1_000_000
-SBTC_UNIT = 100_000_000
+STX_UNIT, SBTC_UNIT = TOKEN_UNIT[STX], TOKEN_UNIT[SBTC]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from chain.clarity import (
     Tuple,
     UInt,
 )
+from chain.protocol import BLOCKS_PER_DAY
 from sim.models.base import (
     Contract,
     ContractErr,
@@ -47,7 +48,7 @@ ERR_TOO_EARLY = 109
 ERR_BAD_HINT = 110
 
 # fixed at deployment (constants of the contract)
-EXPIRY_INTERVAL = 144
+EXPIRY_INTERVAL = BLOCKS_PER_DAY  # oracle.clar's EXPIRY-INTERVAL: expiries lie on a daily grid
 FIXING_WINDOW = 6
 
 

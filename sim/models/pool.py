@@ -8,6 +8,7 @@ allowances (`with_allowance`), exactly as the contract's `as-contract?` / `restr
 from __future__ import annotations
 
 from chain.clarity import TRUE, ContractPrincipal, Principal, Tuple, UInt
+from chain.protocol import SBTC, STX
 from sim.models.base import (
     STX_ASSET,
     Contract,
@@ -24,9 +25,6 @@ from sim.models.base import (
     sub,
     with_allowance,
 )
-
-STX, SBTC = 0, 1
-TIERS = (0, 1, 2)
 
 ERR_NOT_ADMIN = 400
 ERR_NOT_AUTHORISED = 401

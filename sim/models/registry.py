@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chain import keys
 from chain.clarity import NONE, TRUE, Bool, Buffer, Principal, Some, Tuple, UInt
+from chain.protocol import BLOCKS_PER_YEAR, BTC_USD, PRICE_SCALE, STX, STX_USD, TOKEN_UNIT
 from chain.quotes import quote_digest
 from sim.models.base import (
     Contract,
@@ -28,7 +29,6 @@ from sim.models.base import (
     read_only,
     sub,
 )
-from sim.models.pool import STX
 
 ERR_NOT_ADMIN = 300
 ERR_PAUSED = 301
@@ -52,10 +52,6 @@ DEFER_BTC_PRICE = 315
 DEFER_STX_PRICE = 316
 
 ACTIVE, SETTLED, EXPIRED = 0, 1, 2
-PRICE_SCALE = 100_000_000
-TOKEN_UNIT = {0: 1_000_000, 1: 100_000_000}
-BTC_USD, STX_USD = "BTC-USD", "STX-USD"
-BLOCKS_PER_YEAR = 52560  # the capital charge's year, 144 x 365 burn blocks
 
 p_quote = p_tuple(
     amount=p_uint,

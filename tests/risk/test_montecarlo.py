@@ -17,15 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.protocol import PRICE_SCALE, TOKEN_UNIT
 from risk import montecarlo as mc
 from risk.book import PoolTerms, make_book, provider_deposits, read_csv
 from risk.paths import Grid, PriceModel, simulate
-from risk.pricing import PRICE_SCALE, bs_put
+from risk.pricing import bs_put
 from scenarios import config
 from scenarios.runner import run
 from tests.conftest import examples
-
-TOKEN_UNIT = (1_000_000, 100_000_000)
 
 
 @pytest.fixture(scope="module")

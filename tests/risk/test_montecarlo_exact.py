@@ -7,10 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.protocol import PRICE_SCALE
 from risk.montecarlo import payout_usd, usd_to_tokens
 from tests.conftest import examples
-
-PRICE_SCALE = 100_000_000
 
 
 @settings(deadline=None, max_examples=examples(300))

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from chain import protocol
+from chain.protocol import TOKEN_UNIT
 from risk.pricing import (
     BLOCKS_PER_YEAR,
     PRICE_SCALE,
@@ -40,7 +42,7 @@ from tests.conftest import examples
 
 FAST = settings(deadline=None, max_examples=examples(150))
 USTX = 1_000_000  # smallest units per STX
-SBTC = 100_000_000  # smallest units per sBTC
+SBTC = TOKEN_UNIT[protocol.SBTC]  # smallest units per sBTC
 USD = PRICE_SCALE  # one USD in price units
 
 prices = st.floats(min_value=1.0, max_value=1e6, allow_nan=False, allow_infinity=False)

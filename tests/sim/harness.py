@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import itertools
 
+from chain import protocol
 from chain import transactions as txs
 from chain.clarity import Buffer, ClarityValue, Err, List, StringAscii, UInt
 from chain.port import TxReceipt
+from chain.protocol import PRICE_SCALE, SATS, TOKEN_UNIT
 from chain.quotes import Quote, sign_quote
 from chain.wallet import Wallet
 from sim.genesis import deploy
 from sim.invariants import InvariantChecker
 
-BTC = 100_000_000  # sats
-USD = 100_000_000  # price units per dollar
-STX = 1_000_000  # micro-STX
+BTC = SATS  # one BTC in sats
+USD = PRICE_SCALE  # one dollar in price units
+STX = TOKEN_UNIT[protocol.STX]  # one STX in micro-STX
 
 
 class Harness:

@@ -1,0 +1,79 @@
+"""The Python unit facts (`chain/protocol.py`) against the numbers the Clarity contracts hard-code.
+
+The contracts are the chain's truth; the simulator's models, the actors and `risk/` compute with
+`chain.protocol`. Reading the constants out of the `.clar` source means a change on either side
+fails here instead of silently making the simulator disagree with the chain.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from chain import protocol
+
+CLARITY = Path(__file__).resolve().parents[2] / "contracts" / "contracts"
+
+
+def clar(name: str) -> str:
+    return (CLARITY / name).read_text()
+
+
+def constant(source: str, name: str) -> int:
+    """The uint value of `(define-constant NAME uN)` in a contract's source."""
+    found = re.findall(rf"\(define-constant {re.escape(name)} u(\d+)\)", source)
+    assert len(found) == 1, f"{name}: expected one uint definition, found {found}"
+    return int(found[0])
+
+
+@pytest.mark.parametrize(
+    ("contract", "name", "python"),
+    [
+        ("policy-registry.clar", "PRICE-SCALE", protocol.PRICE_SCALE),
+        ("policy-registry.clar", "STX-UNIT", protocol.TOKEN_UNIT[protocol.STX]),
+        ("policy-registry.clar", "SBTC-UNIT", protocol.TOKEN_UNIT[protocol.SBTC]),
+        ("policy-registry.clar", "BLOCKS-PER-YEAR", protocol.BLOCKS_PER_YEAR),
+        # PROTOCOL.md: expirations lie on a grid of 144 burn blocks, one a day.
+        ("oracle.clar", "EXPIRY-INTERVAL", protocol.BLOCKS_PER_DAY),
+    ],
+)
+def test_clarity_constant_matches(contract: str, name: str, python: int) -> None:
+    assert constant(clar(contract), name) == python
+
+
+def test_sbtc_test_token_decimals_match_its_unit() -> None:
+    decimals = re.search(
+        r"\(define-read-only \(get-decimals\)\s*\(ok u(\d+)\)\)", clar("sbtc-token.clar")
+    )
+    assert decimals is not None
+    assert 10 ** int(decimals[1]) == protocol.TOKEN_UNIT[protocol.SBTC] == protocol.SATS
+
+
+def test_token_and_tier_ids_match_the_pool_tranche_check() -> None:
+    """The pool accepts `token <= u1` and `tier <= u2`, and `u0` is STX (`stx-transfer?`)."""
+    pool = clar("liquidity-pool.clar")
+    bounds = re.search(r"\(and \(<= token u(\d+)\) \(<= tier u(\d+)\)\) ERR-BAD-TRANCHE", pool)
+    assert bounds is not None
+    assert int(bounds[1]) == max(protocol.TOKEN_UNIT) == protocol.SBTC
+    assert int(bounds[2]) == max(protocol.TIERS)
+    assert tuple(range(len(protocol.TIERS))) == protocol.TIERS
+    assert "token u0 is STX" in pool and protocol.STX == 0
+    assert set(protocol.TOKEN_UNIT) == set(protocol.TOKEN_NAMES) == {protocol.STX, protocol.SBTC}
+    assert len(protocol.TRANCHES) == len(protocol.TOKEN_UNIT) * len(protocol.TIERS)
+
+
+def test_bps_is_the_contracts_basis_point_denominator() -> None:
+    """Every ratio check divides by u10000 (e.g. the pool's utilisation cap)."""
+    cap = r"\(<= \(\* \(\+ locked collateral\) u(\d+)\) \(\* assets \(max-utilisation tier\)\)\)"
+    found = re.search(cap, clar("liquidity-pool.clar"))
+    assert found is not None
+    assert int(found[1]) == protocol.BPS
+
+
+def test_protocol_imports_nothing_from_the_project() -> None:
+    """Any layer (`risk/` included) may import the facts, so they must depend on nothing."""
+    source = Path(protocol.__file__).read_text()
+    imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", source, flags=re.MULTILINE)
+    assert imports == ["__future__"]
