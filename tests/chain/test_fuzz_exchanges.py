@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from chain.contracts import PRICE_SCALE
 from chain.exchanges import MAX_PRICE_USD, SOURCES, BadQuote
+from sim.feed import PRICE_AT  # where each recorded body holds its price
 from tests.conftest import examples
 
 FUZZ = settings(
@@ -201,25 +202,12 @@ def recorded(name: str) -> Any:
     return json.loads((RECORDED / f"{name}.json").read_bytes(), parse_float=Decimal)
 
 
-# where each recorded body holds its price (tests/chain/exchange_server.py keeps the same table)
-PATHS = {
-    "coinbase": ("price",),
-    "kraken": ("result", "XXBTZUSD", "c", 0),
-    "bitstamp": ("last",),
-    "binance": ("price",),
-    "gemini": ("last",),
-    "bitfinex": (6,),
-    "okx": ("data", 0, "last"),
-    "coingecko": ("bitcoin", "usd"),
-}
-
-
 @st.composite
 def confused(draw, name: str) -> Any:
     """The recorded body with a node on the way to the price swapped for a price-like value
     of another shape: a container read as a string, a string wrapped in a list, and so on."""
     doc = recorded(name)
-    path = PATHS[name]
+    path = PRICE_AT[name]
     depth = draw(st.sampled_from(range(len(path))))
     text = draw(price_texts)
     value = draw(
@@ -297,9 +285,9 @@ def with_price(name: str, text: str, bare: bool) -> bytes:
     """The recorded body with only its price field changed: a JSON string or a bare literal."""
     doc = recorded(name)
     node = doc
-    for key in PATHS[name][:-1]:
+    for key in PRICE_AT[name][:-1]:
         node = node[key]
-    node[PATHS[name][-1]] = Raw(text) if bare else text
+    node[PRICE_AT[name][-1]] = Raw(text) if bare else text
     return dumps(doc).encode()
 
 
