@@ -91,6 +91,20 @@ def _post(config, path: str, body: dict) -> dict:
     return answer
 
 
+def _quote(config, body: dict, timeout: float) -> dict:
+    """A quote. `no-price` is a passing refusal when the token's on-chain price is older than
+    the registry's `price-max-age` (protocol v2 refuses such a purchase, u317): the Registry has
+    asked the oracle for a fresh push, so ask again until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, answer = _api_call(config, "POST", "/v1/quotes", body)
+        if code == 200:
+            return answer
+        if "no-price" not in str(answer.get("detail", "")) or time.monotonic() > deadline:
+            raise ApiDown(f"/v1/quotes answered {code}: {answer.get('detail', answer)}")
+        time.sleep(0.5)
+
+
 def _wait_ready(config, timeout: float) -> dict:
     """The engine's status once both prices are on chain (the first oracle pushes)."""
     deadline = time.monotonic() + timeout
@@ -179,7 +193,7 @@ def demo(args) -> int:
             height = _api_call(config, "GET", "/v1/status")[1]["burn_height"]
             body = {"buyer": buyer.address, "amount_sats": PROTECT_SATS, "strike": strike,
                     "expiration": height + args.blocks, "token": "stx"}  # fmt: skip
-            answer = _post(config, "/v1/quotes", body)
+            answer = _quote(config, body, args.wait)
             q = answer["quote"]
             what = (f"{buyer.name} buys quote {q['quote_id']}: 0.05 BTC at strike "
                     f"{strike // 10**8} USD, premium {q['premium']} uSTX, expires at burn block "
