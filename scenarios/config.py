@@ -12,52 +12,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from scenarios.knob import ConfigError, Knob
+from sim import adversaries
+
+__all__ = ["KNOBS", "ConfigError", "Knob", "Scenario", "available", "load"]
+
 SCENARIO_DIR = Path(__file__).parent
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A user's mistake in a scenario or an override: the message is one line for them."""
-
-
-@dataclass(frozen=True)
-class Knob:
-    default: Any
-    lo: float | None = None
-    hi: float | None = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-
-    @property
-    def kind(self) -> type:
-        return type(self.default)
-
-    def allowed(self) -> str:
-        if self.choices:
-            return "one of " + ", ".join(self.choices)
-        kind = "an integer" if self.kind is int else "a number"
-        return f"{kind} from {self.lo:g} to {self.hi:g}"
-
-    def parse(self, key: str, raw: Any) -> Any:
-        kind = self.kind
-        try:
-            if kind is str:
-                value = str(raw)
-            elif kind is int:
-                if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                    raise ValueError
-                value = int(raw) if not isinstance(raw, str) else int(raw.replace("_", ""))
-            else:
-                if isinstance(raw, bool):
-                    raise ValueError
-                value = float(raw)
-        except (TypeError, ValueError, OverflowError):  # float() of a 400-digit TOML integer
-            raise ConfigError(f"{key}: {raw!r} is not valid; allowed: {self.allowed()}") from None
-        if self.choices and value not in self.choices:
-            raise ConfigError(f"{key}: {raw!r} is not valid; allowed: {self.allowed()}")
-        if not self.choices and not (self.lo <= value <= self.hi):  # type: ignore[operator]
-            raise ConfigError(f"{key}: {raw!r} is out of range; allowed: {self.allowed()}")
-        return value
 
 
 KNOBS: dict[str, Knob] = {
@@ -129,6 +90,7 @@ KNOBS: dict[str, Knob] = {
     "burst.days": Knob(1.2, 1.1, 90, help="burn-block days from the burst to expiry"),
     "burst.stx_share": Knob(0.5, 0, 1),
 }
+KNOBS.update(adversaries.knobs())
 
 
 @dataclass(frozen=True)

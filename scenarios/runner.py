@@ -31,6 +31,7 @@ from chain.wallet import Wallet
 from risk.pricing import PricingParams
 from scenarios import outputs
 from scenarios.config import Scenario
+from sim import adversaries
 from sim.agents import Buyers, Providers
 from sim.chain import Block, ChainConfig
 from sim.exchanges import ExchangeSpec, SimExchange, SimFeed
@@ -147,12 +148,13 @@ def run(
 
     n_providers = v["providers.count"]
     n_buyers = max(v["buyers.count"], -(-v["policies"] // BURST_PER_ACCOUNT))
+    n_adversaries = adversaries.accounts_needed(v)
     stx_each = int(max(v["providers.stx_each"] * 1.01, 100_000) * STX_UNIT)
     sbtc_each = int(max(v["providers.sbtc_each"] * 1.01, 10) * SBTC_UNIT)
     # blocks reach the runner by subscription: it needs no event history
     chain_config = scenario.build(ChainConfig, "chain", keep_events=10_000)
     world = deploy(
-        n_providers + n_buyers,
+        n_providers + n_buyers + n_adversaries,
         stx_each=stx_each,
         sbtc_each=sbtc_each,
         config=chain_config,
@@ -254,7 +256,7 @@ def run(
         chain,
         contracts,
         registry,
-        wallets[n_providers:],
+        wallets[n_providers : n_providers + n_buyers],
         log,
         np.random.default_rng(s_buyers),
         path.btc_at,
@@ -270,6 +272,28 @@ def run(
 
     env.process(ticks())
     providers.start()
+    ledger = adversaries.Ledger()
+    if n_adversaries:
+        # a fifth child of the seed tree: the first four, and so every run without an
+        # adversary, draw exactly what they drew before adversaries existed
+        adversaries.start_all(
+            v,
+            adversaries.Stage(
+                env=env,
+                chain=chain,
+                contracts=contracts,
+                wallets=wallets[n_providers + n_buyers :],
+                log=log,
+                rng=np.random.default_rng(seeds.spawn(1)[0]),
+                ledger=ledger,
+                registry=registry,
+                oracle=oracle,
+                btc_at=path.btc_at,
+                stx_at=path.stx_at,
+                burn_height=lambda: chain.tip().burn_height,
+                extra={"accounts": accounts},
+            ),
+        )
     active_until = v["days"] * 86400.0
     buyers.start_arrivals(until=active_until)
     if v["policies"]:
@@ -305,6 +329,11 @@ def run(
         metrics.append(_metrics_row(tip, env.now, path, observer.state, book))
     digest = log.close()
     report = _report(scenario, seed, executor, book, metrics, checker, digest, env.now, chain)
+    report["attacker_profit_usd"] = round(ledger.total, 2)
+    if ledger.by_kind:
+        report["attacker_profit_usd_by_kind"] = {
+            k: round(x, 2) for k, x in sorted(ledger.by_kind.items())
+        }
     if faults.any:
         report["faults_injected"] = dict(seen.injected)
     if error is not None:
