@@ -14,6 +14,8 @@ python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed 
 python run.py sweep NAME|--grid scenario=a,b --grid key=v1,v2,... [--runs R] [--seed BASE]
                    [--timeseries] [--backend local|ray] [--address ADDR] [--ray-token-file F]
                    [--workers W] [--set ...] --out DIR [--force]
+python run.py stress [--scenarios a,b,...] [--seeds N] [--limits FILE] [--days D] [--policies P]
+                    [--set ...] [--backend local|ray] [--address ADDR] --out DIR [--force]
 python run.py report DIR                      one self-contained report.html for any folder
 python run.py plot DIR [--metric NAME]        figures of a run, sweep, solvency, calibrate folder
 
@@ -94,7 +96,14 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 # what marks a folder this program wrote, so --force never deletes anything else
-_OUTPUT_MARKERS = ("config.json", "report.json", "summary.json", "calibrate.json", "sweep.json")
+_OUTPUT_MARKERS = (
+    "config.json",
+    "report.json",
+    "summary.json",
+    "calibrate.json",
+    "sweep.json",
+    "stress.json",
+)
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -282,6 +291,46 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if failed:
         print(f"error: {failed} of {len(table)} runs failed (their rows say why)", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_stress(args: argparse.Namespace) -> int:
+    from scenarios.config import available
+    from scenarios.parallel import check, use_token
+    from scenarios.stress import DEFAULT_LIMITS, plan, read_limits, stress
+
+    names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else list(available())
+    limits = Path(args.limits) if args.limits else DEFAULT_LIMITS
+    read_limits(limits)  # a malformed file stops here, before any run
+    plan(names, args.seeds, args.seed, args.set or [], args.days, args.policies)
+    check(args.backend, args.workers, args.address)
+    use_token(args.ray_token_file, args.address)
+    out = Path(args.out)
+    bar = _Bar("stress", live=sys.stderr.isatty() or args.progress)
+    try:
+        with _publishing(out, args.force) as stage:
+            doc = stress(names, args.seeds, args.seed, limits, stage, sets=args.set or [],
+                         days=args.days, policies=args.policies, backend=args.backend,
+                         workers=args.workers, address=args.address, progress=bar)  # fmt: skip
+    finally:
+        bar.close()
+    fields = list(doc["limits"])
+    width = max(map(len, names))
+    print(f"{'scenario':<{width}}  " + "  ".join(fields))
+    for name in names:
+        cells = doc["worst"].get(name, {})
+        print(f"{name:<{width}}  " + "  ".join(f"{cells.get(f, 'n/a')!s:>{len(f)}}"
+                                                for f in fields))  # fmt: skip
+    print(f"runs        {doc['rows']} ({len(names)} scenarios x {args.seeds} seeds)")
+    print(f"table       {out / 'stress.csv'}")
+    _html(args, out)
+    for b in doc["breaches"]:
+        print(f"limit failed: scenario {b['scenario']}, seed {b['seed']}: {b['field']} = "
+              f"{b['value']} ({b['bound']})", file=sys.stderr)  # fmt: skip
+    if doc["breaches"]:
+        print(f"FAIL: {len(doc['breaches'])} limits broken ({limits})", file=sys.stderr)
+        return 1
+    print(f"PASS: every run within {limits}")
     return 0
 
 
@@ -573,6 +622,22 @@ def parser() -> argparse.ArgumentParser:
     _out_args(sw, "sweep folder")
     _backend_args(sw, "parallel runs")
     sw.set_defaults(func=_cmd_sweep)
+    stress = sub.add_parser("stress", help="scenarios x seeds checked against risk limits",
+                            lazy_epilog=_epilog("scenarios", "backends"))  # fmt: skip
+    stress.add_argument("--scenarios", metavar="A,B,...", help="scenarios (default: all)")
+    stress.add_argument("--seeds", type=INT, default=1, help="seeds per scenario")
+    stress.add_argument("--seed", type=SEED, default=1, help="first seed; runs use seed..")
+    stress.add_argument("--limits", metavar="FILE",
+                        help="limits TOML (default: scenarios/limits/default.toml)")  # fmt: skip
+    stress.add_argument(
+        "--days", type=float, help="reduced size: compress each scenario to at most D active days"
+    )
+    stress.add_argument("--policies", type=INT, help="reduced size: at most P burst policies")
+    stress.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="fix a knob for every scenario")  # fmt: skip
+    _out_args(stress, "stress folder")
+    _backend_args(stress, "parallel runs")
+    stress.set_defaults(func=_cmd_stress)
     pl = sub.add_parser("plot", help="draw the standard figures of a run/sweep/solvency folder")
     pl.add_argument("folder")
     pl.add_argument("--metric", help="sweep: ruin (default) or a sweep.csv column")

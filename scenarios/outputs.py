@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from chain.clarity import ClarityValue, to_json
+from chain.protocol import TRANCHES
+from scenarios.tranches import coverage_column
 
 
 def _default(value: Any) -> Any:
@@ -74,17 +76,18 @@ METRIC_COLUMNS = (
     "btc_onchain_usd",
     "stx_true_usd",
     "stx_onchain_usd",
-    "assets_stx",
-    "assets_sbtc",
-    "locked_stx",
-    "locked_sbtc",
-    "required_stx",
-    "required_sbtc",
-    "coverage",
-    "utilisation",
+    "assets_ustx",
+    "assets_sats",
+    "locked_ustx",
+    "locked_sats",
+    "required_ustx",
+    "required_sats",
+    "coverage_ratio",
+    "utilisation_ratio",
     "policies_active",
     "payouts_usd",
     "shortfall_usd",
+    *(coverage_column(token, tier) for token, tier in TRANCHES),
 )
 
 

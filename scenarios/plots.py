@@ -115,7 +115,7 @@ class RunData:
     def hours_below_one(self) -> float:
         """How long the worst tranche's coverage stayed below 1: each metrics row's ratio
         holds until the next row."""
-        cov = self.metrics["coverage"]
+        cov = self.metrics["coverage_ratio"]
         below = np.isfinite(cov) & (cov < 1)
         return float(np.diff(self.hours, append=self.hours[-1])[below].sum())
 
@@ -297,7 +297,11 @@ def plot_run(folder: Path) -> list[Path]:
     # coverage on a log axis with the ratio-1 line and the stretch below it
     fig, ax = new_figure()
     floor = 1e-3  # a log axis has no 0: a ratio of 0 (nothing backing) is drawn here
-    cov = np.where(m["coverage"] > 0, m["coverage"], np.where(m["coverage"] == 0, floor, np.nan))
+    cov = np.where(
+        m["coverage_ratio"] > 0,
+        m["coverage_ratio"],
+        np.where(m["coverage_ratio"] == 0, floor, np.nan),
+    )
     _shade(ax, run, div)
     short = "below 1: backing short of worst case"
     ax.axhspan(floor, 1.0, color="tab:red", alpha=0.06, label=short)
@@ -309,7 +313,7 @@ def plot_run(folder: Path) -> list[Path]:
         lo, hi = finite.min(), finite.max()
         ax.set_ylim(min(lo, 1.0) / 1.5, max(hi, 1.0) * 1.5)
         i = int(np.nanargmin(cov))
-        low = float(np.nanmin(m["coverage"]))
+        low = float(np.nanmin(m["coverage_ratio"]))
         ax.plot([x[i]], [lo], marker="v", color="k", ls="none", label=f"minimum {low:.3g}")
         below = run.hours_below_one
         title = (f"coverage ratio: minimum {low:.3g} at {x[i]:.1f} {xlabel[6:-1]}, "
@@ -322,7 +326,7 @@ def plot_run(folder: Path) -> list[Path]:
     # utilisation of the busiest tranche against the tier caps; locked collateral per tranche
     fig, (ax, ax2) = new_figure(2, 1, size=(9, 6.5), sharex=True)
     _shade(ax, run, div)
-    ax.plot(x, m["utilisation"], lw=1, color="k", label="busiest tranche")
+    ax.plot(x, m["utilisation_ratio"], lw=1, color="k", label="busiest tranche")
     for tier, name in enumerate(TIER_NAMES):
         cap = DEFAULTS[f"max-utilisation-{tier}"] / 10_000
         ax.axhline(cap, ls="--", lw=0.9, color=f"C{tier}", label=f"{name} cap {cap:.0%}")
@@ -388,11 +392,11 @@ def plot_run(folder: Path) -> list[Path]:
     # pool assets by token (USD) and P&L per tranche
     fig, (ax, ax2) = new_figure(2, 1, size=(9, 6.5), sharex=True)
     _shade(ax, run, div)
-    stx = m["assets_stx"] / TOKEN_UNIT[STX] * m["stx_onchain_usd"]
-    btc = m["assets_sbtc"] / TOKEN_UNIT[SBTC] * m["btc_onchain_usd"]
+    stx = m["assets_ustx"] / TOKEN_UNIT[STX] * m["stx_onchain_usd"]
+    btc = m["assets_sats"] / TOKEN_UNIT[SBTC] * m["btc_onchain_usd"]
     ax.stackplot(x, stx, btc, labels=("STX tranches", "sBTC tranches"), alpha=0.6)
-    ax.plot(x, (m["locked_stx"] / TOKEN_UNIT[STX] * m["stx_onchain_usd"]
-                + m["locked_sbtc"] / TOKEN_UNIT[SBTC] * m["btc_onchain_usd"]),
+    ax.plot(x, (m["locked_ustx"] / TOKEN_UNIT[STX] * m["stx_onchain_usd"]
+                + m["locked_sats"] / TOKEN_UNIT[SBTC] * m["btc_onchain_usd"]),
             color="k", lw=1, label="locked (both tokens)")  # fmt: skip
     ax.set_ylabel("pool assets (USD at\non-chain prices)")
     for (token, tier), f in run.tranches.items():

@@ -29,7 +29,7 @@ from chain.clarity import Err, UInt
 from chain.contracts import BTC_USD, PRICE_SCALE, SATS, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.wallet import Wallet
 from risk.pricing import PricingParams
-from scenarios import outputs
+from scenarios import outputs, tranches
 from scenarios.config import Scenario
 from sim import adversaries
 from sim.agents import Buyers, Providers
@@ -90,6 +90,10 @@ class _Book:
     onchain: dict[str, int] = field(default_factory=dict)
     policies: dict[int, dict[str, int]] = field(default_factory=dict)  # policies.csv rows
     settle_seq: int = 0
+    accounts: dict[tuple[int, int], tranches.TrancheAccount] = field(
+        default_factory=tranches.accounts
+    )
+    log: outputs.JsonlLog | None = None  # where the pool's money events are copied
 
     @property
     def active(self) -> int:
@@ -200,7 +204,7 @@ def run(
     for ref in actors:
         ref.tell(connect)
 
-    book = _Book()
+    book = _Book(log=log)
     checker = InvariantChecker(chain, contracts.pool)
     metrics: list[dict[str, Any]] = []
     last_burn = [chain.tip().burn_height]
@@ -363,11 +367,17 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
                 "purchased": e["_burn"], "purchased_block": e["_block"],
             }  # fmt: skip
             price = path.stx_at(t) if e["token"] == STX else path.btc_at(t)
-            book.premiums_usd += e["premium"] / TOKEN_UNIT[e["token"]] * price
+            premium_usd = e["premium"] / TOKEN_UNIT[e["token"]] * price
+            book.premiums_usd += premium_usd
             key = (e["token"], e["tier"])
+            book.accounts[key].premiums_usd += premium_usd
             book.open_in[key] = book.open_in.get(key, 0) + 1
-        elif name in ("locked", "released") and "locked" in e:
+        elif e["_contract"].endswith(".liquidity-pool") and name in tranches.LOGGED:
             book.locked[(e["token"], e["tier"])] = e["locked"]
+            book.accounts[(e["token"], e["tier"])].follow(e, t)
+            if book.log is not None:  # events.jsonl keeps the money, so P&L can be redone
+                fields = {k.replace("-", "_"): v for k, v in e.items() if k[0] != "_"}
+                book.log.record("pool-event", **fields, block=e["_block"], txid=e["_txid"])
         elif name in ("policy-settled", "policy-expired"):
             amount, strike, expiration, token = book.terms[e["id"]]
             key = (token, book.policies[e["id"]]["tier"])
@@ -400,8 +410,13 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
             def usd(tokens: int, unit: int = unit, price: int = token_price) -> float:
                 return tokens * price / unit / PRICE_SCALE
 
+            unpaid = min(e["claim"], collateral) - e["paid"]
             book.payouts_usd += usd(e["paid"])
-            book.unpaid_usd += usd(min(e["claim"], collateral) - e["paid"])
+            book.unpaid_usd += usd(unpaid)
+            account = book.accounts[key]
+            account.payouts_usd += usd(e["paid"])
+            account.unpaid += unpaid
+            account.unpaid_usd += usd(unpaid)
             book.capped_usd += usd(e["claim"] - e["payout"])
             book.mispriced_usd += abs(owed - fair) / PRICE_SCALE
         elif name == "price-updated":
@@ -423,20 +438,31 @@ def _metrics_row(
         "shortfall_usd": book.unpaid_usd,
     }
     if state is not None:
-        for token, name in ((0, "stx"), (1, "sbtc")):
+        for token, unit in tranches.UNIT.items():
             views = [tv for tv in state.tranches if tv.token == token]
-            row[f"assets_{name}"] = sum(tv.assets for tv in views)
-            row[f"locked_{name}"] = sum(tv.locked for tv in views)
-            row[f"required_{name}"] = sum(tv.required for tv in views)
+            row[f"assets_{unit}"] = sum(tv.assets for tv in views)
+            row[f"locked_{unit}"] = sum(tv.locked for tv in views)
+            row[f"required_{unit}"] = sum(tv.required for tv in views)
         backed = [tv.coverage for tv in state.tranches if tv.required]
-        row["coverage"] = min(backed) if backed else None
-        row["utilisation"] = max(tv.utilisation for tv in state.tranches)
+        row["coverage_ratio"] = min(backed) if backed else None
+        row["utilisation_ratio"] = max(tv.utilisation for tv in state.tranches)
+        for tv in state.tranches:
+            cover = tv.coverage if tv.required else None
+            row[tranches.coverage_column(tv.token, tv.tier)] = cover
     return row
 
 
 def _report(scenario, seed, executor, book: _Book, metrics, checker, digest, now, chain) -> dict:
-    coverages = [m["coverage"] for m in metrics if m.get("coverage") is not None]
-    utilisations = [m["utilisation"] for m in metrics if m.get("utilisation") is not None]
+    utilisations = [m["utilisation_ratio"] for m in metrics if "utilisation_ratio" in m]
+    hours = [m["time_s"] / 3600 for m in metrics]
+
+    def coverage(column: str) -> dict[str, Any]:
+        return tranches.coverage_stats(hours, [m.get(column) for m in metrics])
+
+    accounts = {
+        tranches.tranche_name(*key): account.report(now, coverage(tranches.coverage_column(*key)))
+        for key, account in sorted(book.accounts.items())
+    }
     span = (
         book.last_settle_block - book.first_settle_block + 1
         if book.first_settle_block is not None
@@ -456,8 +482,10 @@ def _report(scenario, seed, executor, book: _Book, metrics, checker, digest, now
         "unpaid_claims_usd": round(book.unpaid_usd, 2),
         "capped_claims_usd": round(book.capped_usd, 2),
         "stuck_collateral": book.stuck_collateral(),
-        "min_coverage_ratio": round(min(coverages), 6) if coverages else None,
-        "max_utilisation": round(max(utilisations), 6) if utilisations else 0.0,
+        **coverage("coverage_ratio"),  # the worst tranche at each sample
+        "max_utilisation_ratio": round(max(utilisations), 6) if utilisations else 0.0,
+        "tranches": accounts,
+        "pool": tranches.pool_totals(accounts),
         "settlement_delay_blocks": {
             "p50": outputs.percentile(book.delays, 50),
             "p95": outputs.percentile(book.delays, 95),

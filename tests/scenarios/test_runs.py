@@ -30,7 +30,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert report["events_sha256"] == hashlib.sha256((a / "events.jsonl").read_bytes()).hexdigest()
     for key in ("scenario", "seed", "policies_purchased", "policies_settled", "policies_expired",
                 "premiums_usd", "payouts_usd", "shortfall_usd", "min_coverage_ratio",
-                "max_utilisation", "settlement_delay_blocks", "invariant_violations",
+                "max_utilisation_ratio", "settlement_delay_blocks", "invariant_violations",
                 "events_sha256"):  # fmt: skip
         assert key in report
 
@@ -47,7 +47,7 @@ def test_mass_settlement_settles_every_policy_and_says_how_long_it_took(tmp_path
     assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
     with (tmp_path / "metrics.csv").open() as f:
         last = list(csv.DictReader(f))[-1]  # the end of the run, after the last settlement
-    assert (last["locked_stx"], last["locked_sbtc"]) == ("0", "0")
+    assert (last["locked_ustx"], last["locked_sats"]) == ("0", "0")
     assert 1 <= report["settlement_span_stacks_blocks"] <= 20
     assert report["settlement_delay_blocks"]["max"] is not None
     assert report["invariant_violations"] == 0
