@@ -84,12 +84,16 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
         for path in plot_run(out):
             print(f"wrote {path}")
+    from scenarios.story import run_story
+
+    for line in run_story(report):
+        print(line)
     keys = ("policies_purchased", "policies_settled", "policies_expired", "premiums_usd",
-            "payouts_usd", "shortfall_usd", "min_coverage_ratio", "max_utilisation",
-            "settlement_delay_blocks", "invariant_violations")  # fmt: skip
+            "payouts_usd", "shortfall_usd", "min_coverage_ratio", "hours_below_coverage_1",
+            "max_utilisation_ratio", "settlement_delay_blocks", "invariant_violations")  # fmt: skip
+    print()
     for key in keys:
-        if key in report:  # the report's fields are being renamed with their units
-            print(f"{key:<26} {report[key]}")
+        print(f"{key:<26} {report[key]}")
     print(f"run folder                 {out}")
     _html(args, out)
     return 0

@@ -21,6 +21,9 @@ from pathlib import Path
 
 from scenarios.config import ConfigError
 from scenarios.plots import load_run, plot_folder, tranche_name
+from scenarios.story import number as _num
+from scenarios.story import run_story
+from scenarios.story import usd as _usd
 
 REPORT = "report.html"
 
@@ -67,20 +70,6 @@ class Page:
     figures: tuple[Path, ...]
     inputs: tuple[tuple[str, object], ...]
     seed: object
-
-
-def _num(v) -> str:
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:,.2f}" if abs(v) >= 1000 else f"{v:.6g}"
-    return str(v)
-
-
-def _usd(v) -> str:
-    return "n/a" if v is None else f"{float(v):,.0f} USD"
 
 
 def flatten(obj, prefix: str = "") -> list[tuple[str, object]]:
@@ -159,55 +148,6 @@ def write_report(folder: Path) -> Path:
     tmp.write_text(render(page), encoding="utf-8")
     tmp.replace(path)  # never a half-written report
     return path
-
-
-def run_story(report: dict, hours_below_1: float, refused: int) -> list[str]:
-    """The lines that tell a run's story, from its report.json (absent fields left out)."""
-    g = report.get
-    lines = [
-        f"{g('scenario')} with seed {g('seed')}: {_num(g('virtual_days'))} virtual days, "
-        f"{_num(g('burn_blocks'))} burn blocks.",
-        f"{_num(g('policies_purchased'))} policies bought: {_num(g('policies_settled'))} settled "
-        f"(paid out), {_num(g('policies_expired'))} expired, "
-        f"{_num(g('policies_active_at_end', 'n/a'))} still active at the end.",
-    ]
-    prem, paid = g("premiums_usd") or 0.0, g("payouts_usd") or 0.0
-    lines.append(
-        f"Premiums {_usd(prem)} against payouts {_usd(paid)}: providers "
-        f"{'gained' if prem >= paid else 'lost'} {_usd(abs(prem - paid))} net."
-    )
-    short = g("shortfall_usd") or 0.0
-    lines.append(
-        "No shortfall: every claim was paid in full (no ruin)."
-        if not short
-        else f"RUIN: a shortfall of {_usd(short)} went unpaid."
-    )
-    cov = g("min_coverage_ratio")
-    if cov is not None:
-        when = (
-            (
-                f", below 1 for {hours_below_1:.1f} hours (backing at current prices short of "
-                "the worst case; not ruin)"
-            )
-            if cov < 1
-            else ""
-        )
-        lines.append(f"Coverage (assets / required, worst tranche) fell to {cov:.3g}{when}.")
-    if g("withdrawals"):
-        lines.append(
-            f"{_num(g('withdrawals'))} withdrawal attempts, {_num(refused)} refused "
-            "because collateral was locked."
-        )
-    for key, text in (
-        ("unpaid_claims_usd", "Unpaid claims"),
-        ("capped_claims_usd", "Claims capped"),
-        ("stuck_collateral", "Collateral stuck"),
-    ):
-        if g(key):
-            lines.append(f"{text}: {_num(g(key))}.")
-    if g("invariant_violations"):
-        lines.append(f"INVARIANTS BROKEN: {g('invariant_violations')} violations.")
-    return lines
 
 
 def _run_page(folder: Path, figures: list[Path]) -> Page:

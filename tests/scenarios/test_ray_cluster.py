@@ -148,3 +148,19 @@ def test_without_the_token_the_cluster_refuses_and_the_error_says_what_to_give(h
     assert f"--address: the Ray cluster at '{address}' refused this client's token" in r.stderr
     assert "--ray-token-file" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_a_stress_matrix_on_the_cluster_gives_the_local_table_and_verdict(head, tmp_path):
+    address, token, base = head
+    env = _clean_env(base / "home")
+    cluster, local = tmp_path / "cluster", tmp_path / "local"
+    matrix = ["stress", "--scenarios", "baseline,flash-crash", "--seeds", "2", *SMALL]
+    r = run_py(*matrix, "--backend", "ray", "--address", address, "--ray-token-file", str(token),
+               "--out", str(cluster), env=env)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "PASS" in r.stdout and token.read_text() not in r.stdout + r.stderr
+    r = run_py(*matrix, "--workers", "2", "--out", str(local), env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    table = (cluster / "stress.csv").read_bytes()
+    assert table == (local / "stress.csv").read_bytes()
+    assert table.count(b"\n") == 1 + 4  # 2 scenarios x 2 seeds

@@ -102,3 +102,12 @@ def test_totals_and_coverage_fields_add_up(bank_run):
         pnl = t["pnl_ustx"] if t["token"] == "STX" else t["pnl_sats"]
         assert (t["share_price_return"] < 0) == (pnl < 0)
         assert (t["annualised_return"] < 0) == (pnl < 0)
+
+
+def test_the_console_story_says_what_this_run_was_about(bank_run):
+    from scenarios.story import run_story
+
+    report, _ = bank_run
+    text = "\n".join(run_story(report))
+    assert f"{report['withdrawals']:,} withdrawal attempts" in text
+    assert "lost most" in text and "below 1 for" in text and "not ruin" in text
