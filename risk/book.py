@@ -37,6 +37,16 @@ from sim.models.parameters import DEFAULTS
 
 COLUMNS = ("id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral")
 OPTIONAL = ("purchased",)
+# a run's policies.csv names these columns with their units; a book CSV may use either name
+UNIT_COLUMNS = {
+    "amount": "amount_sats",
+    "strike": "strike_price_e8",
+    "expiration": "expiration_burn_height",
+    "premium": "premium_token_units",
+    "collateral": "collateral_token_units",
+    "purchased": "purchased_burn_height",
+}
+_PLAIN_NAMES = {unit: plain for plain, unit in UNIT_COLUMNS.items()}
 TIER_NAMES = ("conservative", "balanced", "aggressive")
 TOKEN_NAMES = ("STX", "sBTC")
 N_TRANCHES = 6  # index token * 3 + tier
@@ -146,11 +156,13 @@ def make_book(
 
 
 def read_csv(path: Path, start_height: int | None = None) -> Book:
-    """A book from a CSV with the COLUMNS (extra columns ignored, e.g. a run's outcomes)."""
+    """A book from a CSV with the COLUMNS, each under its plain or its UNIT_COLUMNS name (extra
+    columns ignored, e.g. a run's outcomes)."""
     try:
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            header = set(reader.fieldnames or ())
+            reader.fieldnames = [_PLAIN_NAMES.get(c, c) for c in reader.fieldnames or ()]
+            header = set(reader.fieldnames)
             missing = [c for c in COLUMNS if c not in header]
             if missing:
                 raise ConfigError(f"--book: {path} lacks column(s) {', '.join(missing)}")

@@ -137,6 +137,8 @@ def write_report(folder: Path) -> Path:
     figures = plot_folder(folder)  # also tells an unknown folder apart, in one line
     if (folder / "sweep.csv").is_file():
         page = _sweep_page(folder, figures)
+    elif (folder / "stress.json").is_file():
+        page = _stress_page(folder, figures)
     elif (folder / "summary.json").is_file():
         page = _solvency_page(folder, figures)
     elif (folder / "calibrate.json").is_file():
@@ -237,6 +239,34 @@ def _sweep_page(folder: Path, figures: list[Path]) -> Page:
         tuple(inputs),
         f"{seeds[0]}..{seeds[-1]}",
     )
+
+
+def _stress_page(folder: Path, figures: list[Path]) -> Page:
+    doc = json.loads((folder / "stress.json").read_text())
+    seeds, names, found = doc["seeds"], doc["scenarios"], doc["breaches"]
+    story = [
+        f"Stress matrix: {len(names)} scenarios x {len(seeds)} seeds (first {seeds[0]}), "
+        f"{doc['rows']} runs, {doc['failed_runs']} failed.",
+        f"Limits {doc['limits_file']}: "
+        + ("every run within them." if doc["passed"] else f"{len(found)} broken."),
+    ]
+    story += [f"{b['scenario']} seed {b['seed']}: {b['field']} = {_num(b['value'])} "
+              f"({b['bound']})." for b in found]  # fmt: skip
+    fields = list(doc["limits"])
+    worst = Table(
+        "per scenario, the value nearest each bound over the seeds",
+        ("scenario", *fields),
+        tuple((n, *(doc["worst"].get(n, {}).get(f) for f in fields)) for n in names),
+    )
+    bounds = Table(
+        "limits",
+        ("field", "min", "max"),
+        tuple((f, b.get("min"), b.get("max")) for f, b in doc["limits"].items()),
+    )
+    inputs = [("scenarios", names), ("sets", doc["sets"]), ("reduced", doc["reduced"])]
+    inputs += [(f"overrides {n}", o) for n, o in doc["overrides"].items() if o]
+    return Page("Stress report", tuple(story), (worst, bounds), tuple(figures), tuple(inputs),
+                f"{seeds[0]}..{seeds[-1]}")  # fmt: skip
 
 
 def _solvency_page(folder: Path, figures: list[Path]) -> Page:

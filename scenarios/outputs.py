@@ -15,6 +15,7 @@ from typing import Any
 
 from chain.clarity import ClarityValue, to_json
 from chain.protocol import TRANCHES
+from risk.book import UNIT_COLUMNS
 from scenarios.tranches import coverage_column
 
 
@@ -99,27 +100,34 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
             w.writerow({k: _fmt(row.get(k)) for k in METRIC_COLUMNS})
 
 
+# policies.csv: (column, the runner's key); each column's name carries its unit (README:
+# "Output columns"). `_token_units` are micro-STX for token 0 and sats for token 1.
 POLICY_COLUMNS = (
-    "id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral",
-    "purchased", "purchased_block", "status", "settled", "settled_block", "settle_seq",
-    "btc_price", "token_price", "payout", "paid", "claim",
+    ("id", "id"), *((UNIT_COLUMNS[k], k) for k in ("amount", "strike", "expiration")),
+    ("token", "token"), ("tier", "tier"),
+    *((UNIT_COLUMNS[k], k) for k in ("premium", "collateral", "purchased")),
+    ("purchased_stacks_block", "purchased_block"), ("status", "status"),
+    ("settled_burn_height", "settled"), ("settled_stacks_block", "settled_block"),
+    ("settle_seq", "settle_seq"), ("btc_price_e8", "btc_price"),
+    ("token_price_e8", "token_price"), ("payout_token_units", "payout"),
+    ("paid_token_units", "paid"), ("claim_token_units", "claim"),
 )  # fmt: skip
 
 
 def write_policies(path: Path, rows: list[dict[str, Any]]) -> None:
     """`policies.csv`: every purchased policy's terms (no owner) and, once it ended, how.
 
-    status 0 active at the end, 1 settled (paid out), 2 expired; `settled` the burn height and
-    `settled_block` the Stacks block of its settlement, `settle_seq` its rank among all
-    settlements; `btc_price` and `token_price` the oracle prices the contract read (price
-    units); `payout` owed and `paid` paid, in token units. Lets the Monte Carlo engine replay a
-    run's book (risk/book.py) and check itself against the chain to the unit.
+    status 0 active at the end, 1 settled (paid out), 2 expired; `settled_burn_height` and
+    `settled_stacks_block` where it settled, `settle_seq` its rank among all settlements;
+    `btc_price_e8` and `token_price_e8` the oracle prices the contract read; `payout` owed and
+    `paid` paid. Lets the Monte Carlo engine replay a run's book (risk/book.py) and check itself
+    against the chain to the unit.
     """
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=POLICY_COLUMNS, lineterminator="\n")
-        w.writeheader()
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(column for column, _ in POLICY_COLUMNS)
         for row in rows:
-            w.writerow({k: row.get(k, 0 if k == "status" else "") for k in POLICY_COLUMNS})
+            w.writerow(row.get(k, 0 if k == "status" else "") for _, k in POLICY_COLUMNS)
 
 
 def _fmt(v: Any) -> Any:

@@ -192,13 +192,18 @@ def _tranche_flows(folder: Path, metrics: dict[str, np.ndarray]) -> dict:
         for r in csv.DictReader(f):
             token, tier = int(r["token"]), int(r["tier"])
             ph, pu, xh, xu = flows.setdefault((token, tier), ([], [], [], []))
-            i = at(float(r["purchased"]))
+            i = at(float(r["purchased_burn_height"]))
             ph.append(metrics["time_s"][i] / 3600)
-            pu.append(int(r["premium"]) / TOKEN_UNIT[token] * price[token][i])
-            if r.get("paid") not in (None, "", "0"):
-                j = at(float(r["settled"]))
+            pu.append(int(r["premium_token_units"]) / TOKEN_UNIT[token] * price[token][i])
+            if r.get("paid_token_units") not in (None, "", "0"):
+                j = at(float(r["settled_burn_height"]))
                 xh.append(metrics["time_s"][j] / 3600)
-                xu.append(int(r["paid"]) / TOKEN_UNIT[token] * int(r["token_price"]) / PRICE_SCALE)
+                xu.append(
+                    int(r["paid_token_units"])
+                    / TOKEN_UNIT[token]
+                    * int(r["token_price_e8"])
+                    / PRICE_SCALE
+                )
     out = {}
     for key, (ph, pu, xh, xu) in sorted(flows.items()):
         po, xo = np.argsort(ph, kind="stable"), np.argsort(xh, kind="stable")
@@ -421,6 +426,8 @@ def plot_folder(folder: Path, metric: str | None = None) -> list[Path]:
         raise ConfigError("--metric: only a sweep folder (sweep.csv) has metrics to choose from")
     if (folder / "sweep.csv").is_file():
         return plot_sweep(folder, metric or "ruin")
+    if (folder / "stress.json").is_file() and (folder / "stress.csv").is_file():
+        return plot_stress(folder)
     if (folder / "summary.json").is_file() and (folder / "solvency.csv").is_file():
         from risk.plots import plot_solvency
 
@@ -433,7 +440,8 @@ def plot_folder(folder: Path, metric: str | None = None) -> list[Path]:
         return plot_run(folder)
     raise ConfigError(
         f"plot: {folder} is not a run (config.json + metrics.csv), sweep (sweep.csv), "
-        "solvency (summary.json + solvency.csv) or calibrate (calibrate.json) folder"
+        "stress (stress.json + stress.csv), solvency (summary.json + solvency.csv) or "
+        "calibrate (calibrate.json) folder"
     )
 
 
@@ -632,3 +640,39 @@ def _sweep_line(folder: Path, key: str, xs, cells: dict, metric: str, title: str
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="best", fontsize=8)
     return save(fig, folder / ("ruin.png" if metric == "ruin" else f"{metric}.png"))
+
+
+def plot_stress(folder: Path) -> list[Path]:
+    """limits.png: per limit, every run's value by scenario (one dot per seed) against its
+    bound; a dot past the bound is red. A field spanning decades gets a symmetric log axis."""
+    doc = json.loads((folder / "stress.json").read_text())
+    with (folder / "stress.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    limits, names = doc["limits"], doc["scenarios"]
+    if not limits:
+        return []
+    fig, axes = new_figure(len(limits), 1, size=(9, 1.2 + 0.25 * len(names) * len(limits)),
+                           squeeze=False)  # fmt: skip
+    for ax, (field, bound) in zip(axes[:, 0], limits.items(), strict=True):
+        for i, name in enumerate(names):
+            values = [float(r[field]) for r in rows
+                      if r["scenario"] == name and _is_number(r.get(field, ""))]  # fmt: skip
+            bad = [v for v in values if ("min" in bound and v < bound["min"])
+                   or ("max" in bound and v > bound["max"])]  # fmt: skip
+            good = [v for v in values if v not in bad]
+            ax.plot(good, [i] * len(good), "o", color="tab:blue", ms=4)
+            ax.plot(bad, [i] * len(bad), "o", color="tab:red", ms=5)
+        for side, value in bound.items():
+            ax.axvline(value, color="red", ls="--", lw=0.9, label=f"{side} {value:g}")
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_ylim(-0.7, len(names) - 0.3)
+        values = [float(r[field]) for r in rows if _is_number(r.get(field, ""))]
+        if spans_decades([abs(v) for v in values if v]):
+            ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel(field)
+        ax.legend(loc="best", fontsize=8)
+    verdict = "all within limits" if doc["passed"] else f"{len(doc['breaches'])} limits broken"
+    seeds = doc["seeds"]
+    fig.suptitle(f"stress: {len(names)} scenarios x {len(seeds)} seeds (first {seeds[0]}), "
+                 f"{verdict}; limits {doc['limits_file']}", fontsize=10)  # fmt: skip
+    return [save(fig, folder / "limits.png")]

@@ -100,11 +100,12 @@ class _Book:
         return self.purchased - self.settled - self.expired
 
     def stuck_collateral(self) -> dict[str, int]:
-        """Per token, what tranches lock with no unsettled policy (v2: always 0)."""
-        out = {"stx": 0, "sbtc": 0}
+        """Per token, in its integer units, what tranches lock with no unsettled policy (v2:
+        always 0)."""
+        out = dict.fromkeys(tranches.UNIT.values(), 0)
         for (token, tier), lock in sorted(self.locked.items()):
             if not self.open_in.get((token, tier), 0):
-                out["stx" if token == STX else "sbtc"] += lock
+                out[tranches.UNIT[token]] += lock
         return out
 
 

@@ -49,9 +49,12 @@ def test_capped_payouts_equal_the_actor_simulation_to_the_unit(crash_run):
     book = read_csv(out / "policies.csv")
     done = np.array([r["status"] in ("1", "2") for r in rows])
     big = np.iinfo(np.int64).max
-    col = {k: np.array([int(r[k]) if r[k] else 0 for r in rows], dtype=np.int64)
-           for k in ("btc_price", "token_price", "settled_block", "settle_seq",
-                     "purchased_block", "payout", "paid")}  # fmt: skip
+    names = {"btc_price": "btc_price_e8", "token_price": "token_price_e8",
+             "settled_block": "settled_stacks_block", "settle_seq": "settle_seq",
+             "purchased_block": "purchased_stacks_block", "payout": "payout_token_units",
+             "paid": "paid_token_units"}  # policies.csv's unit-named columns  # fmt: skip
+    col = {k: np.array([int(r[c]) if r[c] else 0 for r in rows], dtype=np.int64)
+           for k, c in names.items()}  # fmt: skip
     # policies still active at the end: never settle, owe nothing, but their premiums count
     btc = np.where(done, col["btc_price"], book.strike)[None, :]
     tok = np.where(done, col["token_price"], 1)[None, :]
@@ -65,7 +68,7 @@ def test_capped_payouts_equal_the_actor_simulation_to_the_unit(crash_run):
                   tiebreak=col["settle_seq"])  # fmt: skip
     assert s.owed[0][done].tolist() == col["payout"][done].tolist()
     assert s.paid[0][done].tolist() == col["paid"][done].tolist()
-    claim = np.array([int(r["claim"]) if r["claim"] else 0 for r in rows], dtype=np.int64)
+    claim = np.array([int(r["claim_token_units"] or 0) for r in rows], dtype=np.int64)
     settled_itm = done & (col["payout"] > 0)
     assert s.claim[0][settled_itm].tolist() == claim[settled_itm].tolist()
     # v2: every claim paid in full up to its cap, and the crash makes the cap bind

@@ -12,7 +12,7 @@ SIM = ["--set", "days=1.1", "--set", "drain_days=0.3", "--set", "policies=30",
        "--set", "providers.stx_each=20000", "--set", "providers.panic_drop=0.1"]  # fmt: skip
 STUDY = ["--set", "days=1", "--set", "buyers.days_max=5", "--paths", "300",
          "--chunk-size", "150", "--workers", "1", "--seed", "4"]  # fmt: skip
-KINDS = ("run", "sweep", "solvency", "calibrate")
+KINDS = ("run", "sweep", "solvency", "calibrate", "stress")
 _made: dict[str, Path] = {}
 
 
@@ -26,6 +26,8 @@ def folder(kind: str, tmp_path_factory) -> Path:
                       "--grid", "providers.sbtc_each=0.5,5", *SIM, "--workers", "1",
                       "--out", str(out)],
             "solvency": ["solvency", *STUDY, "--stress-paths", "100", "--out", str(out)],
+            "stress": ["stress", "--scenarios", "bank-run,flash-crash", "--days", "1.5",
+                       "--policies", "300", "--workers", "2", "--out", str(out)],
             "calibrate": ["calibrate", *STUDY, "--grid", "vol_multiplier=1,2",
                           "--grid", "cap_scale=0.5,1", "--grid", "collateral_scale=1",
                           "--out", str(out)],

@@ -17,7 +17,7 @@ import run
 from scenarios.html_report import LOADED_SCRIPT, REPORT
 from tests.scenarios.folders import KINDS, folder
 
-FIGURES = {"run": 6, "sweep": 1, "solvency": 3, "calibrate": 1}
+FIGURES = {"run": 6, "sweep": 1, "solvency": 3, "calibrate": 1, "stress": 1}
 
 
 def chromium(page: Path, tmp_path: Path, *flags: str) -> str:

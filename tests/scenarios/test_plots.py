@@ -125,3 +125,18 @@ def test_one_knob_lines_use_a_log_axis_across_decades(sweep_dir, figures, tmp_pa
         assert fig.axes[0].get_xscale() == "log", name
     labels = figures["ruin.png"].axes[0].get_legend_handles_labels()[1]
     assert labels == ["95% Wilson interval", "ruin probability"]
+
+
+def test_the_stress_figure_shows_each_limit_with_its_bound_and_keeps_labels_inside(
+    tmp_path_factory, figures
+):
+    stress_dir = folder("stress", tmp_path_factory)
+    assert [p.name for p in plot_folder(stress_dir)] == ["limits.png"]
+    fig = figures["limits.png"]
+    assert cut_labels(fig) == []
+    doc = json.loads((stress_dir / "stress.json").read_text())
+    assert [ax.get_xlabel() for ax in fig.axes] == list(doc["limits"])
+    for ax, bound in zip(fig.axes, doc["limits"].values(), strict=True):
+        drawn = sorted(line.get_xdata()[0] for line in ax.get_lines() if line.get_ls() == "--")
+        assert drawn == sorted(bound.values())
+        assert [t.get_text() for t in ax.get_yticklabels()] == doc["scenarios"]

@@ -44,7 +44,7 @@ def test_mass_settlement_settles_every_policy_and_says_how_long_it_took(tmp_path
     # v2: every claim paid up to its cap, and no lock outlives its policy (v1 left 229,534 STX
     # and 1.66 sBTC locked after 500 policies settled)
     assert report["unpaid_claims_usd"] == 0
-    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    assert report["stuck_collateral"] == {"ustx": 0, "sats": 0}
     with (tmp_path / "metrics.csv").open() as f:
         last = list(csv.DictReader(f))[-1]  # the end of the run, after the last settlement
     assert (last["locked_ustx"], last["locked_sats"]) == ("0", "0")
