@@ -1,6 +1,6 @@
 """The functions a notebook calls: run a scenario, read a run folder as columns, a Monte Carlo
-solvency study, a sweep. Thin wrappers over what run.py calls, so a notebook and the command
-line give the same bytes for the same inputs; nothing here has rules of its own.
+solvency study, a sweep, a stress matrix. Thin wrappers over what run.py calls, so a notebook
+and the command line give the same bytes for the same inputs; nothing here has rules of its own.
 
 Tables come back as columns (`{name: [values...]}`, numbers parsed), which is what
 `pandas.DataFrame(columns)` takes, without making pandas a dependency. Bad input raises
@@ -20,7 +20,7 @@ from scenarios import config
 from scenarios.config import ConfigError
 
 __all__ = ["ConfigError", "load_run", "read_table", "run_scenario", "scenarios", "solvency",
-           "sweep"]  # fmt: skip
+           "stress", "sweep"]  # fmt: skip
 
 Sets = Mapping[str, Any] | Sequence[str]
 
@@ -152,3 +152,31 @@ def sweep(
         if timeseries:
             tables["timeseries"] = read_table(folder / "timeseries.csv")
         return tables
+
+
+def stress(
+    names: Sequence[str] | None = None,
+    *,
+    seeds: int = 1,
+    seed: int = 1,
+    limits: str | Path | None = None,
+    days: float | None = None,
+    policies: int | None = None,
+    sets: Sets = (),
+    out: str | Path | None = None,
+    backend: str = "local",
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """A stress matrix (run.py stress): `names` (default all scenarios) x seeds, checked against
+    `limits` (default scenarios/limits/default.toml). Returns {"stress": columns, "summary":
+    stress.json's dict, whose `passed` and `breaches` give the verdict}; with `out`, keeps its
+    folder."""
+    from scenarios import stress as st
+
+    chosen = list(names) if names is not None else list(config.available())
+    with tempfile.TemporaryDirectory(prefix="bithedge-stress-") as scratch:
+        folder = _new(out) or Path(scratch)
+        summary = st.stress(chosen, seeds, seed, Path(limits) if limits else st.DEFAULT_LIMITS,
+                            folder, sets=_sets(sets), days=days, policies=policies,
+                            backend=backend, workers=workers)  # fmt: skip
+        return {"stress": read_table(folder / "stress.csv"), "summary": summary}

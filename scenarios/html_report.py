@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from chain.protocol import TOKEN_NAMES
 from scenarios.config import ConfigError
 from scenarios.plots import load_run, plot_folder, tranche_name
 from scenarios.story import number as _num
 from scenarios.story import run_story
 from scenarios.story import usd as _usd
+from scenarios.tranches import UNIT
 
 REPORT = "report.html"
 
@@ -170,6 +172,7 @@ def _run_page(folder: Path, figures: list[Path]) -> Page:
             for k, f in run.tranches.items()
         ),
     )
+    accounts = _accounts_table(run.report.get("tranches") or {})
     report = Table("report.json", ("field", "value"), tuple(flatten(run.report)))
     config = json.loads((folder / "config.json").read_text())
     inputs = [("scenario", run.scenario), ("executor", config.get("executor"))]
@@ -177,10 +180,43 @@ def _run_page(folder: Path, figures: list[Path]) -> Page:
     return Page(
         f"Run report: {run.title}",
         tuple(run_story(run.report, run.hours_below_one, refused)),
-        (tranches, report),
+        (*accounts, tranches, report),
         tuple(figures),
         tuple(inputs),
         run.seed,
+    )
+
+
+def _accounts_table(tranches: dict) -> tuple[Table, ...]:
+    """Who lost what: report.json's tranche accounts (none in folders written before them)."""
+    if not tranches:
+        return ()
+    unit = {TOKEN_NAMES[token]: name for token, name in UNIT.items()}
+    rows = []
+    for name, t in tranches.items():
+        u = unit[t["token"]]
+        rows.append((name, u, t[f"deposits_{u}"], t[f"withdrawals_{u}"], t[f"pnl_{u}"],
+                     t["premiums_usd"], t["payouts_usd"], t["pnl_usd"], t["share_price_return"],
+                     t["min_coverage_ratio"], t["hours_below_coverage_1"]))  # fmt: skip
+    return (
+        Table(
+            "tranche accounts, from the chain's events (token units to the unit; USD at the "
+            "purchase and settlement prices)",
+            (
+                "tranche",
+                "unit",
+                "deposits",
+                "withdrawals",
+                "P&L",
+                "premiums USD",
+                "payouts USD",
+                "P&L USD",
+                "share price return",
+                "min coverage",
+                "hours below 1",
+            ),
+            tuple(rows),
+        ),
     )
 
 

@@ -80,11 +80,11 @@ def test_capped_payouts_equal_the_actor_simulation_to_the_unit(crash_run):
     # final tranche assets: deposits + premiums - paid, against the pool's own last state
     with (out / "metrics.csv").open() as f:
         last = list(csv.DictReader(f))[-1]
-    for token, name in ((0, "stx"), (1, "sbtc")):
+    for token, unit in ((0, "ustx"), (1, "sats")):
         mine = book.token == token
         assets = sum(deposits[token * 3 + t] for t in range(3))
         assets += int(book.premium[mine].sum()) - int(s.paid[0][mine].sum())
-        assert assets == int(last[f"assets_{name}"])
+        assert assets == int(last[f"assets_{unit}"])
 
 
 @st.composite

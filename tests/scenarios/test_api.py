@@ -69,3 +69,14 @@ def test_api_sweep_matches_the_command_line_table(tmp_path):
     assert (tmp_path / "api" / "sweep.csv").read_bytes() == (cli / "sweep.csv").read_bytes()
     assert tables["sweep"] == api.read_table(cli / "sweep.csv")
     assert tables["sweep"]["crash.change"] == [-0.5, -0.9]
+
+
+def test_stress_gives_the_table_and_the_verdict_the_command_gives(tmp_path):
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[limits]\npolicies_purchased = { max = 0 }\n")  # every run buys some
+    out = api.stress(["baseline", "flash-crash"], limits=limits, sets=SMALL, workers=1,
+                     out=tmp_path / "st")  # fmt: skip
+    assert out["stress"]["scenario"] == ["baseline", "flash-crash"]
+    assert not out["summary"]["passed"]
+    assert [b["field"] for b in out["summary"]["breaches"]] == ["policies_purchased"] * 2
+    assert (tmp_path / "st" / "stress.json").is_file()
