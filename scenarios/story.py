@@ -92,8 +92,8 @@ def run_story(
     if delay:
         p95 = g("settlement_delay_blocks")["p95"]
         lines.append(
-            f"Settlements came up to {number(delay)} burn blocks after expiry (95% within "
-            f"{number(p95)})."
+            f"Settlements came up to {number(delay)} burn block{'s' * (delay != 1)} after "
+            f"expiry (95% within {number(p95)})."
         )
     if g("faults_injected"):
         faults = ", ".join(f"{k} {number(v)}" for k, v in sorted(g("faults_injected").items()))
