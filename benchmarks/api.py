@@ -82,7 +82,7 @@ class Harness:
         self.config = live_toml(work, self.devnet, self.exchanges, api=api)
         text = self.config.read_text()
         # the oracle ticks every `oracle_poll` s (production: 60); each tick builds a new TLS
-        # context in chain/exchanges.py, which at 1 s took half the engine's CPU
+        # context in live/exchanges.py, which at 1 s took half the engine's CPU
         text = text.replace("poll_seconds = 60", f"poll_seconds = {oracle_poll:g}")
         text = text.replace("min_interval_seconds = 30", "min_interval_seconds = 1")
         self.config.write_text(text)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain import c32
-from chain.exchanges import SOURCES
+from live.exchanges import SOURCES
 from chain.keys import PrivateKey
 from live.config import NETWORKS, KeySource, LiveConfig, _key, load, parse
 from scenarios.config import ConfigError
