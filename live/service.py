@@ -25,6 +25,7 @@ from live.api import Health, RegistryView, create_app
 from live.auth import Auth
 from live.limits import RateLimiter
 from live.metrics import Metrics
+from live.providers import ProviderFlows
 from live.reads import Reads, read_only_engine
 
 VIEW_TTL = 0.25  # seconds a Registry view is reused: bounds the asks a burst of reads makes
@@ -59,6 +60,7 @@ class Service:
         )
         self.chain = StacksChain(self.client, cfg.contracts)
         self.reads = Reads(read_only_engine(cfg.store_url))
+        self.flows = ProviderFlows(self.client, cfg.contracts.pool.address)
         api = cfg.api
         self.auth = Auth(
             cfg.tx_network,
