@@ -393,6 +393,7 @@ def create_app(service: Any) -> FastAPI:
                 allowed=allowed_range(answer.reason, view),
             )
         assert isinstance(answer, QuoteOffer)
+        await service.durable()  # its id survives a kill before it leaves
         q = answer.quote
         payload = payloads.purchase(service.config.contracts, q, answer.signature)
         return {

@@ -61,6 +61,7 @@ class Service:
         self.chain = StacksChain(self.client, cfg.contracts)
         self.reads = Reads(read_only_engine(cfg.store_url))
         self.flows = ProviderFlows(self.client, cfg.contracts.pool.address)
+        self._store_flush = engine.store.flush
         api = cfg.api
         self.auth = Auth(
             cfg.tx_network,
@@ -93,6 +94,15 @@ class Service:
 
     def _withdraw_v1(self, sender, token: int, tier: int, shares: int) -> payloads.CallPayload:
         return payloads.withdraw(self.chain, self.config.contracts, sender, token, tier, shares)
+
+    async def durable(self) -> None:
+        """Returns once every store write buffered before the call is committed. A signed
+        quote is answered only after this: the Registry buffers its row, and a restart
+        numbers the next quotes after the last id the store holds, so an id handed out but
+        lost in a kill would be handed out again (benchmarks/crash_restart.py --quotes-only
+        measured 90 of 759 reused in 3 kills). Concurrent callers share commits: whoever
+        flushes takes every row buffered so far."""
+        await asyncio.to_thread(self._store_flush)
 
     def breaker_open(self, token: int, tier: int | None) -> bool:
         return self.risk is not None and tier is not None and self.risk.open(token, tier)
