@@ -6,6 +6,9 @@ every flow. `ProviderFlows` follows the pool contract's prints through the API's
 client, from its last seen event onwards (one page per call once it has caught up), and keeps
 them per provider in memory: a restart reads the history again, a reorganisation that removes
 the last seen event starts it over. The block of each flow is looked up once per transaction.
+Reads are not rate limited, and the node (a Hiro API with its own limits, shared with the
+engine's key) must not see one request per read: the chain is asked at most once every
+`MIN_INTERVAL` seconds, so a flow can show up that much later than the block that made it.
 
 P&L per tranche is `value now + withdrawn - deposited`, integers in the tranche's token units:
 what the provider would have if they withdrew everything now, against what they paid in.
@@ -14,6 +17,8 @@ what the provider would have if they withdrew everything now, against what they 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -21,6 +26,8 @@ from typing import Any
 from actors.events import plain
 from chain.clarity import Tuple, deserialize
 from chain.node import CursorNotFound
+
+MIN_INTERVAL = 2.0  # seconds between two reads of the pool's prints
 
 
 class FlowKind(Enum):
@@ -56,16 +63,27 @@ class ProviderFlows:
     """Every provider's flows from the pool's prints; `update` and `of` are thread-safe and
     blocking (call them off the event loop)."""
 
-    def __init__(self, client: Any, pool_contract: str):
+    def __init__(
+        self,
+        client: Any,
+        pool_contract: str,
+        clock: Callable[[], float] = time.monotonic,
+        min_interval: float = MIN_INTERVAL,
+    ):
         self.client, self.pool = client, pool_contract
+        self.clock, self.min_interval = clock, min_interval
+        self._read_at: float | None = None
         self._lock = threading.Lock()
         self._last: tuple[str, int] | None = None
         self._flows: dict[str, list[Flow]] = {}
         self._heights: dict[str, tuple[int | None, int | None]] = {}
 
     def update(self) -> None:
-        """Reads the pool's prints since the last one seen."""
+        """Reads the pool's prints since the last one seen (unless it did so very recently)."""
         with self._lock:
+            now = self.clock()
+            if self._read_at is not None and now - self._read_at < self.min_interval:
+                return
             try:
                 events = self.client.contract_events_since(self.pool, self._last)
             except CursorNotFound:  # the chain reorganised below what we read: read it again
@@ -76,6 +94,7 @@ class ProviderFlows:
                 if flow is not None:
                     self._flows.setdefault(flow.provider, []).append(flow)
                 self._last = (e.tx_id, e.event_index)
+            self._read_at = now
 
     def of(self, provider: str) -> list[Flow]:
         with self._lock:
