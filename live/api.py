@@ -1,7 +1,7 @@
 """The engine's HTTP API (FastAPI on uvicorn, in the engine's own process), versioned under /v1.
 
 FastAPI rather than bare Starlette: the API's contract is its OpenAPI schema (checked into
-`docs/openapi.json` and compared with the served one by a test), and FastAPI derives it from
+`ops/openapi.json` and compared with the served one by a test), and FastAPI derives it from
 the same pydantic models that validate every input, so the schema cannot drift from the checks.
 It runs on Starlette, so the middleware (CORS, body limit) is Starlette's.
 
