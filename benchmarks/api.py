@@ -7,7 +7,10 @@ The engine runs as production runs it (`run.py live`, its own process: actors, s
 API); this process hosts the devnet (mining on the wall clock) and the loopback exchanges, and
 drives `--clients` concurrent HTTP clients, each asking for quotes back to back. Quote limits
 are raised in the config so the rate limiter does not decide the figure. Prints the counts by
-status and, last, `quotes_per_s= p50_ms= p99_ms=` (200 answers only, signed quotes).
+status, the CPU time each process spent per signed quote (`engine_cpu_ms_per_quote`: the
+engine's, read from /proc; `bench_cpu_ms_per_quote`: this process's clients and devnet), which
+a loaded shared machine changes far less than the rate, the load average around the run, and,
+last, `quotes_per_s= p50_ms= p99_ms=` (200 answers only, signed quotes).
 
 `Harness` and `load` are also what tests/live/test_api_concurrency.py runs for a minute.
 """
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import random
 import re
@@ -27,7 +32,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from json import dumps as _dumps
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,7 +90,7 @@ class Harness:
         self.config = live_toml(work, self.devnet, self.exchanges, api=api)
         text = self.config.read_text()
         # the oracle ticks every `oracle_poll` s (production: 60); each tick builds a new TLS
-        # context in chain/exchanges.py, which at 1 s took half the engine's CPU
+        # context in live/exchanges.py, which at 1 s took half the engine's CPU
         text = text.replace("poll_seconds = 60", f"poll_seconds = {oracle_poll:g}")
         text = text.replace("min_interval_seconds = 30", "min_interval_seconds = 1")
         self.config.write_text(text)
@@ -119,6 +127,12 @@ class Harness:
                 last = str(exc)
             time.sleep(0.5)
         raise RuntimeError(f"the engine never became ready: {last}")
+
+    def engine_cpu_seconds(self) -> float:
+        """User + system CPU time the engine process has used so far (Linux /proc)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop_engine(self) -> int:
         assert self.proc is not None
@@ -179,6 +193,72 @@ class Stats:
             self.latencies.setdefault(kind, []).append(seconds)
 
 
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class Http1:
+    """One keep-alive HTTP/1.1 connection that posts JSON: the quote load's client.
+
+    httpx's async client spent about 4.3 ms of CPU per quote here against the engine's 2 ms
+    (benchmarks/api.py's `*_cpu_ms_per_quote`), so on 2 cores the load generator, not the
+    engine, set the rate. This speaks just enough HTTP/1.1 for uvicorn's answers (a status
+    line, headers, a Content-Length body); a broken connection raises OSError and is reopened
+    on the next request.
+    """
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def post_json(self, path: str, json: dict[str, Any]) -> Reply:
+        return await self.request("POST", path, _dumps(json).encode())
+
+    async def request(self, method: str, path: str, data: bytes | None = None) -> Reply:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if data is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        try:
+            if self._streams is None:
+                self._streams = await asyncio.open_connection(self.host, self.port)
+            reader, writer = self._streams
+            writer.write(head.encode() + b"\r\n" + (data or b""))
+            status_line = await reader.readuntil(b"\r\n")
+            length, keep = 0, True
+            while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    keep = False
+            content = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            await self.close()
+            raise OSError(f"{type(exc).__name__}: {exc}"[:200]) from None
+        if not keep:
+            await self.close()
+        return Reply(int(status_line.split()[1]), content)
+
+    async def close(self) -> None:
+        if self._streams is not None:
+            writer = self._streams[1]
+            self._streams = None
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -187,10 +267,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(url: str, *, clients: int, seconds: float, mix: dict[str, float],
-               wallets: list[PrivateKey], seed: int = 1) -> Stats:  # fmt: skip
+               wallets: list[PrivateKey], seed: int = 1, lean: bool = False) -> Stats:  # fmt: skip
     """`clients` concurrent clients for `seconds`, each picking an action from `mix` (weights
     of "quote", "pool", "signin") until the time is up. Sign-in signs the challenge with the
-    wallet's key (SIP-018, byte-identical to `signStructuredData`) and reads /v1/me/policies."""
+    wallet's key (SIP-018, byte-identical to `signStructuredData`) and reads /v1/me/policies.
+    `lean`: quotes go through one `Http1` connection per client instead of httpx."""
     rng = random.Random(seed)
     stats = Stats()
     kinds, weights = zip(*mix.items(), strict=True)
@@ -199,14 +280,14 @@ async def load(url: str, *, clients: int, seconds: float, mix: dict[str, float],
         height = (await http.get("/v1/status")).json()["burn_height"]
         end = time.monotonic() + seconds
 
-        async def act(kind: str, wallet: PrivateKey) -> None:
+        async def act(kind: str, wallet: PrivateKey, own: Http1 | None) -> None:
             nonlocal height
             t = time.perf_counter()
             if kind == "quote":
                 body = {"buyer": wallet.principal().address, "amount_sats": SATS // 1000,
                         "strike": rng.choice((58_000, 60_000, 62_000)) * USD,
                         "expiration": height + 200, "token": "stx"}  # fmt: skip
-                r = await http.post("/v1/quotes", json=body)
+                r = await (own.post_json if own else http.post)("/v1/quotes", json=body)
                 if r.status_code == 422 and r.json().get("reason") == "duration":
                     height = (await http.get("/v1/status")).json()["burn_height"]
                 stats.add(kind, r.status_code, time.perf_counter() - t)
@@ -237,12 +318,15 @@ async def load(url: str, *, clients: int, seconds: float, mix: dict[str, float],
 
         async def client(i: int) -> None:
             wallet = wallets[i % len(wallets)]
+            own = Http1(url) if lean else None
             while time.monotonic() < end:
                 kind = rng.choices(kinds, weights)[0]
                 try:
-                    await act(kind, wallet)
-                except httpx.HTTPError as exc:
+                    await act(kind, wallet, own)
+                except (httpx.HTTPError, OSError) as exc:
                     stats.errors.append(f"{kind} {type(exc).__name__}: {exc}")
+            if own is not None:
+                await own.close()
 
         start = time.monotonic()
         await asyncio.gather(*(client(i) for i in range(clients)))
@@ -270,6 +354,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--client", choices=("lean", "httpx"), default="lean",
+                   help="the quote load's HTTP client (Http1, or httpx as before)")  # fmt: skip
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         h = Harness(Path(tmp))
@@ -279,8 +365,13 @@ def main() -> None:
             h.start_engine()
             h.wait_ready()
             wallets = [PrivateKey.from_seed(f"bench/{i}".encode()) for i in range(a.clients)]
+            load_before = os.getloadavg()
+            engine0, bench0 = h.engine_cpu_seconds(), time.process_time()
             stats = asyncio.run(load(h.url, clients=a.clients, seconds=a.seconds,
-                                     mix={"quote": 1.0}, wallets=wallets))  # fmt: skip
+                                     mix={"quote": 1.0}, wallets=wallets,
+                                     lean=a.client == "lean"))  # fmt: skip
+            engine_cpu, bench_cpu = h.engine_cpu_seconds() - engine0, time.process_time() - bench0
+            load_after = os.getloadavg()
             h.stop_engine()
         finally:
             h.close()
@@ -288,6 +379,11 @@ def main() -> None:
     print(f"statuses={dict(sorted((f'{k}:{s}', n) for (k, s), n in stats.statuses.items()))}")
     print(f"errors={len(stats.errors)}" + (f" first={stats.errors[0]!r}" if stats.errors else ""))
     print(f"clients={a.clients} seconds={stats.seconds:.1f} quotes={len(ok)}")
+    per = 1000 / max(1, len(ok))
+    print(f"engine_cpu_ms_per_quote={engine_cpu * per:.2f} "
+          f"bench_cpu_ms_per_quote={bench_cpu * per:.2f}")  # fmt: skip
+    print(f"loadavg_1m_before={load_before[0]:.2f} loadavg_1m_after={load_after[0]:.2f} "
+          f"cores={os.cpu_count()}")  # fmt: skip
     print(f"quotes_per_s={len(ok) / stats.seconds:.0f} p50_ms={percentile(ok, 0.5) * 1000:.1f} "
           f"p99_ms={percentile(ok, 0.99) * 1000:.1f}")  # fmt: skip
 

@@ -10,36 +10,54 @@ random while, restarts it, and so on, and finally lets it finish and stops it cl
 - lost: policies not final at the end, outbox rows still pending after the clean stop, and
   backend nonces on chain that no outbox row accounts for;
 - mismatches: policies whose store row differs from the chain (status, payout, paid, price).
+- nonces_reused: backend nonces that two outbox rows (not replaced by fee) both hold.
+
+With `--clients C`, C clients ask the engine's API for quotes back to back throughout (the
+kills included), and the trial also reports what they saw: answers by status, errors by kind
+(a refused connection while no engine listens, a connection cut by the kill), the recovery
+time of each kill (SIGKILL to the next engine's first answer, and to its first signed quote),
+and quote_ids_reused: quote ids that two signed quotes carried (each id must be signed once for
+life; a restart must not hand out again an id it gave before the kill).
 
     python benchmarks/crash_restart.py --trials N [--policies P] [--executor python|lockstep]
-                                       [--strict]
+                                       [--strict] [--clients C]
 
 `--strict` puts the strict double in front (`StrictHiro`, tests/live/conftest.py `STRICT`: the
 /extended/v1 endpoints gone and a rate limit that answers 429 with Retry-After), so the engine
 is killed and restarted while it also meets rate limits.
 
-prints `trials=<n> double_settlements=<n> lost=<n> mismatches=<n> rate_limited=<n>` as its
-last line (rate_limited: requests answered 429, always 0 without `--strict`).
+prints `trials=<n> double_settlements=<n> lost=<n> mismatches=<n> rate_limited=<n>
+nonces_reused=<n>` as its last line (rate_limited: requests answered 429, always 0 without
+`--strict`), after, with `--clients`, a line of what the clients saw ending in
+`quote_ids_reused=<n>`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import select  # noqa: E402
+
+from benchmarks.api import API_SECTION, Http1  # noqa: E402
 from chain import transactions as txs  # noqa: E402
 from chain.clarity import Buffer, Some, StringAscii, UInt  # noqa: E402
 from chain.contracts import Contracts  # noqa: E402
+from chain.keys import PrivateKey  # noqa: E402
 from chain.payloads import sends  # noqa: E402
 from chain.protocol import PRICE_SCALE, SATS, STX, TOKEN_UNIT  # noqa: E402
 from chain.quotes import Quote, sign_quote  # noqa: E402
@@ -47,11 +65,15 @@ from chain.wallet import Wallet  # noqa: E402
 from sim.devnet import Devnet, DevnetServer  # noqa: E402
 from store import open_store  # noqa: E402
 from tests.chain.exchange_server import ExchangeServer  # noqa: E402
-from tests.live.conftest import STRICT, live_toml  # noqa: E402
+from tests.live.conftest import STRICT, free_port, live_toml  # noqa: E402
 
 USD, STX_UNIT = PRICE_SCALE, TOKEN_UNIT[STX]  # one USD in price units, one STX in micro-STX
 SKIP_NOT_ACTIVE = 313
 FINAL_BTC = 50_000 * USD  # the exchanges' BTC-USD after the crash (trial)
+
+
+COUNTS = ("double_settlements", "lost", "mismatches", "kills", "rate_limited", "nonces_reused",
+          "quotes", "quote_ids_reused", "quotes_unrecorded")  # fmt: skip
 
 
 @dataclass
@@ -62,6 +84,96 @@ class Outcome:
     kills: int = 0
     seconds: float = 0.0
     rate_limited: int = 0  # requests the strict double answered 429
+    nonces_reused: int = 0
+    # what the quote clients saw (--clients)
+    answers: Counter = field(default_factory=Counter)  # status[:refusal reason] -> count
+    client_errors: Counter = field(default_factory=Counter)  # kind -> count
+    recovery_s: list[float] = field(default_factory=list)  # SIGKILL -> next engine's answer
+    recovery_quote_s: list[float] = field(default_factory=list)  # -> its first signed quote
+    quotes: int = 0
+    quote_ids_reused: int = 0
+    quotes_unrecorded: int = 0  # signed quotes handed out that the store does not hold
+
+    def add(self, other: Outcome) -> None:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.answers.update(other.answers)
+        self.client_errors.update(other.client_errors)
+        self.recovery_s += other.recovery_s
+        self.recovery_quote_s += other.recovery_quote_s
+
+
+class QuoteLoad:
+    """`clients` buyers asking for quotes back to back on a thread of their own, through every
+    kill and restart; each answer and each error is kept with its time (monotonic)."""
+
+    def __init__(self, url: str, clients: int, height: int):
+        self.url, self.clients = url, clients
+        self.answers: list[tuple[float, str, int | None, str]] = []  # (t, answer, id, buyer)
+        self.errors: list[tuple[float, str]] = []
+        self.terms = {"expiration": height + 200, "strike": 55_000 * USD}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    async def _run(self) -> None:
+        await asyncio.gather(*(self._client(i) for i in range(self.clients)))
+
+    async def _client(self, i: int) -> None:
+        buyer = PrivateKey.from_seed(f"crash-restart/{i}".encode()).principal().address
+        http = Http1(self.url)
+        while not self._stop.is_set():
+            body = {"buyer": buyer, "amount_sats": SATS // 1000, "token": "stx", **self.terms}
+            try:
+                r = await http.post_json("/v1/quotes", json=body)
+            except OSError as exc:
+                self.errors.append((time.monotonic(), str(exc).split(":")[0]))
+                await asyncio.sleep(0.05)  # no engine listens: ask again shortly
+                continue
+            quote_id, answer = None, str(r.status_code)
+            if r.status_code == 200:
+                quote_id = int(r.json()["quote"]["quote_id"])
+            elif r.status_code == 422:  # out of bounds as the chain moved: ask within them
+                answer += f":{r.json().get('reason')}"
+                allowed = r.json().get("allowed") or {}
+                for name in ("expiration", "strike"):
+                    if name in allowed:
+                        lo, hi = (int(allowed[name][k]) for k in ("min", "max"))
+                        self.terms[name] = (lo + hi) // 2
+                await asyncio.sleep(0.05)
+            self.answers.append((time.monotonic(), answer, quote_id, buyer))
+        await http.close()
+
+    def outcome(self, kills: list[float], store_url: str) -> Outcome:
+        out = Outcome()
+        out.answers = Counter(status for _, status, _, _ in self.answers)
+        out.client_errors = Counter(kind for _, kind in self.errors)
+        for k in kills:
+            # answers the killed engine had already sent may still be read just after the
+            # kill: the next engine's start from the first refused or cut request on
+            gone = next((t for t, _ in self.errors if t > k), k)
+            after = [(t, s) for t, s, _, _ in self.answers if t > gone]
+            if after:
+                out.recovery_s.append(after[0][0] - k)
+            signed = [t for t, s in after if s == "200"]
+            if signed:
+                out.recovery_quote_s.append(signed[0] - k)
+        ids = [(q, buyer) for _, s, q, buyer in self.answers if q is not None]
+        out.quotes = len(ids)
+        out.quote_ids_reused = len(ids) - len({q for q, _ in ids})
+        with open_store(store_url) as store:
+            from store.repositories import QUOTES
+
+            with store.engine.connect() as conn:
+                kept = dict(conn.execute(select(QUOTES.c.quote_id, QUOTES.c.buyer)).all())
+        out.quotes_unrecorded = sum(kept.get(q) != buyer for q, buyer in set(ids))
+        return out
 
 
 def _book(devnet: Devnet, policies: int) -> list[int]:
@@ -122,6 +234,7 @@ def _check(devnet: Devnet, store_url: str, ids: list[int], base_nonce: int) -> O
         confirmed = store.outbox.confirmed_nonces(contracts.deployer.address)
         engine_nonces = set(range(base_nonce, backend_nonce))
         out.lost += len(engine_nonces - set(confirmed))
+        out.nonces_reused = nonces_reused(store, contracts.deployer.address)
         for pid, f in finals.items():
             row = store.policies.get(pid)
             got = None if row is None else {k: row[k] for k in f}
@@ -129,8 +242,25 @@ def _check(devnet: Devnet, store_url: str, ids: list[int], base_nonce: int) -> O
     return out
 
 
+def nonces_reused(store: Any, sender: str) -> int:
+    """Nonces of `sender` that more than one outbox row holds, rows replaced by fee aside."""
+    from store.repositories import OUTBOX
+
+    o = OUTBOX.c
+    stmt = select(o.nonce).where(o.sender == sender, o.status != "replaced")
+    with store.engine.connect() as conn:
+        held = Counter(n for (n,) in conn.execute(stmt).all())
+    return sum(c - 1 for c in held.values())
+
+
 def trial(
-    seed: int, policies: int, executor: str, kills: int, work: Path, strict: bool = False
+    seed: int,
+    policies: int,
+    executor: str,
+    kills: int,
+    work: Path,
+    strict: bool = False,
+    clients: int = 0,
 ) -> Outcome:
     rng = random.Random(seed)
     start = time.monotonic()
@@ -144,18 +274,30 @@ def trial(
     try:
         ids = _book(devnet, policies)
         base_nonce = devnet.chain.nonce(devnet.deployment.accounts.deployer.principal())
-        config = live_toml(work, devnet, exchanges)
+        port = free_port()  # every engine of the trial serves its API here
+        api = API_SECTION.format(port=port, per_principal=100_000, per_address=1_000_000)
+        config = live_toml(work, devnet, exchanges, api=api)
         text = config.read_text().replace("poll_seconds = 60", "poll_seconds = 1")
         text = text.replace("min_interval_seconds = 30", "min_interval_seconds = 1")
         config.write_text(text)
         devnet.start()
         cmd = [sys.executable, "run.py", "live", "--config", str(config)]
         out = Outcome()
+        quotes = None
+        if clients:
+            quotes = QuoteLoad(f"http://127.0.0.1:{port}", clients, devnet.chain.tip().burn_height)
+            quotes.start()
+        killed_at = []
         for _ in range(kills):
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)  # fmt: skip
-            time.sleep(rng.uniform(0.8, 3.0))  # from mid-start-up to mid-settlement
+            # from mid-start-up to mid-settlement; under quote load, once it serves (so each
+            # kill cuts a serving engine) and then a while
+            if quotes is not None:
+                _serving(quotes, proc, time.monotonic() + 120)
+            time.sleep(rng.uniform(0.8, 3.0))
             proc.send_signal(signal.SIGKILL)
+            killed_at.append(time.monotonic())
             proc.wait()
             out.kills += 1
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -179,9 +321,14 @@ def trial(
                 break
             time.sleep(0.5)
         _quiesce(devnet, time.monotonic() + 60)
+        if quotes is not None:
+            quotes.stop()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
-        checked = _check(devnet, f"sqlite:///{work / 'live.db'}", ids, base_nonce)
+        store_url = f"sqlite:///{work / 'live.db'}"
+        checked = _check(devnet, store_url, ids, base_nonce)
+        if quotes is not None:
+            checked.add(quotes.outcome(killed_at, store_url))
         checked.kills, checked.seconds = out.kills, time.monotonic() - start
         checked.rate_limited = server.limited
         return checked
@@ -189,6 +336,58 @@ def trial(
         server.shutdown()
         exchanges.close()
         devnet.close()
+
+
+def quote_trial(seed: int, kills: int, clients: int, work: Path, burn_seconds: float) -> Outcome:
+    """Kills of an engine that only quotes, on a chain whose burn blocks come every
+    `burn_seconds`: a restart within the burn block it was killed in must go on with new
+    quote ids (they are burn height x 1e6 + a counter), never hand one out again."""
+    from benchmarks.api import Harness, fund
+
+    rng = random.Random(seed)
+    start = time.monotonic()
+    h = Harness(work, burn_seconds=burn_seconds, per_principal=100_000, per_address=1_000_000,
+                port=free_port())  # fmt: skip
+    out = Outcome()
+    killed_at: list[float] = []
+    try:
+        fund(h)
+        h.devnet.start()
+        url = h.start_engine()
+        quotes = QuoteLoad(url, clients, h.devnet.chain.tip().burn_height)
+        quotes.start()
+        for _ in range(kills):
+            assert h.proc is not None
+            _serving(quotes, h.proc, time.monotonic() + 120)
+            time.sleep(rng.uniform(0.5, 2.0))
+            h.proc.send_signal(signal.SIGKILL)
+            killed_at.append(time.monotonic())
+            h.proc.wait()
+            out.kills += 1
+            h.start_engine()
+        _serving(quotes, h.proc, time.monotonic() + 120)
+        time.sleep(1.0)
+        quotes.stop()
+        h.stop_engine()
+        store_url = f"sqlite:///{work / 'live.db'}"
+        with open_store(store_url) as store:
+            backend = h.devnet.deployment.accounts.deployer.principal().address
+            out.nonces_reused = nonces_reused(store, backend)
+        out.add(quotes.outcome(killed_at, store_url))
+        out.kills = len(killed_at)
+        out.seconds = time.monotonic() - start
+        return out
+    finally:
+        h.close()
+
+
+def _serving(quotes: QuoteLoad, proc: subprocess.Popen, deadline: float) -> None:
+    """Waits until the engine `proc` has answered a quote (or died, or `deadline` passed)."""
+    since = time.monotonic()
+    while time.monotonic() < deadline and proc.poll() is None:
+        if quotes.answers and quotes.answers[-1][0] > since:
+            return
+        time.sleep(0.05)
 
 
 def _quiesce(devnet: Devnet, deadline: float, grace: float = 3.0) -> None:
@@ -210,22 +409,40 @@ def _quiesce(devnet: Devnet, deadline: float, grace: float = 3.0) -> None:
 
 
 def run(
-    trials: int, policies: int, executor: str, kills: int, seed: int = 1, strict: bool = False
+    trials: int,
+    policies: int,
+    executor: str,
+    kills: int,
+    seed: int = 1,
+    strict: bool = False,
+    clients: int = 0,
 ) -> Outcome:
     total = Outcome()
     for i in range(trials):
         with tempfile.TemporaryDirectory() as tmp:
-            got = trial(seed * 1000 + i, policies, executor, kills, Path(tmp), strict)
+            got = trial(seed * 1000 + i, policies, executor, kills, Path(tmp), strict, clients)
         print(f"trial {i}: kills={got.kills} double_settlements={got.double_settlements} "
               f"lost={got.lost} mismatches={got.mismatches} rate_limited={got.rate_limited} "
-              f"({got.seconds:.1f} s)",
+              f"nonces_reused={got.nonces_reused} ({got.seconds:.1f} s)"
+              + (f" {client_line(got)}" if clients else ""),
               file=sys.stderr, flush=True)  # fmt: skip
-        total.double_settlements += got.double_settlements
-        total.lost += got.lost
-        total.mismatches += got.mismatches
-        total.kills += got.kills
-        total.rate_limited += got.rate_limited
+        total.add(got)
     return total
+
+
+def client_line(o: Outcome) -> str:
+    """What the quote clients saw, as name=value pairs."""
+
+    def stats(xs: list[float]) -> str:
+        return f"{max(xs):.2f}/{sum(xs) / len(xs):.2f}" if xs else "n/a"
+
+    answers = ",".join(f"{s}:{n}" for s, n in sorted(o.answers.items()))
+    errors = ",".join(f"{k}:{n}" for k, n in o.client_errors.most_common())
+    return (f"answers={answers or '-'} client_errors={errors or '-'} "
+            f"recovery_max/mean_s={stats(o.recovery_s)} "
+            f"recovery_to_signed_quote_max/mean_s={stats(o.recovery_quote_s)} "
+            f"quotes={o.quotes} quotes_unrecorded={o.quotes_unrecorded} "
+            f"quote_ids_reused={o.quote_ids_reused}")  # fmt: skip
 
 
 def main() -> None:
@@ -236,10 +453,35 @@ def main() -> None:
     p.add_argument("--executor", choices=("python", "lockstep"), default="python")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--strict", action="store_true", help="the strict Hiro double in front")
+    p.add_argument("--clients", type=int, default=0, help="quote clients during the kills")
+    p.add_argument(
+        "--quotes-only",
+        type=float,
+        metavar="BURN_SECONDS",
+        default=None,
+        help="no book: kill an engine that only quotes, burn blocks this far apart",
+    )
     a = p.parse_args()
-    total = run(a.trials, a.policies, a.executor, a.kills, a.seed, a.strict)
+    if a.quotes_only is not None:
+        total = Outcome()
+        for i in range(a.trials):
+            with tempfile.TemporaryDirectory() as tmp:
+                got = quote_trial(a.seed * 1000 + i, a.kills, a.clients or 8, Path(tmp),
+                                  a.quotes_only)  # fmt: skip
+            print(f"trial {i}: kills={got.kills} nonces_reused={got.nonces_reused} "
+                  f"({got.seconds:.1f} s) {client_line(got)}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            total.add(got)
+        print(client_line(total))
+        print(f"trials={a.trials} kills={total.kills} nonces_reused={total.nonces_reused} "
+              f"quote_ids_reused={total.quote_ids_reused}")  # fmt: skip
+        return
+    total = run(a.trials, a.policies, a.executor, a.kills, a.seed, a.strict, a.clients)
+    if a.clients:
+        print(client_line(total))
     print(f"trials={a.trials} double_settlements={total.double_settlements} lost={total.lost} "
-          f"mismatches={total.mismatches} rate_limited={total.rate_limited}")  # fmt: skip
+          f"mismatches={total.mismatches} rate_limited={total.rate_limited} "
+          f"nonces_reused={total.nonces_reused}")  # fmt: skip
 
 
 if __name__ == "__main__":

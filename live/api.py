@@ -1,7 +1,7 @@
 """The engine's HTTP API (FastAPI on uvicorn, in the engine's own process), versioned under /v1.
 
 FastAPI rather than bare Starlette: the API's contract is its OpenAPI schema (checked into
-`docs/openapi.json` and compared with the served one by a test), and FastAPI derives it from
+`ops/openapi.json` and compared with the served one by a test), and FastAPI derives it from
 the same pydantic models that validate every input, so the schema cannot drift from the checks.
 It runs on Starlette, so the middleware (CORS, body limit) is Starlette's.
 
@@ -35,6 +35,18 @@ from chain.node import NodeError, NodeUnavailable
 from live.auth import SignInRefused
 from live.limits import BodyLimit, retry_after
 from live.metrics import CONTENT_TYPE
+from live.providers import pnl
+from live.responses import (
+    HealthOut,
+    PoliciesOut,
+    PolicyOut,
+    PoolOut,
+    PositionsOut,
+    PricesOut,
+    ProviderOut,
+    ReadyOut,
+    StatusOut,
+)
 
 API_VERSION = "1"
 TOKENS = {"stx": STX, "sbtc": SBTC}
@@ -149,6 +161,34 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "invalid input"},
     413: {"model": ErrorOut, "description": "body too large"},
 }
+SIGNED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no session, or an expired one"}
+}
+SHARE_PRICE_POINTS = 500  # the most snapshots per tranche in a provider's share-price history
+
+
+def _validation_is_400(doc: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI lists a 422 HTTPValidationError on every route with a body or parameters, but
+    this API answers invalid input with 400 and ErrorOut (the handler in create_app): list that
+    instead, and keep 422 only where a route says what it means (a refused quote)."""
+    error_ref = {"$ref": "#/components/schemas/ErrorOut"}
+    for operations in doc["paths"].values():
+        for op in operations.values():
+            responses = op["responses"]
+            schema = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if schema.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": "invalid input",
+                        "content": {"application/json": {"schema": error_ref}},
+                    },
+                )
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return doc
 
 
 # -- the engine side the API talks to ----------------------------------------------------------
@@ -353,6 +393,7 @@ def create_app(service: Any) -> FastAPI:
                 allowed=allowed_range(answer.reason, view),
             )
         assert isinstance(answer, QuoteOffer)
+        await service.durable()  # its id survives a kill before it leaves
         q = answer.quote
         payload = payloads.purchase(service.config.contracts, q, answer.signature)
         return {
@@ -419,7 +460,7 @@ def create_app(service: Any) -> FastAPI:
 
     # -- reads --
 
-    @app.get("/v1/prices", tags=["data"])
+    @app.get("/v1/prices", tags=["data"], response_model=PricesOut)
     async def prices(
         asset: Literal["BTC-USD", "STX-USD"] = BTC_USD,
         since: Annotated[float | None, Query(ge=0, description="Unix seconds")] = None,
@@ -460,7 +501,7 @@ def create_app(service: Any) -> FastAPI:
             "history": [{"time": t, "price": _int(p), "sources": n} for t, p, n in history],
         }
 
-    @app.get("/v1/pool", tags=["data"])
+    @app.get("/v1/pool", tags=["data"], response_model=PoolOut)
     async def pool() -> dict[str, Any]:
         """Every tranche: assets, shares, share price, locked, utilisation, coverage, trailing
         premium yield, and the shadow-risk forecast when one has run."""
@@ -524,7 +565,7 @@ def create_app(service: Any) -> FastAPI:
         nxt = items[-1]["id"] if len(items) == limit_ else None
         return {"policies": items, "next_after": nxt}
 
-    @app.get("/v1/policies", tags=["data"])
+    @app.get("/v1/policies", tags=["data"], response_model=PoliciesOut)
     async def policies(
         owner: str | None = None,
         status: Literal["active", "settled", "expired"] | None = None,
@@ -538,7 +579,12 @@ def create_app(service: Any) -> FastAPI:
             owner = _principal("owner", owner, service).address
         return await list_policies(owner, status, limit, after)
 
-    @app.get("/v1/policies/{policy_id}", tags=["data"])
+    @app.get(
+        "/v1/policies/{policy_id}",
+        tags=["data"],
+        response_model=PolicyOut,
+        responses={404: {"model": ErrorOut, "description": "no such policy"}},
+    )
     async def policy(policy_id: Annotated[int, Path(ge=0, lt=2**63)]) -> dict[str, Any]:
         row = await service.reads.policy(policy_id)
         if row is None:
@@ -566,10 +612,64 @@ def create_app(service: Any) -> FastAPI:
             "pending_withdrawals": [],  # protocol v2 (two-step withdrawals)
         }
 
-    @app.get("/v1/providers/{provider}", tags=["data"])
+    @app.get("/v1/providers/{provider}", tags=["data"], response_model=ProviderOut)
     async def provider(provider: str) -> dict[str, Any]:
-        """A provider's positions: shares per tranche and what they are worth now."""
-        return await positions(_principal("provider", provider, service).address)
+        """A provider's positions (shares per tranche and what they are worth now), every
+        deposit and withdrawal on chain with its block, each tranche's share price over time,
+        and P&L per tranche: value now + withdrawn - deposited, in the tranche's token units."""
+        who = _principal("provider", provider, service).address
+        out = await positions(who)
+        await asyncio.to_thread(service.flows.update)
+        flows = service.flows.of(who)
+        heights = [await asyncio.to_thread(service.flows.heights, f.txid) for f in flows]
+        values = {(TOKENS[p["token"]], p["tier"]): int(p["value"]) for p in out["positions"]}
+        books = pnl(flows, values)
+        history = []
+        for b in books:
+            rows = await service.reads.tranche_history(b.token, b.tier, SHARE_PRICE_POINTS)
+            history.append(
+                {
+                    "token": TOKEN_TEXT.get(b.token, str(b.token)),
+                    "tier": b.tier,
+                    "points": [
+                        {
+                            "block": r.block,
+                            "share_price": r.assets / r.shares,
+                            "assets": _int(r.assets),
+                            "shares": _int(r.shares),
+                        }
+                        for r in rows
+                        if r.shares
+                    ],
+                }
+            )
+        out["flows"] = [
+            {
+                "kind": f.kind.value,
+                "token": TOKEN_TEXT.get(f.token, str(f.token)),
+                "tier": f.tier,
+                "amount": _int(f.amount),
+                "shares": _int(f.shares),
+                "share_price": f.amount / f.shares if f.shares else 0.0,
+                "txid": f.txid,
+                "block": block,
+                "burn_height": burn,
+            }
+            for f, (block, burn) in zip(flows, heights, strict=True)
+        ]
+        out["pnl"] = [
+            {
+                "token": TOKEN_TEXT.get(b.token, str(b.token)),
+                "tier": b.tier,
+                "deposited": _int(b.deposited),
+                "withdrawn": _int(b.withdrawn),
+                "value": _int(b.value),
+                "pnl": _int(b.pnl),
+            }
+            for b in books
+        ]
+        out["share_price_history"] = history
+        return out
 
     # -- sign-in --
 
@@ -606,7 +706,7 @@ def create_app(service: Any) -> FastAPI:
             raise ApiError(401, "sign-in-refused", str(exc), reason=exc.reason) from None
         return {"token": token, "principal": s.principal, "expires_at": s.expires_at}
 
-    @app.get("/v1/me/policies", tags=["sign-in"])
+    @app.get("/v1/me/policies", tags=["sign-in"], response_model=PoliciesOut, responses=SIGNED)
     async def my_policies(
         me: str = Depends(session_principal),
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -614,13 +714,13 @@ def create_app(service: Any) -> FastAPI:
     ) -> dict[str, Any]:
         return await list_policies(me, None, limit, after)
 
-    @app.get("/v1/me/positions", tags=["sign-in"])
+    @app.get("/v1/me/positions", tags=["sign-in"], response_model=PositionsOut, responses=SIGNED)
     async def my_positions(me: str = Depends(session_principal)) -> dict[str, Any]:
         return await positions(me)
 
     # -- operations --
 
-    @app.get("/v1/status", tags=["operations"])
+    @app.get("/v1/status", tags=["operations"], response_model=StatusOut)
     async def status() -> dict[str, Any]:
         """What the engine sees now: chain tip, prices, outbox, readiness (`run.py status`)."""
         view = await service.registry_view()
@@ -643,24 +743,43 @@ def create_app(service: Any) -> FastAPI:
             "limits": allowed_range("all", view),
         }
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=HealthOut)
     async def healthz() -> dict[str, Any]:
         """The process is up and serving."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=ReadyOut,
+        responses={503: {"model": ReadyOut, "description": "not ready: see the failing checks"}},
+    )
     async def readyz() -> JSONResponse:
         """503 unless the node answers, the oracle is fresh with a quorum, the signer is funded
         and the outbox is moving; each check is in the body."""
         ready = await service.readiness()
         return JSONResponse(ready, status_code=200 if ready["ready"] else 503)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                         "description": "Prometheus text exposition format"}},
+    )  # fmt: skip
     async def metrics_route() -> Response:
         """Prometheus text format."""
         await service.refresh_gauges()
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _validation_is_400(base_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -290,7 +290,7 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         raise ConfigError(
             f"oracle.sources: {sources!r} is not valid; allowed: each source named once"
         )
-    from chain.exchanges import SOURCES
+    from live.exchanges import SOURCES
 
     for s in sources:
         if s not in SOURCES:

@@ -123,6 +123,7 @@ class LiveEngine:
         self.clock = clock
         self.out = out
         self._feed = feed
+        self._own_feed: Any = None  # the ExchangeFeed start() built, closed by stop()
         self._client = client
         self.actors: tuple = ()
         self.store: Store | None = None
@@ -164,10 +165,10 @@ class LiveEngine:
         self.backend_address = signer_address(backend_key, cfg)
         feed = self._feed
         if feed is None:
-            from chain.exchanges import feed_from_names
+            from live.exchanges import feed_from_names
 
             o = cfg.oracle
-            feed = feed_from_names(
+            feed = self._own_feed = feed_from_names(
                 o.sources, timeout=o.timeout_seconds, base_urls=o.base_urls, log=log
             )
         o = cfg.oracle
@@ -333,6 +334,9 @@ class LiveEngine:
             except Exception as exc:  # an actor that already died: keep stopping the others
                 logger.warning("stopping %s: %s", ref, type(exc).__name__)
         self.actors = ()
+        if self._own_feed is not None:  # after the oracle stopped: no fetch is under way
+            self._own_feed.close()
+            self._own_feed = None
         if self.log is not None:
             self.log.record("live-stop")
         if self.store is not None:

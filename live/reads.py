@@ -76,6 +76,25 @@ class Reads:
             for x in await self._all(stmt)
         ]
 
+    async def tranche_history(
+        self, token: int, tier: int, limit: int = HISTORY_LIMIT
+    ) -> list[TrancheRow]:
+        """The tranche's snapshots, oldest first: the last `limit` of them."""
+        t = TRANCHES.c
+        stmt = (
+            select(t.block, t.total_assets, t.total_shares, t.locked)
+            .where(t.token == token, t.tier == tier)
+            .order_by(t.block.desc(), t.id.desc())
+            .limit(limit)
+        )
+        rows = await self._all(stmt)
+        return [
+            TrancheRow(
+                token, tier, r.block, int(r.total_assets), int(r.total_shares), int(r.locked)
+            )
+            for r in reversed(rows)
+        ]
+
     async def premiums_since(self, burn_height: int) -> dict[tuple[int, int], int]:
         """Premiums of the policies bought at or after `burn_height`, per tranche."""
         p = POLICIES.c

@@ -1,8 +1,8 @@
 """A loopback stand-in for the public exchange APIs: the tests' fake and the devnet's feed.
 
-Every source in chain.exchanges.SOURCES is served under its own path prefix, answering its
+Every source in live.exchanges.SOURCES is served under its own path prefix, answering its
 ticker path with the body recorded from that exchange's documentation
-(tests/chain/recorded/exchanges/) with the price field replaced by the price you set. Each
+(live/recorded/exchanges/, package data) with the price field replaced by the price you set. Each
 source can be switched to misbehave: slow, down, closing the connection, or garbage.
 
     with ExchangeServer() as server:
@@ -31,17 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
 from chain.contracts import BTC_USD, STX_USD
-from chain.exchanges import SOURCES
+from live.exchanges import RECORDED, SOURCES
 from sim.prices import PathSpec, PricePath, Segment
-
-# the bodies recorded from each exchange's documentation, kept with the adapters' tests
-RECORDED = Path(__file__).resolve().parents[1] / "tests" / "chain" / "recorded" / "exchanges"
 
 # Where each recorded body holds the price the adapter reads: keys and indices from the root.
 PRICE_AT: dict[str, tuple[str | int, ...]] = {

@@ -37,6 +37,8 @@ DATA = [
     "contracts/contracts/oracle.clar",
     "contracts/contracts/policy-registry.clar",
     "store/migrations/alembic.ini",
+    "live/recorded/exchanges/kraken.json",  # the devnet's feed serves the recorded bodies
+    "live/recorded/exchanges/coingecko.json",
 ]
 
 
@@ -72,6 +74,10 @@ def test_a_plain_wheel_install_runs_a_simulation_outside_the_repo(tmp_path: Path
     )
     where = _run(python, "-c", show, cwd=elsewhere, env=env)
     assert all(Path(p).is_relative_to(venv) for p in where.split()), where
+
+    # the devnet's loopback exchanges answer from package data, not from the test tree
+    body = "from sim.feed import render; print(render('kraken', '1.25').decode())"
+    assert '"c": ["1.25"' in _run(python, "-c", body, cwd=elsewhere, env=env)
 
     bithedge = venv / "bin" / "bithedge"
     listed = _run(bithedge, "scenarios", cwd=elsewhere, env=env)

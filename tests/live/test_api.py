@@ -123,6 +123,32 @@ def test_served_schema_is_the_checked_in_one(svc):
         assert route in paths
 
 
+def test_every_read_is_typed_and_invalid_input_is_400_not_422():
+    """Each GET answers a named model (or, /metrics, text); FastAPI's 422 validation error is
+    listed nowhere, because this API answers invalid input with 400 ErrorOut; a 422 is left
+    only where a route means it (a refused quote), and 400 only where there is input."""
+    doc = openapi_document()
+    assert "HTTPValidationError" not in json.dumps(doc)
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            where = f"{method.upper()} {path}"
+            responses = op["responses"]
+            has_input = bool(op.get("parameters") or op.get("requestBody"))
+            assert ("400" in responses) == has_input, where
+            if "422" in responses:
+                assert (method, path) == ("post", "/v1/quotes"), where
+            if method != "get":
+                continue
+            ok = responses["200"]["content"]
+            if path == "/metrics":
+                assert list(ok) == ["text/plain"], where
+                continue
+            ref = ok["application/json"]["schema"].get("$ref", "")
+            assert ref.startswith("#/components/schemas/"), where
+            model = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            assert model["type"] == "object" and model["properties"], where
+
+
 # -- quotes and purchases -------------------------------------------------------------------
 
 
@@ -309,6 +335,71 @@ def test_pool_prices_and_providers_agree_with_the_store_and_chain(svc):
     assert_400(svc.http.get("/v1/providers/nobody"), "provider")
     assert_400(svc.http.get("/v1/policies", params={"owner": "x"}), "owner")
     assert_400(svc.http.get("/v1/policies", params={"limit": 0}), "query.limit")
+
+
+def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
+    """A fresh provider deposits, then withdraws half: the endpoint lists both flows with their
+    blocks, each tranche's share price over time, and P&L from the chain's own numbers."""
+    from chain import payloads
+    from chain.clarity import principal
+
+    key = user(svc, 4)
+    who = key.principal()
+    contracts = svc.engine.config.contracts
+    amount = 1_000 * 1_000_000
+    nonce = svc.users.nonce(who)
+    deposit = payloads.deposit(contracts, who, STX, 0, amount)
+    svc.node.broadcast(deposit.sign(key, nonce=nonce, fee=1000).serialize())
+    svc.turn()
+
+    def shares_on_chain() -> int:
+        args = [UInt(STX), UInt(0), principal(who.address)]
+        return svc.users.read_only(contracts.pool, "get-shares", args).value
+
+    minted = shares_on_chain()
+    before = svc.node.account(who.address).balance
+    withdraw = payloads.withdraw(svc.users, contracts, who, STX, 0, minted // 2)
+    svc.node.broadcast(withdraw.sign(key, nonce=nonce + 1, fee=1000).serialize())
+    svc.turn()
+    paid_out = svc.node.account(who.address).balance - before + 1000
+
+    got = svc.http.get(f"/v1/providers/{who.address}")
+    assert got.status_code == 200, got.text
+    body = got.json()
+    flows = [(f["kind"], f["token"], f["tier"], int(f["amount"]), int(f["shares"]))
+             for f in body["flows"]]  # fmt: skip
+    assert flows == [
+        ("deposit", "stx", 0, amount, minted),
+        ("withdraw", "stx", 0, paid_out, minted // 2),
+    ]
+    blocks = [f["block"] for f in body["flows"]]
+    assert None not in blocks and blocks[0] < blocks[1]
+    assert all(f["burn_height"] is not None for f in body["flows"])
+    t = svc.users.read_only(contracts.pool, "get-tranche", [UInt(STX), UInt(0)])
+    left = shares_on_chain()
+    value = left * t["total-assets"].value // t["total-shares"].value
+    (row,) = body["pnl"]
+    assert (row["token"], row["tier"]) == ("stx", 0)
+    assert (int(row["deposited"]), int(row["withdrawn"]), int(row["value"])) == (
+        amount,
+        paid_out,
+        value,
+    )
+    assert int(row["pnl"]) == value + paid_out - amount
+    (history,) = body["share_price_history"]
+    last = history["points"][-1]
+    assert (int(last["assets"]), int(last["shares"])) == (
+        t["total-assets"].value,
+        t["total-shares"].value,
+    )
+    assert [p["block"] for p in history["points"]] == sorted(p["block"] for p in history["points"])
+    # a provider of six tranches, who never withdrew: six rows, nothing withdrawn
+    other = svc.http.get(f"/v1/providers/{user(svc, 0).principal().address}").json()
+    assert len(other["pnl"]) == 6 and all(r["withdrawn"] == "0" for r in other["pnl"])
+    assert {f["kind"] for f in other["flows"]} == {"deposit"}
+    # nobody's flows
+    nobody = svc.http.get(f"/v1/providers/{user(svc, 5).principal().address}").json()
+    assert nobody["flows"] == [] and nobody["pnl"] == [] and nobody["positions"] == []
 
 
 # -- CORS -----------------------------------------------------------------------------------

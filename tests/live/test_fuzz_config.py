@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain import c32
-from chain.exchanges import SOURCES
 from chain.keys import PrivateKey
 from live.config import NETWORKS, KeySource, LiveConfig, _key, load, parse
+from live.exchanges import SOURCES
 from scenarios.config import ConfigError
 from tests.conftest import examples
 

@@ -1,4 +1,5 @@
-"""Live exchange prices: public ticker adapters and the oracle's PriceFeed over them.
+"""Live exchange prices: public ticker adapters and the oracle's PriceFeed over them (the
+live twin of sim/exchanges.py, which simulates the same sources).
 
 Each adapter knows one exchange's public ticker URL per asset and how to read one price out of
 its body. Prices are read as `Decimal` from the JSON text (never through a float) and truncated
@@ -13,15 +14,21 @@ depeg beyond its outlier band drops those two quotes rather than moving the pric
 `ExchangeFeed.fetch` asks every source at once and returns what answered in time, in the
 order the sources were given; a source that is down, slow or answers garbage is simply absent,
 and reported through the optional event log as `exchange-error`.
+
+The bodies each exchange documents for its ticker are package data in `recorded/exchanges/`
+(RECORDED): the adapters' tests parse them, and the devnet's loopback feed (sim/feed.py) serves
+them, so a shipped engine can serve its offline feed without the test tree.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation, localcontext
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,6 +39,11 @@ from chain.contracts import BTC_USD, PRICE_SCALE, STX_USD
 MAX_PRICE_USD = 10_000_000  # a quote at or above this per coin is a bug or an attack, not a price
 _MAX_NUMBER_CHARS = 64  # a price field longer than this is garbage, not a number
 _USER_AGENT = "bithedge-oracle/0.1"
+# Idle connections are kept across oracle ticks (production polls every 60 s), so a tick costs
+# one request per source, not a TCP and TLS handshake each; a server that closed one meanwhile
+# is noticed by the pool when it takes the connection, and a new one is opened.
+KEEPALIVE_SECONDS = 120.0
+RECORDED = Path(__file__).resolve().parent / "recorded" / "exchanges"
 
 
 class BadQuote(ValueError):
@@ -266,9 +278,12 @@ SOURCES: dict[str, Adapter] = {
 class ExchangeFeed:
     """The oracle's PriceFeed over live exchanges (actors/ports.py).
 
-    Called from an actor thread with no event loop running, so each `fetch` runs its own
-    short-lived loop: every source is asked at once, each under `timeout` seconds, and the
-    whole call under `deadline` seconds (default `timeout` + 0.5).
+    Called from an actor thread with no event loop running. The feed keeps one event loop on a
+    daemon thread of its own and one HTTP client on it for its whole life: building a client
+    builds a TLS context (certificates loaded and parsed), which per tick cost more CPU than
+    the requests, and a shared client keeps each exchange's connection alive between ticks.
+    Each `fetch` asks every source at once, each under `timeout` seconds, and the whole call
+    under `deadline` seconds (default `timeout` + 0.5). `close` ends the client and the loop.
     """
 
     def __init__(
@@ -297,6 +312,9 @@ class ExchangeFeed:
         self.base_urls = dict(base_urls or {})
         self.transport = transport
         self.log = log
+        self._started = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: httpx.AsyncClient | None = None
 
     def fetch(self, asset: str) -> list[tuple[str, int]]:
         """(source, price units) from every source that answered, in the feed's source order."""
@@ -307,7 +325,8 @@ class ExchangeFeed:
         ]
         if not jobs:
             return []
-        results = _run(self._fetch_all(jobs))
+        loop = self._running_loop()
+        results = asyncio.run_coroutine_threadsafe(self._fetch_all(jobs), loop).result()
         quotes = []
         for (source, _), result in zip(jobs, results, strict=True):
             if isinstance(result, int):
@@ -316,22 +335,53 @@ class ExchangeFeed:
                 self.log.record("exchange-error", source=source.name, asset=asset, error=result)
         return quotes
 
-    async def _fetch_all(self, jobs: list[tuple[Adapter, str]]) -> list[int | str]:
-        async with httpx.AsyncClient(
+    def close(self) -> None:
+        """Closes the connections and stops the feed's loop; a later `fetch` starts anew."""
+        with self._started:
+            loop, client = self._loop, self._client
+            self._loop = self._client = None
+        if loop is None:
+            return
+        if client is not None:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._started:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=_serve, args=(loop,), name="exchange-feed", daemon=True
+                ).start()
+                self._client = asyncio.run_coroutine_threadsafe(self._new_client(), loop).result()
+                self._loop = loop
+            return self._loop
+
+    async def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             transport=self.transport,
             timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(
+                max_connections=2 * len(self.sources),
+                max_keepalive_connections=len(self.sources),
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            ),
             headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
-        ) as client:
-            tasks = [asyncio.ensure_future(self._one(client, s, url)) for s, url in jobs]
-            _, pending = await asyncio.wait(tasks, timeout=self.deadline)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            return [
-                f"no answer within the {self.deadline}s deadline" if t in pending else t.result()
-                for t in tasks
-            ]
+        )
+
+    async def _fetch_all(self, jobs: list[tuple[Adapter, str]]) -> list[int | str]:
+        client = self._client
+        assert client is not None
+        tasks = [asyncio.ensure_future(self._one(client, s, url)) for s, url in jobs]
+        _, pending = await asyncio.wait(tasks, timeout=self.deadline)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return [
+            f"no answer within the {self.deadline}s deadline" if t in pending else t.result()
+            for t in tasks
+        ]
 
     async def _one(self, client: httpx.AsyncClient, source: Adapter, url: str) -> int | str:
         """The price, or a one-line reason why there is none (never raises)."""
@@ -350,15 +400,12 @@ class ExchangeFeed:
             return f"BadQuote: {e}"[:200]
 
 
-def _run(coro: Any) -> Any:
-    """Run `coro` on a fresh loop without waiting for stray resolver threads on the way out.
-
-    `asyncio.run` joins the default executor at exit, so a hung DNS lookup would hold the
-    oracle past its deadline; `loop.close` shuts that executor down without waiting.
-    """
-    loop = asyncio.new_event_loop()
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """The feed's loop thread: runs until `close` stops it, then closes the loop without
+    waiting for stray resolver threads (a hung DNS lookup must not hold the engine's exit)."""
+    asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(coro)
+        loop.run_forever()
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())

@@ -10,10 +10,15 @@ import httpx
 import pytest
 
 from chain.contracts import BTC_USD, STX_USD
-from chain.exchanges import SOURCES, BadQuote, ExchangeFeed, feed_from_names, to_price_units
+from live.exchanges import (
+    RECORDED,
+    SOURCES,
+    BadQuote,
+    ExchangeFeed,
+    feed_from_names,
+    to_price_units,
+)
 from tests.chain.exchange_server import ExchangeServer, render
-
-RECORDED = Path(__file__).parent / "recorded" / "exchanges"
 
 # The price each documentation example carries, read by hand from the file, in price units.
 DOCUMENTED = {
@@ -267,3 +272,44 @@ def test_fetch_works_from_a_worker_thread_like_an_actor(server):
     worker.start()
     worker.join(timeout=10)
     assert out == [[(n, 6_500_000_000_000) for n in SOURCES]]
+
+
+def feed_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "exchange-feed"]
+
+
+def test_one_client_and_one_loop_serve_every_tick_until_close(server):
+    """Ticks reuse the feed's loop thread and HTTP client (a new client per tick built a TLS
+    context each time); close ends both, and a fetch after close starts them again."""
+    before = len(feed_threads())
+    feed = feed_for(server)
+    for _ in range(5):
+        assert feed.fetch(BTC_USD) == [(n, 6_500_000_000_000) for n in SOURCES]
+    assert len(feed_threads()) == before + 1
+    feed.close()
+    deadline = time.monotonic() + 5
+    while len(feed_threads()) > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(feed_threads()) == before
+    assert feed.fetch(STX_USD) == [(n, 150_000_000) for n in SOURCES if n in STX_LISTED]
+    feed.close()
+    feed.close()  # twice is harmless
+
+
+def test_fetches_from_several_threads_at_once_share_the_feed(server):
+    feed = feed_for(server)
+    out: list = []
+    workers = [threading.Thread(target=lambda: out.append(feed.fetch(BTC_USD))) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=10)
+    feed.close()
+    assert out == [[(n, 6_500_000_000_000) for n in SOURCES]] * 4
+
+
+def test_the_recorded_bodies_are_package_data_not_test_files():
+    import live
+
+    assert RECORDED.is_relative_to(Path(live.__file__).parent)
+    assert sorted(p.stem for p in RECORDED.glob("*.json")) == sorted(SOURCES)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.contracts import PRICE_SCALE
-from chain.exchanges import MAX_PRICE_USD, SOURCES, BadQuote
+from live.exchanges import MAX_PRICE_USD, RECORDED, SOURCES, BadQuote
 from sim.feed import PRICE_AT  # where each recorded body holds its price
 from tests.conftest import examples
 
@@ -30,7 +29,6 @@ FUZZ = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-RECORDED = Path(__file__).parent / "recorded" / "exchanges"
 MAX_TEXT = 64  # the adapters' documented bound on a price field's length
 
 
