@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from chain.clarity import FALSE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.clarity import FALSE, NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
 from tests.contracts.relay import (
@@ -86,7 +87,7 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
         buyer=t.accounts[buyer],
         amount=BTC // 10,
         strike=60_000 * USD,
-        expiration=t.burn + 144,
+        expiration=grid(t, 144),
         premium=100 * STX,
         collateral=1,
         token=0,
@@ -101,9 +102,43 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
     )
 
 
-def settle(t: Twin, *ids: int, who: str = "deployer"):
+def mine_to(t: Twin, height: int) -> None:
+    assert height >= t.burn
+    if height > t.burn:
+        t.mine_burn(height - t.burn)
+
+
+def grid(t: Twin, blocks: int) -> int:
+    """The first expiry-grid point at least `blocks` ahead: the only expirations one can buy."""
+    return expiry_on_grid(t.burn, blocks, 12960)
+
+
+def fix(t: Twin, asset: str, expiry: int, who: str = "deployer"):
+    """`who` proves the fixing of (asset, expiry), with the hints anyone can read off the
+    observations (the last one at or before each end of the window)."""
+    start = t.py.oracle.in_force(asset, expiry - 6)
+    end = t.py.oracle.in_force(asset, expiry)
+    args = (StringAscii(asset), UInt(expiry), UInt(start or 0), UInt(end or 0))
+    return t.call(who, "oracle", "fix", *args)
+
+
+def settle_only(t: Twin, *ids: int, who: str = "deployer"):
     batch = List(tuple(UInt(i) for i in ids))
     return t.call(who, "policy-registry", "settle-policies", batch, t.contracts.sbtc)
+
+
+def settle(t: Twin, *ids: int, who: str = "deployer"):
+    """What anyone settling does: prove the fixings the expired policies need (a stored one
+    is returned as it is), then settle."""
+    for pid in ids:
+        found = t.read("policy-registry", "get-policy", UInt(pid))
+        if found == NONE or found.value.data["expiration"].value > t.burn:
+            continue
+        p = found.value.data
+        assets = ("BTC-USD", "STX-USD") if p["token"] == UInt(0) else ("BTC-USD",)
+        for asset in assets:
+            assert isinstance(fix(t, asset, p["expiration"].value, who), Ok)
+    return settle_only(t, *ids, who=who)
 
 
 def tranche(t: Twin, tier: int = 1) -> tuple[int, int, int]:
@@ -265,8 +300,10 @@ class TestF1ProvidersLeaveBeforeSettlement:
         terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
         assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
         assert tranche(t) == (40_200 * STX, 40_000 * STX, 11_160 * STX)
-        t.mine_burn(150)
-        # BTC to 26,444.44 and STX to 0.10: 3,200 USD = 32,000 STX of intrinsic value
+        expiry = policy(t, 1)["expiration"]
+        mine_to(t, expiry - 40)
+        # BTC to 26,444.44 and STX to 0.10 before the fixing's window: 3,200 USD = 32,000
+        # STX of intrinsic value at the fixings
         btc, stx = 2_644_444_444_444, 10_000_000
         crash(t, btc, stx)
         # the race: both try to leave with everything; the first gets its share of what is
@@ -278,6 +315,7 @@ class TestF1ProvidersLeaveBeforeSettlement:
         assert locked == 11_160 * STX and assets - locked < 2 * STX  # all else left
         buyer = t.accounts["wallet_3"]
         before = t.py.stx_balance(buyer)
+        mine_to(t, expiry)
         assert settle(t, 1, who="wallet_5").value["settled"] == UInt(1)  # anyone may settle
         paid = t.py.stx_balance(buyer) - before
         p = policy(t, 1)
@@ -315,9 +353,11 @@ class TestF4StaleLockCannotOverwrite:
         assert isinstance(withdraw(t, "wallet_1", free_shares(t, "wallet_1")), Ok)
         assets, _, locked = tranche(t)
         assert locked == 22_320 * STX and assets - locked <= 1
-        t.mine_burn(150)
+        expiry = policy(t, 1)["expiration"]
+        mine_to(t, expiry - 40)
         btc, stx = 2_644_444_444_444, 10_000_000
-        crash(t, btc, stx)
+        crash(t, btc, stx)  # before the fixing's window
+        mine_to(t, expiry)
         assert settle(t, 2, 1).value["settled"] == UInt(2)
         for pid in (1, 2):
             p = policy(t, pid)
@@ -341,14 +381,14 @@ class TestF5NoLockOutlivesItsPolicy:
         the settlement nothing is locked and the provider withdraws everything."""
         assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
         assert buy(t, "wallet_3", 1, amount=9 * BTC // 100, strike=62_000 * USD) == Ok(UInt(1))
-        assert buy(t, "wallet_4", 2, expiration=t.burn + 300) == Ok(UInt(2))
+        assert buy(t, "wallet_4", 2, expiration=grid(t, 300)) == Ok(UInt(2))
         assert tranche(t)[2] == 11_160 * STX + 12_000 * STX
-        t.mine_burn(150)
+        mine_to(t, policy(t, 1)["expiration"] - 10)
         assert prices(t, 70_000 * USD, 50_000_000)  # policy 1 ends out of the money
+        mine_to(t, policy(t, 1)["expiration"])
         assert settle(t, 1, 2).value["expired"] == UInt(1)
         assert tranche(t)[2] == 12_000 * STX  # policy 2's collateral alone
-        t.mine_burn(150)
-        assert prices(t, 70_000 * USD, 50_000_000)
+        mine_to(t, policy(t, 2)["expiration"])
         assert settle(t, 2).value["expired"] == UInt(1)
         assets, total, locked = tranche(t)
         assert locked == 0
