@@ -326,6 +326,127 @@ class TestF1ProvidersLeaveBeforeSettlement:
         t.assert_same_state(policies=1)
 
 
+# --- F6: the settlement price chosen by when the backend settles -------------------------------
+
+
+def recover(t: Twin, btc: int, stx: int) -> None:
+    """Both prices up to their targets as fast as the oracle lets a submitter (+50% a push,
+    pushes ten burn blocks apart), as after a crash that reverted."""
+    b, s = (t.read("oracle", "get-price", StringAscii(a)).value["price"].value
+            for a in ("BTC-USD", "STX-USD"))  # fmt: skip
+    while (b, s) != (btc, stx):
+        b, s = min(btc, b * 3 // 2), min(stx, s * 3 // 2)
+        assert prices(t, b, s)
+        if (b, s) != (btc, stx):
+            t.mine_burn(10)
+
+
+def fixing(t: Twin, asset: str, expiry: int) -> dict[str, int]:
+    found = t.read("oracle", "get-fixing", StringAscii(asset), UInt(expiry)).value.data
+    return {k: getattr(v, "value", v) for k, v in found.items()}
+
+
+class TestF6SettlementPriceDependsOnTheExpirationAlone:
+    """Row F6: the price a settlement uses, and so the payout, must not depend on when (or by
+    whom) the policy is settled, nor on anything pushed after the expiration."""
+
+    BTC, STX_PRICE = 2_644_444_444_444, 10_000_000  # 26,444.44 USD and 0.10 USD at the crash
+    OWED = 11_160 * STX  # min(32,000 STX of claim, 11,160 STX of collateral)
+
+    def bought_then_crashed(self, t: Twin) -> int:
+        """A provider, a policy (0.09 BTC struck at 62,000, paid in STX), a crash before the
+        fixing's window; returns the expiration."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
+        assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
+        expiry = policy(t, 1)["expiration"]
+        assert expiry % 144 == 0
+        mine_to(t, expiry - 40)
+        crash(t, self.BTC, self.STX_PRICE)
+        mine_to(t, expiry)
+        return expiry
+
+    @pytest.mark.parametrize("late", [300, 450])
+    def test_in_the_money_at_expiry_settled_late_after_a_recovery_is_paid_in_full(self, t, late):
+        """v1 (the issue's row F6, measured in the VM by the adversarial review): policies in
+        the money at expiry, settled 300-450 blocks later when the price had recovered, were
+        paid 0: v1 settled at whichever fresh price existed when the backend got round to it.
+
+        v2: the price recovers to 70,000 USD and 0.50 STX after the expiration; the buyer
+        itself settles `late` blocks after it (it proves the fixings, then settles) and is paid
+        the 11,160 STX the fixings owe: a loss of 0."""
+        expiry = self.bought_then_crashed(t)
+        t.mine_burn(5)
+        recover(t, 70_000 * USD, 50_000_000)
+        mine_to(t, expiry + late)
+        assert prices(t, 70_000 * USD, 50_000_000)  # fresh, recovered prices at settlement
+        buyer = t.accounts["wallet_3"]
+        before = t.py.stx_balance(buyer)
+        assert settle(t, 1, who="wallet_3").value["settled"] == UInt(1)
+        p = policy(t, 1)
+        assert p["price"] == fixing(t, "BTC-USD", expiry)["price"] == self.BTC
+        assert p["paid"] == t.py.stx_balance(buyer) - before == self.OWED
+        assert owed(t, 1, self.BTC, self.STX_PRICE) - p["paid"] == 0  # the victim's loss
+        assert tranche(t)[2] == 0
+        t.assert_same_state(policies=1)
+
+    def test_a_fixing_proven_right_at_expiry_is_the_one_proven_after_later_pushes(self, t):
+        """Two runs of the same moves must agree: here the BTC fixing is proven at E by a
+        keeper, the STX one only after the recovery's pushes; both equal the window's
+        prices, and a second `fix` returns the stored record unchanged."""
+        expiry = self.bought_then_crashed(t)
+        assert isinstance(fix(t, "BTC-USD", expiry, who="wallet_6"), Ok)
+        btc = fixing(t, "BTC-USD", expiry)
+        t.mine_burn(1)
+        recover(t, 70_000 * USD, 50_000_000)
+        assert isinstance(fix(t, "STX-USD", expiry, who="wallet_7"), Ok)
+        assert fix(t, "BTC-USD", expiry) == Ok(
+            t.read("oracle", "get-fixing", BTC_USD, UInt(expiry)).value
+        )
+        assert fixing(t, "BTC-USD", expiry) == btc
+        assert (btc["price"], fixing(t, "STX-USD", expiry)["price"]) == (self.BTC, self.STX_PRICE)
+        assert settle(t, 1, who="wallet_5").value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == self.OWED
+        t.assert_same_state(policies=1)
+
+    def test_without_a_stored_fixing_the_policy_waits(self, t):
+        """`settle-policies` reads stored fixings only: with none it defers (u322 for BTC-USD,
+        u323 for the token's STX-USD), moves nothing and can be retried by anyone."""
+        expiry = self.bought_then_crashed(t)
+        got = settle_only(t, 1)
+        assert got.value["deferred"] == UInt(1)
+        assert tranche(t)[2] == self.OWED  # still locked for the policy
+        assert isinstance(fix(t, "BTC-USD", expiry), Ok)
+        assert settle_only(t, 1).value["deferred"] == UInt(1)  # u323: no STX fixing yet
+        assert isinstance(fix(t, "STX-USD", expiry), Ok)
+        assert settle_only(t, 1).value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == self.OWED
+        t.assert_same_state(policies=1)
+
+    def test_a_stale_fixing_is_flagged_and_still_used(self, t):
+        """No observation in the window (the feed fell silent 20 blocks before E): the fixing
+        is the last price in force, flagged stale, and the policy is paid at it."""
+        expiry = self.bought_then_crashed(t)  # the crash's last pushes: 20 blocks before E
+        t.mine_burn(3)
+        for asset in ("BTC-USD", "STX-USD"):
+            assert isinstance(fix(t, asset, expiry), Ok)
+            f = fixing(t, asset, expiry)
+            assert f["stale"] is True and f["last-observed"] == expiry - 20
+        assert settle(t, 1).value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == self.OWED
+        t.assert_same_state(policies=1)
+
+    def test_an_expiration_off_the_grid_is_refused(self, t):
+        """One fixing per grid point serves every policy of that day; any other expiration
+        is refused (u321), one block either side of the grid."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        on = grid(t, 200)
+        assert buy(t, "wallet_3", 1, expiration=on + 1) == err(321)
+        assert buy(t, "wallet_3", 2, expiration=on - 1) == err(321)
+        assert buy(t, "wallet_3", 3, expiration=on) == Ok(UInt(1))
+        t.assert_same_state(policies=1)
+
+
 # --- F4: a lock computed before a purchase lands after it --------------------------------------
 
 
