@@ -103,9 +103,7 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
 
 
 def mine_to(t: Twin, height: int) -> None:
-    assert height >= t.burn
-    if height > t.burn:
-        t.mine_burn(height - t.burn)
+    t.mine_to(height)
 
 
 def grid(t: Twin, blocks: int) -> int:
@@ -114,12 +112,7 @@ def grid(t: Twin, blocks: int) -> int:
 
 
 def fix(t: Twin, asset: str, expiry: int, who: str = "deployer"):
-    """`who` proves the fixing of (asset, expiry), with the hints anyone can read off the
-    observations (the last one at or before each end of the window)."""
-    start = t.py.oracle.in_force(asset, expiry - 6)
-    end = t.py.oracle.in_force(asset, expiry)
-    args = (StringAscii(asset), UInt(expiry), UInt(start or 0), UInt(end or 0))
-    return t.call(who, "oracle", "fix", *args)
+    return t.fix(asset, expiry, who)
 
 
 def settle_only(t: Twin, *ids: int, who: str = "deployer"):

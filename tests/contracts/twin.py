@@ -15,6 +15,7 @@ from chain.clarity import (
     Ok,
     Principal,
     StandardPrincipal,
+    StringAscii,
     UInt,
     principal,
 )
@@ -30,6 +31,7 @@ from sim.clarity_vm import (
 )
 from sim.models import PythonContracts
 from sim.models.base import ArgumentError, Contract, Ctx, p_ascii, p_principal, p_uint, public
+from sim.models.oracle import FIXING_WINDOW
 
 
 class RoleRelay(Contract):
@@ -119,6 +121,19 @@ class Twin:
     def mine_burn(self, n: int = 1) -> int:
         self.burn = self.bridge.request("mine_burn", n=n)["burn_height"]
         return self.burn
+
+    def mine_to(self, height: int) -> int:
+        """Mines burn blocks up to `height` (none if already there)."""
+        assert height >= self.burn, (height, self.burn)
+        return self.mine_burn(height - self.burn) if height > self.burn else self.burn
+
+    def fix(self, asset: str, expiry: int, who: str = "deployer") -> ClarityValue:
+        """`who` proves the oracle's fixing of (asset, expiry), with the hints anyone can read
+        off the observations: the last one at or before each end of the window."""
+        oracle = self.py.oracle
+        hints = (oracle.in_force(asset, expiry - FIXING_WINDOW), oracle.in_force(asset, expiry))
+        args = (StringAscii(asset), UInt(expiry), *(UInt(h or 0) for h in hints))
+        return self.call(who, "oracle", "fix", *args)
 
     def assert_same_state(self, policies: int = 0) -> None:
         for token, tier in TRANCHES:
