@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.clarity import FALSE, NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.clarity import FALSE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
@@ -121,16 +121,8 @@ def settle_only(t: Twin, *ids: int, who: str = "deployer"):
 
 
 def settle(t: Twin, *ids: int, who: str = "deployer"):
-    """What anyone settling does: prove the fixings the expired policies need (a stored one
-    is returned as it is), then settle."""
-    for pid in ids:
-        found = t.read("policy-registry", "get-policy", UInt(pid))
-        if found == NONE or found.value.data["expiration"].value > t.burn:
-            continue
-        p = found.value.data
-        assets = ("BTC-USD", "STX-USD") if p["token"] == UInt(0) else ("BTC-USD",)
-        for asset in assets:
-            assert isinstance(fix(t, asset, p["expiration"].value, who), Ok)
+    """What anyone settling does: prove the fixings the expired policies need, then settle."""
+    t.fix_policies(*ids, who=who)
     return settle_only(t, *ids, who=who)
 
 

@@ -14,6 +14,7 @@ from chain.clarity import (
     ContractPrincipal,
     Ok,
     Principal,
+    Some,
     StandardPrincipal,
     StringAscii,
     UInt,
@@ -134,6 +135,18 @@ class Twin:
         hints = (oracle.in_force(asset, expiry - FIXING_WINDOW), oracle.in_force(asset, expiry))
         args = (StringAscii(asset), UInt(expiry), *(UInt(h or 0) for h in hints))
         return self.call(who, "oracle", "fix", *args)
+
+    def fix_policies(self, *ids: int, who: str = "deployer") -> None:
+        """What whoever settles does first: proves the fixings the given policies need once
+        expired (BTC-USD, and STX-USD for STX policies); a stored fixing is returned as is."""
+        for pid in ids:
+            found = self.read("policy-registry", "get-policy", UInt(pid))
+            if not isinstance(found, Some) or found.value["expiration"].value > self.burn:
+                continue
+            expiry = found.value["expiration"].value
+            assets = ("BTC-USD", "STX-USD") if found.value["token"] == UInt(0) else ("BTC-USD",)
+            for asset in assets:
+                assert isinstance(self.fix(asset, expiry, who), Ok), (asset, expiry)
 
     def assert_same_state(self, policies: int = 0) -> None:
         for token, tier in TRANCHES:
