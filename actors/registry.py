@@ -53,7 +53,6 @@ PARAMETERS = (
     "min-amount",
     "max-amount",
     "strike-band-bps",
-    "settle-max-age",
     "protocol-fee-bps",
     "collateral-ratio-0",
     "collateral-ratio-1",
