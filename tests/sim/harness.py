@@ -77,7 +77,7 @@ class Harness:
             buyer=buyer.address,
             amount=BTC // 10,
             strike=60_000 * USD,
-            expiration=burn + 144,
+            expiration=protocol.expiry_on_grid(burn, 144, 12_960),
             premium=50 * STX,
             collateral=12_000 * STX,  # what the chain computes for these terms at 65k, 0.50
             token=0,
@@ -102,6 +102,22 @@ class Harness:
             List(tuple(UInt(i) for i in ids)),
             self.sbtc,
         )
+
+    def in_force(self, asset: str, x: int) -> int:
+        """The height of the last observation of `asset` at or before `x` (a `fix` hint), by
+        walking back from the latest observation through `prev`."""
+        o = self.chain.read_only(self.oracle, "get-latest", [StringAscii(asset)]).value
+        while o["height"].value > x:
+            prev = o["prev"].value  # (some uint)
+            o = self.chain.read_only(self.oracle, "get-observation", [StringAscii(asset), prev])
+            o = o.value
+        return o["height"].value
+
+    def fix(self, asset: str, expiry: int, wallet: Wallet | None = None) -> TxReceipt:
+        """Proves the fixing of (asset, expiry), as anyone may, with the hints off the chain."""
+        hints = (UInt(self.in_force(asset, expiry - 6)), UInt(self.in_force(asset, expiry)))
+        args = (StringAscii(asset), UInt(expiry), *hints)
+        return self.send(wallet or self.admin, self.oracle, "fix", *args)
 
     def tranche(self, token: int, tier: int) -> tuple[int, int, int]:
         t = self.chain.read_only(self.pool, "get-tranche", [UInt(token), UInt(tier)])
