@@ -38,6 +38,7 @@ from actors.params import follow, read_parameters
 from actors.ports import EventLog
 from chain.clarity import NONE, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
+from chain.fixings import fix_hints
 from chain.port import Chain
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote
@@ -377,22 +378,6 @@ class RegistryActor(ServiceActor):
                 self.in_flight.difference_update(self.recovered.pop(txid))
                 self._settle_dirty = True
 
-    def _in_force(self, asset: str, x: int) -> int | None:
-        """The height of the last observation of `asset` at or before `x` (a `fix` hint): from
-        the latest on chain back through `prev`, read from the chain where no event said it."""
-        got = self.onchain.get(asset)
-        height = None if got is None else got[1]
-        while height is not None and height > x:
-            key = (asset, height)
-            if key not in self.prev_of:
-                o = self.chain.read_only(
-                    self.contracts.oracle, "get-observation", [StringAscii(asset), UInt(height)]
-                )
-                prev = o.value["prev"]  # type: ignore[attr-defined]
-                self.prev_of[key] = prev.value.value if isinstance(prev, Some) else None
-            height = self.prev_of[key]
-        return height
-
     def _stored(self, key: tuple[str, int]) -> bool:
         """Whether the oracle has the fixing; asked of the chain once per key (a restart, or a
         fixing proven by someone else whose event came before this actor started)."""
@@ -410,10 +395,12 @@ class RegistryActor(ServiceActor):
         if key in self.fixing or self._stored(key):
             return True
         asset, expiry = key
-        start = self._in_force(asset, expiry - self.fixing_window)
-        end = self._in_force(asset, expiry)
-        if start is None or end is None or self.peers is None:
+        latest = self.onchain.get(asset)
+        hints = fix_hints(self.chain, self.contracts.oracle, asset, expiry, self.fixing_window,
+                          latest[1] if latest else None, self.prev_of)  # fmt: skip
+        if hints is None or self.peers is None:
             return False
+        start, end = hints
         self.fixing.add(key)
         self.log.record("fix", asset=asset, expiry=expiry, start=start, end=end)
         self.peers.signer.tell(

@@ -192,9 +192,8 @@ def run(
     oracle = runtime.start(OracleActor, feed, seen, store, log, contracts, oracle_cfg)
     pool = runtime.start(PoolActor, seen, store, log, contracts)
     pricing = scenario.build(PricingParams, "pricing")
-    registry = runtime.start(
-        RegistryActor, seen, store, log, contracts, RegistryConfig(pricing=pricing)
-    )
+    registry_cfg = scenario.build(RegistryConfig, "registry", pricing=pricing)
+    registry = runtime.start(RegistryActor, seen, store, log, contracts, registry_cfg)
     actors = (signer, oracle, pool, registry)
     connect = Connect(oracle, registry, pool, signer, observer)
     for ref in actors:
@@ -374,7 +373,7 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
             book.open_in[key] -= 1
             book.delays.append(e["_burn"] - expiration)
             book.settle_seq += 1
-            token_price = book.onchain.get(STX_USD, 0) if token == STX else e["price"]
+            token_price = e["token-price"]  # the token's fixing (BTC-USD's for sBTC)
             book.policies[e["id"]].update(
                 status=1 if name == "policy-settled" else 2, settled=e["_burn"],
                 settled_block=e["_block"], settle_seq=book.settle_seq, btc_price=e["price"],

@@ -7,6 +7,7 @@ import itertools
 from chain import protocol
 from chain import transactions as txs
 from chain.clarity import Buffer, ClarityValue, Err, List, StringAscii, UInt
+from chain.fixings import fix_hints
 from chain.port import TxReceipt
 from chain.protocol import PRICE_SCALE, SATS, TOKEN_UNIT
 from chain.quotes import Quote, sign_quote
@@ -103,20 +104,11 @@ class Harness:
             self.sbtc,
         )
 
-    def in_force(self, asset: str, x: int) -> int:
-        """The height of the last observation of `asset` at or before `x` (a `fix` hint), by
-        walking back from the latest observation through `prev`."""
-        o = self.chain.read_only(self.oracle, "get-latest", [StringAscii(asset)]).value
-        while o["height"].value > x:
-            prev = o["prev"].value  # (some uint)
-            o = self.chain.read_only(self.oracle, "get-observation", [StringAscii(asset), prev])
-            o = o.value
-        return o["height"].value
-
     def fix(self, asset: str, expiry: int, wallet: Wallet | None = None) -> TxReceipt:
         """Proves the fixing of (asset, expiry), as anyone may, with the hints off the chain."""
-        hints = (UInt(self.in_force(asset, expiry - 6)), UInt(self.in_force(asset, expiry)))
-        args = (StringAscii(asset), UInt(expiry), *hints)
+        hints = fix_hints(self.chain, self.oracle, asset, expiry, 6)
+        assert hints is not None, (asset, expiry)
+        args = (StringAscii(asset), UInt(expiry), *map(UInt, hints))
         return self.send(wallet or self.admin, self.oracle, "fix", *args)
 
     def tranche(self, token: int, tier: int) -> tuple[int, int, int]:
