@@ -6,7 +6,7 @@ import itertools
 
 from chain import protocol
 from chain import transactions as txs
-from chain.clarity import Buffer, ClarityValue, Err, List, StringAscii, UInt
+from chain.clarity import Buffer, ClarityValue, Err, List, Some, StringAscii, UInt
 from chain.fixings import fix_hints
 from chain.port import TxReceipt
 from chain.protocol import PRICE_SCALE, SATS, TOKEN_UNIT
@@ -110,6 +110,22 @@ class Harness:
         assert hints is not None, (asset, expiry)
         args = (StringAscii(asset), UInt(expiry), *map(UInt, hints))
         return self.send(wallet or self.admin, self.oracle, "fix", *args)
+
+    def fix_policies(self, *ids: int) -> None:
+        """Proves the fixings the expired, active policies among `ids` need and the oracle
+        has not stored, as whoever settles them would first."""
+        burn = self.chain.tip().burn_height
+        for pid in sorted(set(ids)):
+            p = self.chain.read_only(self.registry, "get-policy", [UInt(pid)])
+            if not isinstance(p, Some) or p.value["status"] != UInt(0):
+                continue
+            expiry = p.value["expiration"].value
+            for asset in ("BTC-USD", "STX-USD") if p.value["token"] == UInt(0) else ("BTC-USD",):
+                stored = self.chain.read_only(
+                    self.oracle, "get-fixing", [StringAscii(asset), UInt(expiry)]
+                )
+                if expiry <= burn and not isinstance(stored, Some):
+                    assert self.fix(asset, expiry).status == "success", (asset, expiry)
 
     def tranche(self, token: int, tier: int) -> tuple[int, int, int]:
         t = self.chain.read_only(self.pool, "get-tranche", [UInt(token), UInt(tier)])
