@@ -49,6 +49,21 @@ class Log:
         pass
 
 
+def _seeing_the_chain(h: Harness, signer, config: RegistryConfig | None = None):
+    """A registry actor started on the harness's chain that has seen all of its events (one
+    block), sending to `signer`; returns the runtime and the actor."""
+    runtime = SimRuntime(h.chain.env)
+    contracts = Contracts.of(h.d.accounts.deployer.principal())
+    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts, config)
+    registry.tell(Connect(Sink(), registry, Sink(), signer))
+    events = tuple(h.chain.events_since(0, 10**9))
+    tip = h.chain.tip()
+    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
+                           decode_prints(events)))  # fmt: skip
+    h.chain.env.run()
+    return runtime, registry
+
+
 def test_a_failed_batch_is_retried_one_policy_per_transaction():
     h = Harness(users=3)
     h.set_price(65_000 * USD, 150_000_000)
@@ -58,16 +73,9 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
         assert h.purchase(h.users[1 + i % 2], q).status == "success"
     h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)  # expired: settlement may go
 
-    runtime = SimRuntime(h.chain.env)
-    contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
     signer = FailingBatches()
-    registry.tell(Connect(Sink(), registry, Sink(), signer))
-    events = tuple(h.chain.events_since(0, 10**9))
+    runtime, registry = _seeing_the_chain(h, signer)
     tip = h.chain.tip()
-    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
-                           decode_prints(events)))  # fmt: skip
-    h.chain.env.run()
     registry.tell(NewBlock(tip.stacks_height + 1, tip.burn_height, 0.0, (), (), ()))
     h.chain.env.run()
     sent = [m.tag[1] for m in signer.got if isinstance(m, Submit) and m.tag[0] == "settle"]
@@ -157,16 +165,9 @@ def test_at_expiry_the_actor_proves_the_fixings_then_settles_once_each():
     h.chain.mine_burn(8)  # two blocks past E
     h.set_price(58_000 * USD, 55_000_000)  # after E
 
-    runtime = SimRuntime(h.chain.env)
-    contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
     signer = Sink()
-    registry.tell(Connect(Sink(), registry, Sink(), signer))
-    events = tuple(h.chain.events_since(0, 10**9))
+    runtime, registry = _seeing_the_chain(h, signer)
     tip = h.chain.tip()
-    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
-                           decode_prints(events)))  # fmt: skip
-    h.chain.env.run()
     sent = [m for m in signer.got if isinstance(m, Submit)]
     assert [(m.function, m.tag) for m in sent] == [
         ("fix", ("fix", "BTC-USD", q.expiration)),
@@ -191,17 +192,8 @@ def test_a_late_backend_waits_its_delay_and_a_never_backend_sends_nothing():
     q = h.quote(h.users[1], amount=BTC // 10)
     assert h.purchase(h.users[1], q).status == "success"
     h.chain.mine_burn(q.expiration + 10 - h.chain.tip().burn_height)
-    contracts = Contracts.of(h.d.accounts.deployer.principal())
-    events = tuple(h.chain.events_since(0, 10**9))
-    tip = h.chain.tip()
     for delay, sends in ((20, False), (10, True), (NEVER, False)):
-        runtime = SimRuntime(h.chain.env)
-        config = RegistryConfig(settle_delay_blocks=delay)
-        registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts, config)
         signer = Sink()
-        registry.tell(Connect(Sink(), registry, Sink(), signer))
-        registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
-                               decode_prints(events)))  # fmt: skip
-        h.chain.env.run()
+        runtime, _ = _seeing_the_chain(h, signer, RegistryConfig(settle_delay_blocks=delay))
         assert any(isinstance(m, Submit) for m in signer.got) == sends, delay
         runtime.stop_all()
