@@ -90,6 +90,15 @@ class _Book:
     onchain: dict[str, int] = field(default_factory=dict)
     policies: dict[int, dict[str, int]] = field(default_factory=dict)  # policies.csv rows
     settle_seq: int = 0
+    burn_times: dict[int, float] = field(default_factory=dict)  # burn height -> first seen
+
+    def true_fixing(self, path: PricePath, expiration: int, fallback: float) -> float:
+        """The true BTC price averaged over the fixing's window (the 6 burn blocks before the
+        expiration), the honest counterpart of the fixing a settlement used."""
+        times = [
+            self.burn_times[h] for h in range(expiration - 6, expiration) if h in self.burn_times
+        ]
+        return sum(map(path.btc_at, times)) / len(times) if times else fallback
 
     @property
     def active(self) -> int:
@@ -350,6 +359,7 @@ def run(
 
 def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePath) -> None:
     t = block.time
+    book.burn_times.setdefault(block.burn_height, t)
     for e in decoded:
         name = e["event"]
         if name == "policy-purchased":
@@ -380,7 +390,7 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
                 token_price=token_price, payout=e.get("payout", 0), paid=e.get("paid", 0),
                 claim=e.get("claim", 0),
             )  # fmt: skip
-            true = path.btc_at(t)
+            true = book.true_fixing(path, expiration, path.btc_at(t))
             book.mispricing_bps.append(round(abs(e["price"] / PRICE_SCALE - true) / true * 1e4, 2))
             fair = max(strike - round(true * PRICE_SCALE), 0) * amount // SATS
             h = e["_block"]
