@@ -49,15 +49,20 @@ class Log:
         pass
 
 
-def _seeing_the_chain(h: Harness, signer, config: RegistryConfig | None = None):
+def _seeing_the_chain(
+    h: Harness, signer, config: RegistryConfig | None = None, forged: tuple[dict, ...] = ()
+):
     """A registry actor started on the harness's chain that has seen all of its events (one
-    block), sending to `signer`; returns the runtime and the actor."""
+    block, after a block of `forged` prints), sending to `signer`; returns the runtime and the
+    actor."""
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
     registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts, config)
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     events = tuple(h.chain.events_since(0, 10**9))
     tip = h.chain.tip()
+    if forged:
+        registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), (), forged))
     registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
                            decode_prints(events)))  # fmt: skip
     h.chain.env.run()
@@ -165,8 +170,14 @@ def test_at_expiry_the_actor_proves_the_fixings_then_settles_once_each():
     h.chain.mine_burn(8)  # two blocks past E
     h.set_price(58_000 * USD, 55_000_000)  # after E
 
+    # a look-alike of the oracle's event, printed by some other contract: a fixing "stored"
+    # would make the actor skip proving it (and defer for ever); it ignores it
+    hostile = {"_contract": h.d.accounts.users[2].principal().contract("mimic").address,
+               "_txid": "forged", "_burn": q.expiration, "_block": 1}  # fmt: skip
+    forged = ({**hostile, "event": "fixing-set", "asset": "BTC-USD", "expiry": q.expiration,
+               "price": 1, "last-observed": 0, "stale": False},)  # fmt: skip
     signer = Sink()
-    runtime, registry = _seeing_the_chain(h, signer)
+    runtime, registry = _seeing_the_chain(h, signer, forged=forged)
     tip = h.chain.tip()
     sent = [m for m in signer.got if isinstance(m, Submit)]
     assert [(m.function, m.tag) for m in sent] == [
