@@ -7,8 +7,12 @@ Protocol v2: the quote prices the capped put the chain sells (its payout stops a
 collateral), its collateral is at least what the chain will compute at its own latest prices,
 and its premium clears the chain's floors (intrinsic value, minimum premium, capital charge),
 so a quote the actor signs is one the registry contract accepts.
-Settlement waits for an on-chain price at or after expiry (asking the oracle for one) and goes
-out in batches of up to 50 ids; an id is never in two unconfirmed batches.
+Settlement is at the oracle's fixings (PROTOCOL.md v2): once an expiry E is reached (plus
+`settle_delay_blocks`, 0 by default) the actor proves the fixings its policies need with the
+oracle's `fix` (hints from the observations it has seen in `price-updated` events, walking back
+by their `prev`), then settles in batches of up to 50 ids, in the same round: the signer sends
+in nonce order, so the fix runs first. An id is never in two unconfirmed batches; a fixing is
+never in two unconfirmed `fix` transactions.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from actors.messages import (
 )
 from actors.params import follow, read_parameters
 from actors.ports import EventLog
-from chain.clarity import List, Ok, StringAscii, Tuple, UInt
+from chain.clarity import NONE, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
+from chain.fixings import fix_hints
 from chain.port import Chain
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote
 from risk.pricing import (
     PRICE_SCALE,
@@ -53,7 +59,6 @@ PARAMETERS = (
     "min-amount",
     "max-amount",
     "strike-band-bps",
-    "settle-max-age",
     "protocol-fee-bps",
     "collateral-ratio-0",
     "collateral-ratio-1",
@@ -76,6 +81,12 @@ class RegistryConfig:
     pricing: PricingParams = field(default_factory=PricingParams)
     quote_ttl_blocks: int = 3
     settle_batch: int = 50
+    # burn blocks after an expiry before the actor settles it (a slow backend); NEVER: it does
+    # not (buyers settle themselves: scenarios/late-settlement.toml)
+    settle_delay_blocks: int = 0
+
+
+NEVER = -1  # RegistryConfig.settle_delay_blocks: the backend never settles
 
 
 @dataclass
@@ -113,6 +124,10 @@ class RegistryActor(ServiceActor):
         self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
         self.alone: set[int] = set()  # ids of a failed batch: settled one per transaction
         self.breakers: set[tuple[int, int]] = set()  # tranches not quoted (QuoteBreaker)
+        self.fixing_window = 6  # the oracle's, read on start
+        self.prev_of: dict[tuple[str, int], int | None] = {}  # observation -> the one before
+        self.fixed: set[tuple[str, int]] = set()  # (asset, expiry) fixings known stored
+        self.fixing: set[tuple[str, int]] = set()  # fixings in an unconfirmed `fix`
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -130,6 +145,9 @@ class RegistryActor(ServiceActor):
             if isinstance(got, Ok) and isinstance(got.value, Tuple):
                 v = got.value
                 self.onchain[asset] = (v["price"].value, v["height"].value)  # type: ignore[attr-defined]
+        config = self.chain.read_only(self.contracts.oracle, "get-config", [])
+        if isinstance(config, Tuple):
+            self.fixing_window = config["fixing-window"].value  # type: ignore[attr-defined]
 
     @handles(PriceUpdate)
     def price(self, msg: PriceUpdate) -> None:
@@ -213,7 +231,11 @@ class RegistryActor(ServiceActor):
             tier = tier_for_strike(req.strike, spot, p["tier-strike-bps-1"], p["tier-strike-bps-2"])
         if (req.token, tier) in self.breakers:
             return "circuit-breaker"
-        blocks = req.expiration - self.burn_height
+        # on the expiry grid (the registry refuses any other expiration, u321)
+        expiration = expiry_on_grid(
+            self.burn_height, req.expiration - self.burn_height, p["max-duration"]
+        )
+        blocks = expiration - self.burn_height
         if blocks - cfg.quote_ttl_blocks < p["min-duration"] or blocks > p["max-duration"]:
             return "duration"
         if not p["min-amount"] <= req.amount <= p["max-amount"]:
@@ -263,7 +285,7 @@ class RegistryActor(ServiceActor):
             buyer=req.buyer,
             amount=req.amount,
             strike=req.strike,
-            expiration=req.expiration,
+            expiration=expiration,
             premium=premium,
             collateral=collateral,
             token=req.token,
@@ -273,8 +295,8 @@ class RegistryActor(ServiceActor):
         )
 
     def _ask_push(self, asset: str) -> None:
-        """Asks the oracle for a fresh on-chain price of `asset`, at most once a burn block:
-        settlement needs one after expiry, and a purchase one at most price-max-age old."""
+        """Asks the oracle for a fresh on-chain price of `asset`, at most once a burn block: a
+        purchase needs one at most price-max-age old (settlement needs none: it reads fixings)."""
         if self.peers is not None and self.push_asked.get(asset) != self.burn_height:
             self.push_asked[asset] = self.burn_height
             self.log.record("push-request", asset=asset, waiting=len(self.due))
@@ -297,7 +319,11 @@ class RegistryActor(ServiceActor):
                 self._release(qid)
             if self.recovered:
                 self._settle_recovered()
+        c = self.contracts
+        trusted = {c.oracle.address, c.registry.address, c.parameters.address}
         for e in msg.prints:
+            if e["_contract"] not in trusted:  # any contract can print an event's look-alike
+                continue
             name = e["event"]
             if name == "policy-purchased":
                 pid = e["id"]
@@ -331,7 +357,18 @@ class RegistryActor(ServiceActor):
                 self._settle_dirty = True
             elif name == "price-updated":
                 self.onchain[e["asset"]] = (e["price"], e["height"])
+                prev = e["prev"]  # (optional uint), left as Clarity by decode_prints
+                self.prev_of[(e["asset"], e["height"])] = (
+                    prev.value.value if isinstance(prev, Some) else None
+                )
+            elif name == "fixing-set":
+                key = (e["asset"], e["expiry"])
+                self.fixed.add(key)
+                self.fixing.discard(key)
                 self._settle_dirty = True
+                if e["stale"]:  # used all the same; monitoring should know
+                    self.log.record("fixing-stale", asset=e["asset"], expiry=e["expiry"],
+                                    last_observed=e["last-observed"])  # fmt: skip
             elif name == "parameter-set":
                 follow(self.params, e)
         self._settle()
@@ -345,18 +382,50 @@ class RegistryActor(ServiceActor):
                 self.in_flight.difference_update(self.recovered.pop(txid))
                 self._settle_dirty = True
 
-    def _fresh(self, asset: str, expiration: int) -> bool:
-        got = self.onchain.get(asset)
-        return (
-            got is not None
-            and got[1] >= expiration
-            and self.burn_height - got[1] <= self.params["settle-max-age"]
+    def _stored(self, key: tuple[str, int]) -> bool:
+        """Whether the oracle has the fixing; asked of the chain once per key (a restart, or a
+        fixing proven by someone else whose event came before this actor started)."""
+        if key not in self.fixed:
+            got = self.chain.read_only(
+                self.contracts.oracle, "get-fixing", [StringAscii(key[0]), UInt(key[1])]
+            )
+            if got != NONE:
+                self.fixed.add(key)
+        return key in self.fixed
+
+    def _prove(self, key: tuple[str, int]) -> bool:
+        """Sends `fix` for (asset, expiry) unless stored or on its way; False without the
+        observations to prove it from (then the batch waits)."""
+        if key in self.fixing or self._stored(key):
+            return True
+        asset, expiry = key
+        latest = self.onchain.get(asset)
+        hints = fix_hints(self.chain, self.contracts.oracle, asset, expiry, self.fixing_window,
+                          latest[1] if latest else None, self.prev_of)  # fmt: skip
+        if hints is None or self.peers is None:
+            return False
+        start, end = hints
+        self.fixing.add(key)
+        self.log.record("fix", asset=asset, expiry=expiry, start=start, end=end)
+        self.peers.signer.tell(
+            Submit(
+                self.contracts.oracle,
+                "fix",
+                (StringAscii(asset), UInt(expiry), UInt(start), UInt(end)),
+                ("fix", asset, expiry),
+                self.actor_ref,
+            )
         )
+        return True
 
     def _settle(self) -> None:
-        """Sends what can be settled now. Runs its scan only when something that decides it
-        changed (new due ids, a price, a deferral, a failed batch)."""
-        while self.expiring and self.expiring[0][0] <= self.burn_height:
+        """Sends what can be settled now: proves the fixings each due expiry needs, then
+        settles. Runs its scan only when something that decides it changed (new due ids, a
+        fixing, a deferral, a failed batch)."""
+        delay = self.config.settle_delay_blocks
+        if delay == NEVER:
+            return
+        while self.expiring and self.expiring[0][0] + delay <= self.burn_height:
             _, pid = heapq.heappop(self.expiring)
             if pid in self.active:
                 self.due.add(pid)
@@ -364,25 +433,16 @@ class RegistryActor(ServiceActor):
         if not self.due or self.peers is None or not self._settle_dirty:
             return
         self._settle_dirty = False
-        ready, waiting = [], set()
-        verdicts: dict[tuple[int, int], str | None] = {}  # (expiration, token) -> missing feed
+        ready = []
+        verdicts: dict[tuple[int, int], bool] = {}  # (expiration, token) -> fixings on their way
         for pid in sorted(self.due - self.in_flight):
             key = self.active[pid]
             if key not in verdicts:
                 expiration, token = key
-                missing = None
-                if not self._fresh(BTC_USD, expiration):
-                    missing = BTC_USD
-                elif token == STX and not self._fresh(STX_USD, expiration):
-                    missing = STX_USD
-                verdicts[key] = missing
-            missing = verdicts[key]
-            if missing is None:
+                assets = (BTC_USD, STX_USD) if token == STX else (BTC_USD,)
+                verdicts[key] = all([self._prove((a, expiration)) for a in assets])
+            if verdicts[key]:
                 ready.append(pid)
-            else:
-                waiting.add(missing)
-        for asset in sorted(waiting):
-            self._ask_push(asset)
         size = self.config.settle_batch
         grouped = [p for p in ready if p not in self.alone]
         batches = [tuple(grouped[i : i + size]) for i in range(0, len(grouped), size)]
@@ -402,6 +462,13 @@ class RegistryActor(ServiceActor):
 
     @handles(TxDone)
     def done(self, msg: TxDone) -> None:
+        if msg.tag[0] == "fix":
+            key = (msg.tag[1], msg.tag[2])
+            self.fixing.discard(key)
+            if msg.status != "success":  # a hint gone stale (a push at E itself): try again
+                self.log.record("fix-failed", asset=key[0], expiry=key[1], status=msg.status)
+                self._settle_dirty = True
+            return
         if msg.tag[0] == "settle" and msg.status != "success":
             ids = msg.tag[1]
             self.log.record("settle-failed", ids=list(ids), status=msg.status)

@@ -59,7 +59,7 @@ from chain.clarity import Buffer, Some, StringAscii, UInt  # noqa: E402
 from chain.contracts import Contracts  # noqa: E402
 from chain.keys import PrivateKey  # noqa: E402
 from chain.payloads import sends  # noqa: E402
-from chain.protocol import PRICE_SCALE, SATS, STX, TOKEN_UNIT  # noqa: E402
+from chain.protocol import PRICE_SCALE, SATS, STX, TOKEN_UNIT, expiry_on_grid  # noqa: E402
 from chain.quotes import Quote, sign_quote  # noqa: E402
 from chain.wallet import Wallet  # noqa: E402
 from sim.devnet import Devnet, DevnetServer  # noqa: E402
@@ -194,10 +194,11 @@ def _book(devnet: Devnet, policies: int) -> list[int]:
                           mode=txs.PostConditionMode.DENY)  # fmt: skip
         chain.mine()
         burn = chain.tip().burn_height
+        expiration = expiry_on_grid(burn, 144, 12_960)  # the registry refuses others (u321)
         buyers = users[1:]
         for i in range(policies):
             buyer = buyers[i % len(buyers)]
-            q = Quote(buyer.address, SATS // 100, 60_000 * USD, burn + 144, 100 * STX_UNIT,
+            q = Quote(buyer.address, SATS // 100, 60_000 * USD, expiration, 100 * STX_UNIT,
                       2_000 * STX_UNIT, 0, 1, burn + 6, i + 1)  # fmt: skip
             sig = sign_quote(q, accounts.quote)
             buyer.call(contracts.registry, "purchase-policy", q.to_clarity(), Buffer(sig),
@@ -208,7 +209,8 @@ def _book(devnet: Devnet, policies: int) -> list[int]:
         chain.mine()
         count = chain.read_only(contracts.registry, "get-policy-count", [])
     assert count.value == policies, f"{count.value} of {policies} policies bought"
-    devnet.mine_burn(146)  # all expired; the price on chain is stale: the engine must push
+    # all expired: the engine must prove the fixings (the last price is in force) and settle
+    devnet.mine_burn(expiration + 2 - devnet.chain.tip().burn_height)
     return list(range(1, policies + 1))
 
 

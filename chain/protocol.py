@@ -23,3 +23,13 @@ BTC_USD, STX_USD = "BTC-USD", "STX-USD"  # the two price feeds
 BLOCKS_PER_DAY = 144  # Bitcoin burn blocks, one every ~10 minutes; time on chain is burn height
 BLOCKS_PER_YEAR = BLOCKS_PER_DAY * 365  # 52_560: the year of the capital charge and of pricing
 BPS = 10_000  # basis points in one: ratios, fees and loadings
+
+
+def expiry_on_grid(height: int, blocks: int, longest: int) -> int:
+    """The expiration of a policy asked for `blocks` burn blocks from burn `height`, on the
+    expiry grid (multiples of a day, oracle.clar's EXPIRY-INTERVAL; the registry refuses any
+    other, u321): the first grid point at or after `height + blocks`, so a policy never runs
+    shorter than asked (min-duration holds), or the grid point before it when that one would
+    run past `longest` blocks (max-duration). Every policy of a day then shares one fixing."""
+    up = -(-(height + blocks) // BLOCKS_PER_DAY) * BLOCKS_PER_DAY
+    return up if up - height <= longest else up - BLOCKS_PER_DAY

@@ -27,7 +27,7 @@ import numpy as np
 
 from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, TOKEN_UNIT
 from risk.book import N_TRANCHES, Book, PoolTerms
-from risk.paths import Grid, PriceModel, simulate
+from risk.paths import Grid, PriceModel, fixings, simulate
 
 _U = np.array([TOKEN_UNIT[0], TOKEN_UNIT[1]], dtype=np.int64)
 LEVELS = (0.95, 0.99, 0.995)
@@ -178,15 +178,17 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     done = s_step <= last
     from risk import fastpayout  # imports this module: resolved at call time
 
+    # settlement is at the fixings (the window's average before each expiry), not the spot
+    fix_btc, fix_stx = fixings(btc, grid), fixings(stx, grid)
     if fastpayout.choose(spec) is PayoutMode.FAST:  # columns are (tranche, expiry) groups
         ix = fastpayout.build_index(book, grid, pool.deposits)
-        grouped = fastpayout.settle_grouped(ix, btc, stx)
+        grouped = fastpayout.settle_grouped(ix, fix_btc, fix_stx)
         st, cols_step, claim_usd = grouped.settlement, grouped.steps, grouped.claim_usd
     else:  # columns are policies
         sb = book.subset(done)
         cols_step = s_step[done]
-        bp = btc[:, cols_step]
-        tp = np.where(sb.token == 0, stx[:, cols_step], bp)
+        bp = fix_btc[:, cols_step]
+        tp = np.where(sb.token == 0, fix_stx[:, cols_step], bp)
         st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
         claim_usd = payout_usd(sb.strike, bp, sb.amount)
     short = st.owed - st.paid

@@ -155,3 +155,36 @@ def simulate(
     if btc.max(initial=0) > MAX_BTC_PRICE_UNITS:
         np.minimum(btc, MAX_BTC_PRICE_UNITS, out=btc)  # astronomically rare; keeps maths exact
     return btc, price_units(model.stx_start, ls)
+
+
+FIXING_WINDOW = 6  # oracle.clar's FIXING-WINDOW: a fixing averages the 6 burn blocks before E
+
+
+def fixings(prices: np.ndarray, grid: Grid, window: int = FIXING_WINDOW) -> np.ndarray:
+    """What settles an expiry at each grid point: the fixing, not the price at the expiry.
+
+    The oracle's fixing of E averages the price in force over the `window` burn blocks before
+    E (PROTOCOL.md v2). A path has a point every `grid.step_blocks` blocks (a day by default),
+    coarser than the window, so the price in force at each block between two points is taken
+    on the line between them (the mean of a Brownian bridge; the bridge's own noise inside the
+    window, a few blocks of volatility, is not drawn). Column j's fixing is then the average of
+    that line at E - window .. E - 1, truncated to an integer as the oracle's is; column 0 has
+    no past and keeps its price. With daily steps the weights are 97.6% on the expiry's point
+    and 2.4% on the day before."""
+    b = grid.step_blocks
+    span = -(-window // b)  # points back the window reaches
+    weights = np.zeros(span + 1)  # on columns j, j-1, .., j-span
+    for d in range(1, window + 1):
+        back, frac = divmod(d, b)  # d blocks before point j: between j-back-1 and j-back
+        weights[back] += 1 - frac / b
+        if frac:
+            weights[back + 1] += frac / b
+    weights /= window
+    out = np.zeros(prices.shape, dtype=np.float64)
+    cols = np.arange(prices.shape[1])
+    for k, w in enumerate(weights):
+        if w:
+            out += w * prices[:, np.maximum(cols - k, 0)]
+    out = np.floor(out).astype(prices.dtype)
+    out[:, 0] = prices[:, 0]
+    return out

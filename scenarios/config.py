@@ -64,6 +64,9 @@ KNOBS: dict[str, Knob] = {
     "oracle.min_interval_seconds": Knob(30.0, 0, 86_400),
     "oracle.outlier_bps": Knob(200, 1, 10_000),
     "oracle.quorum": Knob(3, 1, 20),
+    "registry.settle_delay_blocks": Knob(
+        0, -1, 100_000, help="burn blocks after an expiry before the backend settles; -1 never"
+    ),
     "pricing.vol_multiplier": Knob(1.25, 0.1, 10),
     "pricing.skew_kink": Knob(0.40, 0, 1),
     "pricing.skew_slope": Knob(1.0, 0, 100),

@@ -94,6 +94,15 @@ class _Book:
         default_factory=tranches.accounts
     )
     log: outputs.JsonlLog | None = None  # where the pool's money events are copied
+    burn_times: dict[int, float] = field(default_factory=dict)  # burn height -> first seen
+
+    def true_fixing(self, path: PricePath, expiration: int, fallback: float) -> float:
+        """The true BTC price averaged over the fixing's window (the 6 burn blocks before the
+        expiration), the honest counterpart of the fixing a settlement used."""
+        times = [
+            self.burn_times[h] for h in range(expiration - 6, expiration) if h in self.burn_times
+        ]
+        return sum(map(path.btc_at, times)) / len(times) if times else fallback
 
     @property
     def active(self) -> int:
@@ -197,9 +206,8 @@ def run(
     oracle = runtime.start(OracleActor, feed, seen, store, log, contracts, oracle_cfg)
     pool = runtime.start(PoolActor, seen, store, log, contracts)
     pricing = scenario.build(PricingParams, "pricing")
-    registry = runtime.start(
-        RegistryActor, seen, store, log, contracts, RegistryConfig(pricing=pricing)
-    )
+    registry_cfg = scenario.build(RegistryConfig, "registry", pricing=pricing)
+    registry = runtime.start(RegistryActor, seen, store, log, contracts, registry_cfg)
     actors = (signer, oracle, pool, registry)
     connect = Connect(oracle, registry, pool, signer, observer)
     for ref in actors:
@@ -356,6 +364,7 @@ def run(
 
 def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePath) -> None:
     t = block.time
+    book.burn_times.setdefault(block.burn_height, t)
     for e in decoded:
         name = e["event"]
         if name == "policy-purchased":
@@ -385,14 +394,14 @@ def _follow(book: _Book, block: Block, decoded: tuple[dict, ...], path: PricePat
             book.open_in[key] -= 1
             book.delays.append(e["_burn"] - expiration)
             book.settle_seq += 1
-            token_price = book.onchain.get(STX_USD, 0) if token == STX else e["price"]
+            token_price = e["token-price"]  # the token's fixing (BTC-USD's for sBTC)
             book.policies[e["id"]].update(
                 status=1 if name == "policy-settled" else 2, settled=e["_burn"],
                 settled_block=e["_block"], settle_seq=book.settle_seq, btc_price=e["price"],
                 token_price=token_price, payout=e.get("payout", 0), paid=e.get("paid", 0),
                 claim=e.get("claim", 0),
             )  # fmt: skip
-            true = path.btc_at(t)
+            true = book.true_fixing(path, expiration, path.btc_at(t))
             book.mispricing_bps.append(round(abs(e["price"] / PRICE_SCALE - true) / true * 1e4, 2))
             fair = max(strike - round(true * PRICE_SCALE), 0) * amount // SATS
             h = e["_block"]

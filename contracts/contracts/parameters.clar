@@ -14,7 +14,6 @@
 (map-set params "min-amount" u100000)
 (map-set params "max-amount" u10000000000)
 (map-set params "strike-band-bps" u5000)
-(map-set params "settle-max-age" u6)
 (map-set params "protocol-fee-bps" u1000)
 (map-set params "collateral-ratio-0" u11000)
 (map-set params "collateral-ratio-1" u10000)

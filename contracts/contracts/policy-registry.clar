@@ -1,11 +1,11 @@
 ;; policy-registry: purchases of protection with a backend-signed quote, and
-;; batched settlement against the oracle's prices.
+;; batched settlement at the oracle's fixings.
 ;; Spec: contracts/README.md, "policy-registry". Error range u300. Clarity 4.
 ;;
 ;; Protocol v2: each policy's collateral is computed here at purchase from the
 ;; latest token price and locked for it alone; its payout is
-;; min(formula at the settlement price, collateral), so every claim is paid in
-;; full up to its cap whoever settles and whenever. Anyone may settle.
+;; min(formula at the fixings of its expiration, collateral), so every claim is
+;; paid in full up to its cap whoever settles and whenever. Anyone may settle.
 
 (use-trait ft-trait .sip-010-trait.sip-010-trait)
 
@@ -24,13 +24,14 @@
 (define-constant ERR-BELOW-INTRINSIC (err u318))
 (define-constant ERR-BELOW-MIN-PREMIUM (err u319))
 (define-constant ERR-BELOW-CAPITAL-CHARGE (err u320))
+(define-constant ERR-OFF-GRID (err u321))
 
 ;; reasons printed by settle-policies
 (define-constant SKIP-UNKNOWN u312)
 (define-constant SKIP-NOT-ACTIVE u313)
 (define-constant SKIP-NOT-EXPIRED u314)
-(define-constant DEFER-BTC-PRICE u315)
-(define-constant DEFER-STX-PRICE u316)
+(define-constant DEFER-BTC-FIXING u322)
+(define-constant DEFER-STX-FIXING u323)
 
 (define-constant STATUS-ACTIVE u0)
 (define-constant STATUS-SETTLED u1)
@@ -52,7 +53,7 @@
 (define-map policies uint
   {owner: principal, amount: uint, strike: uint, expiration: uint, premium: uint,
    collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint,
-   ratio: uint, max-age: uint})
+   ratio: uint})
 (define-map used-quotes uint bool)
 
 ;; --- helpers -----------------------------------------------------------------
@@ -115,6 +116,9 @@
     (asserts! (and (<= (param "min-duration") (- expiration now))
                    (<= (- expiration now) (param "max-duration")))
               ERR-BAD-DURATION)
+    ;; expirations lie on the oracle's grid: one fixing serves every policy of a day
+    (asserts! (is-eq (mod expiration (get expiry-interval (contract-call? .oracle get-config))) u0)
+              ERR-OFF-GRID)
     (asserts! (and (<= (param "min-amount") amount) (<= amount (param "max-amount"))) ERR-BAD-AMOUNT)
     (let ((btc (unwrap! (contract-call? .oracle get-price "BTC-USD") ERR-NO-PRICE))
           (spot (get price btc))
@@ -139,7 +143,7 @@
         (map-set policies id
           {owner: buyer, amount: amount, strike: strike, expiration: expiration, premium: premium,
            collateral: locks, token: token, tier: tier, status: STATUS-ACTIVE,
-           payout: u0, paid: u0, price: u0, ratio: ratio, max-age: (param "settle-max-age")})
+           payout: u0, paid: u0, price: u0, ratio: ratio})
         (var-set policy-count id)
         (map-set used-quotes quote-id true)
         (print {event: "policy-purchased", id: id, owner: buyer, amount: amount, strike: strike,
@@ -149,45 +153,37 @@
 
 ;; --- settlement --------------------------------------------------------------
 
-(define-private (to-some (found (response {price: uint, height: uint} uint)))
-  (match found stored (some stored) missing none))
+;; Settlement reads the fixings the oracle has stored and nothing else: a fixing
+;; is the average over the FIXING-WINDOW blocks before the expiration, final from
+;; the expiration on, so no price pushed later, and no choice of when or by whom
+;; to settle, changes a payout. A policy whose fixing is not stored yet is
+;; deferred; anyone can store it first with the oracle's `fix` (O(1): two hints).
 
-;; the price if it was stored at a height >= expiration and is at most MAX-AGE
-;; (the policy's settle-max-age, fixed at purchase) blocks old. The oracle's
-;; prices are read once per batch (they cannot change within the call).
-(define-private (fresh-price (found (optional {price: uint, height: uint})) (expiration uint) (max-age uint))
-  (match found
-    stored
-      (if (or (< (get height stored) expiration)
-              (> (- burn-block-height (get height stored)) max-age))
-        none
-        (some (get price stored)))
-    none))
+(define-private (fixing-of (asset (string-ascii 16)) (expiration uint))
+  (contract-call? .oracle get-fixing asset expiration))
 
 (define-private (skip (id uint) (reason uint)
-    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          settled: uint, expired: uint, deferred: uint, skipped: uint}))
+    (acc {ft: <ft-trait>, settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (begin
     (print {event: "settlement-skipped", id: id, reason: reason})
     (ok (merge acc {skipped: (+ (get skipped acc) u1)}))))
 
 (define-private (defer (id uint) (reason uint)
-    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          settled: uint, expired: uint, deferred: uint, skipped: uint}))
+    (acc {ft: <ft-trait>, settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (begin
     (print {event: "settlement-deferred", id: id, reason: reason})
     (ok (merge acc {deferred: (+ (get deferred acc) u1)}))))
 
 ;; payout = min(claim, collateral), claim being the put's formula in tokens at
-;; the settlement price; pay-out (always in full: payout <= collateral <= locked
-;; <= total-assets), release exactly the collateral, record
+;; the fixings (BTC-USD's as the price, the token's as the token price); pay-out
+;; (always in full: payout <= collateral <= locked <= total-assets), release
+;; exactly the collateral, record
 (define-private (close (id uint)
     (p {owner: principal, amount: uint, strike: uint, expiration: uint, premium: uint,
         collateral: uint, token: uint, tier: uint, status: uint, payout: uint, paid: uint, price: uint,
-        ratio: uint, max-age: uint})
+        ratio: uint})
     (price uint) (token-price uint)
-    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          settled: uint, expired: uint, deferred: uint, skipped: uint}))
+    (acc {ft: <ft-trait>, settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (let ((strike (get strike p))
         (token (get token p))
         (tier (get tier p))
@@ -202,47 +198,44 @@
       (merge p {status: (if (> payout u0) STATUS-SETTLED STATUS-EXPIRED), payout: payout, paid: paid, price: price}))
     (if (> payout u0)
       (begin
-        (print {event: "policy-settled", id: id, owner: (get owner p), price: price, payout: payout,
-                paid: paid, claim: claim, token: token, tier: tier})
+        (print {event: "policy-settled", id: id, owner: (get owner p), price: price,
+                token-price: token-price, payout: payout, paid: paid, claim: claim,
+                token: token, tier: tier})
         (ok (merge acc {settled: (+ (get settled acc) u1)})))
       (begin
-        (print {event: "policy-expired", id: id, price: price, token: token, tier: tier})
+        (print {event: "policy-expired", id: id, price: price, token-price: token-price,
+                token: token, tier: tier})
         (ok (merge acc {expired: (+ (get expired acc) u1)}))))))
 
 (define-private (settle-one (id uint)
-    (acc {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          settled: uint, expired: uint, deferred: uint, skipped: uint}))
+    (acc {ft: <ft-trait>, settled: uint, expired: uint, deferred: uint, skipped: uint}))
   (match (map-get? policies id)
     p (if (not (is-eq (get status p) STATUS-ACTIVE))
         (skip id SKIP-NOT-ACTIVE acc)
         (if (< burn-block-height (get expiration p))
           (skip id SKIP-NOT-EXPIRED acc)
-          (match (fresh-price (get btc acc) (get expiration p) (get max-age p))
-            price
+          (match (fixing-of "BTC-USD" (get expiration p))
+            btc
               (match (if (is-eq (get token p) u0)
-                       (fresh-price (get stx acc) (get expiration p) (get max-age p))
-                       (some price))
-                token-price (close id p price token-price acc)
-                (defer id DEFER-STX-PRICE acc))
-            (defer id DEFER-BTC-PRICE acc))))
+                       (fixing-of "STX-USD" (get expiration p))
+                       (some btc))
+                token-fixing (close id p (get price btc) (get price token-fixing) acc)
+                (defer id DEFER-STX-FIXING acc))
+            (defer id DEFER-BTC-FIXING acc))))
     (skip id SKIP-UNKNOWN acc)))
 
 ;; the fold step: once a pool error has been returned, it is passed on unchanged
 (define-private (settle-step (id uint)
-    (acc (response {ft: <ft-trait>, btc: (optional {price: uint, height: uint}), stx: (optional {price: uint, height: uint}),
-          settled: uint, expired: uint, deferred: uint, skipped: uint} uint)))
+    (acc (response {ft: <ft-trait>, settled: uint, expired: uint, deferred: uint, skipped: uint} uint)))
   (match acc
     counts (settle-one id counts)
     failure (err failure)))
 
 ;; callable by anyone: what a policy is paid depends on its terms and the
-;; prices alone, not on who settles
+;; fixings of its expiration alone, not on who settles or when
 (define-public (settle-policies (ids (list 50 uint)) (ft <ft-trait>))
   (let ((counts (try! (fold settle-step ids
-                        (ok {ft: ft,
-                             btc: (to-some (contract-call? .oracle get-price "BTC-USD")),
-                             stx: (to-some (contract-call? .oracle get-price "STX-USD")),
-                             settled: u0, expired: u0, deferred: u0, skipped: u0})))))
+                        (ok {ft: ft, settled: u0, expired: u0, deferred: u0, skipped: u0})))))
     (ok {settled: (get settled counts), expired: (get expired counts),
          deferred: (get deferred counts), skipped: (get skipped counts)})))
 

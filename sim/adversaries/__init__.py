@@ -96,3 +96,9 @@ def start_all(values: dict[str, Any], stage: Stage) -> None:
         own = Stage(**{**stage.__dict__, "wallets": stage.wallets[at : at + n]})
         module.start(own, section)
         at += n
+
+
+# registered last: each module imports Stage from here
+from sim.adversaries import late_settlement, oracle_key  # noqa: E402
+
+ADVERSARIES.update({late_settlement.SECTION: late_settlement, oracle_key.SECTION: oracle_key})

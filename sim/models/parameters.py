@@ -23,7 +23,6 @@ DEFAULTS: dict[str, int] = {
     "min-amount": 100_000,
     "max-amount": 10_000_000_000,
     "strike-band-bps": 5000,
-    "settle-max-age": 6,
     "protocol-fee-bps": 1000,
     "collateral-ratio-0": 11000,
     "collateral-ratio-1": 10000,

@@ -1,8 +1,9 @@
 """Model of `policy-registry.clar`: signed-quote purchases and batched settlement.
 
 Protocol v2: the collateral is computed at purchase from the latest token price and locked for
-the policy alone; the payout is `min(claim, collateral)`; the premium must clear the intrinsic
-value, the token's minimum and the capital charge; anyone may settle.
+the policy alone; the payout is `min(claim, collateral)` at the oracle's stored fixings of the
+policy's expiration (a grid point), so it depends on the expiration alone; the premium must
+clear the intrinsic value, the token's minimum and the capital charge; anyone may settle.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sim.models.base import (
     read_only,
     sub,
 )
+from sim.models.oracle import EXPIRY_INTERVAL
 
 ERR_NOT_ADMIN = 300
 ERR_PAUSED = 301
@@ -45,11 +47,12 @@ ERR_STALE_PRICE = 317
 ERR_BELOW_INTRINSIC = 318
 ERR_BELOW_MIN_PREMIUM = 319
 ERR_BELOW_CAPITAL_CHARGE = 320
+ERR_OFF_GRID = 321
 SKIP_UNKNOWN = 312
 SKIP_NOT_ACTIVE = 313
 SKIP_NOT_EXPIRED = 314
-DEFER_BTC_PRICE = 315
-DEFER_STX_PRICE = 316
+DEFER_BTC_FIXING = 322
+DEFER_STX_FIXING = 323
 
 ACTIVE, SETTLED, EXPIRED = 0, 1, 2
 
@@ -80,7 +83,6 @@ POLICY_FIELDS = (
     "paid",
     "price",
     "ratio",
-    "max-age",
 )
 
 
@@ -129,6 +131,8 @@ class Registry(Contract):
         duration = q["expiration"] - now
         if not params.get("min-duration") <= duration <= params.get("max-duration"):
             raise ContractErr(ERR_BAD_DURATION)
+        if q["expiration"] % EXPIRY_INTERVAL:  # one fixing serves every policy of a grid point
+            raise ContractErr(ERR_OFF_GRID)
         if not params.get("min-amount") <= q["amount"] <= params.get("max-amount"):
             raise ContractErr(ERR_BAD_AMOUNT)
         found = self.world.oracle.price_of(BTC_USD)
@@ -159,8 +163,7 @@ class Registry(Contract):
         )
         policy_id = add(self.var("count"), 1)
         row = (q["buyer"], amount, strike, q["expiration"], premium, locks, token, tier)
-        max_age = params.get("settle-max-age")
-        self.state.set(self.policies, policy_id, (*row, ACTIVE, 0, 0, 0, ratio, max_age))
+        self.state.set(self.policies, policy_id, (*row, ACTIVE, 0, 0, 0, ratio))
         self.set_var("count", policy_id)
         self.state.set(self.used_quotes, q["quote-id"], True)
         self.print(
@@ -190,18 +193,14 @@ class Registry(Contract):
 
     # -- settlement --
 
-    def _fresh_price(self, asset: str, expiration: int, now: int, max_age: int) -> int | None:
-        found = self.world.oracle.price_of(asset)
-        if found is None:
-            return None
-        price, height = found
-        if height < expiration or sub(now, height) > max_age:
-            return None
-        return price
+    def _fixing(self, asset: str, expiration: int) -> int | None:
+        """The oracle's stored fixing of (asset, expiration), as `get-fixing` reads it."""
+        found = self.world.oracle.fixings.get((asset, expiration))
+        return None if found is None else found.price
 
     @public(p_uint_list(50), p_trait)
     def settle_policies(self, ctx: Ctx, ids: list[int], ft):
-        """Callable by anyone: a payout depends on the policy and the prices alone."""
+        """Callable by anyone: a payout depends on the policy and its expiration's fixings."""
         counts = {"settled": 0, "expired": 0, "deferred": 0, "skipped": 0}
         for policy_id in ids:
             counts[self._settle_one(ctx, policy_id, ft)] += 1
@@ -221,19 +220,12 @@ class Registry(Contract):
             self.print(ctx, "settlement-skipped", id=UInt(policy_id), reason=UInt(reason))
             return "skipped"
         owner, amount, strike, expiration, _premium, collateral, token, tier = row[:8]
-        max_age = row[13]
-        price = self._fresh_price(BTC_USD, expiration, now, max_age)
-        if price is None:
-            self.print(ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(DEFER_BTC_PRICE))
+        price = self._fixing(BTC_USD, expiration)
+        token_price = price if token != STX else self._fixing(STX_USD, expiration)
+        if price is None or token_price is None:
+            reason = DEFER_BTC_FIXING if price is None else DEFER_STX_FIXING
+            self.print(ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(reason))
             return "deferred"
-        token_price = price
-        if token == STX:
-            token_price = self._fresh_price(STX_USD, expiration, now, max_age)
-            if token_price is None:
-                self.print(
-                    ctx, "settlement-deferred", id=UInt(policy_id), reason=UInt(DEFER_STX_PRICE)
-                )
-                return "deferred"
         payout_usd = div(mul(strike - price, amount), PRICE_SCALE) if strike > price else 0
         claim = div(mul(payout_usd, TOKEN_UNIT[token]), token_price)
         payout = min(claim, collateral)
@@ -251,6 +243,7 @@ class Registry(Contract):
                 id=UInt(policy_id),
                 owner=owner,
                 price=UInt(price),
+                token_price=UInt(token_price),
                 payout=UInt(payout),
                 paid=UInt(paid),
                 claim=UInt(claim),
@@ -263,6 +256,7 @@ class Registry(Contract):
             "policy-expired",
             id=UInt(policy_id),
             price=UInt(price),
+            token_price=UInt(token_price),
             token=UInt(token),
             tier=UInt(tier),
         )

@@ -16,7 +16,8 @@ from actors.messages import (
     TrancheView,
     TxDone,
 )
-from actors.registry import RegistryActor
+from actors.registry import NEVER, RegistryActor, RegistryConfig
+from chain.clarity import UInt
 from chain.contracts import Contracts
 from risk.pricing import PricingParams, premium_floor, premium_usd
 from sim.runtime import SimRuntime
@@ -48,6 +49,26 @@ class Log:
         pass
 
 
+def _seeing_the_chain(
+    h: Harness, signer, config: RegistryConfig | None = None, forged: tuple[dict, ...] = ()
+):
+    """A registry actor started on the harness's chain that has seen all of its events (one
+    block, after a block of `forged` prints), sending to `signer`; returns the runtime and the
+    actor."""
+    runtime = SimRuntime(h.chain.env)
+    contracts = Contracts.of(h.d.accounts.deployer.principal())
+    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts, config)
+    registry.tell(Connect(Sink(), registry, Sink(), signer))
+    events = tuple(h.chain.events_since(0, 10**9))
+    tip = h.chain.tip()
+    if forged:
+        registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), (), forged))
+    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
+                           decode_prints(events)))  # fmt: skip
+    h.chain.env.run()
+    return runtime, registry
+
+
 def test_a_failed_batch_is_retried_one_policy_per_transaction():
     h = Harness(users=3)
     h.set_price(65_000 * USD, 150_000_000)
@@ -55,22 +76,14 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
     for i in range(3):
         q = h.quote(h.users[1 + i % 2], amount=BTC // 10)
         assert h.purchase(h.users[1 + i % 2], q).status == "success"
-    h.chain.mine_burn(150)
-    h.set_price(50_000 * USD, 150_000_000)  # fresh, after expiry: settlement may go
+    h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)  # expired: settlement may go
 
-    runtime = SimRuntime(h.chain.env)
-    contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
     signer = FailingBatches()
-    registry.tell(Connect(Sink(), registry, Sink(), signer))
-    events = tuple(h.chain.events_since(0, 10**9))
+    runtime, registry = _seeing_the_chain(h, signer)
     tip = h.chain.tip()
-    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
-                           decode_prints(events)))  # fmt: skip
-    h.chain.env.run()
     registry.tell(NewBlock(tip.stacks_height + 1, tip.burn_height, 0.0, (), (), ()))
     h.chain.env.run()
-    sent = [m.tag[1] for m in signer.got if isinstance(m, Submit)]
+    sent = [m.tag[1] for m in signer.got if isinstance(m, Submit) and m.tag[0] == "settle"]
     assert sent == [(1, 2, 3), (1,), (2,), (3,)]
     runtime.stop_all()
 
@@ -141,3 +154,57 @@ def test_quotes_clear_the_chains_floors_and_price_the_capped_put():
                          PricingParams(), cap)  # fmt: skip
     assert capped <= plain
     runtime.stop_all()
+
+
+def test_at_expiry_the_actor_proves_the_fixings_then_settles_once_each():
+    """Protocol v2: at E the actor sends `fix` for BTC-USD and STX-USD with hints from the
+    observations it saw (they verify on chain), then the settlement, in that order; a price
+    pushed after E changes neither the fixings nor the payout."""
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    q = h.quote(h.users[1], amount=BTC // 10, strike=60_000 * USD)
+    assert h.purchase(h.users[1], q).status == "success"
+    h.chain.mine_burn(q.expiration - 6 - h.chain.tip().burn_height)
+    h.set_price(55_000 * USD, 50_000_000)  # in force over the fixing window
+    h.chain.mine_burn(8)  # two blocks past E
+    h.set_price(58_000 * USD, 55_000_000)  # after E
+
+    # a look-alike of the oracle's event, printed by some other contract: a fixing "stored"
+    # would make the actor skip proving it (and defer for ever); it ignores it
+    hostile = {"_contract": h.d.accounts.users[2].principal().contract("mimic").address,
+               "_txid": "forged", "_burn": q.expiration, "_block": 1}  # fmt: skip
+    forged = ({**hostile, "event": "fixing-set", "asset": "BTC-USD", "expiry": q.expiration,
+               "price": 1, "last-observed": 0, "stale": False},)  # fmt: skip
+    signer = Sink()
+    runtime, registry = _seeing_the_chain(h, signer, forged=forged)
+    tip = h.chain.tip()
+    sent = [m for m in signer.got if isinstance(m, Submit)]
+    assert [(m.function, m.tag) for m in sent] == [
+        ("fix", ("fix", "BTC-USD", q.expiration)),
+        ("fix", ("fix", "STX-USD", q.expiration)),
+        ("settle-policies", ("settle", (1,))),
+    ]
+    for m in sent:  # what the signer would send, in its nonce order
+        assert h.send(h.admin, m.contract, m.function, *m.args).status == "success"
+    policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
+    # (60,000 - 55,000) x 0.1 BTC = 500 USD = 1,000 STX at 0.50
+    assert policy["price"] == UInt(55_000 * USD) and policy["paid"] == UInt(1_000 * STX)
+    registry.tell(NewBlock(tip.stacks_height + 1, tip.burn_height, 0.0, (), (), ()))
+    h.chain.env.run()
+    assert len([m for m in signer.got if isinstance(m, Submit)]) == 3  # nothing sent twice
+    runtime.stop_all()
+
+
+def test_a_late_backend_waits_its_delay_and_a_never_backend_sends_nothing():
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    q = h.quote(h.users[1], amount=BTC // 10)
+    assert h.purchase(h.users[1], q).status == "success"
+    h.chain.mine_burn(q.expiration + 10 - h.chain.tip().burn_height)
+    for delay, sends in ((20, False), (10, True), (NEVER, False)):
+        signer = Sink()
+        runtime, _ = _seeing_the_chain(h, signer, RegistryConfig(settle_delay_blocks=delay))
+        assert any(isinstance(m, Submit) for m in signer.got) == sends, delay
+        runtime.stop_all()

@@ -77,3 +77,18 @@ def test_protocol_imports_nothing_from_the_project() -> None:
     source = Path(protocol.__file__).read_text()
     imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", source, flags=re.MULTILINE)
     assert imports == ["__future__"]
+
+
+@pytest.mark.parametrize(
+    ("height", "blocks", "longest", "expected"),
+    [
+        (1000, 144, 12960, 1152),  # 1000 + 144 = 1144 -> the next grid point, 1152
+        (1008, 144, 12960, 1152),  # exactly on the grid: kept
+        (1009, 144, 12960, 1296),  # never shorter than asked
+        (1000, 12960, 12960, 13824),  # 13960 rounded up would pass 12960 blocks: one day less
+    ],
+)
+def test_expiry_on_grid(height: int, blocks: int, longest: int, expected: int) -> None:
+    got = protocol.expiry_on_grid(height, blocks, longest)
+    assert got == expected and got % protocol.BLOCKS_PER_DAY == 0
+    assert got - height <= longest

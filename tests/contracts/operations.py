@@ -41,6 +41,7 @@ from chain.clarity import (
 )
 from chain.contracts import TRANCHES
 from chain.keys import PrivateKey
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from risk.pricing import collateral_tokens, premium_floor
 from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
@@ -160,6 +161,7 @@ class Settle:
     picks: tuple[int, ...]
     wait: int = 0  # > 0: first mine to the earliest active expiration + wait - 1 (<= 200)
     front_run: bool = False  # attack F1: the due policies' providers withdraw all they can first
+    prove: bool = True  # first prove the fixings the due policies need, as a settler does
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,7 @@ BUY_FAULTS = ["none"] * 14 + [
     "past",
     "min-duration",
     "max-duration",
+    "off-grid",
     "amount-low",
     "amount-high",
     "over-capacity",
@@ -375,10 +378,10 @@ settles = st.builds(
     picks=st.lists(st.integers(0, 60), max_size=8).map(tuple),
     wait=st.sampled_from([0, 0, 1, 1, 3, 8]),
     front_run=st.sampled_from([False, False, False, True]),
+    prove=st.sampled_from([True, True, True, False]),
 )
 set_pauseds = st.builds(SetPaused, who=who, role=role, paused=st.sampled_from([True, False, False]))
 PARAMETER_VALUES = {
-    "settle-max-age": st.integers(0, 12),
     "min-duration": st.one_of(st.integers(0, 200), st.just(144)),
     "max-duration": st.integers(100, 13_000),
     "min-amount": st.integers(0, 1_000_000),
@@ -879,7 +882,7 @@ class Runner:
             buyer=t.accounts[buyer],
             amount=amount,
             strike=strike,
-            expiration=t.burn + duration,
+            expiration=expiry_on_grid(t.burn, duration, longest),
             premium=premium,
             collateral=collateral,
             token=tok,
@@ -945,10 +948,12 @@ class Runner:
             terms["expiration"] = t.burn + longest + 1 + k % 10
         elif fault == "past":
             terms["expiration"] = t.burn - k % 3
-        elif fault == "min-duration":
-            terms["expiration"] = t.burn + shortest
-        elif fault == "max-duration":
-            terms["expiration"] = t.burn + longest
+        elif fault == "min-duration":  # the shortest on the grid
+            terms["expiration"] = expiry_on_grid(t.burn, shortest, 10**9)
+        elif fault == "max-duration":  # the longest on the grid
+            terms["expiration"] = expiry_on_grid(t.burn, longest, longest)
+        elif fault == "off-grid":
+            terms["expiration"] += 1 + k % (EXPIRY_INTERVAL - 1)
         elif fault == "amount-low":
             terms["amount"] = max(0, low - 1 - k % 1000)
         elif fault == "amount-high":
@@ -1042,6 +1047,27 @@ class Runner:
             move_bps = max(-capped[1], min(capped[1], move_bps))
         self.push(f"settle-refresh[{asset}]", self.submitter(0, True), asset, move_bps)
 
+    def prove_fixings(self, sender: str, ids: list[int]) -> None:
+        """`fix`, with the right hints, of every fixing the expired active policies among `ids`
+        need and the oracle has not stored (it may fail: no feed, a feed younger than the
+        window)."""
+        oracle, burn = self.py.oracle, self.t.burn
+        for pid in sorted(set(ids)):
+            p = self.py.registry.policy(pid)
+            if p is None or p["status"] != 0 or p["expiration"] > burn:
+                continue
+            expiry = p["expiration"]
+            for asset in ("BTC-USD", "STX-USD") if p["token"] == 0 else ("BTC-USD",):
+                if (asset, expiry) in oracle.fixings:
+                    continue
+                hints = (
+                    oracle.in_force(asset, expiry - FIXING_WINDOW),
+                    oracle.in_force(asset, expiry),
+                )
+                self.fixed.add((asset, expiry))
+                self.call("fix[settler]", sender, "oracle", "fix", StringAscii(asset),
+                          UInt(expiry), *(UInt(h or 0) for h in hints))  # fmt: skip
+
     def do_settle(self, op: Settle) -> None:
         if op.wait:
             count = self.policy_count()
@@ -1059,6 +1085,8 @@ class Runner:
             self.front_run()
         sender = self.holder("policy-registry", "backend", op.who, op.role)
         ids = self.settle_ids(op)
+        if op.prove:
+            self.prove_fixings(sender, ids)
         before = {pid: self.py.registry.policy(pid) for pid in set(ids)}
         result = self.call(
             f"settle[{op.ids}]",

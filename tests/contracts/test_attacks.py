@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from chain.clarity import FALSE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
 from tests.contracts.relay import (
@@ -86,7 +87,7 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
         buyer=t.accounts[buyer],
         amount=BTC // 10,
         strike=60_000 * USD,
-        expiration=t.burn + 144,
+        expiration=grid(t, 144),
         premium=100 * STX,
         collateral=1,
         token=0,
@@ -101,9 +102,28 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
     )
 
 
-def settle(t: Twin, *ids: int, who: str = "deployer"):
+def mine_to(t: Twin, height: int) -> None:
+    t.mine_to(height)
+
+
+def grid(t: Twin, blocks: int) -> int:
+    """The first expiry-grid point at least `blocks` ahead: the only expirations one can buy."""
+    return expiry_on_grid(t.burn, blocks, 12960)
+
+
+def fix(t: Twin, asset: str, expiry: int, who: str = "deployer"):
+    return t.fix(asset, expiry, who)
+
+
+def settle_only(t: Twin, *ids: int, who: str = "deployer"):
     batch = List(tuple(UInt(i) for i in ids))
     return t.call(who, "policy-registry", "settle-policies", batch, t.contracts.sbtc)
+
+
+def settle(t: Twin, *ids: int, who: str = "deployer"):
+    """What anyone settling does: prove the fixings the expired policies need, then settle."""
+    t.fix_policies(*ids, who=who)
+    return settle_only(t, *ids, who=who)
 
 
 def tranche(t: Twin, tier: int = 1) -> tuple[int, int, int]:
@@ -265,8 +285,10 @@ class TestF1ProvidersLeaveBeforeSettlement:
         terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
         assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
         assert tranche(t) == (40_200 * STX, 40_000 * STX, 11_160 * STX)
-        t.mine_burn(150)
-        # BTC to 26,444.44 and STX to 0.10: 3,200 USD = 32,000 STX of intrinsic value
+        expiry = policy(t, 1)["expiration"]
+        mine_to(t, expiry - 40)
+        # BTC to 26,444.44 and STX to 0.10 before the fixing's window: 3,200 USD = 32,000
+        # STX of intrinsic value at the fixings
         btc, stx = 2_644_444_444_444, 10_000_000
         crash(t, btc, stx)
         # the race: both try to leave with everything; the first gets its share of what is
@@ -278,6 +300,7 @@ class TestF1ProvidersLeaveBeforeSettlement:
         assert locked == 11_160 * STX and assets - locked < 2 * STX  # all else left
         buyer = t.accounts["wallet_3"]
         before = t.py.stx_balance(buyer)
+        mine_to(t, expiry)
         assert settle(t, 1, who="wallet_5").value["settled"] == UInt(1)  # anyone may settle
         paid = t.py.stx_balance(buyer) - before
         p = policy(t, 1)
@@ -285,6 +308,127 @@ class TestF1ProvidersLeaveBeforeSettlement:
         assert paid == p["paid"]
         assert owed(t, 1, btc, stx) - p["paid"] == 0  # the victim's loss
         assert tranche(t)[2] == 0
+        t.assert_same_state(policies=1)
+
+
+# --- F6: the settlement price chosen by when the backend settles -------------------------------
+
+
+def recover(t: Twin, btc: int, stx: int) -> None:
+    """Both prices up to their targets as fast as the oracle lets a submitter (+50% a push,
+    pushes ten burn blocks apart), as after a crash that reverted."""
+    b, s = (t.read("oracle", "get-price", StringAscii(a)).value["price"].value
+            for a in ("BTC-USD", "STX-USD"))  # fmt: skip
+    while (b, s) != (btc, stx):
+        b, s = min(btc, b * 3 // 2), min(stx, s * 3 // 2)
+        assert prices(t, b, s)
+        if (b, s) != (btc, stx):
+            t.mine_burn(10)
+
+
+def fixing(t: Twin, asset: str, expiry: int) -> dict[str, int]:
+    found = t.read("oracle", "get-fixing", StringAscii(asset), UInt(expiry)).value.data
+    return {k: getattr(v, "value", v) for k, v in found.items()}
+
+
+class TestF6SettlementPriceDependsOnTheExpirationAlone:
+    """Row F6: the price a settlement uses, and so the payout, must not depend on when (or by
+    whom) the policy is settled, nor on anything pushed after the expiration."""
+
+    BTC, STX_PRICE = 2_644_444_444_444, 10_000_000  # 26,444.44 USD and 0.10 USD at the crash
+    OWED = 11_160 * STX  # min(32,000 STX of claim, 11,160 STX of collateral)
+
+    def bought_then_crashed(self, t: Twin) -> int:
+        """A provider, a policy (0.09 BTC struck at 62,000, paid in STX), a crash before the
+        fixing's window; returns the expiration."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
+        assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
+        expiry = policy(t, 1)["expiration"]
+        assert expiry % 144 == 0
+        mine_to(t, expiry - 40)
+        crash(t, self.BTC, self.STX_PRICE)
+        mine_to(t, expiry)
+        return expiry
+
+    @pytest.mark.parametrize("late", [300, 450])
+    def test_in_the_money_at_expiry_settled_late_after_a_recovery_is_paid_in_full(self, t, late):
+        """v1 (the issue's row F6, measured in the VM by the adversarial review): policies in
+        the money at expiry, settled 300-450 blocks later when the price had recovered, were
+        paid 0: v1 settled at whichever fresh price existed when the backend got round to it.
+
+        v2: the price recovers to 70,000 USD and 0.50 STX after the expiration; the buyer
+        itself settles `late` blocks after it (it proves the fixings, then settles) and is paid
+        the 11,160 STX the fixings owe: a loss of 0."""
+        expiry = self.bought_then_crashed(t)
+        t.mine_burn(5)
+        recover(t, 70_000 * USD, 50_000_000)
+        mine_to(t, expiry + late)
+        assert prices(t, 70_000 * USD, 50_000_000)  # fresh, recovered prices at settlement
+        buyer = t.accounts["wallet_3"]
+        before = t.py.stx_balance(buyer)
+        assert settle(t, 1, who="wallet_3").value["settled"] == UInt(1)
+        p = policy(t, 1)
+        assert p["price"] == fixing(t, "BTC-USD", expiry)["price"] == self.BTC
+        assert p["paid"] == t.py.stx_balance(buyer) - before == self.OWED
+        assert owed(t, 1, self.BTC, self.STX_PRICE) - p["paid"] == 0  # the victim's loss
+        assert tranche(t)[2] == 0
+        t.assert_same_state(policies=1)
+
+    def test_a_fixing_proven_right_at_expiry_is_the_one_proven_after_later_pushes(self, t):
+        """Two runs of the same moves must agree: here the BTC fixing is proven at E by a
+        keeper, the STX one only after the recovery's pushes; both equal the window's
+        prices, and a second `fix` returns the stored record unchanged."""
+        expiry = self.bought_then_crashed(t)
+        assert isinstance(fix(t, "BTC-USD", expiry, who="wallet_6"), Ok)
+        btc = fixing(t, "BTC-USD", expiry)
+        t.mine_burn(1)
+        recover(t, 70_000 * USD, 50_000_000)
+        assert isinstance(fix(t, "STX-USD", expiry, who="wallet_7"), Ok)
+        assert fix(t, "BTC-USD", expiry) == Ok(
+            t.read("oracle", "get-fixing", BTC_USD, UInt(expiry)).value
+        )
+        assert fixing(t, "BTC-USD", expiry) == btc
+        assert (btc["price"], fixing(t, "STX-USD", expiry)["price"]) == (self.BTC, self.STX_PRICE)
+        assert settle(t, 1, who="wallet_5").value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == self.OWED
+        t.assert_same_state(policies=1)
+
+    def test_without_a_stored_fixing_the_policy_waits(self, t):
+        """`settle-policies` reads stored fixings only: with none it defers (u322 for BTC-USD,
+        u323 for the token's STX-USD), moves nothing and can be retried by anyone."""
+        expiry = self.bought_then_crashed(t)
+        got = settle_only(t, 1)
+        assert got.value["deferred"] == UInt(1)
+        assert tranche(t)[2] == self.OWED  # still locked for the policy
+        assert isinstance(fix(t, "BTC-USD", expiry), Ok)
+        assert settle_only(t, 1).value["deferred"] == UInt(1)  # u323: no STX fixing yet
+        assert isinstance(fix(t, "STX-USD", expiry), Ok)
+        assert settle_only(t, 1).value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == self.OWED
+        t.assert_same_state(policies=1)
+
+    def test_a_stale_fixing_is_flagged_and_still_used(self, t):
+        """No observation in the window (the feed fell silent 20 blocks before E): the fixing
+        is the last price in force, flagged stale, and the policy is paid at it."""
+        expiry = self.bought_then_crashed(t)  # the crash's last pushes: 20 blocks before E
+        t.mine_burn(3)
+        for asset in ("BTC-USD", "STX-USD"):
+            assert isinstance(fix(t, asset, expiry), Ok)
+            f = fixing(t, asset, expiry)
+            assert f["stale"] is True and f["last-observed"] == expiry - 20
+        assert settle(t, 1).value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == self.OWED
+        t.assert_same_state(policies=1)
+
+    def test_an_expiration_off_the_grid_is_refused(self, t):
+        """One fixing per grid point serves every policy of that day; any other expiration
+        is refused (u321), one block either side of the grid."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        on = grid(t, 200)
+        assert buy(t, "wallet_3", 1, expiration=on + 1) == err(321)
+        assert buy(t, "wallet_3", 2, expiration=on - 1) == err(321)
+        assert buy(t, "wallet_3", 3, expiration=on) == Ok(UInt(1))
         t.assert_same_state(policies=1)
 
 
@@ -315,9 +459,11 @@ class TestF4StaleLockCannotOverwrite:
         assert isinstance(withdraw(t, "wallet_1", free_shares(t, "wallet_1")), Ok)
         assets, _, locked = tranche(t)
         assert locked == 22_320 * STX and assets - locked <= 1
-        t.mine_burn(150)
+        expiry = policy(t, 1)["expiration"]
+        mine_to(t, expiry - 40)
         btc, stx = 2_644_444_444_444, 10_000_000
-        crash(t, btc, stx)
+        crash(t, btc, stx)  # before the fixing's window
+        mine_to(t, expiry)
         assert settle(t, 2, 1).value["settled"] == UInt(2)
         for pid in (1, 2):
             p = policy(t, pid)
@@ -341,14 +487,14 @@ class TestF5NoLockOutlivesItsPolicy:
         the settlement nothing is locked and the provider withdraws everything."""
         assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
         assert buy(t, "wallet_3", 1, amount=9 * BTC // 100, strike=62_000 * USD) == Ok(UInt(1))
-        assert buy(t, "wallet_4", 2, expiration=t.burn + 300) == Ok(UInt(2))
+        assert buy(t, "wallet_4", 2, expiration=grid(t, 300)) == Ok(UInt(2))
         assert tranche(t)[2] == 11_160 * STX + 12_000 * STX
-        t.mine_burn(150)
+        mine_to(t, policy(t, 1)["expiration"] - 10)
         assert prices(t, 70_000 * USD, 50_000_000)  # policy 1 ends out of the money
+        mine_to(t, policy(t, 1)["expiration"])
         assert settle(t, 1, 2).value["expired"] == UInt(1)
         assert tranche(t)[2] == 12_000 * STX  # policy 2's collateral alone
-        t.mine_burn(150)
-        assert prices(t, 70_000 * USD, 50_000_000)
+        mine_to(t, policy(t, 2)["expiration"])
         assert settle(t, 2).value["expired"] == UInt(1)
         assets, total, locked = tranche(t)
         assert locked == 0

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from chain.clarity import TRUE, Buffer, ClarityValue, Err, List, Ok, Some, StringAscii, Tuple, UInt
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from sim.models.world import ExecResult
 from tests.conftest import examples
@@ -143,7 +144,7 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms):
         buyer=t.accounts[buyer],
         amount=BTC,
         strike=65_000 * USD,
-        expiration=t.burn + 144,
+        expiration=expiry_on_grid(t.burn, 144, 12960),
         premium=STX,
         collateral=10 * STX,
         token=0,
@@ -162,7 +163,11 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms):
     )
 
 
-def settle(t: Twin, *ids: int):
+def settle(t: Twin, *ids: int, prove: bool = True):
+    """Settles as anyone does: proves the fixings the expired ones need first (unless not
+    `prove`)."""
+    if prove:
+        t.fix_policies(*ids)
     return t.call(
         "deployer",
         "policy-registry",
@@ -220,13 +225,16 @@ def test_wiped_out_tranche_refuses_deposits_and_burns_shares_for_nothing(t):
     assert buy(t, "wallet_3", 1, collateral=3_400 * STX, **terms) == Ok(UInt(1))  # 85% cap
     assert withdraw(t, "wallet_1", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
     assert withdraw(t, "wallet_2", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
-    t.mine_burn(150)
-    # STX 0.50 -> 0.0625 in three pushes of -50% (the v2 oracle's max-jump), ten blocks apart
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 26)
+    # STX 0.50 -> 0.0625 in three pushes of -50% (the v2 oracle's max-jump), ten blocks apart,
+    # the last at the start of the fixing's window
     for stx_price in (USD // 4, USD // 8, USD // 16):
         assert set_price(t, "BTC-USD", 40_000 * USD) == Ok(TRUE)
         assert set_price(t, "STX-USD", stx_price) == Ok(TRUE)
         if stx_price != USD // 16:
             t.mine_burn(10)
+    t.mine_to(expiry)
     assert counts(settle(t, 1)) == {"settled": 1, "expired": 0, "deferred": 0, "skipped": 0}
     # owed 217.5 USD = 3,480 STX at 0.0625; capped at the 3,400 STX locked for it
     assert [p["event"] for p in printed(t)] == ["payout", "released", "policy-settled"]
@@ -256,11 +264,14 @@ def test_each_payout_stops_at_its_own_collateral(t):
     assert buy(t, "wallet_5", 2, **sbtc) == Ok(UInt(2))
     # 0.1 BTC x 65,000 = 6,500 USD = 0.1 sBTC locked for each
     assert tranche(t, 1, 1) == (BTC + 20_000, BTC, 20_000_000)
-    t.mine_burn(144)
-    # two pushes: -50% (the most one push may move after silence), then -5% a block later
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 7)
+    # two pushes: -50% (the most one push may move after silence), then -5% a block later, at
+    # the start of the fixing's window
     assert set_price(t, "BTC-USD", 32_500 * USD) == Ok(TRUE)
     t.mine_burn(1)
     assert set_price(t, "BTC-USD", 30_875 * USD) == Ok(TRUE)
+    t.mine_to(expiry)
     assert counts(settle(t, 2, 1)) == {"settled": 2, "expired": 0, "deferred": 0, "skipped": 0}
     claim = 34_125 * USD // 10 * BTC // (30_875 * USD)  # 3,412.5 USD at 30,875, above the cap
     for pid in (1, 2):
@@ -274,34 +285,31 @@ def test_each_payout_stops_at_its_own_collateral(t):
     t.assert_same_state(policies=2)
 
 
-def test_settlement_defers_on_stale_or_early_prices(t):
+def test_settlement_waits_for_the_fixings_and_ignores_later_prices(t):
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
     assert deposit(t, "wallet_1", 0, 0, 10_000 * STX) == Ok(UInt(10_000 * STX))
     terms = dict(tier=0, amount=BTC // 100, collateral=500 * STX, strike=60_000 * USD)
     assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
     expiration = policy(t, 1)["expiration"]
-    t.mine_burn(expiration - t.burn - 2)
-    assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)  # stale before: any jump
+    t.mine_to(expiration - 6)  # in force over the whole fixing window
+    assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
-    t.mine_burn(1)
+    t.mine_to(expiration - 1)
     assert counts(settle(t, 1))["skipped"] == 1  # not expired yet
     assert printed(t) == [{"event": "settlement-skipped", "id": 1, "reason": 314}]
-    t.mine_burn(1)  # expiration now; fresh prices, but pushed before it
-    assert counts(settle(t, 1))["deferred"] == 1
-    assert printed(t) == [{"event": "settlement-deferred", "id": 1, "reason": 315}]
-    t.mine_burn(20)  # both prices stale
-    assert counts(settle(t, 1, 1))["deferred"] == 2
-    assert [e["reason"] for e in printed(t)] == [315, 315]
-    assert set_price(t, "BTC-USD", 50_000 * USD) == Ok(TRUE)  # BTC fresh, STX still stale
-    assert counts(settle(t, 1))["deferred"] == 1
-    assert printed(t) == [{"event": "settlement-deferred", "id": 1, "reason": 316}]
-    t.mine_burn(6)  # exactly settle-max-age old: still usable
+    t.mine_burn(1)  # expiration now: no fixing stored yet
+    assert counts(settle(t, 1, 1, prove=False))["deferred"] == 2
+    assert [e["reason"] for e in printed(t)] == [322, 322]
+    assert isinstance(t.fix("BTC-USD", expiration, "wallet_7"), Ok)
+    assert counts(settle(t, 1, prove=False))["deferred"] == 1
+    assert printed(t) == [{"event": "settlement-deferred", "id": 1, "reason": 323}]
+    t.mine_burn(20)
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)  # after E: changes nothing
     assert set_price(t, "STX-USD", USD // 4) == Ok(TRUE)
     assert counts(settle(t, 1, 1, 7)) == {"settled": 1, "expired": 0, "deferred": 0, "skipped": 2}
-    # 10,000 USD x 0.01 BTC at 0.25 USD per STX
-    assert policy(t, 1)["payout"] == 400 * STX
-    assert policy(t, 1)["paid"] == 400 * STX
+    # 5,000 USD x 0.01 BTC at the fixings: 50 USD = 100 STX at 0.50 USD per STX
+    assert policy(t, 1)["payout"] == policy(t, 1)["paid"] == 100 * STX
     t.assert_same_state(policies=1)
 
 
@@ -316,7 +324,7 @@ def test_signature_forms(t):
             buyer=t.accounts["wallet_3"],
             amount=BTC // 1000,
             strike=65_000 * USD,
-            expiration=t.burn + 144,
+            expiration=expiry_on_grid(t.burn, 144, 12960),
             premium=STX,
             collateral=10 * STX,
             token=0,

@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 
 from chain.clarity import FALSE, NONE, TRUE, U128_MAX, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
@@ -58,7 +59,7 @@ def quote(t: Twin, buyer: str, quote_id: int, **terms: int) -> Quote:
         buyer=t.accounts[buyer],
         amount=BTC // 10,
         strike=60_000 * USD,
-        expiration=t.burn + 144,
+        expiration=expiry_on_grid(t.burn, 144, 12960),
         premium=50 * STX,
         collateral=1_000 * STX,
         token=0,
@@ -77,6 +78,8 @@ def buy(t: Twin, sender: str, q: Quote, signature: bytes | None = None):
 
 
 def settle(t: Twin, *ids: int, who: str = "deployer"):
+    """Proves the fixings the expired policies need (as anyone settling would), then settles."""
+    t.fix_policies(*ids, who=who)
     batch = List(tuple(UInt(i) for i in ids))
     return t.call(who, "policy-registry", "settle-policies", batch, t.contracts.sbtc)
 
@@ -167,9 +170,11 @@ def test_an_oversized_policy_cannot_be_bought(t):
     assert deposit(t, "wallet_1", 0, 1, 100_000 * STX) == Ok(UInt(100_000 * STX))
     assert buy(t, "wallet_3", quote(t, "wallet_3", 1)) == Ok(UInt(1))
     assert buy(t, "wallet_3", quote(t, "wallet_3", 2, amount=big)) is None  # strike * amount
-    t.mine_burn(150)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    t.mine_to(expiry)
     assert settle(t, 1, 2) == counts(settled=1, skipped=1)
     t.assert_same_state(policies=1)
 
@@ -193,9 +198,11 @@ def test_in_the_money_by_dust_expires_with_nothing_owed(t):
     # a dust premium is refused (v1 sold it): below the token's minimum premium
     dust = quote(t, "wallet_3", 4, premium=1, collateral=1)
     assert buy(t, "wallet_3", dust) == err(319)
-    t.mine_burn(150)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", low) == Ok(TRUE)
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    t.mine_to(expiry)
     before = t.py.stx_balance(t.accounts["wallet_3"])
     assert settle(t, 1, 2, 3) == counts(settled=1, expired=2)
     assert [policy(t, i)["status"] for i in (1, 2, 3)] == [2, 1, 2]
@@ -222,11 +229,15 @@ def test_a_quote_id_is_spent_for_every_user(t):
     theirs = quote(t, "wallet_5", 7, strike=61_000 * USD)
     assert buy(t, "wallet_5", theirs) == err(305)
     # and it stays spent after the policy is gone
-    t.mine_burn(150)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", SPOT) == Ok(TRUE)
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    t.mine_to(expiry)
     assert settle(t, 1) == counts(expired=1)
-    fresh = quote(t, "wallet_5", 7, expiration=t.burn + 144, quote_expiry=t.burn + 3)
+    assert set_price(t, "BTC-USD", SPOT) == Ok(TRUE)  # fresh again for the next purchase
+    assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    fresh = quote(t, "wallet_5", 7, quote_expiry=t.burn + 3)
     assert buy(t, "wallet_5", fresh) == err(305)
     assert buy(t, "wallet_5", replace(fresh, quote_id=8)) == Ok(UInt(2))
     t.assert_same_state(policies=2)
@@ -241,9 +252,11 @@ def test_settlement_of_ids_that_are_not_policies(t):
     assert settle(t, *range(50)) == counts(skipped=50)
     assert deposit(t, "wallet_1", 0, 1, 100_000 * STX) == Ok(UInt(100_000 * STX))
     assert buy(t, "wallet_3", quote(t, "wallet_3", 1)) == Ok(UInt(1))
-    t.mine_burn(150)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    t.mine_to(expiry)
     before = t.py.stx_balance(t.accounts["wallet_3"])
     # the same id twice in one batch pays once: the second sees it settled (u313)
     assert settle(t, 1, 1, 2, 0) == counts(settled=1, skipped=3)
@@ -270,13 +283,17 @@ def test_a_pause_stops_purchases_only_and_spends_no_quote(t):
     shares = 10 * STX * (100_000 * STX) // (100_050 * STX)  # the premium raised the share price
     assert deposit(t, "wallet_2", 0, 1, 10 * STX) == Ok(UInt(shares))
     assert withdraw(t, "wallet_2", 0, 1, shares) == Ok(UInt(10 * STX - 1))  # truncated twice
-    t.mine_burn(150)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    t.mine_to(expiry)
     assert settle(t, 1) == counts(settled=1)
     # unpaused, the quote that waited is still good if it has not expired
     assert t.call("deployer", "policy-registry", "set-paused", FALSE) == Ok(TRUE)
     assert buy(t, "wallet_3", waiting) == err(304)  # 150 blocks later it has
+    assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)  # fresh again for the purchase
+    assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
     fresh = quote(t, "wallet_3", 2, strike=50_000 * USD)  # out of the money at 55,000
     assert buy(t, "wallet_3", fresh) == Ok(UInt(2))
     t.assert_same_state(policies=2)
@@ -316,9 +333,11 @@ def test_a_signed_quote_is_worth_at_most_its_collateral(t):
     q = quote(t, "wallet_3", 2, strike=SPOT * 3 // 2, premium=6_500 * STX, collateral=1)
     assert buy(t, "wallet_3", q) == Ok(UInt(1))
     assert policy(t, 1)["collateral"] == 19_500 * STX
-    t.mine_burn(150)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", SPOT) == Ok(TRUE)  # the price never moved
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
+    t.mine_to(expiry)
     assert settle(t, 1) == counts(settled=1)
     assert policy(t, 1)["paid"] == 6_500 * STX  # the premium back: the providers lost nothing
     assert tranche(t, 0, 1) == (100_000 * STX, 100_000 * STX, 0)

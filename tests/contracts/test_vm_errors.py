@@ -45,6 +45,7 @@ from chain.clarity import (
     UInt,
 )
 from chain.keys import PrivateKey
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request, decode_events, decode_result
 from tests.contracts.twin import QUOTE_KEY, Twin
@@ -87,8 +88,18 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
         ),
         "settlement-skipped": ("id", "reason"),
         "settlement-deferred": ("id", "reason"),
-        "policy-settled": ("id", "owner", "price", "payout", "paid", "claim", "token", "tier"),
-        "policy-expired": ("id", "price", "token", "tier"),
+        "policy-settled": (
+            "id",
+            "owner",
+            "price",
+            "token-price",
+            "payout",
+            "paid",
+            "claim",
+            "token",
+            "tier",
+        ),
+        "policy-expired": ("id", "price", "token-price", "token", "tier"),
     }.items()
 }
 # a pool event printed inside a registry call shows that pool function's success path
@@ -160,6 +171,11 @@ def at(blocks: int) -> Ref:
     return lambda r: r.t.burn + blocks
 
 
+def grid_at(blocks: int) -> Ref:
+    """The first expiry-grid point at least `blocks` from now, at most max-duration away."""
+    return lambda r: expiry_on_grid(r.t.burn, blocks, 12960)
+
+
 def until(height: int) -> Ref:
     """For `Mine`: the blocks from now up to burn height `height`."""
 
@@ -203,6 +219,11 @@ def counts(settled: int, expired: int, deferred: int, skipped: int) -> ClarityVa
             }
         )
     )
+
+
+def capital_charge(collateral: int, blocks: int) -> int:
+    """README purchase-policy: ceil(collateral * capital-rate-bps * blocks / (1e4 * 52560))."""
+    return -(-collateral * 200 * blocks // (10_000 * 52_560))
 
 
 def payout(strike: int, price: int, amount: int, token_price: int, unit: int) -> int:
@@ -407,7 +428,7 @@ class Run:
             buyer=self.t.accounts[buyer],
             amount=BTC // 10,
             strike=60_000 * USD,
-            expiration=self.t.burn + 144,
+            expiration=expiry_on_grid(self.t.burn, 144, 12960),
             premium=50 * STX,
             collateral=12_000 * STX,
             token=0,
@@ -800,6 +821,8 @@ PURCHASE: list[Step] = [
     buy("wallet_3", 307, expiration=at(0)),
     buy("wallet_3", 307, expiration=at(143)),  # min-duration u144
     buy("wallet_3", 307, expiration=at(12961)),  # max-duration u12960
+    buy("wallet_3", 321, expiration=lambda r: expiry_on_grid(r.t.burn, 144, 12960) + 1),
+    buy("wallet_3", 321, expiration=lambda r: expiry_on_grid(r.t.burn, 144, 12960) - 1),
     buy("wallet_3", 308, amount=100_000 - 1),
     buy("wallet_3", 308, amount=10_000_000_000 + 1),
     buy("wallet_3", 310, strike=SPOT // 2 - 1),  # strike-band-bps u5000
@@ -813,9 +836,11 @@ PURCHASE: list[Step] = [
     buy(
         "wallet_3",
         320,
-        expiration=at(12960),
-        premium=59_178_082,
-        note="12,000 STX for 12,960 blocks at capital-rate-bps u200: 59.178082… STX",
+        expiration=grid_at(12960),
+        premium=lambda r: (
+            capital_charge(12_000 * STX, expiry_on_grid(r.t.burn, 12960, 12960) - r.t.burn) - 1
+        ),
+        note="12,000 STX for ~12,960 blocks at capital-rate-bps u200: ~59.18 STX, less 1 uSTX",
     ),
     Mine(7),
     price("deployer", BTC_USD, SPOT),
@@ -843,7 +868,7 @@ PURCHASE: list[Step] = [
         premium=300_000,
         collateral=BTC // 2,
         strike=SPOT,
-        expiration=at(12960),
+        expiration=grid_at(12960),
     ),
     buy(
         "wallet_3",
@@ -879,7 +904,13 @@ SETTLE: list[Step] = [
     buy("wallet_3", ok(1)),  # STX, strike 60,000: pays out at 55,000
     buy("wallet_5", ok(2), token=1, tier=2, amount=BTC // 2, premium=200_000, collateral=BTC // 2),
     buy("wallet_3", ok(3), strike=40_000 * USD),  # out of the money: expires
-    buy("wallet_3", ok(4), expiration=at(300)),
+    buy("wallet_3", ok(4), expiration=grid_at(300)),  # at 432
+    Read(
+        "policy-registry",
+        "get-policy",
+        (UInt(1),),
+        lambda v, r: v.value.data["expiration"] == UInt(288),
+    ),
     withdraw("wallet_1", 0, 1, 100_000 * STX, 409),  # 36,000 STX are locked
     settle([], counts(0, 0, 0, 0), who="wallet_1"),  # anyone may settle
     settle(
@@ -887,23 +918,28 @@ SETTLE: list[Step] = [
         counts(0, 0, 0, 5),
         tuple(("settlement-skipped", r) for r in (314, 314, 314, 314, 312)),
     ),
-    Mine(150),
-    settle([1, 2, 3], counts(0, 0, 3, 0), (("settlement-deferred", 315),) * 3),  # price too old
+    Mine(until(282)),  # E - 6: these prices are in force over the whole fixing window
     price("deployer", BTC_USD, 55_000 * USD),
+    price("deployer", STX_USD, 45_000_000),
+    Mine(until(288)),
+    settle([1, 2, 3], counts(0, 0, 3, 0), (("settlement-deferred", 322),) * 3),  # not fixed yet
+    fix(BTC_USD, 288, 282, 282, Ok(fixing(55_000 * USD, 282, False))),
     settle(
         [1, 2, 3, 4],
         counts(1, 0, 2, 1),
         (
-            ("settlement-deferred", 316),
+            ("settlement-deferred", 323),
             "payout",
             "released",
             "policy-settled",
-            ("settlement-deferred", 316),
+            ("settlement-deferred", 323),
             ("settlement-skipped", 314),
         ),
         sbtc(PAY_2, "pool", "wallet_5"),
     ),
-    price("deployer", STX_USD, 45_000_000),
+    Mine(1),
+    price("deployer", STX_USD, 60_000_000),  # after E: changes nothing
+    fix(STX_USD, 288, 282, 282, Ok(fixing(45_000_000, 282, False)), who="wallet_3"),
     settle([3, 1], 403, ft="oracle", covers=(("liquidity-pool", "pay-out"),)),
     settle(
         [3, 1],
@@ -959,12 +995,15 @@ WIPED_OUT: list[Step] = [
         collateral=3_400 * STX,
     ),  # fmt: skip  (exactly the aggressive tier's 85% of 4,000)
     withdraw("wallet_1", 0, 2, 300 * STX, ok(600 * STX)),
-    Mine(150),
+    Mine(until(262)),
     *prices(40_000 * USD, 25_000_000),
     Mine(10),
     *prices(40_000 * USD, 12_500_000),
     Mine(10),
-    *prices(40_000 * USD, 6_250_000),
+    *prices(40_000 * USD, 6_250_000),  # at 282 = E - 6
+    Mine(until(288)),
+    fix(BTC_USD, 288, 282, 282, Ok(fixing(40_000 * USD, 282, False))),
+    fix(STX_USD, 288, 282, 282, Ok(fixing(6_250_000, 282, False))),
     settle(
         [1],
         counts(1, 0, 0, 0),
@@ -1025,13 +1064,13 @@ REQUIRED: dict[tuple[str, str], set[int | str]] = {
     ("policy-registry", "purchase-policy"): {
         "ok",
         *range(301, 311),
-        *range(317, 321),
+        *range(317, 322),
         403,
         411,
         413,
         1,
     },
-    ("policy-registry", "settle-policies"): {"ok", *range(312, 317), 403},
+    ("policy-registry", "settle-policies"): {"ok", 312, 313, 314, 322, 323, 403},
     ("policy-registry", "set-backend"): {"ok", 300},
     ("policy-registry", "set-admin"): {"ok", 300},
     ("policy-registry", "set-quote-pubkey"): {"ok", 300, 306},
@@ -1063,10 +1102,9 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("liquidity-pool", "pay-out", 3): "only a non-zero `paid` is transferred",
     ("policy-registry", "settle-policies", 401): "the pool's u401 cannot reach the registry: the "
     "registry is always the contract-caller of pay-out and release-for-policy",
-    ("policy-registry", "settle-policies", 315): "only the 'missing' half: a purchase needs a "
-    "BTC-USD price (u309) and prices are never removed; 'stale' is reached",
 }
-README_GAPS = {311, 410, 412}  # u410 was never used; v2 retired u311 and u412
+# u410 was never used; v2 retired u311 and u412, and u315 / u316 (settlement waits for fixings)
+README_GAPS = {311, 315, 316, 410, 412}
 
 
 def covered() -> set[tuple[str, str, int | str]]:
@@ -1143,7 +1181,7 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
             "deployer",
             "parameters",
             "set-parameter",
-            (StringAscii("settle-max-age"), UInt(6)),
+            (StringAscii("price-max-age"), UInt(6)),
             ok(),
             ("parameter-set",),
         ),
@@ -1152,13 +1190,16 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
         deposit("wallet_2", 0, 2, 20_000 * STX, ok(20_000 * STX)),
         # expires at 39,000
         buy("wallet_3", ok(1), strike=38_000 * USD, amount=BTC // 1000, collateral=100 * STX),
-        buy("wallet_3", ok(2), tier=2, premium=STX, collateral=11 * STX),
+        buy("wallet_3", ok(2), tier=2, premium=2 * STX, collateral=11 * STX),
         settle(
             [2, 9], counts(0, 0, 0, 2), (("settlement-skipped", 314), ("settlement-skipped", 312))
         ),
-        Mine(150),
-        settle([1], counts(0, 0, 1, 0), (("settlement-deferred", 315),)),
+        Mine(until(282)),
         *prices(39_000 * USD),
+        Mine(until(288)),
+        settle([1], counts(0, 0, 1, 0), (("settlement-deferred", 322),)),
+        fix(BTC_USD, 288, 282, 282, Ok(fixing(39_000 * USD, 282, False))),
+        fix(STX_USD, 288, 282, 282, Ok(fixing(STX_PRICE, 282, False))),
         settle(
             [1, 2],
             counts(1, 1, 0, 0),
@@ -1166,10 +1207,6 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
             stx(4_200 * STX, "pool", "wallet_3"),  # 2,100 USD, under the 10,800 STX cap
         ),
         withdraw("wallet_1", 0, 1, 500 * STX, ok(500 * STX + 25 * STX)),
-        Mine(until(282)),
-        price("deployer", BTC_USD, 39_000 * USD),
-        Mine(until(288)),
-        fix(BTC_USD, 288, 282, 282, Ok(fixing(39_000 * USD, 282, False))),
     ]
     run.run(steps)
     out: dict[str, set[frozenset[str]]] = {}

@@ -6,6 +6,7 @@ import pytest
 
 from chain.clarity import NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.keys import PrivateKey
+from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, quote_digest, sign_quote
 from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
@@ -35,7 +36,7 @@ def quote(t: Twin, buyer: str, **terms) -> Quote:
         buyer=t.accounts[buyer],
         amount=BTC // 10,
         strike=60_000 * USD,
-        expiration=t.burn + 144,
+        expiration=expiry_on_grid(t.burn, 144, 12960),
         premium=50 * STX,
         collateral=12_000 * STX,
         token=0,
@@ -95,11 +96,14 @@ def test_full_lifecycle_in_both_executors(twin):
                   UInt(100_000 * STX)) == err(409)  # fmt: skip
     t.assert_same_state(policies=2)
 
-    t.mine_burn(150)  # past expiry; the last prices are stale now
+    t.mine_to(q.expiration - 10)
+    prices(t, 5_123_456_789_012, 43_210_000)  # the prices of the fixing's window
+    t.mine_to(q.expiration)
     settle = List((UInt(1), UInt(2), UInt(99)))
     deferred = t.call("deployer", "policy-registry", "settle-policies", settle, t.contracts.sbtc)
-    assert deferred.value["deferred"] == UInt(2)
-    prices(t, 5_123_456_789_012, 43_210_000)
+    assert deferred.value["deferred"] == UInt(2)  # no fixing stored yet
+    assert isinstance(t.fix("BTC-USD", q.expiration, "wallet_8"), Ok)
+    assert isinstance(t.fix("STX-USD", q.expiration, "wallet_8"), Ok)
     done = t.call("deployer", "policy-registry", "settle-policies", settle, t.contracts.sbtc)
     assert done == Ok(
         __import__("chain.clarity", fromlist=["Tuple"]).Tuple(
@@ -118,13 +122,15 @@ def test_settle_fifty_policies_in_one_call(twin):
     t = twin
     prices(t, 65_000 * USD, 50_000_000)
     assert deposit(t, "wallet_1", 0, 2, 1_000_000 * STX) == Ok(UInt(1_000_000 * STX))
-    expiration = t.burn + 144
+    expiration = expiry_on_grid(t.burn, 144, 12960)
     for i in range(50):
         q = quote(t, "wallet_3", quote_id=100 + i, tier=2, expiration=expiration,
                   collateral=1_000 * STX, premium=10 * STX)  # fmt: skip
         assert buy(t, "wallet_3", q) == Ok(UInt(i + 1))
-    t.mine_burn(145)
+    t.mine_to(expiration - 10)
     prices(t, 55_000 * USD, 45_000_000)
+    t.mine_to(expiration)
+    assert all(isinstance(t.fix(a, expiration), Ok) for a in ("BTC-USD", "STX-USD"))
     ids = List(tuple(UInt(i) for i in range(1, 51)))
     result = t.call("deployer", "policy-registry", "settle-policies", ids, t.contracts.sbtc)
     assert result.value["settled"] == UInt(50)

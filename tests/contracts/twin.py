@@ -14,7 +14,9 @@ from chain.clarity import (
     ContractPrincipal,
     Ok,
     Principal,
+    Some,
     StandardPrincipal,
+    StringAscii,
     UInt,
     principal,
 )
@@ -30,6 +32,7 @@ from sim.clarity_vm import (
 )
 from sim.models import PythonContracts
 from sim.models.base import ArgumentError, Contract, Ctx, p_ascii, p_principal, p_uint, public
+from sim.models.oracle import FIXING_WINDOW
 
 
 class RoleRelay(Contract):
@@ -119,6 +122,31 @@ class Twin:
     def mine_burn(self, n: int = 1) -> int:
         self.burn = self.bridge.request("mine_burn", n=n)["burn_height"]
         return self.burn
+
+    def mine_to(self, height: int) -> int:
+        """Mines burn blocks up to `height` (none if already there)."""
+        assert height >= self.burn, (height, self.burn)
+        return self.mine_burn(height - self.burn) if height > self.burn else self.burn
+
+    def fix(self, asset: str, expiry: int, who: str = "deployer") -> ClarityValue:
+        """`who` proves the oracle's fixing of (asset, expiry), with the hints anyone can read
+        off the observations: the last one at or before each end of the window."""
+        oracle = self.py.oracle
+        hints = (oracle.in_force(asset, expiry - FIXING_WINDOW), oracle.in_force(asset, expiry))
+        args = (StringAscii(asset), UInt(expiry), *(UInt(h or 0) for h in hints))
+        return self.call(who, "oracle", "fix", *args)
+
+    def fix_policies(self, *ids: int, who: str = "deployer") -> None:
+        """What whoever settles does first: proves the fixings the given policies need once
+        expired (BTC-USD, and STX-USD for STX policies); a stored fixing is returned as is."""
+        for pid in ids:
+            found = self.read("policy-registry", "get-policy", UInt(pid))
+            if not isinstance(found, Some) or found.value["expiration"].value > self.burn:
+                continue
+            expiry = found.value["expiration"].value
+            assets = ("BTC-USD", "STX-USD") if found.value["token"] == UInt(0) else ("BTC-USD",)
+            for asset in assets:
+                assert isinstance(self.fix(asset, expiry, who), Ok), (asset, expiry)
 
     def assert_same_state(self, policies: int = 0) -> None:
         for token, tier in TRANCHES:

@@ -131,9 +131,11 @@ def test_a_policy_is_bought_settled_and_paid_through_the_live_path(
                 break
         assert onchain_price(users, "BTC-USD") == 50_000 * USD
 
-        # expiry passes; the registry asks for a fresh price and settles
+        # expiry (the quote's, on the daily grid) passes; the registry proves the fixings (the
+        # last observation, 50,000, is in force over the window) and settles
         before = users.balances(buyer.principal()).stx
-        devnet.mine_burn(expiration - users.tip().burn_height + 1)
+        assert offer.quote.expiration % 144 == 0 and offer.quote.expiration >= expiration
+        devnet.mine_burn(offer.quote.expiration - users.tip().burn_height + 1)
         for _ in range(8):
             turn(engine, devnet, clock)
             got = users.read_only(contracts.registry, "get-policy", [UInt(policy_id)])

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from chain.protocol import PRICE_SCALE, TOKEN_UNIT
 from risk import montecarlo as mc
 from risk.book import PoolTerms, make_book, provider_deposits, read_csv
-from risk.paths import Grid, PriceModel, simulate
+from risk.paths import Grid, PriceModel, fixings, simulate
 from risk.pricing import bs_put
 from scenarios import config
 from scenarios.runner import run
@@ -241,13 +241,17 @@ def test_coverage_ruin_and_share_price_by_hand(deposit):
         required = need * 100_000_000 / (price * PRICE_SCALE)
         assert res["coverage"][0, t] == pytest.approx(assets / required, rel=1e-6)
     assert np.isnan(res["coverage"][0, 2:]).all()  # settled at day 2: nothing left to cover
-    owed = (60_000 - 40_000) * PRICE_SCALE * 100_000_000 // (40_000 * PRICE_SCALE)  # 0.5 BTC
+    # settled at the fixing: the 6 blocks before day 2 on the line from 50,000 (day 1) to
+    # 40,000, i.e. 40,000 + 10,000 x (1 + .. + 6) / 144 / 6 = 40,243.05… USD
+    fixing = (40_000 * PRICE_SCALE * 144 * 6 + 10_000 * PRICE_SCALE * 21) // (144 * 6)
+    owed = (60_000 * PRICE_SCALE - fixing) * 100_000_000 // fixing  # about 0.49 BTC
     paid = min(owed, assets)
     assert bool(res["ruin"][0]) == (paid < owed)
     assert res["ruin_day"][0] == 2.0 if paid < owed else np.isnan(res["ruin_day"][0])
     assert res["share_price_end"][0, 4] == pytest.approx((assets - paid) / deposit)
-    assert res["payouts_usd"][0] == pytest.approx(20_000.0)
-    short_usd = 20_000.0 * (owed - paid) / owed
+    owed_usd = (60_000 * PRICE_SCALE - fixing) / PRICE_SCALE  # 1 BTC's intrinsic value
+    assert res["payouts_usd"][0] == pytest.approx(owed_usd)
+    short_usd = owed_usd * (owed - paid) / owed
     assert res["shortfall_usd"][0] == pytest.approx(short_usd)
 
 
@@ -276,6 +280,8 @@ def test_run_off_on_simulated_paths_equals_a_scalar_replay():
     btc, stx = simulate(spec.model, spec.grid, 200, np.random.default_rng(1))
     res = mc.evaluate(spec, btc, stx)
     s_step, p_step = spec.grid.step_of(book.expiration), spec.grid.step_of(book.purchased)
+    # settlement reads the fixings of the expiry's point, not its price
+    fix_btc, fix_stx = fixings(btc, spec.grid), fixings(stx, spec.grid)
     ruined_somewhere = False
     for p in range(btc.shape[0]):
         assets, first, owed_total = list(pool.deposits), None, 0
@@ -284,9 +290,9 @@ def test_run_off_on_simulated_paths_equals_a_scalar_replay():
                 assets[int(book.tranche[i])] += int(book.premium[i])
             for i in np.flatnonzero(s_step == t):
                 strike, amount, tok = int(book.strike[i]), int(book.amount[i]), int(book.token[i])
-                b = int(btc[p, t])
+                b = int(fix_btc[p, t])
                 usd = (strike - b) * amount // PRICE_SCALE if strike > b else 0
-                owed = usd * TOKEN_UNIT[tok] // (int(stx[p, t]) if tok == 0 else b)
+                owed = usd * TOKEN_UNIT[tok] // (int(fix_stx[p, t]) if tok == 0 else b)
                 k = int(book.tranche[i])
                 paid = min(owed, assets[k])
                 assets[k] -= paid
@@ -317,3 +323,17 @@ def test_garch_keeps_the_long_run_vol_and_fattens_the_tails():
 
     assert kurtosis(n) == pytest.approx(3.0, abs=0.05)
     assert kurtosis(g) > 3.3  # GARCH(1,1) with alpha 0.08, beta 0.9: excess kurtosis
+
+
+def test_fixings_average_the_window_before_each_point():
+    """PROTOCOL.md v2: settlement is at the average of the 6 blocks before the expiry. With a
+    point every 144 blocks the line between points gives each block's price; with a point
+    every block it is the plain average of the 6 points before."""
+    prices = np.array([[100, 244, 388, 100]], dtype=np.int64) * 1_000
+    got = fixings(prices, Grid(3))
+    # column 1: 244,000 - 144,000 x (1 + .. + 6) / 144 / 6 = 244,000 - 3,500
+    assert got.tolist() == [[100_000, 240_500, 384_500, 100_000 + 288_000 * 21 // 864]]
+    fine = np.arange(20, dtype=np.int64)[None, :] * 6
+    got = fixings(fine, Grid(19, step_blocks=1))
+    assert got[0, 10] == sum(fine[0, 4:10]) // 6  # blocks E-6 .. E-1
+    assert got[0, 0] == 0

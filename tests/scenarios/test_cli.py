@@ -21,7 +21,7 @@ def test_scenarios_lists_each_with_a_description():
     out = run_py("scenarios")
     assert out.returncode == 0
     lines = out.stdout.strip().splitlines()
-    assert len(lines) == 9
+    assert len(lines) == 11
     assert any(line.startswith("flash-crash") and "50%" in line for line in lines)
 
 

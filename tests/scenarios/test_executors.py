@@ -13,10 +13,12 @@ from scenarios.runner import run
 pytestmark = pytest.mark.clarity
 
 CASES = {
-    "flash-crash": ["days=1.25", "drain_days=0.15", "policies=12", "crash.start_hours=20",
+    # expirations lie on the daily grid: the runs last to the first grid point past the
+    # purchases' 1.1 days (burn 288, 1.9 days after the simulation's start at burn 13)
+    "flash-crash": ["days=1.25", "drain_days=0.7", "policies=12", "crash.start_hours=20",
                     "burst.days=1.1", "buyers.rate_per_hour=1", "buyers.days_max=1.15",
                     "buyers.days_min=1.1"],
-    "baseline": ["days=1.3", "drain_days=0.1", "buyers.rate_per_hour=3", "buyers.days_min=1.1",
+    "baseline": ["days=1.3", "drain_days=0.7", "buyers.rate_per_hour=3", "buyers.days_min=1.1",
                  "buyers.days_max=1.15", "providers.count=4"],
 }  # fmt: skip
 

@@ -15,12 +15,18 @@ def report(name: str, *overrides: str) -> dict:
     return run(config.load(name, list(overrides)), 1, None)
 
 
-def test_oracle_outage_crash_delays_settlement_until_pushes_get_through():
-    hit = report("oracle-outage-crash")
+def test_oracle_outage_crash_settles_on_time_at_a_stale_flagged_fixing(tmp_path):
+    """Protocol v2: an expiry inside the outage is settled at its fixing, the last observation
+    in force (half the crash), flagged stale and used: not delayed (v1 waited for a fresh push,
+    10 blocks or more), but mispriced against the true prices, which is the outage's damage."""
+    hit = run(config.load("oracle-outage-crash", []), 1, tmp_path)
     calm = report("oracle-outage-crash", "faults.oracle_fail_hours=0")
     assert hit["invariant_violations"] == calm["invariant_violations"] == 0
     assert hit["faults_injected"]["oracle_push_refused"] > 0
-    assert hit["settlement_delay_blocks"]["max"] >= 10 > calm["settlement_delay_blocks"]["max"]
+    assert hit["settlement_delay_blocks"]["max"] < 10
+    events = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert any('"kind":"fixing-stale"' in e for e in events)
+    assert hit["settlement_mispricing_bps"]["p95"] > 1000 > calm["settlement_mispricing_bps"]["p95"]
     assert hit["policies_settled"] + hit["policies_expired"] >= 300
 
 

@@ -69,7 +69,8 @@ def test_bank_run_shows_withdrawals_refused_while_collateral_is_locked(tmp_path)
 
 
 def test_flash_crash_pays_out():
-    report = run(small("flash-crash", "days=1.3", "drain_days=0.3", "policies=60",
+    # drain to the burst's expiry: 1.3 days from minute 10, on the daily grid (burn 288)
+    report = run(small("flash-crash", "days=1.3", "drain_days=0.8", "policies=60",
                        "crash.start_hours=20"), 2, None)  # fmt: skip
     assert report["policies_settled"] > 0 and report["payouts_usd"] > 0
     assert report["invariant_violations"] == 0

@@ -6,7 +6,8 @@ import itertools
 
 from chain import protocol
 from chain import transactions as txs
-from chain.clarity import Buffer, ClarityValue, Err, List, StringAscii, UInt
+from chain.clarity import Buffer, ClarityValue, Err, List, Some, StringAscii, UInt
+from chain.fixings import fix_hints
 from chain.port import TxReceipt
 from chain.protocol import PRICE_SCALE, SATS, TOKEN_UNIT
 from chain.quotes import Quote, sign_quote
@@ -77,7 +78,7 @@ class Harness:
             buyer=buyer.address,
             amount=BTC // 10,
             strike=60_000 * USD,
-            expiration=burn + 144,
+            expiration=protocol.expiry_on_grid(burn, 144, 12_960),
             premium=50 * STX,
             collateral=12_000 * STX,  # what the chain computes for these terms at 65k, 0.50
             token=0,
@@ -102,6 +103,29 @@ class Harness:
             List(tuple(UInt(i) for i in ids)),
             self.sbtc,
         )
+
+    def fix(self, asset: str, expiry: int, wallet: Wallet | None = None) -> TxReceipt:
+        """Proves the fixing of (asset, expiry), as anyone may, with the hints off the chain."""
+        hints = fix_hints(self.chain, self.oracle, asset, expiry, 6)
+        assert hints is not None, (asset, expiry)
+        args = (StringAscii(asset), UInt(expiry), *map(UInt, hints))
+        return self.send(wallet or self.admin, self.oracle, "fix", *args)
+
+    def fix_policies(self, *ids: int) -> None:
+        """Proves the fixings the expired, active policies among `ids` need and the oracle
+        has not stored, as whoever settles them would first."""
+        burn = self.chain.tip().burn_height
+        for pid in sorted(set(ids)):
+            p = self.chain.read_only(self.registry, "get-policy", [UInt(pid)])
+            if not isinstance(p, Some) or p.value["status"] != UInt(0):
+                continue
+            expiry = p.value["expiration"].value
+            for asset in ("BTC-USD", "STX-USD") if p.value["token"] == UInt(0) else ("BTC-USD",):
+                stored = self.chain.read_only(
+                    self.oracle, "get-fixing", [StringAscii(asset), UInt(expiry)]
+                )
+                if expiry <= burn and not isinstance(stored, Some):
+                    assert self.fix(asset, expiry).status == "success", (asset, expiry)
 
     def tranche(self, token: int, tier: int) -> tuple[int, int, int]:
         t = self.chain.read_only(self.pool, "get-tranche", [UInt(token), UInt(tier)])

@@ -7,6 +7,7 @@ import pytest
 from chain import transactions as txs
 from chain.clarity import NONE, TRUE, Buffer, List, Ok, StringAscii, Tuple, UInt
 from chain.keys import PrivateKey
+from chain.protocol import expiry_on_grid
 from chain.quotes import quote_digest, sign_quote
 from chain.wallet import Wallet
 from tests.sim.harness import BTC, STX, USD, Harness, err
@@ -180,6 +181,8 @@ def test_purchase_rejections(h):
     assert h.purchase(other, q2, sig).result == err(302)  # somebody else's quote
     now = h.chain.tip().burn_height
     assert h.purchase(buyer, h.quote(buyer, expiration=now + 10)).result == err(307)
+    on_grid = expiry_on_grid(now, 144, 12_960)
+    assert h.purchase(buyer, h.quote(buyer, expiration=on_grid + 1)).result == err(321)
     assert h.purchase(buyer, h.quote(buyer, amount=1_000)).result == err(308)
     assert h.purchase(buyer, h.quote(buyer, strike=20_000 * USD)).result == err(310)
     assert h.purchase(buyer, h.quote(buyer, tier=3)).result == err(306)
@@ -192,7 +195,10 @@ def test_purchase_rejections(h):
     assert h.purchase(buyer, itm).result == err(318)
     assert h.purchase(buyer, h.quote(buyer, premium=STX // 10 - 1)).result == err(319)
     # 12,000 STX for 12,960 blocks at 2% a year: 59.178082… STX, rounded up to the uSTX
-    long = dict(expiration=h.chain.tip().burn_height + 12_960, premium=59_178_082)
+    now = h.chain.tip().burn_height
+    expiration = expiry_on_grid(now, 12_960, 12_960)
+    charge = -(-12_000 * STX * 200 * (expiration - now) // (10_000 * 52_560))
+    long = dict(expiration=expiration, premium=charge - 1)
     assert h.purchase(buyer, h.quote(buyer, **long)).result == err(320)
     h.chain.mine_burn(7)  # the STX price is now older than price-max-age
     h.set_price(BTC_65K)
@@ -206,17 +212,24 @@ def test_purchase_rejections(h):
 # -- settlement -----------------------------------------------------------------------------------
 
 
-def expire(h: Harness, policy_id: int = 1) -> None:
+def expire(h: Harness, btc: int | None = None, stx: int | None = None, policy_id: int = 1) -> int:
+    """Mines to the policy's expiry E with these prices pushed at E - 6, so in force over the
+    whole fixing window, and proves the fixings (as anyone settling would); returns E."""
     p = h.chain.read_only(h.registry, "get-policy", [UInt(policy_id)]).value
-    h.chain.mine_burn(p["expiration"].value - h.chain.tip().burn_height)
+    expiry = p["expiration"].value
+    h.chain.mine_burn(expiry - 6 - h.chain.tip().burn_height)
+    h.set_price(btc, stx)
+    h.chain.mine_burn(expiry - h.chain.tip().burn_height)
+    for asset in ("BTC-USD", "STX-USD") if p["token"] == UInt(0) else ("BTC-USD",):
+        assert h.fix(asset, expiry).status == "success"
+    return expiry
 
 
 def test_settlement_out_of_the_money_expires(h):
     funded(h)
     q = h.quote(h.users[1], collateral=12_000 * STX)
     assert h.purchase(h.users[1], q).result == Ok(UInt(1))
-    expire(h)
-    h.set_price(70_000 * USD, STX_050)
+    expire(h, 70_000 * USD, STX_050)
     r = h.settle(1)
     counts = {"settled": UInt(0), "expired": UInt(1), "deferred": UInt(0), "skipped": UInt(0)}
     assert r.result == Ok(Tuple(counts))
@@ -231,10 +244,10 @@ def test_settlement_in_the_money_pays_exact_stx(h):
     buyer = h.users[1]
     q = h.quote(buyer, amount=BTC // 10, strike=60_000 * USD, collateral=12_000 * STX)
     assert h.purchase(buyer, q).result == Ok(UInt(1))
-    expire(h)
     # (60,000 - 51,234.56789012) x 0.1 BTC = 876.5432109 USD (truncated to 87_654_321_098 units);
     # at 0.4321 USD/STX that is 2,028.565635 STX (truncated to the micro-STX).
-    h.set_price(5_123_456_789_012, 43_210_000)
+    expire(h, 5_123_456_789_012, 43_210_000)
+    h.set_price(BTC_65K, STX_050)  # after E: changes nothing
     before = h.chain.balances(buyer.address).stx
     r = h.settle(1)
     assert r.status == "success"
@@ -253,8 +266,7 @@ def test_settlement_in_the_money_pays_exact_sbtc(h):
     buyer = h.users[1]
     q = h.quote(buyer, token=1, amount=BTC // 2, premium=200_000, collateral=BTC // 2)
     assert h.purchase(buyer, q).result == Ok(UInt(1))
-    expire(h)
-    h.set_price(45_000 * USD)  # (60k - 45k) x 0.5 = 7,500 USD = 0.1666… BTC
+    expire(h, 45_000 * USD)  # (60k - 45k) x 0.5 = 7,500 USD = 0.1666… BTC
     before = h.chain.balances(buyer.address).sbtc
     r = h.settle(1)
     assert h.chain.balances(buyer.address).sbtc == before + 16_666_666
@@ -262,21 +274,23 @@ def test_settlement_in_the_money_pays_exact_sbtc(h):
     assert h.tranche(1, 1) == (2 * BTC + 200_000 - 16_666_666, 2 * BTC, 0)
 
 
-def test_settlement_deferred_while_oracle_stale(h):
+def test_settlement_deferred_until_the_fixings_are_stored(h):
     funded(h)
     q = h.quote(h.users[1], collateral=12_000 * STX)
     assert h.purchase(h.users[1], q).result == Ok(UInt(1))
-    expire(h)
-    r = h.settle(1)  # the last price is from before expiration
-    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 315}]
-    h.set_price(50_000 * USD)  # BTC fresh, STX still old
+    h.chain.mine_burn(q.expiration - 6 - h.chain.tip().burn_height)
+    h.set_price(50_000 * USD)  # in the window; STX-USD's last price is from the purchase
+    h.chain.mine_burn(6)
+    r = h.settle(1)  # no fixing stored yet
+    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 322}]
+    assert h.fix("BTC-USD", q.expiration, h.users[3]).status == "success"  # anyone may fix
     r = h.settle(1)
-    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 316}]
-    h.chain.mine_burn(7)  # BTC too old again (> settle-max-age)
-    h.set_price(None, STX_050)
-    r = h.settle(1)
-    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 315}]
-    h.set_price(50_000 * USD)
+    assert h.prints(r) == [{"event": "settlement-deferred", "id": 1, "reason": 323}]
+    h.chain.mine_burn(7)
+    h.set_price(None, STX_050)  # a fresh STX-USD after E is not what settles
+    assert h.fix("STX-USD", q.expiration, h.users[1]).status == "success"
+    stx = h.chain.read_only(h.oracle, "get-fixing", [StringAscii("STX-USD"), UInt(q.expiration)])
+    assert stx.value["stale"] == TRUE  # flagged: no STX-USD observation near E, still used
     r = h.settle(1)
     assert [e["event"] for e in h.prints(r)][-1] == "policy-settled"
 
@@ -285,8 +299,7 @@ def test_settling_twice_is_impossible(h):
     funded(h)
     q = h.quote(h.users[1], collateral=12_000 * STX)
     assert h.purchase(h.users[1], q).result == Ok(UInt(1))
-    expire(h)
-    h.set_price(50_000 * USD, STX_050)
+    expire(h, 50_000 * USD, STX_050)
     first = h.settle(1, 1)  # even inside one batch
     assert [e["event"] for e in h.prints(first)] == [
         "payout",
@@ -333,10 +346,9 @@ def test_collateral_is_computed_on_chain_and_caps_the_payout(h):
     assert h.tranche(0, 2) == (14_002 * STX, 14_000 * STX, 10_800 * STX)
     policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
     assert policy["collateral"] == UInt(10_800 * STX) and policy["ratio"] == UInt(9000)
-    expire(h)
     # BTC to 32.5k and STX to 0.25 (-50% each, the most one push may move): the claim is
     # 2,750 USD = 11,000 STX, above the cap
-    h.set_price(32_500 * USD, 25_000_000)
+    expire(h, 32_500 * USD, 25_000_000)
     r = h.settle(1)
     events = h.prints(r)
     assert [e["event"] for e in events] == ["payout", "released", "policy-settled"]
@@ -354,8 +366,7 @@ def test_a_wiped_out_tranche_refuses_deposits_until_its_shares_are_burnt(h):
     # the provider leaves with everything free, then the policy takes its whole collateral
     free = (12_001 - 1_080) * 12_000 * STX // 12_001
     assert h.withdraw(h.users[0], 0, 2, free).status == "success"
-    expire(h)
-    h.set_price(32_500 * USD, 25_000_000)  # claim 275 USD = 1,100 STX, above the 1,080 cap
+    expire(h, 32_500 * USD, 25_000_000)  # claim 275 USD = 1,100 STX, above the 1,080 cap
     assert h.prints(h.settle(1))[-1]["paid"] == 1_080 * STX
     assets, shares, _ = h.tranche(0, 2)
     assert assets < STX and shares > 0
@@ -415,8 +426,8 @@ def test_admin_can_hand_over_roles(h):
     assert h.settle().status == "success"
     r = h.send(h.users[3], h.registry, "settle-policies", List(()), h.sbtc)
     assert r.status == "success"
-    p = h.send(h.admin, h.params, "set-parameter", StringAscii("settle-max-age"), UInt(12))
-    assert h.prints(p) == [{"event": "parameter-set", "key": "settle-max-age", "value": 12}]
+    p = h.send(h.admin, h.params, "set-parameter", StringAscii("price-max-age"), UInt(12))
+    assert h.prints(p) == [{"event": "parameter-set", "key": "price-max-age", "value": 12}]
     unknown = h.send(h.admin, h.params, "set-parameter", StringAscii("no-such-key"), UInt(1))
     assert unknown.result == err(201)
 

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.clarity import StringAscii, UInt
+from chain.protocol import expiry_on_grid
 from tests.sim.harness import BTC, STX, USD, Harness
 
 USERS = 4
@@ -72,7 +73,7 @@ def apply(h: Harness, op: tuple, prices: list[int], outcomes: Counter) -> None:
             tier=tier,
             amount=amount,
             strike=strike,
-            expiration=h.chain.tip().burn_height + duration,
+            expiration=expiry_on_grid(h.chain.tip().burn_height, duration, 12_960),
             premium=max(1, token_units(max_payout * prem_bps // 10_000, token, *prices)),
             collateral=max(1, token_units(max_payout * coll_bps // 10_000, token, *prices)),
         )
@@ -82,7 +83,9 @@ def apply(h: Harness, op: tuple, prices: list[int], outcomes: Counter) -> None:
         return
     else:
         count = h.chain.read_only(h.registry, "get-policy-count", []).value
-        r = h.settle(*range(max(1, count - 49), count + 1))
+        ids = range(max(1, count - 49), count + 1)
+        h.fix_policies(*ids)  # as anyone settling does first
+        r = h.settle(*ids)
     outcomes[(kind, str(r.status))] += 1
 
 
@@ -116,8 +119,9 @@ def test_a_full_cycle_exercises_every_path():
         ("buy", 3, (1, 2), BTC // 2, 9_800, 200, 300, 9_000),
         ("buy", 2, (0, 2), BTC // 100, 9_800, 200, 300, 50),
         ("withdraw", 0, (0, 1), 10_000),
-        ("burn", 200),
-        ("price", -2_000, -1_000),
+        ("burn", 320),  # to 11 blocks before the expiry (burn 432, the grid point past 301)
+        ("price", -2_000, -1_000),  # in force over the fixing's window
+        ("burn", 11),
         ("settle",),
         ("withdraw", 0, (0, 1), 10_000),
         ("withdraw", 1, (1, 2), 10_000),
