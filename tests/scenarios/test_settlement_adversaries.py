@@ -35,7 +35,7 @@ def test_late_settlement_buyers_settle_themselves_and_the_provider_gains_nothing
     assert records(tmp_path, "settle-batch") == []
     assert len(records(tmp_path, "buyer-settles")) >= report["policies_purchased"]
     assert report["unpaid_claims_usd"] == 0
-    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    assert report["stuck_collateral"] == {"ustx": 0, "sats": 0}
     assert report["attacker_profit_usd_by_kind"] == {"late_settlement": 0.0}
     assert report["invariant_violations"] == 0
     gains = records(tmp_path, "late-settlement-v1-gain")
@@ -50,7 +50,7 @@ def test_a_leaked_submitter_key_profits_up_to_its_collateral_and_no_claim_goes_u
     still paid in full and nothing stays locked."""
     report = run(config.load("oracle-key-compromise", ORACLE_KEY), 1, tmp_path)
     assert report["unpaid_claims_usd"] == 0
-    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    assert report["stuck_collateral"] == {"ustx": 0, "sats": 0}
     assert report["invariant_violations"] == 0
     pushes = records(tmp_path, "oracle-key-push")
     gains = records(tmp_path, "oracle-key-gain")
@@ -60,7 +60,7 @@ def test_a_leaked_submitter_key_profits_up_to_its_collateral_and_no_claim_goes_u
     )
     assert report["attacker_profit_usd"] > 0  # the cap slows the attack; it does not stop it
     with (tmp_path / "policies.csv").open() as f:
-        collateral = {int(row["id"]): int(row["collateral"]) for row in csv.DictReader(f)}
+        collateral = {int(row["id"]): int(row["collateral_token_units"]) for row in csv.DictReader(f)}
     for g in gains:
         assert g["fixing"] < g["honest_fixing"]  # it moved each fixing down
         assert g["honest"] <= g["paid"] <= collateral[g["id"]]  # the bound: its collateral
