@@ -30,7 +30,7 @@ from actors.messages import (
     TrancheView,
     TxDone,
 )
-from actors.params import follow, read_parameters
+from actors.params import ZERO_KEY, Governance, follow, read_parameters
 from actors.ports import EventLog
 from chain.clarity import List, Ok, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
@@ -113,6 +113,10 @@ class RegistryActor(ServiceActor):
         self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
         self.alone: set[int] = set()  # ids of a failed batch: settled one per transaction
         self.breakers: set[tuple[int, int]] = set()  # tranches not quoted (QuoteBreaker)
+        # queued admin changes, followed from their events; quotes stop while the quote key is
+        # zeroed (the guardian's) or about to change within a quote's validity
+        self.governance = Governance()
+        self.key_zeroed = False
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -192,6 +196,11 @@ class RegistryActor(ServiceActor):
     def _price_quote(self, req: QuoteRequest) -> str | Quote:
         """The quote for a request, or why there is none."""
         p, cfg = self.params, self.config
+        if self.key_zeroed:
+            return "quote-key-zeroed"
+        change = self.governance.pending("policy-registry", "quote-pubkey")
+        if change is not None and change.eta <= self.burn_height + cfg.quote_ttl_blocks:
+            return "quote-key-changing"  # a quote signed now might outlive the key
         btc = self.prices.get(BTC_USD)
         onchain = self.onchain.get(BTC_USD)
         if btc is None or onchain is None:
@@ -299,6 +308,13 @@ class RegistryActor(ServiceActor):
                 self._settle_recovered()
         for e in msg.prints:
             name = e["event"]
+            change = self.governance.follow(e)
+            if change is not None:
+                self.log.record("admin-change", **change.fields())
+                if (change.contract, change.key, change.what) == (
+                    "policy-registry", "quote-pubkey", "applied"
+                ):  # fmt: skip
+                    self.key_zeroed = change.value == ZERO_KEY
             if name == "policy-purchased":
                 pid = e["id"]
                 self.store.policies.purchased(
