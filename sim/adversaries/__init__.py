@@ -96,3 +96,9 @@ def start_all(values: dict[str, Any], stage: Stage) -> None:
         own = Stage(**{**stage.__dict__, "wallets": stage.wallets[at : at + n]})
         module.start(own, section)
         at += n
+
+
+# the adversaries (imported last: each module uses Stage above)
+from sim.adversaries import admin_key  # noqa: E402
+
+ADVERSARIES[admin_key.SECTION] = admin_key
