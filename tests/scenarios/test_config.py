@@ -12,6 +12,7 @@ def test_the_scenarios_exist_and_load():
     assert set(names) == {
         "baseline", "flash-crash", "mass-settlement", "grinding-bear", "bank-run",
         "oracle-outage-crash", "congested-mass-settlement", "manipulated-source", "signer-outage",
+        "admin-key-compromise",
     }  # fmt: skip
     assert all(names.values())  # each has a one-line description
     for name in names:
@@ -49,5 +50,5 @@ def test_bad_overrides_name_the_key_and_the_allowed_range(overrides, message):
 
 
 def test_unknown_scenario_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown scenario 'moon'; available: bank-run"):
+    with pytest.raises(ConfigError, match="unknown scenario 'moon'; available: admin-key-compromise, bank-run"):
         load("moon")
