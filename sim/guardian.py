@@ -18,12 +18,13 @@ import simpy
 from actors.events import decode_prints
 from actors.ports import EventLog
 from chain import errors
-from chain.clarity import ClarityValue, StringAscii
+from chain.clarity import ClarityValue, StringAscii, Tuple
 from chain.contracts import Contracts
 from chain.wallet import Wallet
 from sim.chain import Block, SimChain
 
 POLL_SECONDS = 60.0
+QUEUED = StringAscii("change-queued")
 ROLES = ("admin", "guardian")
 
 
@@ -59,12 +60,17 @@ class Guardian:
         self.env.process(self._run())
 
     def _on_block(self, block: Block) -> None:
-        deployer = self.contracts.deployer.address
-        for e in decode_prints(block.events):
-            if e["event"] != "change-queued":
-                continue
-            address, _, name = e["_contract"].rpartition(".")
-            if address != deployer or (name, e["key"]) in self.expected:
+        watched = {c.address for c in (self.contracts.parameters, self.contracts.oracle,
+                                       self.contracts.registry)}  # fmt: skip
+        queued = tuple(
+            ce for ce in block.events
+            if ce.event.kind == "print" and ce.event.contract in watched
+            and isinstance(ce.event.value, Tuple)
+            and ce.event.value.data.get("event") == QUEUED
+        )  # fmt: skip
+        for e in decode_prints(queued):  # only these: a block of settlements decodes nothing
+            name = e["_contract"].rpartition(".")[2]
+            if (name, e["key"]) in self.expected:
                 continue
             due = block.burn_height + self.latency_blocks
             self._todo.append((due, name, e["key"]))
