@@ -197,6 +197,8 @@ class Govern:  # apply or cancel a queued admin change, or a guardian's move (co
 @dataclass(frozen=True)
 class MineDelay:  # a week or so of burn blocks, so that queued changes become ready or lapse
     n: int
+    apply: bool  # then someone applies every queued change (each may be ready, early or lapsed)
+    who: int
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,12 @@ GOVERN_ACTIONS: dict[str, tuple[str, str, str | None]] = {
     "zero-quote-pubkey": ("policy-registry", "zero-quote-pubkey", None),
     "shutdown": ("parameters", "shutdown", None),
 }
+# the single-key queues' model attributes, for applying whatever is queued in them
+GOVERN_SINGLE_QUEUES = {
+    "apply-submitter": ("oracle", "queued_submitters"),
+    "apply-quote-pubkey": ("registry", "queued_keys"),
+    "apply-backend": ("registry", "queued_backends"),
+}
 # applies are drawn most, the shutdown (which ends purchases and deposits) least
 GOVERN_WEIGHTS = {"shutdown": 1, "zero-quote-pubkey": 2}
 governs = st.builds(
@@ -459,7 +467,12 @@ governs = st.builds(
     ),
     pick=st.integers(0, 7),
 )
-mine_delays = st.builds(MineDelay, n=st.sampled_from([1_008, 1_010, 1_100, 1_152, 1_200]))
+mine_delays = st.builds(
+    MineDelay,
+    n=st.sampled_from([1_000, 1_008, 1_010, 1_100, 1_152, 1_200]),
+    apply=st.sampled_from([True, True, True, False]),
+    who=who,
+)
 admins = st.sampled_from(ADMIN_FUNCTIONS).flatmap(
     lambda cf: st.builds(
         Admin,
@@ -498,7 +511,7 @@ WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
     (set_parameters, 4),
     (admins, 4),
     (governs, 5),
-    (mine_delays, 1),
+    (mine_delays, 3),
     (mints, 3),
     (transfers, 3),
     (restricteds, 2),
@@ -575,6 +588,8 @@ class Runner:
         if role:
             where = self.py.parameters if var in ("admin", "guardian") else None
             model = where or self.py.contracts[self.t.contract(contract)]
+            if var == "guardian" and model.var(var) is None:
+                var = "admin"  # no guardian yet: the admin may do what a guardian may
             name = self.name_of(model.var(var))
             if name is not None:
                 return name
@@ -883,6 +898,25 @@ class Runner:
         self.trace.append(f"mine_burn({op.n})")
         self.t.mine_burn(op.n)
         self.record("mine-delay", "ok")
+        if not op.apply:
+            return
+        sender = ACCOUNTS[op.who]
+        for name, (contract, function, queue) in GOVERN_ACTIONS.items():
+            if not name.startswith("apply-"):
+                continue
+            if queue is None:
+                model_name, attr = GOVERN_SINGLE_QUEUES[name]
+                live = [None] if self._live(model_name, attr) else []
+            else:
+                live = self._live(*queue.split("."))
+            for key in live:
+                args = () if key is None else (StringAscii(key),)
+                self.call(f"govern[{name}]", sender, contract, function, *args)
+
+    def _live(self, model_name: str, attr: str) -> list[str]:
+        """The keys of one queue's changes, queued and not yet applied or cancelled."""
+        entries = getattr(getattr(self.py, model_name), attr).entries
+        return sorted(k for k, v in entries.items() if v is not None)
 
     def do_mine(self, op: Mine) -> None:
         self.trace.append(f"mine_burn({op.n})")
@@ -948,7 +982,11 @@ class Runner:
             quote_expiry=t.burn + op.expiry_in,
             quote_id=quote_id,
         )
-        fault, sender, key, tamper = op.fault, buyer, QUOTE_KEY, None
+        # the key the registry trusts now, when it is one of ours (a queued change may have
+        # installed the other one); "wrong-key" signs with the key it does not trust
+        trusted = py.registry.var("quote_pubkey") == OTHER_KEY.public_key
+        ours, theirs = (OTHER_KEY, QUOTE_KEY) if trusted else (QUOTE_KEY, OTHER_KEY)
+        fault, sender, key, tamper = op.fault, buyer, ours, None
         k = op.x
         if fault == "expired":
             terms["quote_expiry"] = t.burn - 1 - k % 5
@@ -984,7 +1022,7 @@ class Runner:
         elif fault == "wrong-buyer":
             sender = ACCOUNTS[(op.who + 1 + k % 8) % len(ACCOUNTS)]
         elif fault == "wrong-key":
-            key = OTHER_KEY
+            key = theirs
         elif fault == "bad-tier":
             terms["tier"] = 3 + k % 3
         elif fault == "bad-token":
@@ -1216,9 +1254,6 @@ class Runner:
         sender = self.holder(contract, var, op.who, op.role)
         args: tuple[ClarityValue, ...] = ()
         if queue is not None:
-            model_name, attr = queue.split(".")
-            entries = getattr(getattr(self.py, model_name), attr).entries
-            live = sorted(k for k, v in entries.items() if v is not None)
-            keys = live or ["min-duration", "admin", "max-age"]
+            keys = self._live(*queue.split(".")) or ["min-duration", "admin", "max-age"]
             args = (StringAscii(keys[op.pick % len(keys)]),)
         self.call(f"govern[{op.action}]", sender, contract, function, *args)
