@@ -44,6 +44,7 @@ from chain.keys import PrivateKey
 from chain.quotes import Quote, sign_quote
 from risk.pricing import collateral_tokens, premium_floor
 from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
+from sim.models.parameters import ChangeQueue
 from tests.contracts.relay import RELAY, Relay
 from tests.contracts.twin import Twin
 
@@ -195,8 +196,8 @@ class Govern:  # apply or cancel a queued admin change, or a guardian's move (co
 
 
 @dataclass(frozen=True)
-class MineDelay:  # a week or so of burn blocks, so that queued changes become ready or lapse
-    n: int
+class MineDelay:  # up to the first queued change's eta (+ offset), so it is ready, early or lapsed
+    offset: int
     apply: bool  # then someone applies every queued change (each may be ready, early or lapsed)
     who: int
 
@@ -469,7 +470,7 @@ governs = st.builds(
 )
 mine_delays = st.builds(
     MineDelay,
-    n=st.sampled_from([1_000, 1_008, 1_010, 1_100, 1_152, 1_200]),
+    offset=st.sampled_from([-1, 0, 0, 1, 30, 143, 144, 200]),
     apply=st.sampled_from([True, True, True, False]),
     who=who,
 )
@@ -895,8 +896,18 @@ class Runner:
     # -- time --
 
     def do_minedelay(self, op: MineDelay) -> None:
-        self.trace.append(f"mine_burn({op.n})")
-        self.t.mine_burn(op.n)
+        etas = [
+            v[1]
+            for model in (self.py.parameters, self.py.oracle, self.py.registry)
+            for q in vars(model).values()
+            if isinstance(q, ChangeQueue)
+            for v in q.entries.values()
+            if v is not None
+        ]
+        target = (min(etas) if etas else self.t.burn + self.param("admin-delay")) + op.offset
+        n = max(1, target - self.t.burn)
+        self.trace.append(f"mine_burn({n})")
+        self.t.mine_burn(n)
         self.record("mine-delay", "ok")
         if not op.apply:
             return

@@ -43,7 +43,7 @@ def test_the_guardian_cancels_a_stolen_admin_keys_changes_and_nobody_loses(tmp_p
     assert report["policies_purchased"] > 0
     assert report["invariant_violations"] == 0
     assert report["unpaid_claims_usd"] == 0
-    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    assert not any(report["stuck_collateral"].values())  # per token, whatever its unit
     assert report["attacker_profit_usd"] == 0
     assert report["attacker_profit_usd_by_kind"] == {"admin_key": 0}
 

@@ -50,5 +50,6 @@ def test_bad_overrides_name_the_key_and_the_allowed_range(overrides, message):
 
 
 def test_unknown_scenario_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown scenario 'moon'; available: admin-key-compromise, bank-run"):
+    known = "unknown scenario 'moon'; available: admin-key-compromise, bank-run"
+    with pytest.raises(ConfigError, match=known):
         load("moon")
