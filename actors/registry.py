@@ -34,7 +34,7 @@ from actors.messages import (
     TrancheView,
     TxDone,
 )
-from actors.params import follow, read_parameters
+from actors.params import ZERO_KEY, Governance, follow, read_parameters
 from actors.ports import EventLog
 from chain.clarity import NONE, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
@@ -128,6 +128,10 @@ class RegistryActor(ServiceActor):
         self.prev_of: dict[tuple[str, int], int | None] = {}  # observation -> the one before
         self.fixed: set[tuple[str, int]] = set()  # (asset, expiry) fixings known stored
         self.fixing: set[tuple[str, int]] = set()  # fixings in an unconfirmed `fix`
+        # queued admin changes, followed from their events; quotes stop while the quote key is
+        # zeroed (the guardian's) or about to change within a quote's validity
+        self.governance = Governance()
+        self.key_zeroed = False
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -210,6 +214,11 @@ class RegistryActor(ServiceActor):
     def _price_quote(self, req: QuoteRequest) -> str | Quote:
         """The quote for a request, or why there is none."""
         p, cfg = self.params, self.config
+        if self.key_zeroed:
+            return "quote-key-zeroed"
+        change = self.governance.pending("policy-registry", "quote-pubkey")
+        if change is not None and change.eta <= self.burn_height + cfg.quote_ttl_blocks:
+            return "quote-key-changing"  # a quote signed now might outlive the key
         btc = self.prices.get(BTC_USD)
         onchain = self.onchain.get(BTC_USD)
         if btc is None or onchain is None:
@@ -325,6 +334,13 @@ class RegistryActor(ServiceActor):
             if e["_contract"] not in trusted:  # any contract can print an event's look-alike
                 continue
             name = e["event"]
+            change = self.governance.follow(e)
+            if change is not None:
+                self.log.record("admin-change", **change.fields())
+                if (change.contract, change.key, change.what) == (
+                    "policy-registry", "quote-pubkey", "applied"
+                ):  # fmt: skip
+                    self.key_zeroed = change.value == ZERO_KEY
             if name == "policy-purchased":
                 pid = e["id"]
                 self.store.policies.purchased(

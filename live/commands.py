@@ -179,6 +179,8 @@ def devnet(args) -> int:
     os.chmod(keys_dir, 0o700)
     _write_key(keys_dir / "backend.key", accounts.deployer)
     _write_key(keys_dir / "quote.key", accounts.quote)
+    if accounts.guardian is not None:
+        _write_key(keys_dir / "guardian.key", accounts.guardian)
     for i, user in enumerate(accounts.users):
         _write_key(keys_dir / f"user-{i}.key", user)
     deployer = accounts.deployer.principal().address

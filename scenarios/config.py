@@ -58,6 +58,9 @@ KNOBS: dict[str, Knob] = {
     "faults.oracle_fail_hours": Knob(0.0, 0, 24 * 365, help="for this long; 0 never"),
     "faults.signer_down_from_hours": Knob(0.0, 0, 24 * 365, help="the backend cannot send"),
     "faults.signer_down_hours": Knob(0.0, 0, 24 * 365, help="for this long; 0 never"),
+    "guardian.latency_blocks": Knob(
+        6, 0, 1000, help="burn blocks the guardian takes to cancel a queued admin change"
+    ),
     "oracle.poll_seconds": Knob(60.0, 1, 3600),
     "oracle.threshold_bps": Knob(50, 1, 10_000),
     "oracle.heartbeat_seconds": Knob(1800.0, 10, 86_400),

@@ -37,6 +37,7 @@ from sim.chain import Block, ChainConfig
 from sim.exchanges import ExchangeSpec, SimExchange, SimFeed
 from sim.faults import FaultSpec, FaultyChain
 from sim.genesis import SBTC_UNIT, STX_UNIT, deploy
+from sim.guardian import Guardian
 from sim.invariants import InvariantChecker
 from sim.perf import quiet_gc
 from sim.prices import PathSpec, PricePath, Segment
@@ -285,6 +286,9 @@ def run(
 
     env.process(ticks())
     providers.start()
+    if accounts.guardian is not None:  # cancels every admin change queued (sim/guardian.py)
+        guardian_wallet = Wallet(accounts.guardian, chain)
+        Guardian(env, chain, contracts, guardian_wallet, log, v["guardian.latency_blocks"]).start()
     ledger = adversaries.Ledger()
     if n_adversaries:
         # a fifth child of the seed tree: the first four, and so every run without an
@@ -304,7 +308,7 @@ def run(
                 btc_at=path.btc_at,
                 stx_at=path.stx_at,
                 burn_height=lambda: chain.tip().burn_height,
-                extra={"accounts": accounts},
+                extra={"accounts": accounts, "providers": providers},
             ),
         )
     active_until = v["days"] * 86400.0

@@ -27,6 +27,9 @@ class Accounts:
     deployer: PrivateKey  # admin, backend and oracle submitter at deployment
     quote: PrivateKey  # signs quotes; its public key is set in the registry
     users: tuple[PrivateKey, ...]
+    # may only reduce power, at once: pause, cancel a queued change, zero the quote key, remove
+    # an oracle submitter, shut down (contracts/README.md, "Admin")
+    guardian: PrivateKey | None = None
 
 
 def make_accounts(users: int, seed: str = "bithedge") -> Accounts:
@@ -34,6 +37,7 @@ def make_accounts(users: int, seed: str = "bithedge") -> Accounts:
         deployer=PrivateKey.from_seed(f"{seed}/deployer".encode()),
         quote=PrivateKey.from_seed(f"{seed}/quote".encode()),
         users=tuple(PrivateKey.from_seed(f"{seed}/user/{i}".encode()) for i in range(users)),
+        guardian=PrivateKey.from_seed(f"{seed}/guardian".encode()),
     )
 
 
@@ -80,9 +84,14 @@ def _fund_and_start(executor, accounts, stx_each, sbtc_each, config, rng, env, a
     for key in (accounts.deployer, *accounts.users):
         executor.genesis_stx(key.principal(), stx_each)
         executor.genesis_sbtc(key.principal(), sbtc_each)
-    registry = deployer.contract("policy-registry")
-    call = executor.prepare(registry, "set-quote-pubkey", [Buffer(accounts.quote.public_key)])
-    setup = executor.execute(deployer, call, executor.genesis_burn_height)
-    assert setup.success, setup
+    # the two settings that act at once, once, at deployment; every later change is queued
+    setup_calls = [("policy-registry", "set-quote-pubkey", Buffer(accounts.quote.public_key))]
+    if accounts.guardian is not None:
+        executor.genesis_stx(accounts.guardian.principal(), stx_each)  # for its fees
+        setup_calls.append(("parameters", "init-guardian", accounts.guardian.principal()))
+    for name, function, arg in setup_calls:
+        call = executor.prepare(deployer.contract(name), function, [arg])
+        setup = executor.execute(deployer, call, executor.genesis_burn_height)
+        assert setup.success, setup
     chain = SimChain(executor, config, rng=rng, env=env, autostart=autostart)
     return Deployment(chain, accounts)

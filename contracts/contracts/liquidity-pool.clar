@@ -10,13 +10,14 @@
 ;; token and amount; tokens come in inside `restrict-assets?` on the user.
 ;;
 ;; token u0 is STX (stx-transfer?), u1 is sBTC (the SIP-010 contract passed as
-;; `ft`, which must be the whitelisted one even for an STX tranche).
+;; `ft`, which must be `.sbtc-token`, fixed at deployment, even for an STX
+;; tranche: no admin can name another token). After the guardian's `shutdown`
+;; (in `.parameters`) deposits are refused; withdrawals and settlement go on.
 ;; Share-inflation guard: internal accounting (a token donation to the pool
 ;; changes nothing), a minimum first deposit, no deposit that mints 0 shares.
 
 (use-trait ft-trait .sip-010-trait.sip-010-trait)
 
-(define-constant ERR-NOT-ADMIN (err u400))
 (define-constant ERR-NOT-AUTHORISED (err u401))
 (define-constant ERR-BAD-TRANCHE (err u402))
 (define-constant ERR-BAD-TOKEN-CONTRACT (err u403))
@@ -28,13 +29,12 @@
 (define-constant ERR-COLLATERAL-LOCKED (err u409))
 (define-constant ERR-INSUFFICIENT-LIQUIDITY (err u411))
 (define-constant ERR-UTILISATION (err u413))
+(define-constant ERR-SHUTDOWN (err u430))
 
 (define-constant REGISTRY .policy-registry)
+;; fixed at deployment (PROTOCOL.md v2, "Admin"): the one SIP-010 token the pool holds
+(define-constant SBTC-TOKEN .sbtc-token)
 (define-constant EMPTY {total-assets: u0, total-shares: u0, locked: u0})
-
-(define-data-var admin principal tx-sender)
-(define-data-var backend principal tx-sender)
-(define-data-var sbtc-token principal .sbtc-token)
 
 (define-map tranches {token: uint, tier: uint} {total-assets: uint, total-shares: uint, locked: uint})
 (define-map provider-shares {token: uint, tier: uint, provider: principal} uint)
@@ -45,15 +45,10 @@
   (ok (asserts! (and (<= token u1) (<= tier u2)) ERR-BAD-TRANCHE)))
 
 (define-private (check-ft (ft <ft-trait>))
-  (ok (asserts! (is-eq (contract-of ft) (var-get sbtc-token)) ERR-BAD-TOKEN-CONTRACT)))
+  (ok (asserts! (is-eq (contract-of ft) SBTC-TOKEN) ERR-BAD-TOKEN-CONTRACT)))
 
 (define-private (check-registry)
   (ok (asserts! (is-eq contract-caller REGISTRY) ERR-NOT-AUTHORISED)))
-
-;; role checks read contract-caller: a role key that calls another contract
-;; lends it no authority
-(define-private (check-admin)
-  (ok (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)))
 
 (define-private (min-first-deposit (token uint))
   (unwrap-panic (contract-call? .parameters get-parameter
@@ -92,6 +87,7 @@
   (begin
     (try! (check-tranche token tier))
     (try! (check-ft ft))
+    (asserts! (not (contract-call? .parameters is-shutdown)) ERR-SHUTDOWN)
     (asserts! (> amount u0) ERR-ZERO-AMOUNT)
     (let ((t (get-tranche token tier))
           (assets (get total-assets t))
@@ -187,26 +183,6 @@
         (store token tier (- (get total-assets t) amount) (get total-shares t) (get locked t))))
       (ok amount))))
 
-;; --- admin -------------------------------------------------------------------
-
-(define-public (set-backend (who principal))
-  (begin
-    (try! (check-admin))
-    (var-set backend who)
-    (ok true)))
-
-(define-public (set-admin (who principal))
-  (begin
-    (try! (check-admin))
-    (var-set admin who)
-    (ok true)))
-
-(define-public (set-sbtc-token (who principal))
-  (begin
-    (try! (check-admin))
-    (var-set sbtc-token who)
-    (ok true)))
-
 ;; --- read-only ---------------------------------------------------------------
 
 (define-read-only (get-tranche (token uint) (tier uint))
@@ -215,8 +191,5 @@
 (define-read-only (get-shares (token uint) (tier uint) (provider principal))
   (default-to u0 (map-get? provider-shares {token: token, tier: tier, provider: provider})))
 
-(define-read-only (get-backend)
-  (var-get backend))
-
 (define-read-only (get-sbtc-token)
-  (var-get sbtc-token))
+  SBTC-TOKEN)

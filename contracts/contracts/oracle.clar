@@ -15,17 +15,28 @@
 (define-constant ERR-NOT-YET (err u108))
 (define-constant ERR-TOO-EARLY (err u109))
 (define-constant ERR-BAD-HINT (err u110))
+(define-constant ERR-NOT-GUARDIAN (err u111))
+(define-constant ERR-QUEUED (err u112))
+(define-constant ERR-NOT-QUEUED (err u113))
+(define-constant ERR-NOT-READY (err u114))
+(define-constant ERR-LAPSED (err u115))
+(define-constant ERR-LAST-SUBMITTER (err u116))
+(define-constant ERR-UNKNOWN-SETTING (err u117))
 
 ;; fixed at deployment (PROTOCOL.md v2, "Admin")
 (define-constant EXPIRY-INTERVAL u144)
 (define-constant FIXING-WINDOW u6)
 
-(define-data-var admin principal tx-sender)
 (define-data-var max-deviation-bps uint u500)
 (define-data-var max-jump-bps uint u5000)
 (define-data-var max-age uint u6)
 
 (define-map submitters principal bool)
+(define-data-var submitter-count uint u1)
+;; queued admin changes (the queue of contracts/README.md, "Admin"): the three
+;; settings by name, and one submitter addition at a time under "submitter"
+(define-map queued-settings (string-ascii 32) {value: uint, eta: uint})
+(define-map queued-submitters (string-ascii 32) {value: principal, eta: uint})
 ;; per asset: heights of its first and latest observations
 (define-map feeds (string-ascii 16) {first: uint, latest: uint})
 ;; immutable once written
@@ -133,41 +144,107 @@
   {max-deviation-bps: (var-get max-deviation-bps), max-jump-bps: (var-get max-jump-bps),
    max-age: (var-get max-age), expiry-interval: EXPIRY-INTERVAL, fixing-window: FIXING-WINDOW})
 
-(define-public (add-submitter (who principal))
-  (begin
-    (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)
-    (map-set submitters who true)
+;; --- admin (protocol v2: queued; the guardian only reduces) -------------------
+;; The admin and guardian roles live in `.parameters`, checked on contract-caller.
+
+(define-private (check-admin)
+  (ok (asserts! (contract-call? .parameters is-admin contract-caller) ERR-NOT-ADMIN)))
+
+(define-private (check-guardian)
+  (ok (asserts! (contract-call? .parameters is-guardian contract-caller) ERR-NOT-GUARDIAN)))
+
+;; a queued change's eta has come (u114) and it has not lapsed (u115)
+(define-private (check-ready (eta uint))
+  (let ((state (contract-call? .parameters queue-state eta)))
+    (asserts! (not (is-eq state u1)) ERR-NOT-READY)
+    (ok (asserts! (is-eq state u0) ERR-LAPSED))))
+
+;; the settings' bounds, inclusive: {min, max}; none for an unknown name
+(define-private (setting-bounds (key (string-ascii 32)))
+  (if (is-eq key "max-deviation-bps") (some {min: u1, max: u1000})
+    (if (is-eq key "max-jump-bps") (some {min: u100, max: u5000})
+      (if (is-eq key "max-age") (some {min: u1, max: u144}) none))))
+
+(define-read-only (get-queued-setting (key (string-ascii 32)))
+  (map-get? queued-settings key))
+
+(define-read-only (get-queued-submitter)
+  (map-get? queued-submitters "submitter"))
+
+(define-read-only (get-submitter-count)
+  (var-get submitter-count))
+
+;; Checks, in order: admin (u100); a known setting (u117); within its bounds
+;; (u105); no live change of it (u112).
+(define-public (queue-setting (key (string-ascii 32)) (value uint))
+  (let ((eta (contract-call? .parameters get-eta)))
+    (try! (check-admin))
+    (let ((range (unwrap! (setting-bounds key) ERR-UNKNOWN-SETTING)))
+      (asserts! (and (<= (get min range) value) (<= value (get max range))) ERR-BAD-VALUE)
+      (asserts! (contract-call? .parameters is-free (get eta (map-get? queued-settings key))) ERR-QUEUED)
+      (map-set queued-settings key {value: value, eta: eta})
+      (print {event: "change-queued", key: key, value: value, eta: eta})
+      (ok eta))))
+
+;; anyone. Checks: queued (u113); ready (u114); not lapsed (u115).
+(define-public (apply-setting (key (string-ascii 32)))
+  (let ((change (unwrap! (map-get? queued-settings key) ERR-NOT-QUEUED))
+        (value (get value change)))
+    (try! (check-ready (get eta change)))
+    (map-delete queued-settings key)
+    (if (is-eq key "max-deviation-bps")
+      (var-set max-deviation-bps value)
+      (if (is-eq key "max-jump-bps") (var-set max-jump-bps value) (var-set max-age value)))
+    (print {event: "oracle-setting-set", key: key, value: value})
     (ok true)))
 
+;; the admin or the guardian (u111); queued (u113).
+(define-public (cancel-setting (key (string-ascii 32)))
+  (begin
+    (try! (check-guardian))
+    (asserts! (map-delete queued-settings key) ERR-NOT-QUEUED)
+    (print {event: "change-cancelled", key: key})
+    (ok true)))
+
+;; Checks: admin (u100); no live submitter addition (u112).
+(define-public (queue-submitter (who principal))
+  (let ((eta (contract-call? .parameters get-eta)))
+    (try! (check-admin))
+    (asserts! (contract-call? .parameters is-free (get eta (get-queued-submitter))) ERR-QUEUED)
+    (map-set queued-submitters "submitter" {value: who, eta: eta})
+    (print {event: "change-queued", key: "submitter", value: who, eta: eta})
+    (ok eta)))
+
+;; anyone. Checks: queued (u113); ready (u114); not lapsed (u115).
+(define-public (apply-submitter)
+  (let ((change (unwrap! (get-queued-submitter) ERR-NOT-QUEUED))
+        (who (get value change)))
+    (try! (check-ready (get eta change)))
+    (map-delete queued-submitters "submitter")
+    (if (is-submitter who) true (var-set submitter-count (+ (var-get submitter-count) u1)))
+    (map-set submitters who true)
+    (print {event: "submitter-added", who: who})
+    (ok true)))
+
+;; the admin or the guardian (u111); queued (u113).
+(define-public (cancel-submitter)
+  (begin
+    (try! (check-guardian))
+    (asserts! (map-delete queued-submitters "submitter") ERR-NOT-QUEUED)
+    (print {event: "change-cancelled", key: "submitter"})
+    (ok true)))
+
+;; at once, by the admin or the guardian (u111); never the last submitter (u116).
+;; Removing a principal that is not a submitter changes nothing.
 (define-public (remove-submitter (who principal))
   (begin
-    (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)
-    (map-set submitters who false)
-    (ok true)))
-
-(define-public (set-admin (who principal))
-  (begin
-    (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)
-    (var-set admin who)
-    (ok true)))
-
-(define-public (set-max-deviation (bps uint))
-  (begin
-    (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)
-    (asserts! (<= bps u10000) ERR-BAD-VALUE)
-    (var-set max-deviation-bps bps)
-    (ok true)))
-
-(define-public (set-max-jump (bps uint))
-  (begin
-    (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)
-    (asserts! (<= bps u10000) ERR-BAD-VALUE)
-    (var-set max-jump-bps bps)
-    (ok true)))
-
-(define-public (set-max-age (blocks uint))
-  (begin
-    (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)
-    (asserts! (> blocks u0) ERR-BAD-VALUE)
-    (var-set max-age blocks)
+    (try! (check-guardian))
+    (if (is-submitter who)
+      (begin
+        (asserts! (> (var-get submitter-count) u1) ERR-LAST-SUBMITTER)
+        (var-set submitter-count (- (var-get submitter-count) u1))
+        (map-set submitters who false)
+        (print {event: "submitter-removed", who: who})
+        true)
+      true)
     (ok true)))

@@ -25,6 +25,13 @@
 (define-constant ERR-BELOW-MIN-PREMIUM (err u319))
 (define-constant ERR-BELOW-CAPITAL-CHARGE (err u320))
 (define-constant ERR-OFF-GRID (err u321))
+(define-constant ERR-NOT-GUARDIAN (err u340))
+(define-constant ERR-QUEUED (err u341))
+(define-constant ERR-NOT-QUEUED (err u342))
+(define-constant ERR-NOT-READY (err u343))
+(define-constant ERR-LAPSED (err u344))
+(define-constant ERR-KEY-SET (err u345))
+(define-constant ERR-SHUTDOWN (err u346))
 
 ;; reasons printed by settle-policies
 (define-constant SKIP-UNKNOWN u312)
@@ -43,10 +50,18 @@
 ;; the capital charge's year: 52560 burn blocks (144 x 365)
 (define-constant BLOCKS-PER-YEAR u52560)
 
-(define-data-var admin principal tx-sender)
+(define-constant ZERO-KEY 0x000000000000000000000000000000000000000000000000000000000000000000)
+
+;; the admin and guardian roles live in `.parameters`
 (define-data-var backend principal tx-sender)
-;; 33 zero bytes: no quote verifies until the admin sets the key
-(define-data-var quote-pubkey (buff 33) 0x000000000000000000000000000000000000000000000000000000000000000000)
+;; 33 zero bytes: no quote verifies until the admin sets the key (once, at
+;; once: the deployment step); every later key is queued
+(define-data-var quote-pubkey (buff 33) ZERO-KEY)
+(define-data-var quote-key-set bool false)
+;; queued admin changes (contracts/README.md, "Admin"), under "quote-pubkey"
+;; and "backend"
+(define-map queued-keys (string-ascii 32) {value: (buff 33), eta: uint})
+(define-map queued-backends (string-ascii 32) {value: principal, eta: uint})
 (define-data-var purchases-paused bool false)
 (define-data-var policy-count uint u0)
 
@@ -77,7 +92,11 @@
 ;; role checks read contract-caller: a role key that calls another contract
 ;; lends it no authority
 (define-private (check-admin)
-  (ok (asserts! (is-eq contract-caller (var-get admin)) ERR-NOT-ADMIN)))
+  (ok (asserts! (contract-call? .parameters is-admin contract-caller) ERR-NOT-ADMIN)))
+
+;; the admin or the guardian: who may reduce power at once
+(define-private (check-guardian)
+  (ok (asserts! (contract-call? .parameters is-guardian contract-caller) ERR-NOT-GUARDIAN)))
 
 ;; the latest price of the token's feed, at most price-max-age blocks old
 (define-private (fresh-token-price (token uint) (btc {price: uint, height: uint}))
@@ -105,6 +124,7 @@
         (tier (get tier quote))
         (quote-id (get quote-id quote)))
     (asserts! (not (var-get purchases-paused)) ERR-PAUSED)
+    (asserts! (not (contract-call? .parameters is-shutdown)) ERR-SHUTDOWN)
     (asserts! (is-eq tx-sender buyer) ERR-NOT-BUYER)
     ;; r || s || recovery id; a stacks-node rejects high-S signatures, while the
     ;; Clarinet SDK's wasm build of the VM accepts them (signers emit low-S only)
@@ -239,33 +259,106 @@
     (ok {settled: (get settled counts), expired: (get expired counts),
          deferred: (get deferred counts), skipped: (get skipped counts)})))
 
-;; --- admin -------------------------------------------------------------------
+;; --- admin (protocol v2: queued; the guardian only reduces) -------------------
 
-(define-public (set-backend (who principal))
-  (begin
-    (try! (check-admin))
-    (var-set backend who)
-    (ok true)))
+;; a queued change's eta has come (u343) and it has not lapsed (u344)
+(define-private (check-ready (eta uint))
+  (let ((state (contract-call? .parameters queue-state eta)))
+    (asserts! (not (is-eq state u1)) ERR-NOT-READY)
+    (ok (asserts! (is-eq state u0) ERR-LAPSED))))
 
-(define-public (set-admin (who principal))
-  (begin
-    (try! (check-admin))
-    (var-set admin who)
-    (ok true)))
-
-;; secp256k1-verify takes exactly a 33-byte compressed key
+;; the deployment step: the first key, at once and only once. Checks: admin
+;; (u300); never set before (u345); 33 bytes, as secp256k1-verify takes (u306).
 (define-public (set-quote-pubkey (key (buff 33)))
   (begin
     (try! (check-admin))
+    (asserts! (not (var-get quote-key-set)) ERR-KEY-SET)
     (asserts! (is-eq (len key) u33) ERR-BAD-TERMS)
+    (var-set quote-key-set true)
     (var-set quote-pubkey key)
+    (print {event: "quote-pubkey-set", key: key})
     (ok true)))
 
+;; Checks: admin (u300); 33 bytes (u306); no live change (u341).
+(define-public (queue-quote-pubkey (key (buff 33)))
+  (let ((eta (contract-call? .parameters get-eta)))
+    (try! (check-admin))
+    (asserts! (is-eq (len key) u33) ERR-BAD-TERMS)
+    (asserts! (contract-call? .parameters is-free (get eta (get-queued-quote-pubkey))) ERR-QUEUED)
+    (map-set queued-keys "quote-pubkey" {value: key, eta: eta})
+    (print {event: "change-queued", key: "quote-pubkey", value: key, eta: eta})
+    (ok eta)))
+
+;; anyone. Checks: queued (u342); ready (u343); not lapsed (u344).
+(define-public (apply-quote-pubkey)
+  (let ((change (unwrap! (get-queued-quote-pubkey) ERR-NOT-QUEUED)))
+    (try! (check-ready (get eta change)))
+    (map-delete queued-keys "quote-pubkey")
+    (var-set quote-key-set true)
+    (var-set quote-pubkey (get value change))
+    (print {event: "quote-pubkey-set", key: (get value change)})
+    (ok true)))
+
+;; the admin or the guardian (u340); queued (u342).
+(define-public (cancel-quote-pubkey)
+  (begin
+    (try! (check-guardian))
+    (asserts! (map-delete queued-keys "quote-pubkey") ERR-NOT-QUEUED)
+    (print {event: "change-cancelled", key: "quote-pubkey"})
+    (ok true)))
+
+;; at once, by the admin or the guardian (u340): no quote verifies until a
+;; queued key applies
+(define-public (zero-quote-pubkey)
+  (begin
+    (try! (check-guardian))
+    (var-set quote-key-set true)
+    (var-set quote-pubkey ZERO-KEY)
+    (print {event: "quote-pubkey-set", key: ZERO-KEY})
+    (ok true)))
+
+;; Checks: admin (u300); no live change (u341).
+(define-public (queue-backend (who principal))
+  (let ((eta (contract-call? .parameters get-eta)))
+    (try! (check-admin))
+    (asserts! (contract-call? .parameters is-free (get eta (get-queued-backend))) ERR-QUEUED)
+    (map-set queued-backends "backend" {value: who, eta: eta})
+    (print {event: "change-queued", key: "backend", value: who, eta: eta})
+    (ok eta)))
+
+;; anyone. Checks: queued (u342); ready (u343); not lapsed (u344).
+(define-public (apply-backend)
+  (let ((change (unwrap! (get-queued-backend) ERR-NOT-QUEUED)))
+    (try! (check-ready (get eta change)))
+    (map-delete queued-backends "backend")
+    (var-set backend (get value change))
+    (print {event: "backend-set", who: (get value change)})
+    (ok true)))
+
+;; the admin or the guardian (u340); queued (u342).
+(define-public (cancel-backend)
+  (begin
+    (try! (check-guardian))
+    (asserts! (map-delete queued-backends "backend") ERR-NOT-QUEUED)
+    (print {event: "change-cancelled", key: "backend"})
+    (ok true)))
+
+;; pausing reduces power: the admin or the guardian, at once (u340);
+;; unpausing: the admin (u300), at once
 (define-public (set-paused (paused bool))
   (begin
-    (try! (check-admin))
+    (try! (if paused (check-guardian) (check-admin)))
     (var-set purchases-paused paused)
     (ok true)))
+
+(define-read-only (get-queued-quote-pubkey)
+  (map-get? queued-keys "quote-pubkey"))
+
+(define-read-only (get-queued-backend)
+  (map-get? queued-backends "backend"))
+
+(define-read-only (get-quote-pubkey)
+  (var-get quote-pubkey))
 
 ;; --- read-only ---------------------------------------------------------------
 

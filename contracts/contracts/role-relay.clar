@@ -8,4 +8,4 @@
   (contract-call? .oracle set-price asset price))
 
 (define-public (add-submitter (who principal))
-  (contract-call? .oracle add-submitter who))
+  (contract-call? .oracle queue-submitter who))

@@ -35,7 +35,9 @@ const STATE = ['total-assets', 'total-shares', 'locked'];
 const FIELDS = {
   'price-updated': ['asset', 'price', 'height', 'prev', 'cum'],
   'fixing-set': ['asset', 'expiry', 'price', 'last-observed', 'stale'],
-  'parameter-set': ['key', 'value'],
+  'change-queued': ['key', 'value', 'eta'],
+  'change-cancelled': ['key'],
+  'quote-pubkey-set': ['key'],
   deposit: ['token', 'tier', 'provider', 'amount', 'shares', ...STATE],
   withdraw: ['token', 'tier', 'provider', 'amount', 'shares', ...STATE],
   locked: ['token', 'tier', 'premium', 'collateral', ...STATE],
@@ -122,8 +124,12 @@ call('oracle', 'set-price', [Cl.stringAscii('STX-USD'), Cl.uint(STXP)], deployer
 call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(BTC * 2n)], deployer, '(err u106)'); // one a burn block
 call('oracle', 'set-price', [Cl.stringAscii('BTC-USD'), Cl.uint(BTC)], lpStx, '(err u101)');
 out('oracle.get-config ->', cvToString(ro('oracle', 'get-config')));
-call('parameters', 'set-parameter', [Cl.stringAscii('protocol-fee-bps'), Cl.uint(1000)], deployer, '(ok true)');
-call('parameters', 'set-parameter', [Cl.stringAscii('no-such-key'), Cl.uint(1)], deployer, '(err u201)');
+// protocol v2: a parameter change is queued a week (1008 burn blocks) ahead; here it is cancelled
+const eta = BigInt(simnet.burnBlockHeight) + 1008n;
+call('parameters', 'queue-parameter', [Cl.stringAscii('protocol-fee-bps'), Cl.uint(1000)], deployer, `(ok u${eta})`);
+call('parameters', 'apply-parameter', [Cl.stringAscii('protocol-fee-bps')], lpStx, '(err u206)');
+call('parameters', 'cancel-parameter', [Cl.stringAscii('protocol-fee-bps')], deployer, '(ok true)');
+call('parameters', 'queue-parameter', [Cl.stringAscii('no-such-key'), Cl.uint(1)], deployer, '(err u201)');
 call('sbtc-token', 'mint', [Cl.uint(1_000_000_000), Cl.principal(lpSbtc)], deployer, '(ok true)');
 call('sbtc-token', 'mint', [Cl.uint(100_000_000), Cl.principal(buyer)], deployer, '(ok true)');
 call('sbtc-token', 'mint', [Cl.uint(1), Cl.principal(buyer)], buyer, '(err u4)');
@@ -152,8 +158,9 @@ try { // protocol v2: no one sets a lock
 // --- the quote key and quotes -------------------------------------------------
 const quoteSecret = createHash('sha256').update('bithedge smoke quote key').digest('hex') + '01';
 const quotePub = privateKeyToPublic(quoteSecret); // 33-byte compressed
-call('policy-registry', 'set-quote-pubkey', [Cl.bufferFromHex(quotePub)], deployer, '(ok true)');
 call('policy-registry', 'set-quote-pubkey', [Cl.bufferFromHex(quotePub.slice(0, 64))], deployer, '(err u306)');
+call('policy-registry', 'set-quote-pubkey', [Cl.bufferFromHex(quotePub)], deployer, '(ok true)');
+call('policy-registry', 'set-quote-pubkey', [Cl.bufferFromHex(quotePub)], deployer, '(err u345)'); // once; then queued
 
 const start = BigInt(simnet.burnBlockHeight);
 const EXPIRATION = start + 200n;

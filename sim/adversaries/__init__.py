@@ -98,7 +98,8 @@ def start_all(values: dict[str, Any], stage: Stage) -> None:
         at += n
 
 
-# registered last: each module imports Stage from here
-from sim.adversaries import late_settlement, oracle_key  # noqa: E402
+# the adversaries (imported last: each module uses Stage above), registered by section
+from sim.adversaries import admin_key, late_settlement, oracle_key  # noqa: E402
 
-ADVERSARIES.update({late_settlement.SECTION: late_settlement, oracle_key.SECTION: oracle_key})
+for _module in (late_settlement, oracle_key, admin_key):
+    ADVERSARIES[_module.SECTION] = _module

@@ -10,7 +10,6 @@ from chain.clarity import (
     NONE,
     TRUE,
     Bool,
-    ClarityValue,
     Err,
     Ok,
     Principal,
@@ -34,6 +33,7 @@ from sim.models.base import (
     read_only,
     sub,
 )
+from sim.models.parameters import ChangeQueue, QueueErrors
 
 ERR_NOT_ADMIN = 100
 ERR_NOT_SUBMITTER = 101
@@ -46,6 +46,21 @@ ERR_OFF_GRID = 107
 ERR_NOT_YET = 108
 ERR_TOO_EARLY = 109
 ERR_BAD_HINT = 110
+ERR_NOT_GUARDIAN = 111
+ERR_QUEUED = 112
+ERR_NOT_QUEUED = 113
+ERR_NOT_READY = 114
+ERR_LAPSED = 115
+ERR_LAST_SUBMITTER = 116
+ERR_UNKNOWN_SETTING = 117
+
+# the settings a queued change may set, their bounds (inclusive) and the var each one is
+SETTINGS: dict[str, tuple[int, int, str]] = {
+    "max-deviation-bps": (1, 1000, "max_deviation_bps"),
+    "max-jump-bps": (100, 5000, "max_jump_bps"),
+    "max-age": (1, 144, "max_age"),
+}
+SUBMITTER = "submitter"  # the queue key of the one pending submitter addition
 
 # fixed at deployment (constants of the contract)
 EXPIRY_INTERVAL = BLOCKS_PER_DAY  # oracle.clar's EXPIRY-INTERVAL: expiries lie on a daily grid
@@ -102,8 +117,11 @@ class Oracle(Contract):
         self.observations = self.state.map("oracle/observations")  # (asset, h) -> Observation
         self.successors = self.state.map("oracle/successors")  # (asset, h) -> next height
         self.fixings = self.state.map("oracle/fixings")  # (asset, expiry) -> Fixing
-        self.vars.update(admin=deployer, max_deviation_bps=500, max_jump_bps=5000, max_age=6)
+        self.vars.update(max_deviation_bps=500, max_jump_bps=5000, max_age=6, submitter_count=1)
         self.submitters[deployer] = True
+        errors = QueueErrors(ERR_QUEUED, ERR_NOT_QUEUED, ERR_NOT_READY, ERR_LAPSED)
+        self.queued_settings = ChangeQueue(self, "settings", errors, UInt)
+        self.queued_submitters = ChangeQueue(self, "submitters", errors, lambda who: who)
 
     # -- Python-side readers --
 
@@ -125,8 +143,12 @@ class Oracle(Contract):
         return None if o is None else o.height
 
     def _admin(self, ctx: Ctx) -> None:
-        if ctx.caller != self.var("admin"):
+        if not self.world.parameters.admin(ctx.caller):  # the role lives in `.parameters`
             raise ContractErr(ERR_NOT_ADMIN)
+
+    def _guardian(self, ctx: Ctx) -> None:
+        if not self.world.parameters.guardian(ctx.caller):
+            raise ContractErr(ERR_NOT_GUARDIAN)
 
     # -- observations --
 
@@ -250,43 +272,71 @@ class Oracle(Contract):
     def is_submitter(self, who: Principal):
         return Bool(self.submitters.get(who, False))
 
-    @public(p_principal)
-    def add_submitter(self, ctx: Ctx, who: Principal):
+    # -- admin (protocol v2: queued; the guardian only reduces) --
+
+    @read_only(p_ascii(32))
+    def get_queued_setting(self, key: str):
+        return self.queued_settings.read(key)
+
+    @read_only()
+    def get_queued_submitter(self):
+        return self.queued_submitters.read(SUBMITTER)
+
+    @read_only()
+    def get_submitter_count(self):
+        return UInt(self.var("submitter_count"))
+
+    @public(p_ascii(32), p_uint)
+    def queue_setting(self, ctx: Ctx, key: str, value: int):
         self._admin(ctx)
+        if key not in SETTINGS:
+            raise ContractErr(ERR_UNKNOWN_SETTING)
+        lo, hi, _ = SETTINGS[key]
+        if not lo <= value <= hi:
+            raise ContractErr(ERR_BAD_VALUE)
+        return UInt(self.queued_settings.queue(ctx, key, value))
+
+    @public(p_ascii(32))
+    def apply_setting(self, ctx: Ctx, key: str):
+        value = self.queued_settings.take(ctx, key)
+        self.set_var(SETTINGS[key][2], value)
+        self.print(ctx, "oracle-setting-set", key=StringAscii(key), value=UInt(value))
+        return TRUE
+
+    @public(p_ascii(32))
+    def cancel_setting(self, ctx: Ctx, key: str):
+        self._guardian(ctx)
+        self.queued_settings.cancel(ctx, key)
+        return TRUE
+
+    @public(p_principal)
+    def queue_submitter(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        return UInt(self.queued_submitters.queue(ctx, SUBMITTER, who))
+
+    @public()
+    def apply_submitter(self, ctx: Ctx):
+        who = self.queued_submitters.take(ctx, SUBMITTER)
+        if not self.submitters.get(who, False):
+            self.set_var("submitter_count", self.var("submitter_count") + 1)
         self.state.set(self.submitters, who, True)
+        self.print(ctx, "submitter-added", who=who)
+        return TRUE
+
+    @public()
+    def cancel_submitter(self, ctx: Ctx):
+        self._guardian(ctx)
+        self.queued_submitters.cancel(ctx, SUBMITTER)
         return TRUE
 
     @public(p_principal)
     def remove_submitter(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.state.set(self.submitters, who, False)
-        return TRUE
-
-    @public(p_principal)
-    def set_admin(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.set_var("admin", who)
-        return TRUE
-
-    def _set_bps(self, ctx: Ctx, key: str, bps: int) -> ClarityValue:
-        self._admin(ctx)
-        if bps > 10000:
-            raise ContractErr(ERR_BAD_VALUE)
-        self.set_var(key, bps)
-        return TRUE
-
-    @public(p_uint)
-    def set_max_deviation(self, ctx: Ctx, bps: int):
-        return self._set_bps(ctx, "max_deviation_bps", bps)
-
-    @public(p_uint)
-    def set_max_jump(self, ctx: Ctx, bps: int):
-        return self._set_bps(ctx, "max_jump_bps", bps)
-
-    @public(p_uint)
-    def set_max_age(self, ctx: Ctx, blocks: int):
-        self._admin(ctx)
-        if blocks == 0:
-            raise ContractErr(ERR_BAD_VALUE)
-        self.set_var("max_age", blocks)
+        """At once, by the admin or the guardian; never the last submitter."""
+        self._guardian(ctx)
+        if self.submitters.get(who, False):
+            if self.var("submitter_count") <= 1:
+                raise ContractErr(ERR_LAST_SUBMITTER)
+            self.set_var("submitter_count", self.var("submitter_count") - 1)
+            self.state.set(self.submitters, who, False)
+            self.print(ctx, "submitter-removed", who=who)
         return TRUE

@@ -26,7 +26,6 @@ from sim.models.base import (
     with_allowance,
 )
 
-ERR_NOT_ADMIN = 400
 ERR_NOT_AUTHORISED = 401
 ERR_BAD_TRANCHE = 402
 ERR_BAD_TOKEN_CONTRACT = 403
@@ -38,6 +37,7 @@ ERR_INSUFFICIENT_SHARES = 408
 ERR_COLLATERAL_LOCKED = 409
 ERR_INSUFFICIENT_LIQUIDITY = 411
 ERR_UTILISATION = 413
+ERR_SHUTDOWN = 430
 
 EMPTY = (0, 0, 0)  # total-assets, total-shares, locked
 
@@ -49,9 +49,8 @@ class Pool(Contract):
         super().__init__(world, deployer)
         self.tranches = self.state.map("pool/tranches")  # (token, tier) -> (assets, shares, locked)
         self.shares = self.state.map("pool/shares")  # (token, tier, provider) -> shares
-        self.vars.update(
-            admin=deployer, backend=deployer, sbtc_token=deployer.contract("sbtc-token")
-        )
+        # fixed at deployment (PROTOCOL.md v2, "Admin"): no admin can name another token
+        self.sbtc_token = deployer.contract("sbtc-token")
         self.registry = deployer.contract("policy-registry")
 
     # -- helpers shared with the registry model and the invariant checks --
@@ -67,7 +66,7 @@ class Pool(Contract):
             raise ContractErr(ERR_BAD_TRANCHE)
 
     def _check_ft(self, ft: ContractPrincipal) -> None:
-        if ft != self.var("sbtc_token"):
+        if ft != self.sbtc_token:
             raise ContractErr(ERR_BAD_TOKEN_CONTRACT)
 
     def _transfer(self, ctx: Ctx, ft, token: int, amount: int, sender, recipient) -> None:
@@ -103,6 +102,8 @@ class Pool(Contract):
     def deposit(self, ctx: Ctx, ft, token: int, tier: int, amount: int):
         self._check_tranche(token, tier)
         self._check_ft(ft)
+        if self.world.parameters.shut_down():
+            raise ContractErr(ERR_SHUTDOWN)
         if amount == 0:
             raise ContractErr(ERR_ZERO_AMOUNT)
         assets, total, locked = self.tranche(token, tier)
@@ -233,30 +234,6 @@ class Pool(Contract):
         )
         return UInt(amount)
 
-    # -- admin --
-
-    def _admin(self, ctx: Ctx) -> None:
-        if ctx.caller != self.var("admin"):  # contract-caller: a role key lends no authority
-            raise ContractErr(ERR_NOT_ADMIN)
-
-    @public(p_principal)
-    def set_backend(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.set_var("backend", who)
-        return TRUE
-
-    @public(p_principal)
-    def set_admin(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.set_var("admin", who)
-        return TRUE
-
-    @public(p_principal)
-    def set_sbtc_token(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.set_var("sbtc_token", who)
-        return TRUE
-
     # -- read-only --
 
     @read_only(p_uint, p_uint)
@@ -269,9 +246,5 @@ class Pool(Contract):
         return UInt(self.shares_of(token, tier, provider))
 
     @read_only()
-    def get_backend(self):
-        return self.var("backend")
-
-    @read_only()
     def get_sbtc_token(self):
-        return self.var("sbtc_token")
+        return self.sbtc_token

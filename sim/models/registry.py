@@ -31,6 +31,7 @@ from sim.models.base import (
     sub,
 )
 from sim.models.oracle import EXPIRY_INTERVAL
+from sim.models.parameters import ChangeQueue, QueueErrors
 
 ERR_NOT_ADMIN = 300
 ERR_PAUSED = 301
@@ -48,6 +49,14 @@ ERR_BELOW_INTRINSIC = 318
 ERR_BELOW_MIN_PREMIUM = 319
 ERR_BELOW_CAPITAL_CHARGE = 320
 ERR_OFF_GRID = 321
+ERR_NOT_GUARDIAN = 340
+ERR_QUEUED = 341
+ERR_NOT_QUEUED = 342
+ERR_NOT_READY = 343
+ERR_LAPSED = 344
+ERR_KEY_SET = 345
+ERR_SHUTDOWN = 346
+ZERO_KEY = bytes(33)  # no quote verifies
 SKIP_UNKNOWN = 312
 SKIP_NOT_ACTIVE = 313
 SKIP_NOT_EXPIRED = 314
@@ -99,8 +108,11 @@ class Registry(Contract):
         self.policies = self.state.map("registry/policies")  # id -> tuple in POLICY_FIELDS order
         self.used_quotes = self.state.map("registry/used-quotes")
         self.vars.update(
-            admin=deployer, backend=deployer, quote_pubkey=bytes(33), paused=False, count=0
+            backend=deployer, quote_pubkey=ZERO_KEY, quote_key_set=False, paused=False, count=0
         )
+        errors = QueueErrors(ERR_QUEUED, ERR_NOT_QUEUED, ERR_NOT_READY, ERR_LAPSED)
+        self.queued_keys = ChangeQueue(self, "keys", errors, Buffer)
+        self.queued_backends = ChangeQueue(self, "backends", errors, lambda who: who)
 
     def policy(self, policy_id: int) -> dict | None:
         row = self.policies.get(policy_id)
@@ -113,6 +125,8 @@ class Registry(Contract):
         q = {k: v.value if isinstance(v, UInt) else v for k, v in quote.data.items()}
         if self.var("paused"):
             raise ContractErr(ERR_PAUSED)
+        if self.world.parameters.shut_down():
+            raise ContractErr(ERR_SHUTDOWN)
         if ctx.sender != q["buyer"]:
             raise ContractErr(ERR_NOT_BUYER)
         if not keys.verify(quote_digest(quote), signature, self.var("quote_pubkey")):
@@ -262,37 +276,95 @@ class Registry(Contract):
         )
         return "expired"
 
-    # -- admin --
+    # -- admin (protocol v2: queued; the guardian only reduces) --
 
     def _admin(self, ctx: Ctx) -> None:
-        if ctx.caller != self.var("admin"):  # contract-caller: a role key lends no authority
+        if not self.world.parameters.admin(ctx.caller):  # contract-caller; role in .parameters
             raise ContractErr(ERR_NOT_ADMIN)
 
-    @public(p_principal)
-    def set_backend(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.set_var("backend", who)
-        return TRUE
+    def _guardian(self, ctx: Ctx) -> None:
+        if not self.world.parameters.guardian(ctx.caller):
+            raise ContractErr(ERR_NOT_GUARDIAN)
 
-    @public(p_principal)
-    def set_admin(self, ctx: Ctx, who: Principal):
-        self._admin(ctx)
-        self.set_var("admin", who)
-        return TRUE
+    def _set_key(self, ctx: Ctx, key: bytes) -> None:
+        self.set_var("quote_key_set", True)
+        self.set_var("quote_pubkey", key)
+        self.print(ctx, "quote-pubkey-set", key=Buffer(key))
 
     @public(p_buff(33))
     def set_quote_pubkey(self, ctx: Ctx, key: bytes):
+        """The deployment step: the first key, at once and only once."""
         self._admin(ctx)
+        if self.var("quote_key_set"):
+            raise ContractErr(ERR_KEY_SET)
         if len(key) != 33:  # secp256k1-verify takes exactly a compressed key
             raise ContractErr(ERR_BAD_TERMS)
-        self.set_var("quote_pubkey", key)
+        self._set_key(ctx, key)
+        return TRUE
+
+    @public(p_buff(33))
+    def queue_quote_pubkey(self, ctx: Ctx, key: bytes):
+        self._admin(ctx)
+        if len(key) != 33:
+            raise ContractErr(ERR_BAD_TERMS)
+        return UInt(self.queued_keys.queue(ctx, "quote-pubkey", key))
+
+    @public()
+    def apply_quote_pubkey(self, ctx: Ctx):
+        self._set_key(ctx, self.queued_keys.take(ctx, "quote-pubkey"))
+        return TRUE
+
+    @public()
+    def cancel_quote_pubkey(self, ctx: Ctx):
+        self._guardian(ctx)
+        self.queued_keys.cancel(ctx, "quote-pubkey")
+        return TRUE
+
+    @public()
+    def zero_quote_pubkey(self, ctx: Ctx):
+        self._guardian(ctx)
+        self._set_key(ctx, ZERO_KEY)
+        return TRUE
+
+    @public(p_principal)
+    def queue_backend(self, ctx: Ctx, who: Principal):
+        self._admin(ctx)
+        return UInt(self.queued_backends.queue(ctx, "backend", who))
+
+    @public()
+    def apply_backend(self, ctx: Ctx):
+        who = self.queued_backends.take(ctx, "backend")
+        self.set_var("backend", who)
+        self.print(ctx, "backend-set", who=who)
+        return TRUE
+
+    @public()
+    def cancel_backend(self, ctx: Ctx):
+        self._guardian(ctx)
+        self.queued_backends.cancel(ctx, "backend")
         return TRUE
 
     @public(p_bool)
     def set_paused(self, ctx: Ctx, paused: bool):
-        self._admin(ctx)
+        """Pausing (the admin or the guardian) and unpausing (the admin) act at once."""
+        if paused:
+            self._guardian(ctx)
+        else:
+            self._admin(ctx)
         self.set_var("paused", paused)
         return TRUE
+
+    @read_only()
+    def get_queued_quote_pubkey(self):
+        return self.queued_keys.read("quote-pubkey")
+
+    @read_only()
+    def get_queued_backend(self):
+        return self.queued_backends.read("backend")
+
+    @read_only()
+    def get_quote_pubkey(self):
+        return Buffer(self.var("quote_pubkey"))
 
     # -- read-only --
 

@@ -59,27 +59,32 @@ def test_the_cap_grows_with_elapsed_blocks_and_stops_at_max_jump():
     st.integers(1, 10**15),
     st.integers(1, 10**15),
     st.integers(1, 2_000),
-    st.integers(0, 10_000),
-    st.integers(0, 10_000),
+    st.integers(1, 1_000),  # the oracle's bounds on these settings (contracts/README.md)
+    st.integers(100, 5_000),
 )
 def test_the_clamped_push_is_accepted_by_the_oracle_model(target, onchain, elapsed, dev, jump):
     """The actor's clamp, pushed `elapsed` burn blocks after the last observation, passes the
     contract model's cap (the same rule as oracle.clar, proven equal by the conformance tests)."""
     deployer = PrivateKey.from_seed(b"test_oracle/deployer").principal()
     world = PythonContracts(deployer)
-    for function, arg in (("set-max-deviation", dev), ("set-max-jump", jump)):
-        call = world.prepare(world.oracle.principal, function, [UInt(arg)])
-        assert world.execute(deployer, call, 2).value == Ok(TRUE)
+    oracle = world.oracle.principal
+    for key, arg in (("max-deviation-bps", dev), ("max-jump-bps", jump)):
+        call = world.prepare(oracle, "queue-setting", [StringAscii(key), UInt(arg)])
+        assert world.execute(deployer, call, 2).value == Ok(UInt(2 + 1008))
+    start = 2 + 1008  # the settings apply a week after they were queued
+    for key in ("max-deviation-bps", "max-jump-bps"):
+        call = world.prepare(oracle, "apply-setting", [StringAscii(key)])
+        assert world.execute(deployer, call, start).value == Ok(TRUE)
 
     def push(price: int, height: int):
-        call = world.prepare(world.oracle.principal, "set-price", [StringAscii("X"), UInt(price)])
+        call = world.prepare(oracle, "set-price", [StringAscii("X"), UInt(price)])
         return world.execute(deployer, call, height).value
 
-    assert push(onchain, 2) == Ok(TRUE)
+    assert push(onchain, start) == Ok(TRUE)
     price = clamp_to_cap(target, onchain, cap_bps(elapsed, dev, jump))
     assert price > 0
-    assert push(price, 2) == Err(UInt(106))  # never twice in one burn block
-    assert push(price, 2 + elapsed) == Ok(TRUE)
+    assert push(price, start) == Err(UInt(106))  # never twice in one burn block
+    assert push(price, start + elapsed) == Ok(TRUE)
 
 
 class _Feed:

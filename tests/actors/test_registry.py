@@ -17,8 +17,10 @@ from actors.messages import (
     TxDone,
 )
 from actors.registry import NEVER, RegistryActor, RegistryConfig
-from chain.clarity import UInt
+from chain.clarity import Buffer, UInt
 from chain.contracts import Contracts
+from chain.keys import PrivateKey
+from chain.wallet import Wallet
 from risk.pricing import PricingParams, premium_floor, premium_usd
 from sim.runtime import SimRuntime
 from store import open_store
@@ -208,3 +210,52 @@ def test_a_late_backend_waits_its_delay_and_a_never_backend_sends_nothing():
         runtime, _ = _seeing_the_chain(h, signer, RegistryConfig(settle_delay_blocks=delay))
         assert any(isinstance(m, Submit) for m in signer.got) == sends, delay
         runtime.stop_all()
+
+
+def test_quoting_follows_the_queued_quote_key():
+    """Protocol v2 ("Admin"): the actor follows queued changes from their events. It quotes
+    while a new quote key is a week away, stops once the change would apply within a quote's
+    validity, quotes again when the guardian cancels it, and stops while the key is zeroed."""
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    runtime, registry, signer = _quoting_registry(h)
+    guardian = Wallet(h.d.accounts.guardian, h.chain)
+    other = PrivateKey.from_seed(b"test_registry/someone-elses-quote-key")
+    seen = [0]
+
+    def catch_up() -> None:
+        """Feeds the actor every event since the last call, at the chain's tip."""
+        events = tuple(h.chain.events_since(seen[0], 10**9))
+        seen[0] += len(events)
+        tip = h.chain.tip()
+        registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
+                               decode_prints(events)))  # fmt: skip
+        h.chain.env.run()
+
+    def ask() -> str:
+        """'quoted', or the reason the actor gave for refusing."""
+        before, answers = len(signer.got), Sink()
+        now = h.chain.tip().burn_height
+        registry.tell(QuoteRequest(h.users[1].address, BTC // 10, 60_000 * USD, now + 300, 0,
+                                   answers, 1))  # fmt: skip
+        h.chain.env.run()
+        if len(signer.got) > before:
+            return "quoted"
+        return answers.got[0].reason
+
+    queued = h.send(h.admin, h.registry, "queue-quote-pubkey", Buffer(other.public_key))
+    eta = queued.result.value.value
+    catch_up()
+    assert ask() == "quoted"  # a week ahead: quotes signed now end long before
+    h.chain.mine_burn(eta - 2 - h.chain.tip().burn_height)
+    h.set_price(65_000 * USD, 50_000_000)
+    catch_up()
+    assert ask() == "quote-key-changing"
+    assert h.send(guardian, h.registry, "cancel-quote-pubkey").status == "success"
+    catch_up()
+    assert ask() == "quoted"
+    assert h.send(guardian, h.registry, "zero-quote-pubkey").status == "success"
+    catch_up()
+    assert ask() == "quote-key-zeroed"
+    runtime.stop_all()

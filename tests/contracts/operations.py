@@ -45,6 +45,7 @@ from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from risk.pricing import collateral_tokens, premium_floor
 from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
+from sim.models.parameters import ChangeQueue
 from tests.contracts.relay import RELAY, Relay
 from tests.contracts.twin import Twin
 
@@ -186,6 +187,21 @@ class Admin:
     contract: str
     function: str
     arg: int
+
+
+@dataclass(frozen=True)
+class Govern:  # apply or cancel a queued admin change, or a guardian's move (contracts/README.md)
+    who: int
+    role: bool  # the guardian (or the admin) sends a cancel or a guardian move
+    action: str  # a key of GOVERN_ACTIONS
+    pick: int  # which queued key, when there are several
+
+
+@dataclass(frozen=True)
+class MineDelay:  # up to the first queued change's eta (+ offset), so it is ready, early or lapsed
+    offset: int
+    apply: bool  # then someone applies every queued change (each may be ready, early or lapsed)
+    who: int
 
 
 @dataclass(frozen=True)
@@ -382,6 +398,7 @@ settles = st.builds(
 )
 set_pauseds = st.builds(SetPaused, who=who, role=role, paused=st.sampled_from([True, False, False]))
 PARAMETER_VALUES = {
+    "admin-delay": st.integers(1_000, 1_100),
     "min-duration": st.one_of(st.integers(0, 200), st.just(144)),
     "max-duration": st.integers(100, 13_000),
     "min-amount": st.integers(0, 1_000_000),
@@ -404,23 +421,62 @@ set_parameters = st.sampled_from(sorted(PARAMETER_VALUES)).flatmap(
         SetParameter, who=who, role=role, key=st.just(key), value=PARAMETER_VALUES[key]
     )
 )
-# (contract, function): the argument is interpreted per function (see Runner.admin_arg)
+# (contract, function): the arguments are interpreted per function (see Runner.admin_args)
 ADMIN_FUNCTIONS = [
-    ("oracle", "add-submitter"),
+    ("oracle", "queue-submitter"),
+    ("oracle", "queue-submitter"),
     ("oracle", "remove-submitter"),
-    ("oracle", "set-max-deviation"),
-    ("oracle", "set-max-jump"),
-    ("oracle", "set-max-age"),
-    ("liquidity-pool", "set-backend"),
-    ("policy-registry", "set-backend"),
-    ("liquidity-pool", "set-sbtc-token"),
+    ("oracle", "queue-setting"),
+    ("oracle", "queue-setting"),
+    ("policy-registry", "queue-backend"),
+    ("policy-registry", "queue-quote-pubkey"),
+    ("policy-registry", "queue-quote-pubkey"),
     ("policy-registry", "set-quote-pubkey"),
-    ("policy-registry", "set-quote-pubkey"),
-    ("oracle", "set-admin"),
-    ("parameters", "set-admin"),
-    ("liquidity-pool", "set-admin"),
-    ("policy-registry", "set-admin"),
+    ("parameters", "queue-role"),
+    ("parameters", "init-guardian"),
 ]
+ORACLE_SETTINGS = ("max-deviation-bps", "max-jump-bps", "max-age", "max-ages")
+# name -> (contract, function, the queue's model attribute or None): applies and cancels of a
+# keyed queue take the key of a live queued change (`pick` chooses); the others take no key
+GOVERN_ACTIONS: dict[str, tuple[str, str, str | None]] = {
+    "apply-parameter": ("parameters", "apply-parameter", "parameters.queued"),
+    "cancel-parameter": ("parameters", "cancel-parameter", "parameters.queued"),
+    "apply-role": ("parameters", "apply-role", "parameters.queued_roles"),
+    "cancel-role": ("parameters", "cancel-role", "parameters.queued_roles"),
+    "apply-setting": ("oracle", "apply-setting", "oracle.queued_settings"),
+    "cancel-setting": ("oracle", "cancel-setting", "oracle.queued_settings"),
+    "apply-submitter": ("oracle", "apply-submitter", None),
+    "cancel-submitter": ("oracle", "cancel-submitter", None),
+    "apply-quote-pubkey": ("policy-registry", "apply-quote-pubkey", None),
+    "cancel-quote-pubkey": ("policy-registry", "cancel-quote-pubkey", None),
+    "apply-backend": ("policy-registry", "apply-backend", None),
+    "cancel-backend": ("policy-registry", "cancel-backend", None),
+    "zero-quote-pubkey": ("policy-registry", "zero-quote-pubkey", None),
+    "shutdown": ("parameters", "shutdown", None),
+}
+# the single-key queues' model attributes, for applying whatever is queued in them
+GOVERN_SINGLE_QUEUES = {
+    "apply-submitter": ("oracle", "queued_submitters"),
+    "apply-quote-pubkey": ("registry", "queued_keys"),
+    "apply-backend": ("registry", "queued_backends"),
+}
+# applies are drawn most, the shutdown (which ends purchases and deposits) least
+GOVERN_WEIGHTS = {"shutdown": 1, "zero-quote-pubkey": 2}
+governs = st.builds(
+    Govern,
+    who=who,
+    role=role,
+    action=st.sampled_from(
+        [a for a in GOVERN_ACTIONS for _ in range(GOVERN_WEIGHTS.get(a, 6 if "apply" in a else 3))]
+    ),
+    pick=st.integers(0, 7),
+)
+mine_delays = st.builds(
+    MineDelay,
+    offset=st.sampled_from([-1, 0, 0, 1, 30, 143, 144, 200]),
+    apply=st.sampled_from([True, True, True, False]),
+    who=who,
+)
 admins = st.sampled_from(ADMIN_FUNCTIONS).flatmap(
     lambda cf: st.builds(
         Admin,
@@ -458,6 +514,8 @@ WEIGHTS: list[tuple[st.SearchStrategy, int]] = [
     (set_pauseds, 2),
     (set_parameters, 4),
     (admins, 4),
+    (governs, 5),
+    (mine_delays, 3),
     (mints, 3),
     (transfers, 3),
     (restricteds, 2),
@@ -528,10 +586,14 @@ class Runner:
         return None
 
     def holder(self, contract: str, var: str, op_who: int, role: bool) -> str:
-        """The account holding a role (admin, backend) of a contract if `role` and an account
-        holds it; otherwise the operation's own account."""
+        """The account holding a role (admin, guardian, backend) if `role` and an account holds
+        it; otherwise the operation's own account. The admin and the guardian are every
+        contract's, held in `parameters`."""
         if role:
-            model = self.py.contracts[self.t.contract(contract)]
+            where = self.py.parameters if var in ("admin", "guardian") else None
+            model = where or self.py.contracts[self.t.contract(contract)]
+            if var == "guardian" and model.var(var) is None:
+                var = "admin"  # no guardian yet: the admin may do what a guardian may
             name = self.name_of(model.var(var))
             if name is not None:
                 return name
@@ -609,13 +671,23 @@ class Runner:
             t.read("oracle", "is-submitter", t.accounts[name])
         for key in sorted(self.keys_touched):
             t.read("parameters", "get-parameter", StringAscii(key))
+            t.read("parameters", "get-queued-parameter", StringAscii(key))
+        for role_name in ("admin", "guardian"):
+            t.read("parameters", "get-queued-role", StringAscii(role_name))
+        for read in ("get-admin", "get-guardian", "is-shutdown"):
+            t.read("parameters", read)
+        for key in ORACLE_SETTINGS:
+            t.read("oracle", "get-queued-setting", StringAscii(key))
+        t.read("oracle", "get-queued-submitter")
+        t.read("oracle", "get-submitter-count")
+        for read in ("get-queued-quote-pubkey", "get-queued-backend", "get-quote-pubkey"):
+            t.read("policy-registry", read)
         t.read("policy-registry", "get-policy-count")
         t.read("policy-registry", "get-policy", UInt(self.policy_count() + 1))
         for quote_id in range(1, self.next_quote_id + 1):
             t.read("policy-registry", "is-quote-used", UInt(quote_id))
         t.read("policy-registry", "is-paused")
         t.read("policy-registry", "get-backend")
-        t.read("liquidity-pool", "get-backend")
         t.read("liquidity-pool", "get-sbtc-token")
 
     # -- the pool --
@@ -687,7 +759,7 @@ class Runner:
         )
 
     def do_relaycall(self, op: RelayCall) -> None:
-        sender = self.holder("liquidity-pool", "admin", op.who, op.role)
+        sender = self.holder("parameters", "admin", op.who, op.role)
         arg = self.relay if op.function == "take-pool" else Buffer(bytes(33))
         self.call(f"relay[{op.function}]", sender, "relay", op.function, arg)
 
@@ -826,6 +898,40 @@ class Runner:
 
     # -- time --
 
+    def do_minedelay(self, op: MineDelay) -> None:
+        etas = [
+            v[1]
+            for model in (self.py.parameters, self.py.oracle, self.py.registry)
+            for q in vars(model).values()
+            if isinstance(q, ChangeQueue)
+            for v in q.entries.values()
+            if v is not None
+        ]
+        target = (min(etas) if etas else self.t.burn + self.param("admin-delay")) + op.offset
+        n = max(1, target - self.t.burn)
+        self.trace.append(f"mine_burn({n})")
+        self.t.mine_burn(n)
+        self.record("mine-delay", "ok")
+        if not op.apply:
+            return
+        sender = ACCOUNTS[op.who]
+        for name, (contract, function, queue) in GOVERN_ACTIONS.items():
+            if not name.startswith("apply-"):
+                continue
+            if queue is None:
+                model_name, attr = GOVERN_SINGLE_QUEUES[name]
+                live = [None] if self._live(model_name, attr) else []
+            else:
+                live = self._live(*queue.split("."))
+            for key in live:
+                args = () if key is None else (StringAscii(key),)
+                self.call(f"govern[{name}]", sender, contract, function, *args)
+
+    def _live(self, model_name: str, attr: str) -> list[str]:
+        """The keys of one queue's changes, queued and not yet applied or cancelled."""
+        entries = getattr(getattr(self.py, model_name), attr).entries
+        return sorted(k for k, v in entries.items() if v is not None)
+
     def do_mine(self, op: Mine) -> None:
         self.trace.append(f"mine_burn({op.n})")
         self.t.mine_burn(op.n)
@@ -890,7 +996,11 @@ class Runner:
             quote_expiry=t.burn + op.expiry_in,
             quote_id=quote_id,
         )
-        fault, sender, key, tamper = op.fault, buyer, QUOTE_KEY, None
+        # the key the registry trusts now, when it is one of ours (a queued change may have
+        # installed the other one); "wrong-key" signs with the key it does not trust
+        trusted = py.registry.var("quote_pubkey") == OTHER_KEY.public_key
+        ours, theirs = (OTHER_KEY, QUOTE_KEY) if trusted else (QUOTE_KEY, OTHER_KEY)
+        fault, sender, key, tamper = op.fault, buyer, ours, None
         k = op.x
         if fault == "expired":
             terms["quote_expiry"] = t.burn - 1 - k % 5
@@ -926,7 +1036,7 @@ class Runner:
         elif fault == "wrong-buyer":
             sender = ACCOUNTS[(op.who + 1 + k % 8) % len(ACCOUNTS)]
         elif fault == "wrong-key":
-            key = OTHER_KEY
+            key = theirs
         elif fault == "bad-tier":
             terms["tier"] = 3 + k % 3
         elif fault == "bad-token":
@@ -1122,7 +1232,9 @@ class Runner:
     # -- parameters and administration --
 
     def do_setpaused(self, op: SetPaused) -> None:
-        sender = self.holder("policy-registry", "admin", op.who, op.role)
+        # pausing is also the guardian's; unpausing the admin's alone
+        var = "guardian" if op.paused and op.who % 2 else "admin"
+        sender = self.holder("policy-registry", var, op.who, op.role)
         self.call(
             "set-paused", sender, "policy-registry", "set-paused", TRUE if op.paused else FALSE
         )
@@ -1132,32 +1244,33 @@ class Runner:
         if op.key in self.py.parameters.values:
             self.keys_touched.add(op.key)
         self.call(
-            f"set-parameter[{op.key}]",
+            f"queue-parameter[{op.key}]",
             sender,
             "parameters",
-            "set-parameter",
+            "queue-parameter",
             StringAscii(op.key),
             UInt(op.value),
         )
 
-    def admin_arg(self, op: Admin) -> ClarityValue:
+    def admin_args(self, op: Admin) -> tuple[ClarityValue, ...]:
         account = self.t.accounts[ACCOUNTS[op.arg % len(ACCOUNTS)]]
         # role changes go back to the deployer half of the time, so sequences stay drivable
         person = self.t.deployer if op.arg % 2 else account
         f = op.function
-        if f in ("add-submitter", "remove-submitter"):
+        if f in ("queue-submitter", "remove-submitter"):
             self.submitters_touched.add(self.name_of(account) or "deployer")
-            return account
-        if f in ("set-max-deviation", "set-max-jump"):
-            return UInt([0, 500, 5_000, 10_000, 10_001, op.arg][op.arg % 6])
-        if f == "set-max-age":
-            return UInt(op.arg % 21)
-        if f in ("set-backend", "set-admin"):
-            return person
-        if f == "set-sbtc-token":
-            options = [self.sbtc, self.sbtc, self.t.contract("oracle"), account]
-            return options[op.arg % 4]
-        if f == "set-quote-pubkey":
+            return (account,)
+        if f == "queue-setting":
+            key = ORACLE_SETTINGS[op.arg % len(ORACLE_SETTINGS)]
+            value = [0, 1, 100, 500, 1_000, 1_001, 5_000, 5_001, 6, 144, 145][op.arg % 11]
+            return StringAscii(key), UInt(value)
+        if f == "queue-backend":
+            return (person,)
+        if f == "queue-role":
+            return StringAscii(["admin", "guardian", "admins"][op.arg % 3]), person
+        if f == "init-guardian":
+            return (account,)
+        if f in ("set-quote-pubkey", "queue-quote-pubkey"):
             options = [
                 QUOTE_KEY.public_key,
                 QUOTE_KEY.public_key,
@@ -1166,10 +1279,20 @@ class Runner:
                 QUOTE_KEY.public_key[:32],
                 b"\x05" + QUOTE_KEY.public_key[1:],
             ]
-            return Buffer(options[op.arg % len(options)])
+            return (Buffer(options[op.arg % len(options)]),)
         raise AssertionError(f)
 
     def do_admin(self, op: Admin) -> None:
         sender = self.holder(op.contract, "admin", op.who, op.role)
-        arg = self.admin_arg(op)
-        self.call(f"{op.contract}.{op.function}", sender, op.contract, op.function, arg)
+        args = self.admin_args(op)
+        self.call(f"{op.contract}.{op.function}", sender, op.contract, op.function, *args)
+
+    def do_govern(self, op: Govern) -> None:
+        contract, function, queue = GOVERN_ACTIONS[op.action]
+        var = "guardian" if op.who % 2 else "admin"
+        sender = self.holder(contract, var, op.who, op.role)
+        args: tuple[ClarityValue, ...] = ()
+        if queue is not None:
+            keys = self._live(*queue.split(".")) or ["min-duration", "admin", "max-age"]
+            args = (StringAscii(keys[op.pick % len(keys)]),)
+        self.call(f"govern[{op.action}]", sender, contract, function, *args)

@@ -1,7 +1,7 @@
 """Hostile third-party contracts for the attack tests, in Clarity (deployed by `Twin.deploy`)
-and as their Python models: a relay that calls the pool's and the registry's admin functions
-(row F15: a role key that calls it must lend it no authority), and tokens that drain whoever
-they are asked to move tokens for (row F8: the pool's allowances must stop them)."""
+and as their Python models: a relay that calls the governance's and the registry's admin
+functions (row F15: a role key that calls it must lend it no authority), and tokens that drain
+whoever they are asked to move tokens for (row F8: the pool takes no token but `.sbtc-token`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from chain.clarity import TRUE
 from sim.models.base import Contract, Ctx, p_buff, p_principal, p_uint, public
 
 RELAY = """
-(define-public (take-pool (token principal))
-  (contract-call? '{deployer}.liquidity-pool set-sbtc-token token))
+(define-public (take-pool (who principal))
+  (contract-call? '{deployer}.parameters queue-role "admin" who))
 (define-public (take-quotes (key (buff 33)))
-  (contract-call? '{deployer}.policy-registry set-quote-pubkey key))
+  (contract-call? '{deployer}.policy-registry queue-quote-pubkey key))
 """
 
 
@@ -22,17 +22,17 @@ class Relay(Contract):
     name = "relay"
 
     @public(p_principal)
-    def take_pool(self, ctx: Ctx, token):
+    def take_pool(self, ctx: Ctx, who):
         inner = ctx.calling(self.principal)
-        return self.world.call(inner, self.world.pool.principal, "set-sbtc-token", token)
+        return self.world.call(inner, self.world.parameters.principal, "queue-role", "admin", who)
 
     @public(p_buff(33))
     def take_quotes(self, ctx: Ctx, key):
         inner = ctx.calling(self.principal)
-        return self.world.call(inner, self.world.registry.principal, "set-quote-pubkey", key)
+        return self.world.call(inner, self.world.registry.principal, "queue-quote-pubkey", key)
 
 
-# A SIP-010 "token" the admin could whitelist with `set-sbtc-token`: asked to move `amount`, it
+# A SIP-010 "token" v1's admin could whitelist with `set-sbtc-token`: asked to move `amount`, it
 # moves everything `sender` holds, of the real sBTC (DRAIN-SBTC) or of STX (DRAIN-STX). Called
 # by the pool inside `as-contract?`, `sender` is the pool (issue 11, row F8).
 HOSTILE_TOKEN = """

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from chain.clarity import FALSE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.clarity import FALSE, NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.keys import PrivateKey
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
@@ -258,7 +259,9 @@ class TestOracleRolesOnContractCaller:
         submitter pushes for whoever calls it (so the admin must only name audited ones)."""
         t = Twin(bridge)
         relay = t.contract("role-relay")
-        assert t.call("deployer", "oracle", "add-submitter", relay) == Ok(TRUE)
+        assert t.call("deployer", "oracle", "queue-submitter", relay) == Ok(UInt(t.burn + DELAY))
+        t.mine_burn(DELAY)
+        assert t.call("wallet_7", "oracle", "apply-submitter") == Ok(TRUE)
         assert t.call("wallet_7", "role-relay", "set-price", BTC_USD, UInt(USD)) == Ok(TRUE)
         assert t.call("wallet_7", "oracle", "set-price", BTC_USD, UInt(USD)) == err(101)
 
@@ -513,65 +516,223 @@ class TestF15RoleKeyThroughAThirdPartyContract:
         contract, which called `set-locked(u0 u1 u0)` as the backend and got `(ok true)` (role
         checks used tx-sender): the tranche's 11,160 STX lock of an active policy went to 0.
 
-        v2: role checks read contract-caller. When the admin (also the backend) calls a relay,
-        the relay's calls to the pool's `set-sbtc-token` (which would whitelist a token the
-        relay controls) and to the registry's `set-quote-pubkey` are refused u400 / u300;
-        nothing changes, so the providers and buyers lose nothing."""
+        v2: role checks read contract-caller. When the admin calls a relay, the relay's calls
+        to queue itself as the admin (`.parameters queue-role`) and to queue its own quote key
+        are refused u200 / u300; nothing is queued, so the providers and buyers lose nothing."""
         relay = t.deploy("relay", RELAY.format(deployer=t.deployer.address), "wallet_8", Relay)
         assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
-        before = (t.py.pool.var("sbtc_token"), t.py.registry.var("quote_pubkey"))
-        assert t.call("deployer", "relay", "take-pool", relay) == err(400)
+        assert t.call("deployer", "relay", "take-pool", relay) == err(200)
         assert t.call("deployer", "relay", "take-quotes", Buffer(bytes(33))) == err(300)
-        assert (t.py.pool.var("sbtc_token"), t.py.registry.var("quote_pubkey")) == before
+        assert t.read("parameters", "get-queued-role", StringAscii("admin")) == NONE
+        assert t.read("policy-registry", "get-queued-quote-pubkey") == NONE
         # the admin's own direct call still works: contract-caller is the admin then
-        sbtc = t.contracts.sbtc
-        assert t.call("deployer", "liquidity-pool", "set-sbtc-token", sbtc) == Ok(TRUE)
+        admin = StringAscii("admin")
+        eta = UInt(t.burn + DELAY)
+        assert t.call("deployer", "parameters", "queue-role", admin, relay) == Ok(eta)
         assert withdraw(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))  # loss 0
         t.assert_same_state()
 
 
-# --- F8 (the part the pool slice bounds): a whitelisted hostile token -----------------------------
+# --- F8: admin power is bounded (property 5) -----------------------------------------------------
+
+DELAY = 1008  # the admin delay at deployment: a week of burn blocks
+GUARDIAN = "wallet_8"
+ATTACKER_KEY = PrivateKey.from_seed(b"clarity-tests/attacker-quote")
 
 
-class TestAllowancesStopAWhitelistedHostileToken:
-    """Row F8, what the Clarity 4 allowances bound (the admin delay that stops the whitelisting
-    itself is another slice). These calls exceed an allowance, and abort alike in the VM and
-    in the models."""
+def guarded(t: Twin) -> Twin:
+    """`t` with wallet_8 as the guardian (the deployment step, once and at once)."""
+    assert t.call("deployer", "parameters", "init-guardian", t.accounts[GUARDIAN]) == Ok(TRUE)
+    return t
 
-    def test_a_token_that_drains_its_sender_moves_nothing(self, t):
-        """v1 (measured, these moves on the v1 contracts): after `set-sbtc-token` named the
-        draining token, one sBTC withdrawal of 1,000 shares moved the pool's whole 2 sBTC to
-        the withdrawer, and the STX-draining token moved all 40,000 STX of the pool.
 
-        v2: the pool calls the token only inside `as-contract?` with an allowance for exactly
-        `.sbtc-token`'s `sbtc` and the amount: moving more sBTC aborts `(err u0)`, moving STX
-        (no allowance) `(err u128)`; a deposit through it runs inside `restrict-assets?` on
-        the depositor and aborts the same way. Nothing moves; the providers lose nothing."""
+def until(t: Twin, eta: int) -> None:
+    """Mines burn blocks up to height `eta` and pushes both prices again (unchanged), so that
+    a purchase right after a week's wait still finds fresh prices."""
+    t.mine_burn(eta - t.burn)
+    latest = [t.read("oracle", "get-price", StringAscii(a)).value["price"].value
+              for a in ("BTC-USD", "STX-USD")]  # fmt: skip
+    assert prices(t, *latest)
+
+
+class TestF8AdminPowerIsBounded:
+    """Row F8: the admin emptied the pool in one transaction.
+
+    v1 (measured in the VM on the v1 contracts and models): the admin's `set-sbtc-token` named
+    a malicious SIP-010 contract; the next sBTC `withdraw` of 1,000 shares moved the pool's
+    whole 2 sBTC to the withdrawer (an STX-draining token moved all 40,000 STX), at once, with
+    no warning to anyone.
+
+    v2: the sBTC principal is fixed at deployment, so no token can be whitelisted at all;
+    every other change is queued a week (1008 burn blocks) ahead with an event, and a
+    guardian key can only reduce power. Every test runs in the VM and the models at once."""
+
+    def test_no_token_can_be_whitelisted_and_a_hostile_one_moves_nothing(self, t):
+        """The pool has no `set-sbtc-token` (the VM and the models refuse the call); a
+        draining token passed as `ft` is refused u403 before any transfer: loss 0."""
+        assert "set-sbtc-token" not in t.py.pool.functions
+        with pytest.raises(BridgeError):
+            t.bridge.do(call_request("liquidity-pool", "set-sbtc-token", [t.contracts.oracle],
+                                     t.deployer.address))  # fmt: skip
+        assert t.read("liquidity-pool", "get-sbtc-token") == t.contracts.sbtc
         sbtc = t.contracts.sbtc
-        for who in ("wallet_1", "wallet_2"):  # wallet_2 keeps 1 sBTC for the hostile deposit
-            mint = UInt(BTC if who == "wallet_1" else 2 * BTC)
-            assert t.call("deployer", "sbtc-token", "mint", mint, t.accounts[who]) == Ok(TRUE)
-        for who in ("wallet_1", "wallet_2"):
-            args = (sbtc, UInt(1), UInt(2), UInt(BTC))
-            assert t.call(who, "liquidity-pool", "deposit", *args) == Ok(UInt(BTC))
+        assert t.call("deployer", "sbtc-token", "mint", UInt(2 * BTC), t.accounts["wallet_1"])
+        assert t.call("wallet_1", "liquidity-pool", "deposit", sbtc, UInt(1), UInt(2), UInt(BTC))
         assert deposit(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
-        for name, drain, model in (("drain-sbtc", DRAIN_SBTC, DrainSbtc),
-                                   ("drain-stx", DRAIN_STX, DrainStx)):  # fmt: skip
-            source = hostile_token_source(t.deployer.address, drain)
-            t.deploy(name, source, "wallet_8", model)
         pool = t.contracts.pool
         held = (t.py.stx_balance(pool), t.py.sbtc_balance(pool))
-        for name, code in (("drain-sbtc", 0), ("drain-stx", 128)):
-            token = t.contract(name)
-            assert t.call("deployer", "liquidity-pool", "set-sbtc-token", token) == Ok(TRUE)
+        for name, drain, model in (("drain-sbtc", DRAIN_SBTC, DrainSbtc),
+                                   ("drain-stx", DRAIN_STX, DrainStx)):  # fmt: skip
+            token = t.deploy(name, hostile_token_source(t.deployer.address, drain), "wallet_8",
+                             model)  # fmt: skip
             out = (token, UInt(1), UInt(2), UInt(1_000))
-            assert t.call("wallet_1", "liquidity-pool", "withdraw", *out) == err(code)
+            assert t.call("wallet_1", "liquidity-pool", "withdraw", *out) == err(403)
             into = (token, UInt(1), UInt(2), UInt(100_000))
-            assert t.call("wallet_2", "liquidity-pool", "deposit", *into) == err(code)
+            assert t.call("wallet_1", "liquidity-pool", "deposit", *into) == err(403)
             assert (t.py.stx_balance(pool), t.py.sbtc_balance(pool)) == held
-        assert t.call("deployer", "liquidity-pool", "set-sbtc-token", sbtc) == Ok(TRUE)
-        for who in ("wallet_1", "wallet_2"):  # loss 0
-            args = (sbtc, UInt(1), UInt(2), UInt(BTC))
-            assert t.call(who, "liquidity-pool", "withdraw", *args) == Ok(UInt(BTC))
+        args = (sbtc, UInt(1), UInt(2), UInt(BTC))
+        assert t.call("wallet_1", "liquidity-pool", "withdraw", *args) == Ok(UInt(BTC))
         assert withdraw(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
         t.assert_same_state()
+
+    def test_a_queued_parameter_change_is_seen_a_week_ahead_and_applies_only_then(self, t):
+        """`queue-parameter` prints the change and its effective height; `apply-parameter` is
+        refused u206 one block before, works from the eta (by anyone), and a change left
+        unapplied for 144 blocks after its eta lapses (u207) and frees its key."""
+        key = StringAscii("max-utilisation-1")
+        queued_at = t.burn
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(9500)) == Ok(
+            UInt(queued_at + DELAY)
+        )
+        change = t.read("parameters", "get-queued-parameter", key).value.data
+        assert change == {"value": UInt(9500), "eta": UInt(queued_at + DELAY)}
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(9000)) == err(204)
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(9501)) == err(203)
+        t.mine_burn(DELAY - 1)
+        assert t.call("wallet_5", "parameters", "apply-parameter", key) == err(206)
+        assert t.read("parameters", "get-parameter", key) == Ok(UInt(7500))
+        t.mine_burn(1)
+        assert t.call("wallet_5", "parameters", "apply-parameter", key) == Ok(TRUE)
+        assert t.read("parameters", "get-parameter", key) == Ok(UInt(9500))
+        # a change nobody applies in time lapses, and the key can be queued again
+        fee = StringAscii("protocol-fee-bps")
+        assert t.call("deployer", "parameters", "queue-parameter", fee, UInt(0)).value
+        t.mine_burn(DELAY + 144)
+        assert t.call("wallet_5", "parameters", "apply-parameter", fee) == err(207)
+        assert t.call("deployer", "parameters", "queue-parameter", fee, UInt(2000)) == Ok(
+            UInt(t.burn + DELAY)
+        )
+
+    def test_a_new_admin_delay_waits_the_old_one(self, t):
+        """Shortening or lengthening the delay is itself a change queued under the old delay;
+        below a week (u203) it cannot go."""
+        delay = StringAscii("admin-delay")
+        assert t.call("deployer", "parameters", "queue-parameter", delay, UInt(1007)) == err(203)
+        assert t.call("deployer", "parameters", "queue-parameter", delay, UInt(2016)) == Ok(
+            UInt(t.burn + DELAY)
+        )
+        t.mine_burn(DELAY)
+        assert t.call("wallet_5", "parameters", "apply-parameter", delay) == Ok(TRUE)
+        key = StringAscii("min-premium-0")
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(1)) == Ok(
+            UInt(t.burn + 2016)
+        )
+
+    def test_the_guardian_cancels_a_compromised_admins_quote_key_and_submitter(self, t):
+        """A stolen admin key queues its own quote key and oracle submitter; the guardian sees
+        the events and cancels both at once; a week later nothing applies (u342, u113) and
+        the attacker's quotes still fail (u303). The admin may cancel its own changes too."""
+        guarded(t)
+        attacker = t.accounts["wallet_7"]
+        key = Buffer(ATTACKER_KEY.public_key)
+        assert t.call("deployer", "policy-registry", "queue-quote-pubkey", key).value
+        assert t.call("deployer", "oracle", "queue-submitter", attacker).value
+        assert t.call(GUARDIAN, "policy-registry", "cancel-quote-pubkey") == Ok(TRUE)
+        assert t.call(GUARDIAN, "oracle", "cancel-submitter") == Ok(TRUE)
+        assert t.call("wallet_5", "oracle", "cancel-submitter") == err(111)  # not a role
+        until(t, t.burn + DELAY)
+        assert t.call("wallet_7", "policy-registry", "apply-quote-pubkey") == err(342)
+        assert t.call("wallet_7", "oracle", "apply-submitter") == err(113)
+        assert t.read("oracle", "is-submitter", attacker) == FALSE
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        q = Quote(buyer=attacker, amount=BTC // 10, strike=60_000 * USD,
+                  expiration=t.burn + 144, premium=100 * STX, collateral=1, token=0, tier=1,
+                  quote_expiry=t.burn + 3, quote_id=1)  # fmt: skip
+        sig = Buffer(sign_quote(q, ATTACKER_KEY))
+        args = (q.to_clarity(), sig, t.contracts.sbtc)
+        assert t.call("wallet_7", "policy-registry", "purchase-policy", *args) == err(303)
+        backend = t.accounts["wallet_6"]
+        assert t.call("deployer", "policy-registry", "queue-backend", backend).value
+        assert t.call("deployer", "policy-registry", "cancel-backend") == Ok(TRUE)
+        t.assert_same_state()
+
+    def test_the_guardian_cannot_raise_power(self, t):
+        """Every power-raising call refuses the guardian; what it may do (pause, zero the quote
+        key, cancel, remove a submitter, shut down) only stops things."""
+        guarded(t)
+        g = GUARDIAN
+        me = t.accounts[g]
+        refused = [
+            ("parameters", "queue-parameter", (StringAscii("max-utilisation-1"), UInt(9500)), 200),
+            ("parameters", "queue-role", (StringAscii("admin"), me), 200),
+            ("parameters", "init-guardian", (me,), 200),
+            ("oracle", "queue-submitter", (me,), 100),
+            ("oracle", "queue-setting", (StringAscii("max-jump-bps"), UInt(5000)), 100),
+            ("policy-registry", "queue-quote-pubkey", (Buffer(ATTACKER_KEY.public_key),), 300),
+            ("policy-registry", "queue-backend", (me,), 300),
+            ("policy-registry", "set-paused", (FALSE,), 300),
+        ]
+        for contract, function, args, code in refused:
+            assert t.call(g, contract, function, *args) == err(code), function
+        assert t.call("deployer", "parameters", "init-guardian", me) == err(208)  # once
+        assert t.call(g, "policy-registry", "set-paused", TRUE) == Ok(TRUE)
+        assert t.read("policy-registry", "is-paused") == TRUE
+        assert t.call(g, "policy-registry", "zero-quote-pubkey") == Ok(TRUE)
+        assert t.read("policy-registry", "get-quote-pubkey") == Buffer(bytes(33))
+        # the zeroed key can come back only through the queue, never at once
+        key = Buffer(QUOTE_KEY.public_key)
+        assert t.call("deployer", "policy-registry", "set-quote-pubkey", key) == err(345)
+        assert t.call("deployer", "policy-registry", "set-paused", FALSE) == Ok(TRUE)
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert buy(t, "wallet_3", 1) == err(303)
+        assert t.call("deployer", "policy-registry", "queue-quote-pubkey", key).value
+        until(t, t.burn + DELAY)
+        assert t.call("wallet_3", "policy-registry", "apply-quote-pubkey") == Ok(TRUE)
+        assert buy(t, "wallet_3", 1) == Ok(UInt(1))
+
+    def test_the_last_submitter_cannot_be_removed(self, t):
+        """Removing a submitter is at once (the guardian's), but never the last (u116), so
+        the oracle, and with it settlement, goes on."""
+        guarded(t)
+        deployer = t.deployer
+        assert t.call(GUARDIAN, "oracle", "remove-submitter", deployer) == err(116)
+        other = t.accounts["wallet_6"]
+        assert t.call("deployer", "oracle", "queue-submitter", other).value
+        t.mine_burn(DELAY)
+        assert t.call("wallet_5", "oracle", "apply-submitter") == Ok(TRUE)
+        assert t.read("oracle", "get-submitter-count") == UInt(2)
+        assert t.call(GUARDIAN, "oracle", "remove-submitter", deployer) == Ok(TRUE)
+        assert t.call(GUARDIAN, "oracle", "remove-submitter", other) == err(116)
+        assert t.read("oracle", "get-submitter-count") == UInt(1)
+        assert t.call("wallet_6", "oracle", "set-price", BTC_USD, UInt(65_000 * USD)) == Ok(TRUE)
+
+    def test_shutdown_refuses_purchases_and_deposits_while_settlement_and_exits_go_on(self, t):
+        """After the guardian's `shutdown`: purchases u346, deposits u430, forever (nobody can
+        undo it); the oracle takes prices, the policy bought before is settled and paid
+        min(claim, collateral), and the provider withdraws all that is left: loss 0."""
+        guarded(t)
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert buy(t, "wallet_3", 1, strike=64_000 * USD) == Ok(UInt(1))
+        assert t.call(GUARDIAN, "parameters", "shutdown") == Ok(TRUE)
+        assert t.read("parameters", "is-shutdown") == TRUE
+        assert buy(t, "wallet_4", 2) == err(346)
+        assert deposit(t, "wallet_2", 40_000 * STX) == err(430)
+        t.mine_burn(144)
+        assert prices(t, 62_000 * USD, 50_000_000)
+        assert settle(t, 1, who="wallet_3").value["settled"] == UInt(1)
+        paid = policy(t, 1)["paid"]
+        assert paid == owed(t, 1, 62_000 * USD, 50_000_000) > 0
+        assets, total, locked = tranche(t)
+        assert locked == 0
+        assert withdraw(t, "wallet_1", total) == Ok(UInt(assets))
+        t.assert_same_state(policies=1)

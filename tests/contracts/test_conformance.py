@@ -349,10 +349,10 @@ def test_signature_forms(t):
     assert purchase(1, lambda s: s[:64]) == Ok(UInt(1))  # r || s alone verifies
     assert purchase(2, lambda s: s[:64] + bytes([s[64] ^ 1])) == Ok(UInt(2))  # any of 0..3
     assert purchase(2, lambda s: s) == err(305)
-    assert t.call("deployer", "policy-registry", "set-quote-pubkey", Buffer(bytes(33))) == Ok(TRUE)
+    assert t.call("deployer", "policy-registry", "zero-quote-pubkey") == Ok(TRUE)
     assert purchase(3, lambda s: s) == err(303)  # no signature verifies against zero bytes
     key32 = Buffer(QUOTE_KEY.public_key[:32])
-    assert t.call("deployer", "policy-registry", "set-quote-pubkey", key32) == err(306)
+    assert t.call("deployer", "policy-registry", "queue-quote-pubkey", key32) == err(306)
     t.assert_same_state(policies=2)
 
 

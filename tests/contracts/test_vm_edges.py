@@ -162,14 +162,15 @@ def test_u128_max_in_every_caller_controlled_amount(t):
 
 def test_an_oversized_policy_cannot_be_bought(t):
     """An admin who raises max-amount far enough once let a payout product overflow at
-    settlement (v1: the whole batch aborted). v2 computes `strike * amount` for the collateral
-    at purchase, a bound on `(strike - price) * amount`, so such a policy never exists."""
+    settlement (v1: the whole batch aborted). v2 bounds what the admin may queue (max-amount
+    at most 1e11 sats, u203), and computes `strike * amount` for the collateral at purchase, a
+    bound on `(strike - price) * amount`, so such a policy never exists."""
     big = 2**100
     key = StringAscii("max-amount")
-    assert t.call("deployer", "parameters", "set-parameter", key, UInt(U128_MAX)) == Ok(TRUE)
+    assert t.call("deployer", "parameters", "queue-parameter", key, UInt(U128_MAX)) == err(203)
     assert deposit(t, "wallet_1", 0, 1, 100_000 * STX) == Ok(UInt(100_000 * STX))
     assert buy(t, "wallet_3", quote(t, "wallet_3", 1)) == Ok(UInt(1))
-    assert buy(t, "wallet_3", quote(t, "wallet_3", 2, amount=big)) is None  # strike * amount
+    assert buy(t, "wallet_3", quote(t, "wallet_3", 2, amount=big)) == err(308)
     expiry = policy(t, 1)["expiration"]
     t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.clarity import NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
+from chain.clarity import FALSE, NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.keys import PrivateKey
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote, quote_digest, sign_quote
@@ -166,24 +166,28 @@ def test_every_restricted_function_refuses_the_wrong_principal(twin):
     sbtc = t.contracts.sbtc
     calls = [
         ("oracle", "set-price", [StringAscii("BTC-USD"), UInt(1)], 101),
-        ("oracle", "add-submitter", [someone], 100),
-        ("oracle", "remove-submitter", [someone], 100),
-        ("oracle", "set-admin", [someone], 100),
-        ("oracle", "set-max-deviation", [UInt(1)], 100),
-        ("oracle", "set-max-jump", [UInt(1)], 100),
-        ("oracle", "set-max-age", [UInt(1)], 100),
-        ("parameters", "set-parameter", [StringAscii("min-duration"), UInt(1)], 200),
-        ("parameters", "set-admin", [someone], 200),
+        ("oracle", "queue-submitter", [someone], 100),
+        ("oracle", "cancel-submitter", [], 111),
+        ("oracle", "remove-submitter", [someone], 111),
+        ("oracle", "queue-setting", [StringAscii("max-age"), UInt(1)], 100),
+        ("oracle", "cancel-setting", [StringAscii("max-age")], 111),
+        ("parameters", "queue-parameter", [StringAscii("min-duration"), UInt(144)], 200),
+        ("parameters", "cancel-parameter", [StringAscii("min-duration")], 202),
+        ("parameters", "queue-role", [StringAscii("admin"), someone], 200),
+        ("parameters", "cancel-role", [StringAscii("admin")], 202),
+        ("parameters", "init-guardian", [someone], 200),
+        ("parameters", "shutdown", [], 202),
         ("liquidity-pool", "lock-for-policy", [sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
         ("liquidity-pool", "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
         ("liquidity-pool", "pay-out", [sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
-        ("liquidity-pool", "set-backend", [someone], 400),
-        ("liquidity-pool", "set-admin", [someone], 400),
-        ("liquidity-pool", "set-sbtc-token", [someone], 400),
-        ("policy-registry", "set-backend", [someone], 300),
-        ("policy-registry", "set-admin", [someone], 300),
+        ("policy-registry", "queue-backend", [someone], 300),
+        ("policy-registry", "cancel-backend", [], 340),
         ("policy-registry", "set-quote-pubkey", [Buffer(bytes(33))], 300),
-        ("policy-registry", "set-paused", [TRUE], 300),
+        ("policy-registry", "queue-quote-pubkey", [Buffer(bytes(33))], 300),
+        ("policy-registry", "cancel-quote-pubkey", [], 340),
+        ("policy-registry", "zero-quote-pubkey", [], 340),
+        ("policy-registry", "set-paused", [TRUE], 340),
+        ("policy-registry", "set-paused", [FALSE], 300),
         ("sbtc-token", "mint", [UInt(1), someone], 4),
         ("sbtc-token", "transfer", [UInt(1), t.deployer, someone, NONE], 4),
     ]

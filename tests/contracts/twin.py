@@ -50,7 +50,7 @@ class RoleRelay(Contract):
 
     @public(p_principal)
     def add_submitter(self, ctx: Ctx, who: Principal):
-        return self._relay(ctx, self.world.oracle.principal, "add-submitter", who)
+        return self._relay(ctx, self.world.oracle.principal, "queue-submitter", who)
 
 
 class Twin:

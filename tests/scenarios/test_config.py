@@ -13,6 +13,7 @@ def test_the_scenarios_exist_and_load():
         "baseline", "flash-crash", "mass-settlement", "grinding-bear", "bank-run",
         "oracle-outage-crash", "congested-mass-settlement", "manipulated-source", "signer-outage",
         "late-settlement", "oracle-key-compromise",
+        "admin-key-compromise",
     }  # fmt: skip
     assert all(names.values())  # each has a one-line description
     for name in names:
@@ -50,5 +51,6 @@ def test_bad_overrides_name_the_key_and_the_allowed_range(overrides, message):
 
 
 def test_unknown_scenario_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="unknown scenario 'moon'; available: bank-run"):
+    known = "unknown scenario 'moon'; available: admin-key-compromise, bank-run"
+    with pytest.raises(ConfigError, match=known):
         load("moon")

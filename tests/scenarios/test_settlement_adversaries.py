@@ -60,7 +60,9 @@ def test_a_leaked_submitter_key_profits_up_to_its_collateral_and_no_claim_goes_u
     )
     assert report["attacker_profit_usd"] > 0  # the cap slows the attack; it does not stop it
     with (tmp_path / "policies.csv").open() as f:
-        collateral = {int(row["id"]): int(row["collateral_token_units"]) for row in csv.DictReader(f)}
+        collateral = {
+            int(row["id"]): int(row["collateral_token_units"]) for row in csv.DictReader(f)
+        }
     for g in gains:
         assert g["fixing"] < g["honest_fixing"]  # it moved each fixing down
         assert g["honest"] <= g["paid"] <= collateral[g["id"]]  # the bound: its collateral

@@ -382,23 +382,22 @@ def restricted_calls(h: Harness):
     someone = h.users[3].address
     return [
         (h.oracle, "set-price", [StringAscii("BTC-USD"), UInt(1)], 101),
-        (h.oracle, "add-submitter", [someone], 100),
-        (h.oracle, "remove-submitter", [someone], 100),
-        (h.oracle, "set-admin", [someone], 100),
-        (h.oracle, "set-max-deviation", [UInt(1)], 100),
-        (h.oracle, "set-max-age", [UInt(1)], 100),
-        (h.params, "set-parameter", [StringAscii("min-duration"), UInt(1)], 200),
-        (h.params, "set-admin", [someone], 200),
+        (h.oracle, "queue-submitter", [someone], 100),
+        (h.oracle, "remove-submitter", [someone], 111),
+        (h.oracle, "queue-setting", [StringAscii("max-age"), UInt(1)], 100),
+        (h.params, "queue-parameter", [StringAscii("min-duration"), UInt(144)], 200),
+        (h.params, "queue-role", [StringAscii("admin"), someone], 200),
+        (h.params, "init-guardian", [someone], 200),
         (h.pool, "lock-for-policy", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
         (h.pool, "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
         (h.pool, "pay-out", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
-        (h.pool, "set-backend", [someone], 400),
-        (h.pool, "set-admin", [someone], 400),
-        (h.pool, "set-sbtc-token", [someone], 400),
-        (h.registry, "set-backend", [someone], 300),
-        (h.registry, "set-admin", [someone], 300),
+        (h.params, "shutdown", [], 202),
+        (h.params, "cancel-parameter", [StringAscii("min-duration")], 202),
+        (h.registry, "queue-backend", [someone], 300),
+        (h.registry, "queue-quote-pubkey", [Buffer(bytes(33))], 300),
+        (h.registry, "zero-quote-pubkey", [], 340),
         (h.registry, "set-quote-pubkey", [Buffer(bytes(33))], 300),
-        (h.registry, "set-paused", [TRUE], 300),
+        (h.registry, "set-paused", [TRUE], 340),
         (h.sbtc, "mint", [UInt(1), someone], 4),
         (h.sbtc, "transfer", [UInt(1), h.admin.address, someone, NONE], 4),
     ]
@@ -408,27 +407,34 @@ def test_every_restricted_function_refuses_the_wrong_principal(h):
     funded(h)
     outsider = h.users[2]
     calls = restricted_calls(h)
-    assert len(calls) == 20
+    assert len(calls) == 19
     for contract, function, args, code in calls:
         r = h.send(outsider, contract, function, *args)
         assert r.result == err(code), (function, r)
     # the registry-only pool functions refuse even the admin and backend
-    for contract, function, args, code in calls[8:11]:
+    for contract, function, args, code in calls[7:10]:
         assert h.send(h.admin, contract, function, *args).result == err(code)
     assert h.checker.violations == []
 
 
-def test_admin_can_hand_over_roles(h):
+def test_admin_hands_over_roles_only_through_the_queue(h):
     new_backend = h.users[4]
-    assert h.send(h.admin, h.registry, "set-backend", new_backend.address).result == Ok(TRUE)
+    queued = h.send(h.admin, h.registry, "queue-backend", new_backend.address)
+    eta = h.chain.tip().burn_height + 1008
+    assert queued.result == Ok(UInt(eta))
+    change = {"event": "change-queued", "key": "backend", "value": new_backend.address, "eta": eta}
+    assert h.prints(queued) == [change]
+    assert h.send(h.users[3], h.registry, "apply-backend").result == err(343)  # not yet
+    h.chain.mine_burn(1008)
+    assert h.send(h.users[3], h.registry, "apply-backend").result == Ok(TRUE)
     assert h.chain.read_only(h.registry, "get-backend", []) == new_backend.address
     # settlement is anyone's: the old backend and a stranger alike
     assert h.settle().status == "success"
     r = h.send(h.users[3], h.registry, "settle-policies", List(()), h.sbtc)
     assert r.status == "success"
-    p = h.send(h.admin, h.params, "set-parameter", StringAscii("price-max-age"), UInt(12))
-    assert h.prints(p) == [{"event": "parameter-set", "key": "price-max-age", "value": 12}]
-    unknown = h.send(h.admin, h.params, "set-parameter", StringAscii("no-such-key"), UInt(1))
+    p = h.send(h.admin, h.params, "queue-parameter", StringAscii("price-max-age"), UInt(12))
+    assert p.result == Ok(UInt(h.chain.tip().burn_height + 1008))
+    unknown = h.send(h.admin, h.params, "queue-parameter", StringAscii("no-such-key"), UInt(1))
     assert unknown.result == err(201)
 
 
