@@ -224,7 +224,8 @@
       (ok ready))))
 
 ;; Step 2: burns the whole pending balance at the share price of this moment, once ready-at
-;; has passed and no expired policy of the tranche is unsettled. Burning a tranche's last
+;; has passed (or the tranche has no unsettled policy) and no expired policy of the tranche is
+;; unsettled. Burning a tranche's last
 ;; shares is refused while it has unsettled policies (u417). A closed epoch's shares are paid
 ;; from what that epoch left.
 (define-public (complete-withdraw (ft <ft-trait>) (token uint) (tier uint))
@@ -236,7 +237,9 @@
           (p (unwrap! (map-get? pending-withdrawals key) ERR-NO-PENDING))
           (shares (get shares p))
           (v (get-vault token tier)))
-      (asserts! (>= burn-block-height (get ready-at p)) ERR-NOT-READY)
+      ;; (with no policy unsettled, every one unsettled at the request is settled: the same
+      ;; moment when expirations lie on the grid, earlier for an off-grid one)
+      (asserts! (or (>= burn-block-height (get ready-at p)) (is-eq (get unsettled v) u0)) ERR-NOT-READY)
       (map-delete pending-withdrawals key)
       (if (is-eq (get epoch p) (get epoch v))
         (let ((t (get-tranche token tier))

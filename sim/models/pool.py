@@ -271,7 +271,7 @@ class Pool(Contract):
         if p is None:
             raise ContractErr(ERR_NO_PENDING)
         v = self.vault(token, tier)
-        if ctx.burn_height < p.ready_at:
+        if ctx.burn_height < p.ready_at and v.unsettled:  # nothing unsettled: all were settled
             raise ContractErr(ERR_NOT_READY)
         self.state.set(self.pending, key, None)
         if p.epoch == v.epoch:
