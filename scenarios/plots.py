@@ -32,7 +32,7 @@ from sim.models.parameters import DEFAULTS
 DPI = 110
 LONG_AXIS_HOURS = 72  # beyond this a time axis is in days
 DECADES = 100  # a max/min ratio at least this wide gets a log axis
-WITHDRAW = "liquidity-pool.withdraw"
+WITHDRAW = "liquidity-pool.complete-withdraw"  # the step that pays
 SETTLE = "policy-registry.settle-policies"
 
 

@@ -44,7 +44,10 @@ from sim.runtime import SimRuntime
 from store import open_store
 
 EXECUTORS = ("python", "clarity")
-COLLATERAL_LOCKED = Err(UInt(409))  # liquidity-pool ERR-COLLATERAL-LOCKED
+WITHDRAW = "liquidity-pool.complete-withdraw"
+# a completion refused while collateral backs open policies: ERR-COLLATERAL-LOCKED,
+# ERR-UNSETTLED-EXPIRY, ERR-NOT-READY
+COLLATERAL_LOCKED = (Err(UInt(409)), Err(UInt(414)), Err(UInt(416)))
 BURST_PER_ACCOUNT = 20
 
 
@@ -215,9 +218,9 @@ def run(
             log.record("tx", txid=r.txid, call=r.call, sender=r.sender, nonce=r.nonce,
                        status=r.status.value, result=r.result, block=block.height,
                        reason=r.reason or None)  # fmt: skip
-            if r.call == "liquidity-pool.withdraw":
+            if r.call == WITHDRAW:  # the step that pays (v2: the second)
                 book.withdrawals += 1
-                if r.result == COLLATERAL_LOCKED:
+                if r.result in COLLATERAL_LOCKED:
                     book.withdrawals_refused += 1
         decoded = decode_prints(block.events)
         _follow(book, block, decoded, path)
