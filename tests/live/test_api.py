@@ -265,11 +265,11 @@ def test_deposit_and_withdrawal_payloads(svc):
     r = svc.http.post("/v1/payloads/withdraw/request", json={**body, "shares": shares // 2})
     assert r.status_code == 200, r.text
     p = r.json()["payload"]
-    assert p["functionName"] == "withdraw"  # protocol v1: one step
-    assert p["postConditions"][0]["condition"] == "gte"
+    assert p["functionName"] == "request-withdraw"  # step 1 moves nothing
+    assert p["postConditionMode"] == "deny" and p["postConditions"] == []
     r = svc.http.post("/v1/payloads/withdraw/complete",
                       json={"sender": provider, "token": "stx", "tier": 1})  # fmt: skip
-    assert r.status_code == 501 and r.json()["error"] == "not-in-protocol"
+    assert r.status_code == 400 and r.json()["error"] == "no-pending-withdrawal"
     assert_400(svc.http.post("/v1/payloads/deposit", json={"sender": provider, "token": "stx",
                "tier": 1, "amount": -1}), "amount")  # fmt: skip
     assert_400(svc.http.post("/v1/payloads/withdraw/request", json={"sender": "x", "token": "stx",

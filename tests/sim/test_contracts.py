@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from chain import payloads
 from chain import transactions as txs
 from chain.clarity import NONE, TRUE, Buffer, List, Ok, StringAscii, Tuple, UInt
+from chain.contracts import Contracts
 from chain.keys import PrivateKey
 from chain.quotes import quote_digest, sign_quote
 from chain.wallet import Wallet
@@ -435,3 +437,25 @@ def test_admin_can_hand_over_roles(h):
 def test_wallet_repr_shows_no_key(h):
     w = Wallet(h.d.accounts.quote, h.chain)
     assert h.d.accounts.quote.secret_hex()[:16] not in repr(w) + repr(h.d.accounts.quote)
+
+
+# -- the wallet payloads of a withdrawal (chain/payloads.py) ----------------------------------
+
+
+def test_withdrawal_payloads_move_nothing_then_promise_the_pending_value(h):
+    funded(h)
+    provider = h.users[0]
+    contracts = Contracts.of(h.admin.address)
+    asked = payloads.request_withdraw(contracts, provider.address, 0, 1, 40_000 * STX)
+    assert asked.post_conditions == () and asked.mode is txs.PostConditionMode.DENY
+    r = h.send(provider, asked.contract, asked.function, *asked.args,
+               post_conditions=asked.post_conditions, mode=asked.mode)  # fmt: skip
+    assert r.status == "success"
+    done = payloads.complete_withdraw(h.chain, contracts, provider.address, 0, 1)
+    (pc,) = done.post_conditions
+    assert (pc.amount, pc.condition) == (40_000 * STX, txs.FungibleCondition.GTE)
+    r = h.send(provider, done.contract, done.function, *done.args,
+               post_conditions=done.post_conditions, mode=done.mode)  # fmt: skip
+    assert r.result == Ok(UInt(40_000 * STX))
+    with pytest.raises(ValueError, match="no pending withdrawal"):
+        payloads.complete_withdraw(h.chain, contracts, provider.address, 0, 1)
