@@ -96,3 +96,9 @@ def start_all(values: dict[str, Any], stage: Stage) -> None:
         own = Stage(**{**stage.__dict__, "wallets": stage.wallets[at : at + n]})
         module.start(own, section)
         at += n
+
+
+# the adversaries, registered by section (imported here, after Stage and Ledger they use)
+from sim.adversaries import front_run, jit  # noqa: E402
+
+ADVERSARIES.update(front_run=front_run, jit=jit)
