@@ -6,6 +6,10 @@
 ;; policies' collateral. It rises only in lock-for-policy (inside a purchase)
 ;; and falls only in release-for-policy (inside that policy's settlement), by
 ;; exactly the policy's collateral; nobody can set it. Withdrawals read no price.
+;; Exits wait for the risk they backed: a withdrawal is requested (shares become
+;; pending, ready at the last unsettled expiry) and completed later at the share
+;; price of that moment; nobody enters or leaves a tranche past an unpaid expiry;
+;; a tranche wiped out by payouts opens a new share epoch on the next deposit.
 ;; Tokens leave only inside `as-contract?` with an allowance for exactly that
 ;; token and amount; tokens come in inside `restrict-assets?` on the user.
 ;;
