@@ -13,6 +13,7 @@ logged with it for the risk team.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,24 @@ from chain.clarity import NONE, Tuple, UInt
 from chain.contracts import TOKEN_UNIT
 from chain.payloads import sends
 from chain.protocol import STX
+from scenarios.knob import Knob
 from sim.adversaries import Stage
 
 
-def _v(t: Tuple, name: str) -> Any:
-    return t[name].value  # type: ignore[attr-defined]
+def position_knobs(section: str, who: str, stx: float, when: str) -> dict[str, Knob]:
+    """The knob rows every attacking provider has; each module adds its own trigger."""
+    return {
+        f"{section}.count": Knob(0, 0, 50, help=f"{who} (one position each)"),
+        f"{section}.stx": Knob(stx, 10, 1e8, help=f"STX each deposits {when}"),
+        f"{section}.tier": Knob(1, 0, 2, help="the tranche (STX) it enters"),
+        f"{section}.check_seconds": Knob(30.0, 5, 3600, help="how often it looks at the chain"),
+    }
+
+
+def start_positions(stage: Stage, knobs: dict[str, Any], run: Callable) -> None:
+    """One SimPy process `run(stage, knobs, index)` per wallet of the adversary."""
+    for i in range(len(stage.wallets)):
+        stage.env.process(run(stage, knobs, i))
 
 
 @dataclass

@@ -17,20 +17,16 @@ from chain.contracts import TOKEN_UNIT
 from chain.protocol import STX
 from scenarios.knob import Knob
 from sim.adversaries import Stage
-from sim.adversaries.exits import Position, Watcher
+from sim.adversaries.exits import Position, Watcher, position_knobs, start_positions
 
 KNOBS = {
-    "front_run.count": Knob(0, 0, 50, help="front-running providers (one position each)"),
-    "front_run.stx": Knob(100_000.0, 10, 1e8, help="STX each deposits at the start"),
-    "front_run.tier": Knob(1, 0, 2, help="the tranche (STX) it enters"),
+    **position_knobs("front_run", "front-running providers", 100_000.0, "at the start"),
     "front_run.drop": Knob(0.05, 0.001, 0.9, help="BTC fall from its entry that makes it leave"),
-    "front_run.check_seconds": Knob(30.0, 5, 3600, help="how often it looks at the chain"),
 }
 
 
 def start(stage: Stage, knobs: dict[str, Any]) -> None:
-    for i in range(len(stage.wallets)):
-        stage.env.process(_run(stage, knobs, i))
+    start_positions(stage, knobs, _run)
 
 
 def _run(stage: Stage, k: dict[str, Any], index: int):

@@ -17,21 +17,17 @@ from chain.contracts import TOKEN_UNIT
 from chain.protocol import STX
 from scenarios.knob import Knob
 from sim.adversaries import Stage
-from sim.adversaries.exits import Position, Watcher
+from sim.adversaries.exits import Position, Watcher, position_knobs, start_positions
 
 KNOBS = {
-    "jit.count": Knob(0, 0, 50, help="just-in-time depositors (one position each)"),
-    "jit.stx": Knob(500_000.0, 10, 1e8, help="STX each deposits when a burst starts"),
-    "jit.tier": Knob(1, 0, 2, help="the tranche (STX) it enters"),
+    **position_knobs("jit", "just-in-time depositors", 500_000.0, "when a burst starts"),
     "jit.trigger": Knob(3, 1, 10_000, help="purchases there within the window: a burst"),
     "jit.window_minutes": Knob(10.0, 1, 1440, help="a burst is on while purchases come this often"),
-    "jit.check_seconds": Knob(30.0, 5, 3600, help="how often it looks at the chain"),
 }
 
 
 def start(stage: Stage, knobs: dict[str, Any]) -> None:
-    for i in range(len(stage.wallets)):
-        stage.env.process(_run(stage, knobs, i))
+    start_positions(stage, knobs, _run)
 
 
 def _run(stage: Stage, k: dict[str, Any], index: int):

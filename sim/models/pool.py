@@ -160,6 +160,10 @@ class Pool(Contract):
 
     def _store(self, ctx: Ctx, token: int, tier: int, state: tuple[int, int, int]) -> dict:
         self.state.set(self.tranches, (token, tier), state)
+        return self._fields(state)
+
+    def _fields(self, state: tuple[int, int, int]) -> dict:
+        """The tranche state every pool event carries."""
         return {
             "total_assets": UInt(state[0]),
             "total_shares": UInt(state[1]),
@@ -243,7 +247,6 @@ class Pool(Contract):
         self.state.set(self.pending, key, Pending(now_pending, ready, epoch))
         if current:
             self.state.set(self.vaults, (token, tier), replace(v, pending=add(v.pending, shares)))
-        a, s, lk = self.tranche(token, tier)
         self.print(
             ctx,
             "withdraw-requested",
@@ -254,9 +257,7 @@ class Pool(Contract):
             pending_shares=UInt(now_pending),
             ready_at=UInt(ready),
             epoch=UInt(epoch),
-            total_assets=UInt(a),
-            total_shares=UInt(s),
-            locked=UInt(lk),
+            **self._fields(self.tranche(token, tier)),
         )
         return UInt(ready)
 
@@ -293,8 +294,7 @@ class Pool(Contract):
             self.state.set(self.closed, ckey, (c_assets - amount, c_shares - p.shares))
             if amount > 0:
                 self._pay(ctx, ft, token, amount, provider)
-            a, s, lk = self.tranche(token, tier)
-            state = {"total_assets": UInt(a), "total_shares": UInt(s), "locked": UInt(lk)}
+            state = self._fields(self.tranche(token, tier))
         self.print(
             ctx,
             "withdraw",
