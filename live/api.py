@@ -481,7 +481,9 @@ def create_app(service: Any) -> FastAPI:
                     "locked": _int(t.locked),
                     "utilisation": t.locked / t.assets if t.assets else 0.0,
                     "coverage": coverage,
-                    "pending_withdrawals": None,  # protocol v2 (two-step withdrawals)
+                    # shares asked for and not yet paid (the Pool actor's view): their value
+                    # shares premiums and payouts but is not for new purchases
+                    "pending_withdrawals": _int(live.pending) if live is not None else None,
                     "premiums_30d": _int(prem),
                     "premium_yield_annualised": (
                         prem / t.assets * YEAR_BLOCKS / TRAILING_BLOCKS if t.assets else 0.0

@@ -289,6 +289,10 @@ def test_pool_prices_and_providers_agree_with_the_store_and_chain(svc):
         token = 0 if t["token"] == "stx" else 1
         assets, total, locked = latest[(token, t["tier"])]
         assert (int(t["assets"]), int(t["shares"]), int(t["locked"])) == (assets, total, locked)
+        pending = svc.engine.chain.read_only(  # the chain's count of pending shares
+            svc.engine.config.contracts.pool, "get-vault", [UInt(token), UInt(t["tier"])]
+        )["pending"].value
+        assert t["pending_withdrawals"] == str(pending)
     prices = svc.http.get("/v1/prices").json()
     assert prices["onchain"]["price"] == str(65_000 * USD)
     assert prices["aggregated"]["sources"] == 7 and prices["volatility"] >= 0.2
