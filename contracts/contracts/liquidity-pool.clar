@@ -58,7 +58,7 @@
 (define-map vaults {token: uint, tier: uint} {pending: uint, unsettled: uint, last-expiry: uint, epoch: uint})
 (define-map unsettled-at {token: uint, tier: uint, grid: uint} uint)
 (define-map provider-epochs {token: uint, tier: uint, provider: principal} uint)
-(define-map pending-withdrawals {token: uint, tier: uint, provider: principal} {shares: uint, ready-at: uint, epoch: uint})
+(define-map pending-withdrawals {token: uint, tier: uint, provider: principal} {shares: uint, ready-at: uint, epoch: uint, value: uint})
 (define-map closed-epochs {token: uint, tier: uint, epoch: uint} {total-assets: uint, total-shares: uint})
 
 ;; --- helpers -----------------------------------------------------------------
@@ -79,6 +79,9 @@
 
 (define-private (max-of (a uint) (b uint))
   (if (> a b) a b))
+
+(define-private (min-of (a uint) (b uint))
+  (if (< a b) a b))
 
 (define-private (holder-epoch (key {token: uint, tier: uint, provider: principal}))
   (default-to u0 (map-get? provider-epochs key)))
@@ -210,7 +213,12 @@
           (epoch (holder-epoch key))
           (v (get-vault token tier))
           (current (is-eq epoch (get epoch v)))
-          (p (default-to {shares: u0, ready-at: u0, epoch: epoch} (map-get? pending-withdrawals key)))
+          (p (default-to {shares: u0, ready-at: u0, epoch: epoch, value: u0} (map-get? pending-withdrawals key)))
+          (t (get-tranche token tier))
+          ;; what these shares are worth now: the most their completion may pay (current epoch)
+          (worth (if (and current (<= shares held) (> (get total-shares t) u0))
+                   (/ (* shares (get total-assets t)) (get total-shares t))
+                   u0))
           ;; the last expiry matters only while a policy is unsettled
           (ready (if (and current (> (get unsettled v) u0))
                    (max-of (max-of burn-block-height (grid-of (get last-expiry v))) (get ready-at p))
@@ -219,15 +227,17 @@
       (asserts! (>= held shares) ERR-INSUFFICIENT-SHARES)
       (asserts! (or (is-eq (get shares p) u0) (is-eq (get epoch p) epoch)) ERR-OLD-EPOCH)
       (map-set provider-shares key (- held shares))
-      (map-set pending-withdrawals key {shares: now-pending, ready-at: ready, epoch: epoch})
+      (map-set pending-withdrawals key {shares: now-pending, ready-at: ready, epoch: epoch, value: (+ (get value p) worth)})
       (if current (map-set vaults {token: token, tier: tier} (merge v {pending: (+ (get pending v) shares)})) true)
       (print (merge
         {event: "withdraw-requested", token: token, tier: tier, provider: provider, shares: shares,
          pending-shares: now-pending, ready-at: ready, epoch: epoch}
-        (get-tranche token tier)))
+        t))
       (ok ready))))
 
-;; Step 2: burns the whole pending balance at the share price of this moment, once ready-at
+;; Step 2: burns the whole pending balance at the share price of this moment (at most what
+;; it was worth when requested: pending shares bear payouts, but the premiums of purchases
+;; their value did not back stay with the other holders), once ready-at
 ;; has passed (or the tranche has no unsettled policy) and no expired policy of the tranche is
 ;; unsettled. Burning a tranche's last
 ;; shares is refused while it has unsettled policies (u417). A closed epoch's shares are paid
@@ -250,7 +260,9 @@
               (assets (get total-assets t))
               (total (get total-shares t))
               (locked (get locked t))
-              (amount (/ (* shares assets) total)))
+              ;; pending shares share payouts, not the premiums of later purchases (which
+              ;; their value did not back): at most what they were worth when requested
+              (amount (min-of (/ (* shares assets) total) (get value p))))
           (try! (check-no-unpaid-expiry token tier))
           (asserts! (or (< shares total) (is-eq (get unsettled v) u0)) ERR-LAST-SHARES)
           (asserts! (<= amount (- assets locked)) ERR-COLLATERAL-LOCKED)

@@ -70,6 +70,7 @@ class Pending:
     shares: int
     ready_at: int
     epoch: int
+    value: int = 0  # what the shares were worth when requested: the most the completion pays
 
 
 def grid_of(expiration: int) -> int:
@@ -235,6 +236,8 @@ class Pool(Contract):
         v = self.vault(token, tier)
         current = epoch == v.epoch
         p = self.pending.get(key) or Pending(0, 0, epoch)
+        assets, total, _ = self.tranche(token, tier)
+        worth = div(mul(shares, assets), total) if current and shares <= held and total else 0
         now = ctx.burn_height
         at_risk = current and v.unsettled > 0  # the last expiry matters only then
         ready = max(now, grid_of(v.last_expiry) if at_risk else 0, p.ready_at)
@@ -244,7 +247,7 @@ class Pool(Contract):
         if p.shares and p.epoch != epoch:
             raise ContractErr(ERR_OLD_EPOCH)
         self.state.set(self.shares, key, held - shares)
-        self.state.set(self.pending, key, Pending(now_pending, ready, epoch))
+        self.state.set(self.pending, key, Pending(now_pending, ready, epoch, add(p.value, worth)))
         if current:
             self.state.set(self.vaults, (token, tier), replace(v, pending=add(v.pending, shares)))
         self.print(
@@ -277,7 +280,9 @@ class Pool(Contract):
         self.state.set(self.pending, key, None)
         if p.epoch == v.epoch:
             assets, total, locked = self.tranche(token, tier)
-            amount = div(mul(p.shares, assets), total)
+            # pending shares bear payouts, not later purchases' premiums: at most their value
+            # when requested
+            amount = min(div(mul(p.shares, assets), total), p.value)
             self._no_unpaid_expiry(ctx, token, tier)
             if p.shares >= total and v.unsettled:
                 raise ContractErr(ERR_LAST_SHARES)
@@ -446,7 +451,12 @@ class Pool(Contract):
         p = self.pending_of(token, tier, provider)
         if p is None:
             return NONE
-        fields = {"shares": UInt(p.shares), "ready-at": UInt(p.ready_at), "epoch": UInt(p.epoch)}
+        fields = {
+            "shares": UInt(p.shares),
+            "ready-at": UInt(p.ready_at),
+            "epoch": UInt(p.epoch),
+            "value": UInt(p.value),
+        }
         return Some(Tuple(fields))
 
     @read_only(p_uint, p_uint, p_principal)

@@ -384,6 +384,22 @@ class TestF3JustInTimeDepositCarriesTheRisk:
         assert fair <= left <= fair + 1  # the jit's truncation stays in the tranche
         t.assert_same_state(policies=1)
 
+    def test_a_request_before_the_purchase_gets_none_of_its_premium(self, t):
+        """v2's first draft let this variant through: the depositor asks to leave *before* the
+        purchase (nothing unsettled then, so its request is ready at once); the purchase cannot
+        use its pending value (u415 reserve) but fits in the passive provider's capital; the
+        pending shares then shared the 5,000 STX premium and left in the next block with about
+        4,787 STX of it and none of the risk. Now a completion pays at most what the shares
+        were worth at the request: the depositor leaves with its 900,000 STX, the premium stays
+        with the provider who backs the policy."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert deposit(t, "wallet_2", 900_000 * STX) == Ok(UInt(900_000 * STX))
+        assert request(t, "wallet_2", 900_000 * STX) == Ok(UInt(t.burn))  # ready at once
+        assert buy(t, "wallet_3", 1, premium=5_000 * STX) == Ok(UInt(1))
+        assert complete(t, "wallet_2") == Ok(UInt(900_000 * STX))  # no premium, no risk
+        assert tranche(t) == (45_000 * STX, 40_000 * STX, 12_000 * STX)  # all of it backs
+        t.assert_same_state(policies=1)
+
 
 # --- property 8: epochs and the last shares ------------------------------------------------------
 
