@@ -12,6 +12,7 @@ def test_the_scenarios_exist_and_load():
     assert set(names) == {
         "baseline", "flash-crash", "mass-settlement", "grinding-bear", "bank-run",
         "oracle-outage-crash", "congested-mass-settlement", "manipulated-source", "signer-outage",
+        "front-run-settlement", "jit-liquidity",
     }  # fmt: skip
     assert all(names.values())  # each has a one-line description
     for name in names:
