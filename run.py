@@ -7,7 +7,7 @@ python run.py live --config FILE [--dry-run | --standby]   the engine and its HT
 python run.py status --config FILE            what the running engine sees, from its API
 python run.py devnet [--port P] [--dir DIR]   a local Stacks-node stand-in on the Clarity VM
 python run.py demo --config devnet/live.toml   test wallets deposit and buy through the API
-python run.py quote purchase|deposit|withdraw --config FILE ...   a wallet's call, via the API
+python run.py quote purchase|deposit|withdraw|withdraw-complete --config FILE ...   a wallet's call
 python run.py solvency [--book SRC] [--paths N] [--days D] [--model gbm|jump|garch] [--seed S]
                        --out DIR [--force]
 python run.py calibrate [--book SRC] [--grid key=v1,v2 ...] [--paths N] [--seed S] --out DIR
@@ -569,7 +569,7 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_live("demo"))
 
     q = sub.add_parser("quote", help="ask the engine's API for the unsigned call a wallet signs")
-    q.add_argument("action", choices=("purchase", "deposit", "withdraw"))
+    q.add_argument("action", choices=("purchase", "deposit", "withdraw", "withdraw-complete"))
     q.add_argument("--config", required=True, help="live configuration (TOML)")
     q.add_argument("--sender", required=True, help="the user's address (buyer or provider)")
     q.add_argument("--token", default="stx", help="stx or sbtc")
@@ -578,7 +578,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--strike", help="purchase: strike in USD")
     q.add_argument("--days", help="purchase: days to expiry (144 burn blocks a day)")
     q.add_argument("--amount", help="deposit: amount in STX or sBTC")
-    q.add_argument("--shares", help="withdraw: shares to burn")
+    q.add_argument("--shares", help="withdraw: shares to ask for (withdraw-complete pays them)")
     q.set_defaults(func=_live("quote"))
 
     def study_args(cmd: argparse.ArgumentParser) -> None:

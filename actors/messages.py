@@ -129,10 +129,25 @@ class TrancheView:
     shares: int
     locked: int
     required: int  # collateral needed at current prices, token units
+    pending: int = 0  # pending withdrawals' shares: their value is not for purchases (u415)
 
     @property
     def utilisation(self) -> float:
         return self.locked / self.assets if self.assets else 0.0
+
+    @property
+    def pending_value(self) -> int:
+        """What the pending shares are worth now, token units (the chain's rounding)."""
+        return self.pending * self.assets // self.shares if self.shares else 0
+
+    def fits(self, collateral: int, max_utilisation_bps: int) -> bool:
+        """Whether the chain would lock `collateral` more here: within the tier's utilisation
+        cap and leaving the pending withdrawals' value free (lock-for-policy's u413, u415)."""
+        used = self.locked + collateral
+        return (
+            used * 10_000 <= self.assets * max_utilisation_bps
+            and used <= self.assets - self.pending_value
+        )
 
     @property
     def coverage(self) -> float:

@@ -6,7 +6,9 @@ policies' collateral, so there is no lock to manage (v1's `set-locked` is gone).
 computes the coverage at current prices (the cover the active policies were sold with, over
 what the tranche holds), tells the registry the tranche view it quotes against (so it stops
 quoting a tranche whose utilisation would pass its cap), and records a tranche's coverage
-falling below 1 and recovering.
+falling below 1 and recovering. It also follows each tranche's pending withdrawals (their
+shares keep sharing premiums and payouts, but purchases may not use their value), so the view
+it sends says how much is really free.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from risk.pricing import max_payout_usd_units
 from store import Store
 
 PARAMETERS = ("collateral-ratio-0", "collateral-ratio-1", "collateral-ratio-2")
-POOL_STATE_EVENTS = ("deposit", "withdraw", "locked", "released", "payout")
+POOL_STATE_EVENTS = ("deposit", "withdraw-requested", "withdraw", "locked", "released", "payout")
+SHARE_EVENTS = ("deposit", "withdraw-requested", "withdraw")
 
 
 class PoolActor(ServiceActor):
@@ -46,6 +49,7 @@ class PoolActor(ServiceActor):
         self.prices: dict[str, int] = {}
         self.undercovered: set[tuple[int, int]] = set()
         self.burn_height = 0
+        self.pending: dict[tuple[int, int], int] = dict.fromkeys(TRANCHES, 0)  # shares
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -58,6 +62,7 @@ class PoolActor(ServiceActor):
                 t["total-shares"].value,  # type: ignore[attr-defined]
                 t["locked"].value,  # type: ignore[attr-defined]
             )
+            self._read_pending((token, tier))
 
     @handles(PriceUpdate)
     def price(self, msg: PriceUpdate) -> None:
@@ -75,7 +80,13 @@ class PoolActor(ServiceActor):
         return PoolState(
             self.burn_height,
             tuple(
-                TrancheView(token, tier, *self.state[(token, tier)], self.required((token, tier)))
+                TrancheView(
+                    token,
+                    tier,
+                    *self.state[(token, tier)],
+                    self.required((token, tier)),
+                    self.pending[(token, tier)],
+                )
                 for token, tier in TRANCHES
             ),
         )
@@ -91,6 +102,8 @@ class PoolActor(ServiceActor):
                 key = (e["token"], e["tier"])
                 self.state[key] = (e["total-assets"], e["total-shares"], e["locked"])
                 changed.add(key)
+                if name in SHARE_EVENTS:
+                    self._read_pending(key)
                 if name in ("deposit", "withdraw"):
                     shares = self.chain.read_only(
                         self.contracts.pool,
@@ -118,6 +131,12 @@ class PoolActor(ServiceActor):
             self.peers.registry.tell(state)
             if self.peers.observer is not None:
                 self.peers.observer.tell(state)
+
+    def _read_pending(self, key: tuple[int, int]) -> None:
+        """The tranche's pending shares of its current epoch, as the chain counts them (a
+        request, a completion or a deposit opening a new epoch changes them)."""
+        v = self.chain.read_only(self.contracts.pool, "get-vault", [UInt(key[0]), UInt(key[1])])
+        self.pending[key] = v["pending"].value  # type: ignore[index]
 
     def _watch(self) -> None:
         """Records each tranche whose coverage (assets over the cover its active policies were

@@ -63,7 +63,7 @@ def run_once(senders: int, rounds_: int) -> float:
                     sig = sign_quote(q, d.accounts.quote)
                     call = ("purchase-policy", [q.to_clarity(), Buffer(sig), sbtc], registry)
                 elif i % 5 == 3:
-                    call = ("withdraw", [sbtc, UInt(0), UInt(1), UInt(STX_UNIT)], pool)
+                    call = ("request-withdraw", [UInt(0), UInt(1), UInt(STX_UNIT)], pool)
                 else:
                     call = ("deposit", [sbtc, UInt(0), UInt(1), UInt(100 * STX_UNIT)], pool)
                 raw = w.sign_call(call[2], call[0], call[1], mode=txs.PostConditionMode.ALLOW)

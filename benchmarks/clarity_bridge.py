@@ -3,7 +3,8 @@
 Deploys the contracts in the Clarinet SDK simnet, seeds the STX tranches, then sends a workload
 of realistic public calls: oracle prices alternating small moves (well inside the cap; one
 observation per feed per burn block, so each round prices feeds of its own), deposits by eight
-providers and withdrawals of exactly the shares those deposits minted. Every call must return
+providers and withdrawal requests (`request-withdraw`, step 1 of protocol v2's two) of exactly
+the shares those deposits minted. Every call must return
 `(ok …)`. The same workload runs three times on a fresh simnet each: (a) one request per round
 trip, (b) pipelined with `bridge.batch` in batches of `--batch`, (c) `--batch` calls mined
 together in one Stacks block. Requests are built (Clarity values serialized) before the clock
@@ -61,8 +62,8 @@ def setup(bridge: ClarityBridge) -> tuple[dict[str, str], ContractPrincipal]:
 
 def workload(calls: int, accounts: dict[str, str], sbtc: ContractPrincipal) -> list[dict]:
     """`calls` requests: per round of eight, a BTC-USD price, a deposit, a withdrawal, an
-    STX-USD price, a deposit, a deposit, a withdrawal, a withdrawal. Share price stays 1:1
-    (no premiums enter), so a withdrawal of a provider's earlier deposit is always covered."""
+    STX-USD price, a deposit, a deposit, a withdrawal, a withdrawal (each a `request-withdraw`
+    of a provider's earlier deposit: always held, so always `(ok ready-at)`)."""
     deployer = accounts["deployer"]
     owed: dict[tuple[str, int], list[int]] = {}  # (provider, tier) -> deposits not withdrawn
     pattern = ("btc", "deposit", "withdraw", "stx", "deposit", "deposit", "withdraw", "withdraw")
@@ -96,7 +97,7 @@ def workload(calls: int, accounts: dict[str, str], sbtc: ContractPrincipal) -> l
             n_wd += 1
             out.append(
                 call_request(
-                    "liquidity-pool", "withdraw", [sbtc, UInt(0), UInt(tier), UInt(shares)], who
+                    "liquidity-pool", "request-withdraw", [UInt(0), UInt(tier), UInt(shares)], who
                 )
             )
     return out

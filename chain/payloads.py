@@ -3,8 +3,9 @@
 The engine never holds a user's key. For each user action it prepares the call and the
 post-conditions that protect the user (contracts/README.md, "Transactions the engine sends"):
 a deposit or a purchase sends exactly the amount or the premium, in deny mode; a withdrawal
-requires the pool to send at least what the shares are worth now, so a share price that fell
-in between aborts the transaction instead of surprising the user.
+request moves nothing; its completion requires the pool to send at least what the pending
+shares are worth now, so a share price that fell in between aborts the transaction instead of
+surprising the user.
 
 `to_json` is the request a wallet takes (Stacks Connect's `stx_callContract`, and the options
 of `@stacks/transactions`' `makeContractCall`: hex Clarity arguments, post-conditions as that
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chain import transactions as txs
-from chain.clarity import Buffer, ClarityValue, ContractPrincipal, StandardPrincipal, Tuple, UInt
+from chain.clarity import Buffer, ClarityValue, ContractPrincipal, Some, StandardPrincipal, UInt
 from chain.contracts import STX, Contracts
 from chain.keys import PrivateKey
 from chain.port import Chain
@@ -123,29 +124,55 @@ def deposit(
     )
 
 
-def withdraw(
-    chain: Chain,
-    contracts: Contracts,
-    provider: StandardPrincipal,
-    token: int,
-    tier: int,
-    shares: int,
+def request_withdraw(
+    contracts: Contracts, provider: StandardPrincipal, token: int, tier: int, shares: int
 ) -> CallPayload:
-    """Reads the tranche now to promise the provider what `shares` are worth (the contract's
-    `shares * total-assets / total-shares`, truncated)."""
-    t = chain.read_only(contracts.pool, "get-tranche", [UInt(token), UInt(tier)])
-    if not isinstance(t, Tuple):
-        raise ValueError(f"no tranche ({token}, {tier})")
-    assets, total = t["total-assets"].value, t["total-shares"].value  # type: ignore[attr-defined]
-    amount = shares * assets // total if total else 0
+    """Step 1 (`request-withdraw`): moves no tokens, so deny mode with no post-condition lets
+    nothing move at all."""
+    return CallPayload(
+        provider,
+        contracts.pool,
+        "request-withdraw",
+        (UInt(token), UInt(tier), UInt(shares)),
+        (),
+    )
+
+
+def pending_value(
+    chain: Chain, contracts: Contracts, provider: StandardPrincipal, token: int, tier: int
+) -> int:
+    """What the provider's pending withdrawal would pay now: its shares at the share price of
+    their epoch (the tranche's, or what a closed epoch left), truncated as the contract does."""
+    key = [UInt(token), UInt(tier)]
+    found = chain.read_only(contracts.pool, "get-pending", [*key, provider])
+    if not isinstance(found, Some):
+        raise ValueError(f"no pending withdrawal in tranche ({token}, {tier})")
+    p = found.value
+    shares, epoch = p["shares"].value, p["epoch"].value  # type: ignore[index]
+    vault = chain.read_only(contracts.pool, "get-vault", key)
+    if epoch == vault["epoch"].value:  # type: ignore[index]
+        t = chain.read_only(contracts.pool, "get-tranche", key)
+    else:
+        t = chain.read_only(contracts.pool, "get-closed-epoch", [*key, UInt(epoch)]).value  # type: ignore[attr-defined]
+    assets, total = t["total-assets"].value, t["total-shares"].value  # type: ignore[index]
+    return shares * assets // total if total else 0
+
+
+def complete_withdraw(
+    chain: Chain, contracts: Contracts, provider: StandardPrincipal, token: int, tier: int
+) -> CallPayload:
+    """Step 2 (`complete-withdraw`): reads the pending withdrawal now to promise the provider
+    at least what its shares are worth (a payout landing in between aborts the call instead of
+    surprising the provider: ask again)."""
+    amount = pending_value(chain, contracts, provider, token, tier)
     pcs = ()
     if amount:
         pcs = (sends(contracts, contracts.pool, token, amount, txs.FungibleCondition.GTE),)
     return CallPayload(
         provider,
         contracts.pool,
-        "withdraw",
-        (contracts.sbtc, UInt(token), UInt(tier), UInt(shares)),
+        "complete-withdraw",
+        (contracts.sbtc, UInt(token), UInt(tier)),
         pcs,
     )
 

@@ -429,8 +429,8 @@ def create_app(service: Any) -> FastAPI:
         responses=ERRORS,
     )
     async def withdraw_request(body: WithdrawRequestIn) -> dict[str, Any]:
-        """Step 1 of a withdrawal (protocol v2 `request-withdraw`); under protocol v1 the
-        one-step `withdraw`, with the pool promising at least what the shares are worth now."""
+        """Step 1 of a withdrawal (`request-withdraw`): the shares become pending, ready once
+        every policy they back is settled; the call moves no tokens."""
         sender = _principal("sender", body.sender, service)
         call = await run_in_threadpool(
             service.withdraw_builders.request, sender, TOKENS[body.token], body.tier, body.shares
@@ -441,21 +441,17 @@ def create_app(service: Any) -> FastAPI:
         "/v1/payloads/withdraw/complete",
         tags=["actions"],
         response_model=PayloadOut,
-        responses={**ERRORS, 501: {"model": ErrorOut, "description": "no such step"}},
+        responses=ERRORS,
     )
     async def withdraw_complete(body: WithdrawCompleteIn) -> dict[str, Any]:
-        """Step 2 of a withdrawal (protocol v2 `complete-withdraw`); 501 under protocol v1,
-        whose withdrawal completes in step 1."""
+        """Step 2 of a withdrawal (`complete-withdraw`), with the pool promising at least what
+        the pending shares are worth now; 400 without a pending withdrawal."""
         sender = _principal("sender", body.sender, service)
         build = service.withdraw_builders.complete
-        if build is None:
-            raise ApiError(
-                501,
-                "not-in-protocol",
-                "withdrawals complete in one step on the "
-                "deployed protocol; use /v1/payloads/withdraw/request",
-            )
-        call = await run_in_threadpool(build, sender, TOKENS[body.token], body.tier)
+        try:
+            call = await run_in_threadpool(build, sender, TOKENS[body.token], body.tier)
+        except ValueError as exc:  # nothing pending for this sender in this tranche
+            raise ApiError(400, "no-pending-withdrawal", str(exc)) from None
         return {"payload": call.to_json(service.config.tx_network)}
 
     # -- reads --
@@ -526,7 +522,9 @@ def create_app(service: Any) -> FastAPI:
                     "locked": _int(t.locked),
                     "utilisation": t.locked / t.assets if t.assets else 0.0,
                     "coverage": coverage,
-                    "pending_withdrawals": None,  # protocol v2 (two-step withdrawals)
+                    # shares asked for and not yet paid (the Pool actor's view): their value
+                    # shares premiums and payouts but is not for new purchases
+                    "pending_withdrawals": _int(live.pending) if live is not None else None,
                     "premiums_30d": _int(prem),
                     "premium_yield_annualised": (
                         prem / t.assets * YEAR_BLOCKS / TRAILING_BLOCKS if t.assets else 0.0

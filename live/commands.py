@@ -329,10 +329,12 @@ def quote(args) -> int:
             amount = _decimal("--amount", args.amount or "", Decimal("0.000001"), Decimal(10**12))
             body["amount"] = int(amount * TOKEN_UNIT[token])
             path = "/v1/payloads/deposit"
-        else:
+        elif args.action == "withdraw":  # step 1: the shares become pending
             shares = _decimal("--shares", args.shares or "", Decimal(1), Decimal(10**30))
             body["shares"] = int(shares)
             path = "/v1/payloads/withdraw/request"
+        else:  # step 2, once the policies the shares back are settled
+            path = "/v1/payloads/withdraw/complete"
     status, answer = _api_call(config, "POST", path, body)
     if status == 503 and answer.get("error") == "node-unavailable":
         raise NodeDown(answer.get("detail", "")) from None

@@ -34,12 +34,11 @@ BALANCE_TTL = 5.0
 
 @dataclass(frozen=True)
 class WithdrawBuilders:
-    """One payload builder per withdrawal step (protocol v2). Under protocol v1 the request is
-    the one-step `withdraw` and there is no second step (None): switch both to chain.payloads'
-    request/complete builders when v2 lands."""
+    """One payload builder per withdrawal step (protocol v2): `request-withdraw`, then
+    `complete-withdraw` once the policies the shares back are settled."""
 
     request: Callable[..., payloads.CallPayload]
-    complete: Callable[..., payloads.CallPayload] | None
+    complete: Callable[..., payloads.CallPayload]
 
 
 class Service:
@@ -75,7 +74,9 @@ class Service:
         self.quote_principal_limit = RateLimiter(api.quotes_per_minute_principal)
         self.quote_address_limit = RateLimiter(api.quotes_per_minute_address)
         self.challenge_limit = RateLimiter(api.quotes_per_minute_address)
-        self.withdraw_builders = WithdrawBuilders(request=self._withdraw_v1, complete=None)
+        self.withdraw_builders = WithdrawBuilders(
+            request=self._withdraw_request, complete=self._withdraw_complete
+        )
         self._view: tuple[float, RegistryView] | None = None
         self._view_lock = asyncio.Lock()
         self._balance: tuple[float, int, int] | None = None
@@ -94,8 +95,11 @@ class Service:
                 self._view = (time.monotonic(), view)
             return self._view[1]
 
-    def _withdraw_v1(self, sender, token: int, tier: int, shares: int) -> payloads.CallPayload:
-        return payloads.withdraw(self.chain, self.config.contracts, sender, token, tier, shares)
+    def _withdraw_request(self, sender, token: int, tier: int, shares: int) -> payloads.CallPayload:
+        return payloads.request_withdraw(self.config.contracts, sender, token, tier, shares)
+
+    def _withdraw_complete(self, sender, token: int, tier: int) -> payloads.CallPayload:
+        return payloads.complete_withdraw(self.chain, self.config.contracts, sender, token, tier)
 
     async def durable(self) -> None:
         """Returns once every store write buffered before the call is committed. A signed

@@ -32,7 +32,7 @@ from sim.models.parameters import DEFAULTS
 DPI = 110
 LONG_AXIS_HOURS = 72  # beyond this a time axis is in days
 DECADES = 100  # a max/min ratio at least this wide gets a log axis
-WITHDRAW = "liquidity-pool.withdraw"
+WITHDRAW = "liquidity-pool.request-withdraw"  # a provider's exit starts here (protocol v2)
 SETTLE = "policy-registry.settle-policies"
 
 
@@ -146,8 +146,10 @@ def load_run(folder: Path) -> RunData:
                 is_err = (e.get("result") or {}).get("type") == "err"
                 if call == SETTLE and not is_err:
                     settle.append(t)
-                elif call == WITHDRAW:
-                    (refused if is_err else ok).append(t)
+                elif call == WITHDRAW:  # refused, or ready only later (runner.withdrawal_waits)
+                    ready = int((e.get("result") or {}).get("value", {}).get("value", 0))
+                    waits = is_err or ready > e.get("burn", ready)
+                    (refused if waits else ok).append(t)
                 elif call == "liquidity-pool.deposit" and not is_err:
                     deposit.append(t)
             elif kind == "set-locked":

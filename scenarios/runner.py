@@ -25,7 +25,7 @@ from actors.oracle import OracleActor, OracleConfig
 from actors.pool import PoolActor
 from actors.registry import RegistryActor, RegistryConfig
 from actors.signer import SignerActor
-from chain.clarity import Err, UInt
+from chain.clarity import ClarityValue, Err, Ok
 from chain.contracts import BTC_USD, PRICE_SCALE, SATS, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.wallet import Wallet
 from risk.pricing import PricingParams
@@ -45,7 +45,15 @@ from sim.runtime import SimRuntime
 from store import open_store
 
 EXECUTORS = ("python", "clarity")
-COLLATERAL_LOCKED = Err(UInt(409))  # liquidity-pool ERR-COLLATERAL-LOCKED
+WITHDRAW = "liquidity-pool.request-withdraw"  # a provider's exit starts here (protocol v2)
+
+
+def withdrawal_waits(result: ClarityValue | None, burn_height: int) -> bool:
+    """A withdrawal request refused (u414: an expired policy of the tranche is unsettled) or
+    ready only later (`ok ready-at` ahead): the exit waits for the collateral it backs."""
+    return isinstance(result, Err) or (isinstance(result, Ok) and result.value.value > burn_height)
+
+
 BURST_PER_ACCOUNT = 20
 
 
@@ -228,10 +236,10 @@ def run(
             book.tx[r.status.value] = book.tx.get(r.status.value, 0) + 1
             log.record("tx", txid=r.txid, call=r.call, sender=r.sender, nonce=r.nonce,
                        status=r.status.value, result=r.result, block=block.height,
-                       reason=r.reason or None)  # fmt: skip
-            if r.call == "liquidity-pool.withdraw":
+                       burn=block.burn_height, reason=r.reason or None)  # fmt: skip
+            if r.call == WITHDRAW:
                 book.withdrawals += 1
-                if r.result == COLLATERAL_LOCKED:
+                if withdrawal_waits(r.result, block.burn_height):
                     book.withdrawals_refused += 1
         decoded = decode_prints(block.events)
         _follow(book, block, decoded, path)

@@ -19,7 +19,7 @@ from actors.messages import QuoteOffer, QuoteRefused, QuoteRequest
 from actors.ports import EventLog
 from chain import errors
 from chain import transactions as txs
-from chain.clarity import Buffer, UInt
+from chain.clarity import NONE, Buffer, UInt
 from chain.contracts import Contracts
 from chain.payloads import sends
 from chain.port import Chain
@@ -92,28 +92,35 @@ class Providers:
         _broadcast(w, self.log, lambda: w.call(pool, "deposit", *args, **_deny(pc)), "deposit")
 
     def _withdraw_all(self) -> bool:
-        """Asks to withdraw what each provider holds, or as much as is free; never a partial
-        withdrawal that would pay nothing (v1 burnt 1 share for 0 tokens each time, 2,534 times
-        in bank-run); False when nobody holds anything any more."""
+        """Each provider's exit in two steps: it asks to withdraw all it holds (a request burns
+        nothing, so nothing is ever given up for 0 tokens, unlike v1's partial burns: 2,534 of
+        them in bank-run), then completes once its withdrawal is ready (ready-at reached, or
+        nothing unsettled in the tranche). False when nobody holds or waits for anything."""
         anyone = False
         pool = self.contracts.pool
+        burn = self.chain.tip().burn_height
         for w in self.wallets:
             for token in (STX, SBTC):
                 for tier in TIERS:
                     key = [UInt(token), UInt(tier)]
                     held = self.chain.read_only(pool, "get-shares", [*key, w.address]).value
-                    if not held:
+                    pending = self.chain.read_only(pool, "get-pending", [*key, w.address])
+                    if held:
+                        anyone = True
+                        args = (*key, UInt(held))
+                        _broadcast(w, self.log,
+                                   lambda a=args, w=w: w.call(pool, "request-withdraw", *a),
+                                   "request-withdraw")  # fmt: skip
+                    if pending is NONE:
                         continue
                     anyone = True
-                    t = self.chain.read_only(pool, "get-tranche", key)
-                    assets, shares = t["total-assets"].value, t["total-shares"].value
-                    free = (assets - t["locked"].value) * shares // assets if assets else held
-                    ask = min(held, free)
-                    if ask < held and ask * assets // shares == 0:
-                        continue  # nothing free: a partial burn would pay 0 for its shares
-                    args = (self.contracts.sbtc, UInt(token), UInt(tier), UInt(ask))
-                    _broadcast(w, self.log, lambda a=args, w=w: w.call(pool, "withdraw", *a),
-                               "withdraw")  # fmt: skip
+                    unsettled = self.chain.read_only(pool, "get-vault", key)["unsettled"].value
+                    if burn < pending.value["ready-at"].value and unsettled:
+                        continue  # not ready: the policies its shares back are still open
+                    args = (self.contracts.sbtc, *key)
+                    _broadcast(w, self.log,
+                               lambda a=args, w=w: w.call(pool, "complete-withdraw", *a),
+                               "complete-withdraw")  # fmt: skip
         return anyone
 
 

@@ -5,19 +5,30 @@ each block, so it holds for either executor, Python models or the Clarity VM.
 
 Version 2 adds: 6. each tranche's `locked` equals the collateral of its unsettled policies (as
 their purchase events stated it), so no lock outlives its policies; 7. every settled policy was
-paid `min(claim, collateral)` in full; 9. custody is compared with `>=`: a token donation to the
-pool is ignored by the accounting, so sending tokens cannot make monitoring fire.
+paid `min(claim, collateral)` in full; 8. a completed withdrawal never precedes the settlement
+of a policy that was unsettled in its tranche when the withdrawal was requested; 9. custody is
+compared with `>=`: a token donation to the pool is ignored by the accounting, so sending
+tokens cannot make monitoring fire (nor can the assets a closed share epoch keeps for its
+holders).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chain.clarity import ContractPrincipal, Tuple, UInt
+from chain.clarity import ContractPrincipal, Some, Tuple, UInt
 from chain.port import Chain, ChainEvent
 
 TRANCHES = [(token, tier) for token in (0, 1) for tier in (0, 1, 2)]
-POOL_EVENTS_WITH_STATE = {"deposit", "withdraw", "locked", "released", "payout"}
+POOL_EVENTS_WITH_STATE = {
+    "deposit",
+    "withdraw-requested",
+    "withdraw",
+    "locked",
+    "released",
+    "payout",
+}
+SHARE_EVENTS = ("deposit", "withdraw-requested", "withdraw")  # a provider's shares move
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +60,8 @@ class InvariantChecker:
     _touched: set[tuple[int, int]] = field(default_factory=set)  # shares moved this block
     _open: dict[int, tuple[tuple[int, int], int]] = field(default_factory=dict)  # id -> lock
     _backing: dict[tuple[int, int], int] = field(default_factory=dict)  # tranche -> open locks
+    # (token, tier, provider) -> the policies unsettled in that tranche at its requests
+    _waits_for: dict[tuple, set[int]] = field(default_factory=dict)
 
     def _fail(self, block: int, invariant: int, message: str) -> None:
         self.violations.append(Violation(block, invariant, message))
@@ -76,9 +89,10 @@ class InvariantChecker:
             if e.contract == pool and name in POOL_EVENTS_WITH_STATE:
                 key = (_u(t, "token"), _u(t, "tier"))
                 shares = _u(t, "total-shares")
-                if name in ("deposit", "withdraw"):
+                if name in SHARE_EVENTS:
                     self._providers.setdefault(key, set()).add(t["provider"])
                     self._touched.add(key)
+                    self._follow_withdrawal(height, name, (*key, t["provider"]))
                 elif shares != self._shares.get(key, 0):
                     self._fail(height, 4, f"{name} changed the shares of tranche {key}")
                 self._shares[key] = shares
@@ -117,6 +131,32 @@ class InvariantChecker:
             if self._paid[token] != self._left.get(token, 0):
                 self._fail(height, 3, f"payouts and vault outflows differ for token {token}")
 
+    def _follow_withdrawal(self, height: int, name: str, who: tuple) -> None:
+        """Invariant 8: a request remembers the tranche's unsettled policies; its completion
+        (the `withdraw` event) must come after every one of them has finished."""
+        if name == "withdraw-requested":
+            unsettled = {pid for pid, (key, _) in self._open.items() if key == who[:2]}
+            self._waits_for.setdefault(who, set()).update(unsettled)
+        elif name == "withdraw":
+            early = sorted(self._waits_for.pop(who, set()) - self._finished)
+            if early:
+                self._fail(height, 8, f"a withdrawal from tranche {who[:2]} completed before "
+                           f"policies {early} it backed were settled")  # fmt: skip
+
+    def _owned(self, token: int, tier: int) -> int:
+        """The current epoch's shares of the tranche's providers, held or pending."""
+        key = [UInt(token), UInt(tier)]
+        read = self.chain.read_only
+        epoch = _u(read(self.pool, "get-vault", key), "epoch")  # type: ignore[arg-type]
+        owned = 0
+        for p in self._providers.get((token, tier), set()):
+            if read(self.pool, "get-provider-epoch", [*key, p]).value == epoch:  # type: ignore[attr-defined]
+                owned += read(self.pool, "get-shares", [*key, p]).value  # type: ignore[attr-defined]
+            pending = read(self.pool, "get-pending", [*key, p])
+            if isinstance(pending, Some) and _u(pending.value, "epoch") == epoch:  # type: ignore[arg-type]
+                owned += _u(pending.value, "shares")  # type: ignore[arg-type]
+        return owned
+
     def _check_state(self, height: int) -> None:
         chain = self.chain
         held = chain.balances(self.pool)
@@ -141,11 +181,7 @@ class InvariantChecker:
                 self._fail(height, 4, f"tranche {(token, tier)}: shares {shares} != {seen} "
                            "from its deposit and withdraw events")  # fmt: skip
             if (token, tier) in self._touched:  # only deposits and withdrawals move shares
-                providers = self._providers.get((token, tier), set())
-                owned = sum(
-                    chain.read_only(self.pool, "get-shares", [UInt(token), UInt(tier), p]).value  # type: ignore[attr-defined]
-                    for p in providers
-                )
+                owned = self._owned(token, tier)
                 if owned != shares:
                     self._fail(height, 4, f"tranche {(token, tier)}: shares {owned} != {shares}")
             if shares == 0 and assets != 0:

@@ -158,7 +158,7 @@
         (asserts! (>= premium (div-up (* (* locks (param "capital-rate-bps")) (- expiration now))
                                       (* u10000 BLOCKS-PER-YEAR)))
                   ERR-BELOW-CAPITAL-CHARGE)
-        (try! (contract-call? .liquidity-pool lock-for-policy ft token tier premium locks))
+        (try! (contract-call? .liquidity-pool lock-for-policy ft token tier premium locks expiration))
       (let ((id (+ (var-get policy-count) u1)))
         (map-set policies id
           {owner: buyer, amount: amount, strike: strike, expiration: expiration, premium: premium,
@@ -213,7 +213,7 @@
         (paid (if (> payout u0)
                 (try! (contract-call? .liquidity-pool pay-out (get ft acc) token tier id payout (get owner p)))
                 u0)))
-    (try! (contract-call? .liquidity-pool release-for-policy token tier (get collateral p)))
+    (try! (contract-call? .liquidity-pool release-for-policy token tier (get collateral p) (get expiration p)))
     (map-set policies id
       (merge p {status: (if (> payout u0) STATUS-SETTLED STATUS-EXPIRED), payout: payout, paid: paid, price: price}))
     (if (> payout u0)

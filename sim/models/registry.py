@@ -173,7 +173,7 @@ class Registry(Contract):
         if premium < charge:
             raise ContractErr(ERR_BELOW_CAPITAL_CHARGE)
         self.world.pool.lock_for_policy(
-            ctx.calling(self.principal), ft, token, tier, premium, locks
+            ctx.calling(self.principal), ft, token, tier, premium, locks, q["expiration"]
         )
         policy_id = add(self.var("count"), 1)
         row = (q["buyer"], amount, strike, q["expiration"], premium, locks, token, tier)
@@ -247,7 +247,7 @@ class Registry(Contract):
         paid = 0
         if payout > 0:
             paid = self.world.pool.pay_out(inner, ft, token, tier, policy_id, payout, owner).value
-        self.world.pool.release_for_policy(inner, token, tier, collateral)
+        self.world.pool.release_for_policy(inner, token, tier, collateral, expiration)
         status = SETTLED if payout > 0 else EXPIRED
         self.state.set(self.policies, policy_id, (*row[:8], status, payout, paid, price, *row[12:]))
         if status == SETTLED:

@@ -88,6 +88,7 @@ class Withdraw:
     tier: int
     size: str  # fraction, all, more, zero, free-max, free-plus
     x: int
+    step: str = "request"  # request: `request-withdraw`; complete: `complete-withdraw`
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,7 @@ withdrawals = st.builds(
         ["fraction"] * 4 + ["all", "all", "more", "zero", "free-max", "free-plus"]
     ),
     x=x,
+    step=st.sampled_from(["request", "request", "complete", "complete", "complete"]),
 )
 mints = st.builds(
     Mint,
@@ -659,6 +661,15 @@ class Runner:
         ):
             t.read("liquidity-pool", "get-shares", UInt(tok), UInt(tr), provider)
         t.read("liquidity-pool", "get-shares", UInt(0), UInt(0), t.accounts["wallet_8"])
+        for tok, tr in TRANCHES:
+            t.read("liquidity-pool", "get-vault", UInt(tok), UInt(tr))
+        for (tok, tr, provider), _ in sorted(
+            self.py.pool.epochs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2].address)
+        ):
+            t.read("liquidity-pool", "get-provider-epoch", UInt(tok), UInt(tr), provider)
+            t.read("liquidity-pool", "get-pending", UInt(tok), UInt(tr), provider)
+        for tok, tr, epoch in sorted(self.py.pool.closed):
+            t.read("liquidity-pool", "get-closed-epoch", UInt(tok), UInt(tr), UInt(epoch))
         for asset in BASE_PRICE:
             t.read("oracle", "get-price", StringAscii(asset))
             t.read("oracle", "get-latest", StringAscii(asset))
@@ -726,6 +737,9 @@ class Runner:
         )
 
     def do_withdraw(self, op: Withdraw) -> None:
+        if op.step == "complete":
+            self.complete_withdraw(op)
+            return
         sender = ACCOUNTS[op.who]
         tok, tr = op.token, op.tier
         if op.holder:  # any holding, whatever the drawn tranche
@@ -751,11 +765,34 @@ class Runner:
             f"withdraw[{op.size}]",
             sender,
             "liquidity-pool",
-            "withdraw",
-            self.sbtc,
+            "request-withdraw",
             UInt(tok),
             UInt(tr),
             UInt(shares),
+        )
+
+    def pending_withdrawals(self) -> list[tuple[int, int, str]]:
+        return sorted(
+            (key[0], key[1], self.name_of(key[2]) or "")
+            for key, p in self.py.pool.pending.items()
+            if p is not None
+        )
+
+    def complete_withdraw(self, op: Withdraw) -> None:
+        """Step 2, by a provider with a pending withdrawal when `holder` and there is one
+        (whether ready or not), else by `who` on the drawn tranche."""
+        sender, tok, tr = ACCOUNTS[op.who], op.token, op.tier
+        pending = self.pending_withdrawals()
+        if op.holder and pending:
+            tok, tr, sender = pending[op.x % len(pending)]
+        self.call(
+            "withdraw[complete]",
+            sender,
+            "liquidity-pool",
+            "complete-withdraw",
+            self.sbtc,
+            UInt(tok),
+            UInt(tr),
         )
 
     def do_relaycall(self, op: RelayCall) -> None:
@@ -767,8 +804,8 @@ class Runner:
         sender = ACCOUNTS[op.who]
         a, tok, tr = UInt(op.amount), UInt(op.token), UInt(op.tier)
         args = {
-            "lock-for-policy": (self.sbtc, tok, tr, a, a),
-            "release-for-policy": (tok, tr, a),
+            "lock-for-policy": (self.sbtc, tok, tr, a, a, a),
+            "release-for-policy": (tok, tr, a, a),
             "pay-out": (self.sbtc, tok, tr, UInt(1), a, self.t.accounts[sender]),
         }[op.function]
         self.call(f"restricted[{op.function}]", sender, "liquidity-pool", op.function, *args)
@@ -1131,7 +1168,8 @@ class Runner:
         return ids[:50]
 
     def front_run(self) -> None:
-        """Every holder of a tranche with an expired unsettled policy withdraws all it can."""
+        """Every holder of a tranche with an expired unsettled policy asks to withdraw all it
+        can, and every pending withdrawal there tries to complete (v2: both refused, u414)."""
         burn, due = self.t.burn, set()
         for pid in range(1, self.policy_count() + 1):
             p = self.py.registry.policy(pid)
@@ -1146,8 +1184,12 @@ class Runner:
                 continue
             shares = min(held, (assets - locked) * total // assets)
             if shares:
-                self.call("front-run[withdraw]", name, "liquidity-pool", "withdraw", self.sbtc,
+                self.call("front-run[withdraw]", name, "liquidity-pool", "request-withdraw",
                           UInt(tok), UInt(tr), UInt(shares))  # fmt: skip
+        for tok, tr, name in self.pending_withdrawals():
+            if (tok, tr) in due and name:
+                self.call("front-run[complete]", name, "liquidity-pool", "complete-withdraw",
+                          self.sbtc, UInt(tok), UInt(tr))  # fmt: skip
 
     def refresh(self, asset: str, move_bps: int) -> None:
         """A backend's price push before settling, within the time-scaled cap (a capped fall

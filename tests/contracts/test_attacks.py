@@ -77,10 +77,21 @@ def deposit(t: Twin, who: str, amount: int, tier: int = 1):
     )
 
 
+def request(t: Twin, who: str, shares: int, tier: int = 1):
+    """Step 1 of a withdrawal: `(ok ready-at)`."""
+    return t.call(who, "liquidity-pool", "request-withdraw", UInt(0), UInt(tier), UInt(shares))
+
+
+def complete(t: Twin, who: str, tier: int = 1):
+    """Step 2: the whole pending balance at this moment's share price."""
+    return t.call(who, "liquidity-pool", "complete-withdraw", t.contracts.sbtc, UInt(0), UInt(tier))
+
+
 def withdraw(t: Twin, who: str, shares: int, tier: int = 1):
-    return t.call(
-        who, "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(0), UInt(tier), UInt(shares)
-    )
+    """Both steps at once: the request's refusal, or the completion's result (a completion
+    that is not ready yet answers u416 and leaves the shares pending)."""
+    asked = request(t, who, shares, tier)
+    return asked if isinstance(asked, Err) else complete(t, who, tier)
 
 
 def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
@@ -270,7 +281,7 @@ class TestOracleRolesOnContractCaller:
 
 
 class TestF1ProvidersLeaveBeforeSettlement:
-    """Row F1 (pool and registry slice)."""
+    """Row F1 (pool and registry slice), under two-step withdrawals."""
 
     def test_the_buyer_is_paid_in_full_up_to_the_cap_whoever_withdraws_first(self, t):
         """v1 (measured, these moves on the v1 contracts): a 40,200 STX tranche, 11,160 STX
@@ -279,9 +290,10 @@ class TestF1ProvidersLeaveBeforeSettlement:
         11,160.000001 of the 32,000 its policy said it was owed: a loss of 20,839.999999 STX.
 
         v2: the policy's collateral (11,160 STX: 0.09 BTC x 62,000 at 0.50) is computed on chain
-        and is its cap; the lock is exactly it, so the providers' withdrawals stop there, and
-        the buyer is owed and paid min(32,000, 11,160) = 11,160: loss 0, whoever withdrew first
-        and whoever settles.
+        and is its cap. Between the expiry and the settlement nobody enters or leaves the
+        tranche (u414: an expired policy is unsettled); a request made before the expiry is
+        ready only at it and still cannot complete before the settlement. The buyer is owed
+        and paid min(32,000, 11,160) = 11,160: loss 0, and the providers then leave alike.
         """
         assert deposit(t, "wallet_1", 20_000 * STX) == Ok(UInt(20_000 * STX))
         assert deposit(t, "wallet_2", 20_000 * STX) == Ok(UInt(20_000 * STX))
@@ -294,23 +306,224 @@ class TestF1ProvidersLeaveBeforeSettlement:
         # STX of intrinsic value at the fixings
         btc, stx = 2_644_444_444_444, 10_000_000
         crash(t, btc, stx)
-        # the race: both try to leave with everything; the first gets its share of what is
-        # free, the second only what is left above the lock
-        assert withdraw(t, "wallet_1", shares(t, "wallet_1")) == Ok(UInt(20_100 * STX))
-        assert withdraw(t, "wallet_2", shares(t, "wallet_2")) == err(409)
-        assert isinstance(withdraw(t, "wallet_2", free_shares(t, "wallet_2")), Ok)
-        assets, _, locked = tranche(t)
-        assert locked == 11_160 * STX and assets - locked < 2 * STX  # all else left
+        mine_to(t, expiry)  # the expiry passes, unsettled
+        # the race: both try to leave with everything before the settlement
+        assert withdraw(t, "wallet_1", shares(t, "wallet_1")) == err(414)
+        assert withdraw(t, "wallet_2", 1) == err(414)
+        assert deposit(t, "wallet_4", 100_000 * STX) == err(414)  # nor a fresh entry
+        assert tranche(t) == (40_200 * STX, 40_000 * STX, 11_160 * STX)
         buyer = t.accounts["wallet_3"]
         before = t.py.stx_balance(buyer)
-        mine_to(t, expiry)
         assert settle(t, 1, who="wallet_5").value["settled"] == UInt(1)  # anyone may settle
         paid = t.py.stx_balance(buyer) - before
         p = policy(t, 1)
         assert p["payout"] == p["paid"] == owed(t, 1, btc, stx) == 11_160 * STX
         assert paid == p["paid"]
         assert owed(t, 1, btc, stx) - p["paid"] == 0  # the victim's loss
-        assert tranche(t)[2] == 0
+        assert tranche(t) == (29_040 * STX, 40_000 * STX, 0)
+        for who in ("wallet_1", "wallet_2"):  # then both leave at the same price
+            assert withdraw(t, who, shares(t, who)) == Ok(UInt(14_520 * STX))
+        t.assert_same_state(policies=1)
+
+
+# --- F2: the provider who leaves first takes the stayer's share ---------------------------------
+
+
+class TestF2FirstToLeaveGetsNoBetterPrice:
+    """Row F2: the same race, seen from the provider who stays."""
+
+    def test_an_early_request_completes_after_settlement_at_the_stayers_price(self, t):
+        """v1 (the issue's table, measured on the v1 contracts): the provider who left first
+        got 20,100 STX and the one who stayed 7,300 (fair: 13,700 each).
+
+        v2: the leaver's request, made right after the purchase (before the crash), is ready at
+        the policy's expiry; its pending shares keep sharing the payout; it completes after the
+        settlement at the share price of that moment. Both get 14,520 STX: the stayer's loss
+        against the leaver is 0."""
+        assert deposit(t, "wallet_1", 20_000 * STX) == Ok(UInt(20_000 * STX))
+        assert deposit(t, "wallet_2", 20_000 * STX) == Ok(UInt(20_000 * STX))
+        terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
+        assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
+        expiration = policy(t, 1)["expiration"]
+        ready = request(t, "wallet_1", 20_000 * STX)
+        assert isinstance(ready, Ok) and ready.value.value >= expiration
+        assert complete(t, "wallet_1") == err(416)  # not before the expiry
+        mine_to(t, expiration - 40)
+        btc, stx = 2_644_444_444_444, 10_000_000
+        crash(t, btc, stx)  # before the fixing's window
+        mine_to(t, expiration)
+        assert complete(t, "wallet_1") == err(414)  # nor between expiry and settlement
+        assert settle(t, 1).value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == owed(t, 1, btc, stx)  # the buyer's loss: 0
+        left = complete(t, "wallet_1")
+        stayed = withdraw(t, "wallet_2", shares(t, "wallet_2"))
+        assert left == stayed == Ok(UInt(14_520 * STX))  # the stayer's loss: 0
+        t.assert_same_state(policies=1)
+
+    def test_purchases_may_not_use_the_value_of_pending_shares(self, t):
+        """v2 only (v1 had no pending shares): 15,000 of a provider's 20,000 shares pending
+        leave 5,050 STX for purchases, so a policy locking 11,160 is refused u415 although the
+        utilisation cap would allow it; cancelling is not possible, completing frees it."""
+        assert deposit(t, "wallet_1", 20_000 * STX) == Ok(UInt(20_000 * STX))
+        assert isinstance(request(t, "wallet_1", 15_000 * STX), Ok)
+        terms = dict(amount=9 * BTC // 100, strike=62_000 * USD, premium=200 * STX)
+        assert buy(t, "wallet_3", 1, **terms) == err(415)
+        assert complete(t, "wallet_1") == Ok(UInt(15_000 * STX))
+        assert buy(t, "wallet_3", 2, amount=2 * BTC // 100, strike=62_000 * USD) == Ok(UInt(1))
+        t.assert_same_state(policies=1)
+
+
+# --- F3: a just-in-time deposit around a purchase -----------------------------------------------
+
+
+class TestF3JustInTimeDepositCarriesTheRisk:
+    """Row F3: a large deposit just before a purchase, withdrawn right after."""
+
+    def test_the_jit_depositor_stays_until_settlement_and_gets_the_passive_price(self, t):
+        """v1 (the issue's table, measured on the v1 contracts): a 900k STX deposit just before
+        a purchase, withdrawn right after, took +4,500 of the 5,000 STX premium, risk free, in
+        two blocks.
+
+        v2: the withdrawal requested right after the purchase is ready only at the policy's
+        expiry (u416 before it, u414 after it until the settlement), so the depositor carries
+        the policy's risk to its end. Here the policy ends in the money: the 12,000 STX payout
+        falls on both providers pro rata, and the depositor gets exactly the passive provider's
+        price per share. The passive provider's loss against it: 0."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert deposit(t, "wallet_2", 900_000 * STX) == Ok(UInt(900_000 * STX))
+        assert buy(t, "wallet_3", 1, premium=5_000 * STX) == Ok(UInt(1))
+        assert isinstance(request(t, "wallet_2", 900_000 * STX), Ok)
+        t.mine_burn(1)
+        assert complete(t, "wallet_2") == err(416)  # v1 left here with +4,500 STX
+        expiration = policy(t, 1)["expiration"]
+        mine_to(t, expiration - 40)
+        crash(t, 2_644_444_444_444, 10_000_000)  # before the fixing's window
+        mine_to(t, expiration)
+        assert complete(t, "wallet_2") == err(414)
+        assert settle(t, 1).value["settled"] == UInt(1)
+        assert policy(t, 1)["paid"] == 12_000 * STX
+        assets, total, _ = tranche(t)
+        assert assets == 933_000 * STX
+        jit = complete(t, "wallet_2")
+        assert jit == Ok(UInt(900_000 * STX * assets // total))  # carried 900/940 of the payout
+        assert jit.value.value < 900_000 * STX  # no risk-free premium
+        left = tranche(t)[0]
+        fair = 40_000 * STX * 933_000 // 940_000  # the same price per share, rounded down
+        assert withdraw(t, "wallet_1", 40_000 * STX) == Ok(UInt(left))
+        assert fair <= left <= fair + 1  # the jit's truncation stays in the tranche
+        t.assert_same_state(policies=1)
+
+    def test_a_request_before_the_purchase_gets_none_of_its_premium(self, t):
+        """v2's first draft let this variant through: the depositor asks to leave *before* the
+        purchase (nothing unsettled then, so its request is ready at once); the purchase cannot
+        use its pending value (u415 reserve) but fits in the passive provider's capital; the
+        pending shares then shared the 5,000 STX premium and left in the next block with about
+        4,787 STX of it and none of the risk. Now a completion pays at most what the shares
+        were worth at the request: the depositor leaves with its 900,000 STX, the premium stays
+        with the provider who backs the policy."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert deposit(t, "wallet_2", 900_000 * STX) == Ok(UInt(900_000 * STX))
+        assert request(t, "wallet_2", 900_000 * STX) == Ok(UInt(t.burn))  # ready at once
+        assert buy(t, "wallet_3", 1, premium=5_000 * STX) == Ok(UInt(1))
+        assert complete(t, "wallet_2") == Ok(UInt(900_000 * STX))  # no premium, no risk
+        assert tranche(t) == (45_000 * STX, 40_000 * STX, 12_000 * STX)  # all of it backs
+        t.assert_same_state(policies=1)
+
+
+# --- property 8: epochs and the last shares ------------------------------------------------------
+
+
+WIPED = 11_600 * STX + 1  # a tier-2 deposit that wipe_out's policy takes all but 1 uSTX of
+
+
+def wipe_out(t: Twin, quote_id: int, spot: int, stx: int = 50_000_000) -> None:
+    """Tier 2's whole assets but 1 uSTX (a deposit of WIPED plus the premium) locked for one
+    at-the-money policy of 0.1 BTC (its on-chain collateral: 11,700 STX), then BTC and STX
+    halve and the settlement pays the whole collateral: the tranche keeps 1 uSTX for all its
+    shares. (max-utilisation-2 is raised to 10,000 bps first: the default 8,500 keeps 15%.)"""
+    key = StringAscii("max-utilisation-2")
+    if t.read("parameters", "get-parameter", key) != Ok(UInt(10_000)):  # queued, a week later
+        queued = t.call("deployer", "parameters", "queue-parameter", key, UInt(10_000))
+        mine_to(t, queued.value.value)
+        assert t.call("wallet_5", "parameters", "apply-parameter", key) == Ok(TRUE)
+    assets, _, _ = tranche(t, 2)
+    premium = 100 * STX
+    seen = t.read("oracle", "get-price", StringAscii("STX-USD")).value["height"].value
+    if seen < t.burn:  # the purchase needs a token price at most price-max-age old
+        assert prices(t, spot, stx)
+    terms = dict(strike=spot, premium=premium, tier=2, collateral=assets + premium - 1)
+    pid = buy(t, "wallet_3", quote_id, **terms)
+    assert isinstance(pid, Ok)
+    expiration = policy(t, pid.value.value)["expiration"]
+    mine_to(t, expiration - 10)  # in force over the whole fixing window
+    assert prices(t, spot // 2, stx // 2)
+    mine_to(t, expiration)
+    assert settle(t, pid.value.value).value["settled"] == UInt(1)
+    assert tranche(t, 2)[0] == 1
+
+
+class TestEpochs:
+    """Property 8: share counts stay bounded and no holder keeps a wiped tranche closed."""
+
+    def test_deposits_after_two_near_total_wipeouts_stay_bounded(self, t):
+        """v1 (the issue's text, measured on the v1 contracts): after two near-total wipeouts,
+        5M STX of deposits minted 2.5e32 shares and withdrawing half aborted on u128 overflow.
+
+        v2: each wipeout leaves total-shares > 10^6 x total-assets with no unsettled policy, so
+        the next deposit opens a new epoch at one share per uSTX; the 5M STX mint 5e12 shares,
+        half of them withdraw, and the old holders take what their epochs left."""
+        assert deposit(t, "wallet_1", WIPED, tier=2) == Ok(UInt(WIPED))
+        wipe_out(t, 1, 65_000 * USD)
+        assert deposit(t, "wallet_2", WIPED, tier=2) == Ok(UInt(WIPED))
+        assert t.read("liquidity-pool", "get-vault", UInt(0), UInt(2)).data["epoch"] == UInt(1)
+        wipe_out(t, 2, 32_500 * USD, stx=25_000_000)
+        big = 5_000_000 * STX
+        assert deposit(t, "wallet_4", big, tier=2) == Ok(UInt(big))
+        assets, total, _ = tranche(t, 2)
+        assert (assets, total) == (big, big) and total <= 10**6 * assets
+        assert withdraw(t, "wallet_4", big // 2, tier=2) == Ok(UInt(big // 2))
+        for who in ("wallet_1", "wallet_2"):  # each epoch left 1 uSTX to its only holder
+            assert withdraw(t, who, shares(t, who, 2), tier=2) == Ok(UInt(1))
+        t.assert_same_state(policies=2)
+
+    def test_a_holder_who_never_burns_cannot_keep_the_tranche_closed(self, t):
+        """v1 (the issue's text): a wiped-out tranche refused deposits (u406) until every holder
+        had withdrawn, so one holder who never burnt kept it closed forever.
+
+        v2: the next deposit opens a new epoch while the old holder still holds its shares;
+        those are worth what the old epoch left (1 uSTX) and nothing in the new one, and the
+        old holder may deposit again only once it has taken them (u419)."""
+        assert deposit(t, "wallet_1", WIPED, tier=2) == Ok(UInt(WIPED))
+        wipe_out(t, 1, 65_000 * USD)
+        assert deposit(t, "wallet_2", 500 * STX, tier=2) == Ok(UInt(500 * STX))
+        assert tranche(t, 2) == (500 * STX, 500 * STX, 0)
+        assert deposit(t, "wallet_1", 500 * STX, tier=2) == err(419)
+        assert withdraw(t, "wallet_1", WIPED, tier=2) == Ok(UInt(1))
+        assert deposit(t, "wallet_1", 500 * STX, tier=2) == Ok(UInt(500 * STX))
+        assert tranche(t, 2) == (1_000 * STX, 1_000 * STX, 0)
+        t.assert_same_state(policies=1)
+
+
+class TestLastShares:
+    """A tranche's last shares cannot leave while a policy they back is unsettled."""
+
+    def test_the_only_provider_leaves_only_after_its_policy_is_settled(self, t):
+        """v1 (measured in the issue's F1 moves): the only provider could withdraw everything
+        above a lock the backend had not raised yet. v2: its request of all its shares is
+        ready at the policy's expiry, refused between expiry and settlement (u414), and after
+        the settlement pays all that is left."""
+        assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+        assert buy(t, "wallet_3", 1) == Ok(UInt(1))
+        assert isinstance(request(t, "wallet_1", 40_000 * STX), Ok)
+        assert complete(t, "wallet_1") == err(416)
+        expiration = policy(t, 1)["expiration"]
+        mine_to(t, expiration - 10)
+        assert prices(t, 65_000 * USD, 50_000_000)
+        mine_to(t, expiration)
+        assert complete(t, "wallet_1") == err(414)
+        assert settle(t, 1).value["expired"] == UInt(1)
+        assert complete(t, "wallet_1") == Ok(UInt(40_100 * STX))
+        assert tranche(t) == (0, 0, 0)
         t.assert_same_state(policies=1)
 
 
@@ -448,8 +661,9 @@ class TestF4StaleLockCannotOverwrite:
         and after the crash the two buyers, each owed 32,000, were paid 11,160.000001 and 0.
 
         v2: `set-locked` does not exist (the VM refuses the call, the model has no such
-        function); the lock is the sum of both collaterals, the provider can take only the
-        rest, and after a crash both buyers are paid min(claim, collateral) in full."""
+        function); the lock is the sum of both collaterals, the provider's withdrawal waits for
+        both settlements, and after a crash both buyers are paid min(claim, collateral) in
+        full."""
         assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
         terms = dict(amount=9 * BTC // 100, strike=62_000 * USD)
         assert buy(t, "wallet_3", 1, **terms) == Ok(UInt(1))
@@ -459,9 +673,9 @@ class TestF4StaleLockCannotOverwrite:
         args = (UInt(0), UInt(1), UInt(11_160 * STX))
         with pytest.raises(BridgeError):
             bridge.do(call_request("liquidity-pool", "set-locked", args, t.deployer.address))
-        assert isinstance(withdraw(t, "wallet_1", free_shares(t, "wallet_1")), Ok)
-        assets, _, locked = tranche(t)
-        assert locked == 22_320 * STX and assets - locked <= 1
+        # the provider asks for all that is free: it waits for both policies' settlement
+        assert withdraw(t, "wallet_1", free_shares(t, "wallet_1")) == err(416)
+        assert tranche(t)[2] == 22_320 * STX
         expiry = policy(t, 1)["expiration"]
         mine_to(t, expiry - 40)
         btc, stx = 2_644_444_444_444, 10_000_000
@@ -471,6 +685,7 @@ class TestF4StaleLockCannotOverwrite:
         for pid in (1, 2):
             p = policy(t, pid)
             assert p["paid"] == owed(t, pid, btc, stx) == 11_160 * STX  # loss 0 for each
+        assert isinstance(complete(t, "wallet_1"), Ok)
         t.assert_same_state(policies=2)
 
 
@@ -581,17 +796,27 @@ class TestF8AdminPowerIsBounded:
         assert deposit(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
         pool = t.contracts.pool
         held = (t.py.stx_balance(pool), t.py.sbtc_balance(pool))
+        pending = (UInt(1), UInt(2), UInt(1_000))
+        assert t.call("wallet_1", "liquidity-pool", "request-withdraw", *pending) == Ok(
+            UInt(t.burn)
+        )
         for name, drain, model in (("drain-sbtc", DRAIN_SBTC, DrainSbtc),
                                    ("drain-stx", DRAIN_STX, DrainStx)):  # fmt: skip
             token = t.deploy(name, hostile_token_source(t.deployer.address, drain), "wallet_8",
                              model)  # fmt: skip
-            out = (token, UInt(1), UInt(2), UInt(1_000))
-            assert t.call("wallet_1", "liquidity-pool", "withdraw", *out) == err(403)
+            out = (token, UInt(1), UInt(2))
+            assert t.call("wallet_1", "liquidity-pool", "complete-withdraw", *out) == err(403)
             into = (token, UInt(1), UInt(2), UInt(100_000))
             assert t.call("wallet_1", "liquidity-pool", "deposit", *into) == err(403)
             assert (t.py.stx_balance(pool), t.py.sbtc_balance(pool)) == held
-        args = (sbtc, UInt(1), UInt(2), UInt(BTC))
-        assert t.call("wallet_1", "liquidity-pool", "withdraw", *args) == Ok(UInt(BTC))
+        done = t.call("wallet_1", "liquidity-pool", "complete-withdraw", sbtc, UInt(1), UInt(2))
+        assert done == Ok(UInt(1_000))
+        rest = (UInt(1), UInt(2), UInt(BTC - 1_000))
+        assert isinstance(t.call("wallet_1", "liquidity-pool", "request-withdraw", *rest), Ok)
+        args = (sbtc, UInt(1), UInt(2))
+        assert t.call("wallet_1", "liquidity-pool", "complete-withdraw", *args) == Ok(
+            UInt(BTC - 1_000)
+        )  # loss 0
         assert withdraw(t, "wallet_3", 40_000 * STX) == Ok(UInt(40_000 * STX))
         t.assert_same_state()
 

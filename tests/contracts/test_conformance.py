@@ -133,10 +133,19 @@ def deposit(t: Twin, who: str, token: int, tier: int, amount: int):
     )
 
 
+def request(t: Twin, who: str, token: int, tier: int, shares: int):
+    return t.call(who, "liquidity-pool", "request-withdraw", UInt(token), UInt(tier), UInt(shares))
+
+
+def complete(t: Twin, who: str, token: int, tier: int):
+    sbtc = t.contracts.sbtc
+    return t.call(who, "liquidity-pool", "complete-withdraw", sbtc, UInt(token), UInt(tier))
+
+
 def withdraw(t: Twin, who: str, token: int, tier: int, shares: int):
-    return t.call(
-        who, "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(token), UInt(tier), UInt(shares)
-    )
+    """Both steps; the request's refusal, or the completion's result."""
+    asked = request(t, who, token, tier, shares)
+    return asked if isinstance(asked, Err) else complete(t, who, token, tier)
 
 
 def buy(t: Twin, buyer: str, quote_id: int, **terms):
@@ -209,22 +218,31 @@ def test_dust_deposits_and_zero_share_refusal(t):
     assert tranche(t, 0, 1) == (1_500 * STX + 1, 1_000 * STX + 1, 130 * STX)
     assert deposit(t, "wallet_2", 0, 1, 1) == err(407)  # 1 * shares / assets == 0
     assert deposit(t, "wallet_2", 0, 1, 2) == Ok(UInt(1))  # pays 2 for a share worth 1.5
-    assert withdraw(t, "wallet_2", 0, 1, 2) == Ok(UInt(3))  # 2 * 1500000003 / 1000000002
-    assert withdraw(t, "wallet_2", 0, 1, 1) == err(408)
+    assert isinstance(request(t, "wallet_2", 0, 1, 2), Ok)
+    assert request(t, "wallet_2", 0, 1, 1) == err(408)
+    assert complete(t, "wallet_2", 0, 1) == err(416)  # policy 1 is open
+    t.mine_burn(150)
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    assert counts(settle(t, 1))["expired"] == 1
+    assert complete(t, "wallet_2", 0, 1) == Ok(UInt(3))  # 2 * 1500000003 / 1000000002
     t.assert_same_state(policies=1)
 
 
-def test_wiped_out_tranche_refuses_deposits_and_burns_shares_for_nothing(t):
-    """Still possible in v2, but only by the providers' own choice: they withdraw everything
-    free, then the one policy is paid exactly its collateral."""
+def test_pending_withdrawals_share_a_payout_of_the_whole_collateral(t):
+    """v1 let providers take everything free before the settlement and leave the tranche wiped
+    out (0 assets, 1,700 STX of shares). v2: their requests are ready only at the expiry and
+    the pending shares share the payout, so the tranche keeps its 600 STX and each pending
+    150 STX of shares completes at the price after the payout."""
     assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
     assert deposit(t, "wallet_1", 0, 2, 1_000 * STX) == Ok(UInt(1_000 * STX))
     assert deposit(t, "wallet_2", 0, 2, 1_000 * STX) == Ok(UInt(1_000 * STX))
     terms = dict(tier=2, amount=BTC // 100, strike=61_750 * USD, premium=2_000 * STX)
     assert buy(t, "wallet_3", 1, collateral=3_400 * STX, **terms) == Ok(UInt(1))  # 85% cap
-    assert withdraw(t, "wallet_1", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
-    assert withdraw(t, "wallet_2", 0, 2, 150 * STX) == Ok(UInt(300 * STX))
+    for who in ("wallet_1", "wallet_2"):
+        assert isinstance(request(t, who, 0, 2, 150 * STX), Ok)
+        assert complete(t, who, 0, 2) == err(416)
     expiry = policy(t, 1)["expiration"]
     t.mine_to(expiry - 26)
     # STX 0.50 -> 0.0625 in three pushes of -50% (the v2 oracle's max-jump), ten blocks apart,
@@ -239,16 +257,11 @@ def test_wiped_out_tranche_refuses_deposits_and_burns_shares_for_nothing(t):
     # owed 217.5 USD = 3,480 STX at 0.0625; capped at the 3,400 STX locked for it
     assert [p["event"] for p in printed(t)] == ["payout", "released", "policy-settled"]
     assert policy(t, 1)["payout"] == policy(t, 1)["paid"] == 3_400 * STX
-    assert tranche(t, 0, 2) == (0, 1_700 * STX, 0)
-    assert deposit(t, "wallet_4", 0, 2, 100 * STX) == err(406)
-    assert withdraw(t, "wallet_1", 0, 2, 850 * STX) == Ok(UInt(0))
-    assert transfers(t) == []  # nothing moves
-    assert printed(t)[0]["amount"] == 0
-    assert deposit(t, "wallet_4", 0, 2, 100 * STX) == err(406)  # wallet_2 still holds shares
-    assert withdraw(t, "wallet_2", 0, 2, 850 * STX) == Ok(UInt(0))
-    assert tranche(t, 0, 2) == (0, 0, 0)
-    assert deposit(t, "wallet_4", 0, 2, 5 * STX) == err(405)  # a first deposit again
-    assert deposit(t, "wallet_4", 0, 2, 10 * STX) == Ok(UInt(10 * STX))
+    assert tranche(t, 0, 2) == (600 * STX, 2_000 * STX, 0)
+    for who in ("wallet_1", "wallet_2"):
+        assert complete(t, who, 0, 2) == Ok(UInt(45 * STX))  # 150 x 600 / 2,000
+    assert tranche(t, 0, 2) == (510 * STX, 1_700 * STX, 0)
+    assert deposit(t, "wallet_4", 0, 2, 30 * STX) == Ok(UInt(100 * STX))
     t.assert_same_state(policies=1)
 
 

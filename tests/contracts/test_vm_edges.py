@@ -49,9 +49,13 @@ def deposit(t: Twin, who: str, token: int, tier: int, amount: int):
     return t.call(who, "liquidity-pool", "deposit", sbtc, UInt(token), UInt(tier), UInt(amount))
 
 
-def withdraw(t: Twin, who: str, token: int, tier: int, shares: int):
+def request(t: Twin, who: str, token: int, tier: int, shares: int):
+    return t.call(who, "liquidity-pool", "request-withdraw", UInt(token), UInt(tier), UInt(shares))
+
+
+def complete(t: Twin, who: str, token: int, tier: int):
     sbtc = t.contracts.sbtc
-    return t.call(who, "liquidity-pool", "withdraw", sbtc, UInt(token), UInt(tier), UInt(shares))
+    return t.call(who, "liquidity-pool", "complete-withdraw", sbtc, UInt(token), UInt(tier))
 
 
 def quote(t: Twin, buyer: str, quote_id: int, **terms: int) -> Quote:
@@ -128,7 +132,7 @@ def test_u128_max_in_every_caller_controlled_amount(t):
     assert deposit(t, "wallet_1", 0, 1, U128_MAX) == err(1)  # more than anyone holds
     assert deposit(t, "wallet_1", 0, 1, 100_000 * STX) == Ok(UInt(100_000 * STX))
     assert deposit(t, "wallet_2", 0, 1, U128_MAX) is None  # amount * total-shares overflows
-    assert withdraw(t, "wallet_1", 0, 1, U128_MAX) == err(408)
+    assert request(t, "wallet_1", 0, 1, U128_MAX) == err(408)
     assert deposit(t, "wallet_1", U128_MAX, 1, 1) == err(402)
     assert deposit(t, "wallet_1", 0, U128_MAX, 1) == err(402)
 
@@ -283,13 +287,16 @@ def test_a_pause_stops_purchases_only_and_spends_no_quote(t):
     # providers, the oracle and settlement carry on
     shares = 10 * STX * (100_000 * STX) // (100_050 * STX)  # the premium raised the share price
     assert deposit(t, "wallet_2", 0, 1, 10 * STX) == Ok(UInt(shares))
-    assert withdraw(t, "wallet_2", 0, 1, shares) == Ok(UInt(10 * STX - 1))  # truncated twice
+    assert isinstance(request(t, "wallet_2", 0, 1, shares), Ok)  # ready once policy 1 is settled
     expiry = policy(t, 1)["expiration"]
     t.mine_to(expiry - 10)  # the prices of the fixing's window
     assert set_price(t, "BTC-USD", 55_000 * USD) == Ok(TRUE)
     assert set_price(t, "STX-USD", STX_PRICE) == Ok(TRUE)
     t.mine_to(expiry)
     assert settle(t, 1) == counts(settled=1)
+    got = t.read("liquidity-pool", "get-tranche", UInt(0), UInt(1)).data
+    assets, total = got["total-assets"].value, got["total-shares"].value
+    assert complete(t, "wallet_2", 0, 1) == Ok(UInt(shares * assets // total))  # its payout share
     # unpaused, the quote that waited is still good if it has not expired
     assert t.call("deployer", "policy-registry", "set-paused", FALSE) == Ok(TRUE)
     assert buy(t, "wallet_3", waiting) == err(304)  # 150 blocks later it has

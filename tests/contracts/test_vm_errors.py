@@ -69,8 +69,18 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
         "price-updated": ("asset", "price", "height", "prev", "cum"),
         "fixing-set": ("asset", "expiry", "price", "last-observed", "stale"),
         "parameter-set": ("key", "value"),
-        "deposit": ("token", "tier", "provider", "amount", "shares", *STATE),
-        "withdraw": ("token", "tier", "provider", "amount", "shares", *STATE),
+        "deposit": ("token", "tier", "provider", "amount", "shares", "epoch", *STATE),
+        "withdraw-requested": (
+            "token",
+            "tier",
+            "provider",
+            "shares",
+            "pending-shares",
+            "ready-at",
+            "epoch",
+            *STATE,
+        ),
+        "withdraw": ("token", "tier", "provider", "amount", "shares", "epoch", *STATE),
         "locked": ("token", "tier", "premium", "collateral", *STATE),
         "released": ("token", "tier", "collateral", *STATE),
         "payout": ("token", "tier", "policy-id", "recipient", "amount", *STATE),
@@ -138,14 +148,14 @@ class Call:
     contract: str
     function: str
     args: Sequence[ClarityValue | Ref] | Ref
-    expect: int | ClarityValue
+    expect: int | ClarityValue | Ref  # a Ref: an `ok` only known when the step runs
     events: tuple[str | tuple[str, int], ...] | None = None
     moves: Moves = field(default_factory=dict)
     covers: tuple[tuple[str, str], ...] = ()
     note: str = ""
 
     def __post_init__(self) -> None:
-        assert isinstance(self.expect, int | Ok), "an error is expected by its code"
+        assert isinstance(self.expect, int | Ok) or callable(self.expect), "an error by its code"
 
     @property
     def outcome(self) -> int | str:
@@ -295,25 +305,38 @@ def deposit(
     )
 
 
-def withdraw(
-    who: str, token: int, tier: int, shares: int, expect: int | ClarityValue, ft: str = "sbtc-token"
+def request(who: str, token: int, tier: int, shares: int, expect: int | Ref) -> Call:
+    """Step 1 of a withdrawal (`request-withdraw`): moves no tokens; `expect` an error code or
+    the ready-at height (a Ref, e.g. `now` or `at(n)`)."""
+    ok_ready = None if isinstance(expect, int) else (lambda r: ok(expect(r)))
+    events = None if isinstance(expect, int) else ("withdraw-requested",)
+    args = (UInt(token), UInt(tier), UInt(shares))
+    return Call(who, "liquidity-pool", "request-withdraw", args, ok_ready or expect, events)
+
+
+def complete(
+    who: str, token: int, tier: int, expect: int | ClarityValue, ft: str = "sbtc-token"
 ) -> Call:
-    """A withdrawal; a successful one moves the returned amount from the pool to `who`."""
+    """Step 2 (`complete-withdraw`); a successful one moves the returned amount from the pool
+    to `who`."""
     moves: Moves = {}
     events = None
     if not isinstance(expect, int):
         events = ("withdraw",)
         amount = expect.value.value
         moves = token_move(token, amount, "pool", who) if amount else {}
-    return Call(
-        who,
-        "liquidity-pool",
-        "withdraw",
-        (contract(ft), UInt(token), UInt(tier), UInt(shares)),
-        expect,
-        events,
-        moves,
-    )
+    args = (contract(ft), UInt(token), UInt(tier))
+    return Call(who, "liquidity-pool", "complete-withdraw", args, expect, events, moves)
+
+
+def now(r: Run) -> int:
+    """A request's ready-at when no policy it backs is unsettled: the current burn height."""
+    return r.t.burn
+
+
+def withdraw(who: str, token: int, tier: int, shares: int, expect: ClarityValue) -> list[Step]:
+    """Both steps of a withdrawal that is ready at once (nothing unsettled in the tranche)."""
+    return [request(who, token, tier, shares, now), complete(who, token, tier, expect)]
 
 
 def mint(amount: int, to: str, who: str = "deployer", expect: int | ClarityValue = 0) -> Call:
@@ -501,9 +524,10 @@ class Run:
     def call(self, s: Call, i: int) -> ClarityValue:
         args = s.args(self) if callable(s.args) else [a(self) if callable(a) else a for a in s.args]
         before = self.balances()
+        expect = s.expect(self) if callable(s.expect) else s.expect
         result = self.t.call(s.who, s.contract, s.function, *args)
         where = f"step {i}: {s.who} {s.contract}.{s.function} {s.note}".rstrip()
-        assert result == expect_of(s.expect), f"{where}: {result} != {expect_of(s.expect)}"
+        assert result == expect_of(expect), f"{where}: {result} != {expect_of(expect)}"
         assert self.vm.last is not None and decode_result(self.vm.last) == result
 
         prints = [e.value for e in decode_events(self.vm.last) if e.kind == "print"]
@@ -868,25 +892,32 @@ POOL: list[Step] = [
             }
         ),
     ),
-    withdraw("wallet_1", 2, 0, 1, 402),
-    withdraw("wallet_1", 0, 3, 1, 402),
-    withdraw("wallet_1", 0, 0, 1, 403, ft="oracle"),
-    withdraw("wallet_1", 0, 0, 0, 404),
-    withdraw("wallet_5", 0, 0, 1, 408),  # holds none
-    withdraw("wallet_1", 0, 0, 10 * STX + 1, 408),
-    withdraw("wallet_1", 0, 0, 10 * STX, ok(10 * STX)),
-    withdraw("wallet_4", 0, 0, 1, ok(1)),
-    withdraw("wallet_4", 0, 0, 5 * STX, ok(5 * STX)),
+    request("wallet_1", 2, 0, 1, 402),
+    request("wallet_1", 0, 3, 1, 402),
+    request("wallet_1", 0, 0, 0, 404),
+    request("wallet_5", 0, 0, 1, 408),  # holds none
+    request("wallet_1", 0, 0, 10 * STX + 1, 408),
+    complete("wallet_1", 0, 0, 418),  # nothing pending
+    request("wallet_1", 0, 0, 10 * STX, now),
+    complete("wallet_1", 2, 0, 402),
+    complete("wallet_1", 0, 0, 403, ft="oracle"),
+    complete("wallet_1", 0, 0, ok(10 * STX)),
+    complete("wallet_1", 0, 0, 418),  # one completion per request
+    *withdraw("wallet_4", 0, 0, 1, ok(1)),
+    *withdraw("wallet_4", 0, 0, 5 * STX, ok(5 * STX)),
     deposit("wallet_4", 0, 0, 1, 405, note="an emptied tranche wants a first deposit again"),
-    withdraw("wallet_2", 1, 0, 40_000, ok(40_000)),
-    withdraw("wallet_2", 1, 0, 60_000, ok(60_000)),
+    *withdraw("wallet_2", 1, 0, 40_000, ok(40_000)),
+    *withdraw("wallet_2", 1, 0, 60_000, ok(60_000)),
     # only the registry contract may lock, release and pay out, whoever sends the call
     *[
         plain(who, "liquidity-pool", fn, args, 401)
         for who in ("deployer", "wallet_1")
         for fn, args in (
-            ("lock-for-policy", (contract("sbtc-token"), UInt(0), UInt(0), UInt(1), UInt(1))),
-            ("release-for-policy", (UInt(0), UInt(0), UInt(1))),
+            (
+                "lock-for-policy",
+                (contract("sbtc-token"), UInt(0), UInt(0), UInt(1), UInt(1), UInt(288)),
+            ),
+            ("release-for-policy", (UInt(0), UInt(0), UInt(1), UInt(288))),
             ("pay-out", (contract("sbtc-token"), UInt(0), UInt(0), UInt(1), UInt(1), acct(who))),
         )
     ],
@@ -1023,7 +1054,12 @@ SETTLE: list[Step] = [
         (UInt(1),),
         lambda v, r: v.value.data["expiration"] == UInt(288),
     ),
-    withdraw("wallet_1", 0, 1, 100_000 * STX, 409),  # 36,000 STX are locked
+    # 36,000 STX are locked: the provider's exit waits for the last of them (policy 4)
+    request("wallet_1", 0, 1, 50_000 * STX, lambda r: -(-(r.t.burn + 300) // 144) * 144),
+    complete("wallet_1", 0, 1, 416),
+    # the pending shares' value is not for sale: a 24,000 STX lock on top of 36,000 needs
+    # 60,000 of the 100,200 STX less the 50,100 the pending shares are worth
+    buy("wallet_3", 415, amount=2 * BTC // 10, covers=(POOL_ONLY,)),
     settle([], counts(0, 0, 0, 0), who="wallet_1"),  # anyone may settle
     settle(
         [1, 2, 3, 4, 99],
@@ -1158,56 +1194,92 @@ REGISTRY_ADMIN: list[Step] = [
     buy("wallet_3", 346),
 ]
 
-# A tranche can still be wiped out: a provider takes out all that is free, then the one policy
-# is paid its whole collateral (BTC 61,750 -> 40,000 and STX 0.50 -> 0.0625 in three pushes of
-# -50% at most, ten blocks apart, as the v2 oracle allows: a claim of 3,480 STX, capped at the
-# 3,400 locked).
+# A tranche can still be wiped out, if the admin lets purchases use all of it: utilisation
+# 10,000 bps, the whole tranche locked for one policy, then paid its whole collateral (BTC
+# 61,750 -> 40,000 and STX 0.50 -> 0.0625 in three pushes of -50% at most, ten blocks apart, as
+# the v2 oracle allows: a claim of 6,960 STX, capped at the 3,999.999999 locked). Nobody enters
+# or leaves between the expiry and the settlement; afterwards the next deposit opens a new
+# epoch, and the old holder takes what its epoch left.
+WIPED = 4_000 * STX - 1
 WIPED_OUT: list[Step] = [
     TRUST,
+    # let one policy lock it all: queued at 2, applied a week later (every height below is
+    # the v1 table's + 1008, a multiple of the 144-block grid)
+    gov(
+        "deployer",
+        "parameters",
+        "queue-parameter",
+        (StringAscii("max-utilisation-2"), UInt(10_000)),
+        eta(2),
+        "change-queued",
+    ),
+    Mine(DELAY),
+    gov("wallet_1", "parameters", "apply-parameter", (StringAscii("max-utilisation-2"),), ok()),
     *prices(),
     deposit("wallet_1", 0, 2, 2_000 * STX, ok(2_000 * STX)),
     buy(
         "wallet_3",
         ok(1),
         tier=2,
-        amount=BTC // 100,
+        amount=BTC // 50,
         strike=61_750 * USD,
         premium=2_000 * STX,
-        collateral=3_400 * STX,
-    ),  # fmt: skip  (exactly the aggressive tier's 85% of 4,000)
-    withdraw("wallet_1", 0, 2, 300 * STX, ok(600 * STX)),
-    Mine(until(262)),
+        collateral=WIPED,
+    ),
+    request("wallet_1", 0, 2, 300 * STX, lambda r: -(-(r.t.burn + 144) // 144) * 144),
+    complete("wallet_1", 0, 2, 416),
+    Mine(until(1270)),
     *prices(40_000 * USD, 25_000_000),
     Mine(10),
     *prices(40_000 * USD, 12_500_000),
     Mine(10),
-    *prices(40_000 * USD, 6_250_000),  # at 282 = E - 6
-    Mine(until(288)),
-    fix(BTC_USD, 288, 282, 282, Ok(fixing(40_000 * USD, 282, False))),
-    fix(STX_USD, 288, 282, 282, Ok(fixing(6_250_000, 282, False))),
+    *prices(40_000 * USD, 6_250_000),  # at 1290 = E - 6
+    Mine(until(1296)),
+    deposit("wallet_4", 0, 2, 10 * STX, 414),  # expired, unsettled: no entry
+    buy("wallet_3", 414, tier=2, strike=40_000 * USD, covers=(POOL_ONLY,)),  # no purchase
+    request("wallet_1", 0, 2, 300 * STX, 414),  # and no exit
+    complete("wallet_1", 0, 2, 414),
+    fix(BTC_USD, 1296, 1290, 1290, Ok(fixing(40_000 * USD, 1290, False))),
+    fix(STX_USD, 1296, 1290, 1290, Ok(fixing(6_250_000, 1290, False))),
     settle(
         [1],
         counts(1, 0, 0, 0),
         ("payout", "released", "policy-settled"),
-        stx(3_400 * STX, "pool", "wallet_3"),
+        stx(WIPED, "pool", "wallet_3"),
     ),
     Read(
         "liquidity-pool",
         "get-tranche",
         (UInt(0), UInt(2)),
-        Tuple({"total-assets": UInt(0), "total-shares": UInt(1_700 * STX), "locked": UInt(0)}),
+        Tuple({"total-assets": UInt(1), "total-shares": UInt(2_000 * STX), "locked": UInt(0)}),
     ),
     Read(
         "policy-registry",
         "get-policy",
         (UInt(1),),
-        lambda v, r: (
-            (v.value.data["payout"], v.value.data["paid"]) == (UInt(3_400 * STX), UInt(3_400 * STX))
-        ),
+        lambda v, r: (v.value.data["payout"], v.value.data["paid"]) == (UInt(WIPED), UInt(WIPED)),
     ),
-    deposit("wallet_4", 0, 2, 10 * STX, 406),
-    withdraw("wallet_1", 0, 2, 1_700 * STX, ok(0)),  # worthless shares can be burnt
+    # the old holder keeps its shares; the next deposit opens epoch 1 all the same
     deposit("wallet_4", 0, 2, 10 * STX, ok(10 * STX)),
+    Read("liquidity-pool", "get-provider-epoch", (UInt(0), UInt(2), acct("wallet_4")), UInt(1)),
+    deposit("wallet_1", 0, 2, 10 * STX, 419),  # its epoch-0 shares first
+    request("wallet_1", 0, 2, 1_700 * STX, now),
+    deposit("wallet_1", 0, 2, 10 * STX, ok(10 * STX)),
+    request("wallet_1", 0, 2, 10 * STX, 419),  # its epoch-0 pending shares first
+    complete("wallet_1", 0, 2, ok(1)),  # what epoch 0 left: 1 uSTX for 2,000 STX of shares
+    Read(
+        "liquidity-pool",
+        "get-closed-epoch",
+        (UInt(0), UInt(2), UInt(0)),
+        Some(Tuple({"total-assets": UInt(0), "total-shares": UInt(0)})),
+    ),
+    *withdraw("wallet_1", 0, 2, 10 * STX, ok(10 * STX)),
+    Read(
+        "liquidity-pool",
+        "get-tranche",
+        (UInt(0), UInt(2)),
+        Tuple({"total-assets": UInt(10 * STX), "total-shares": UInt(10 * STX), "locked": UInt(0)}),
+    ),
 ]
 
 SCENARIOS: dict[str, list[Step]] = {
@@ -1243,9 +1315,10 @@ REQUIRED: dict[tuple[str, str], set[int | str]] = {
     ("parameters", "cancel-role"): {"ok", 202, 205},
     ("parameters", "init-guardian"): {"ok", 200, 208},
     ("parameters", "shutdown"): {"ok", 202},
-    ("liquidity-pool", "deposit"): {"ok", 402, 403, 404, 405, 406, 407, 430, 1},
-    ("liquidity-pool", "withdraw"): {"ok", 402, 403, 404, 408, 409},
-    ("liquidity-pool", "lock-for-policy"): {"ok", 401, 403, 411, 413, 1},
+    ("liquidity-pool", "deposit"): {"ok", 402, 403, 404, 405, 407, 414, 419, 430, 1},
+    ("liquidity-pool", "request-withdraw"): {"ok", 402, 404, 408, 414, 419},
+    ("liquidity-pool", "complete-withdraw"): {"ok", 402, 403, 414, 416, 418},
+    ("liquidity-pool", "lock-for-policy"): {"ok", 401, 403, 411, 413, 414, 415, 1},
     ("liquidity-pool", "release-for-policy"): {"ok", 401},
     ("liquidity-pool", "pay-out"): {"ok", 401, 403},
     ("policy-registry", "purchase-policy"): {
@@ -1256,6 +1329,8 @@ REQUIRED: dict[tuple[str, str], set[int | str]] = {
         403,
         411,
         413,
+        414,
+        415,
         1,
     },
     ("policy-registry", "settle-policies"): {"ok", 312, 313, 314, 322, 323, 403},
@@ -1284,8 +1359,19 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     "and the pool can never be tx-sender of a deposit",
     ("liquidity-pool", "deposit", 3): "a zero amount is refused with u404 first",
     ("liquidity-pool", "deposit", 4): "the sender of the transfer is always tx-sender",
-    ("liquidity-pool", "withdraw", 1): "internal accounting: the pool's balance never falls "
-    "below the total-assets it pays from",
+    ("liquidity-pool", "complete-withdraw", 1): "internal accounting: the pool's balance never "
+    "falls below the total-assets (and closed epochs' assets) it pays from",
+    ("liquidity-pool", "complete-withdraw", 409): "a safety net: a completion is ready only after "
+    "every policy unsettled at its request is settled, and later purchases left the pending "
+    "shares' value free (u415); no sequence found reaches it",
+    ("liquidity-pool", "complete-withdraw", 417): "a safety net: all of a tranche's shares pending "
+    "leave no value for purchases (u415), and those unsettled at the request are settled before "
+    "it is ready, so the last shares never burn with a policy unsettled; no sequence found "
+    "reaches it",
+    ("liquidity-pool", "deposit", 406): "a wiped-out tranche (total-shares > 10^6 x total-assets) "
+    "with an unsettled policy: that policy's collateral (at least its cover, tens of STX) stays "
+    "in total-assets, so it takes tens of millions of STX of shares; not reached by these "
+    "tables (test_attacks.py's epoch tests show the rule's other side)",
     ("liquidity-pool", "lock-for-policy", 3): "the registry refuses a zero premium (u306)",
     ("liquidity-pool", "lock-for-policy", 2): "the buyer is tx-sender, never the pool",
     ("liquidity-pool", "lock-for-policy", 4): "the premium's sender is always tx-sender",
@@ -1389,7 +1475,7 @@ def printed(bridge) -> dict[str, set[frozenset[str]]]:
             ("released", "policy-expired", "payout", "released", "policy-settled"),
             stx(4_200 * STX, "pool", "wallet_3"),  # 2,100 USD, under the 10,800 STX cap
         ),
-        withdraw("wallet_1", 0, 1, 500 * STX, ok(500 * STX + 25 * STX)),
+        *withdraw("wallet_1", 0, 1, 500 * STX, ok(500 * STX + 25 * STX)),
         # every governance event, with each kind of queued value (uint, principal, buff)
         GUARDIAN,
         gov(
@@ -1490,7 +1576,20 @@ def test_first_depositor_share_inflation_is_bounded(bridge):
 
     # withdrawing realises it, with at most one more micro-unit of the withdrawal's truncation
     back = minted * after_assets // after_shares
-    run.run([withdraw("wallet_2", 0, 0, minted, ok(back))])
+
+    # the attacker's policy is open: the victim's exit waits for its (out-of-the-money) end
+    def ready(r: Run) -> int:
+        return -(-r.t.py.registry.policies[1][3] // 144) * 144
+
+    run.run(
+        [
+            request("wallet_2", 0, 0, minted, ready),
+            Mine(lambda r: ready(r) - r.t.burn),
+            *prices(),
+            settle([1], counts(0, 1, 0, 0), ("released", "policy-expired")),
+            complete("wallet_2", 0, 0, ok(back)),
+        ]
+    )
     assert victim_deposit - back < share_worth + 1
     # the attacker gained exactly what the victim lost: the rest of the tranche is theirs
     assets_end, shares_end, _ = run.tranche(0, 0)
@@ -1535,10 +1634,10 @@ def test_a_donation_to_the_pool_does_not_move_the_share_price(bridge):
     run.run(
         [
             deposit("wallet_2", 0, 1, 1_234_567, ok(1_234_567)),
-            withdraw("wallet_2", 0, 1, 1_234_567, ok(1_234_567)),
+            *withdraw("wallet_2", 0, 1, 1_234_567, ok(1_234_567)),
             mint(100_000, "wallet_2"),
             deposit("wallet_2", 1, 1, 100_000, ok(100_000)),
-            withdraw("wallet_1", 1, 1, 100_000, ok(100_000)),
+            *withdraw("wallet_1", 1, 1, 100_000, ok(100_000)),
         ]
     )
     assert run.tranche(0, 1) == stx_before

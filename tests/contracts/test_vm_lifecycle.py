@@ -92,8 +92,13 @@ def test_full_lifecycle_in_both_executors(twin):
                collateral=BTC // 2)  # fmt: skip
     assert buy(t, "wallet_5", sq) == Ok(UInt(2))
 
-    assert t.call("wallet_1", "liquidity-pool", "withdraw", t.contracts.sbtc, UInt(0), UInt(1),
-                  UInt(100_000 * STX)) == err(409)  # fmt: skip
+    # the provider's exit waits for the policies its shares back
+    asked = t.call("wallet_1", "liquidity-pool", "request-withdraw", UInt(0), UInt(1),
+                   UInt(100_000 * STX))  # fmt: skip
+    assert isinstance(asked, Ok)
+    done = t.call("wallet_1", "liquidity-pool", "complete-withdraw", t.contracts.sbtc, UInt(0),
+                  UInt(1))  # fmt: skip
+    assert done == err(416)
     t.assert_same_state(policies=2)
 
     t.mine_to(q.expiration - 10)
@@ -177,8 +182,13 @@ def test_every_restricted_function_refuses_the_wrong_principal(twin):
         ("parameters", "cancel-role", [StringAscii("admin")], 202),
         ("parameters", "init-guardian", [someone], 200),
         ("parameters", "shutdown", [], 202),
-        ("liquidity-pool", "lock-for-policy", [sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
-        ("liquidity-pool", "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
+        (
+            "liquidity-pool",
+            "lock-for-policy",
+            [sbtc, UInt(0), UInt(1), UInt(1), UInt(1), UInt(1)],
+            401,
+        ),
+        ("liquidity-pool", "release-for-policy", [UInt(0), UInt(1), UInt(1), UInt(1)], 401),
         ("liquidity-pool", "pay-out", [sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
         ("policy-registry", "queue-backend", [someone], 300),
         ("policy-registry", "cancel-backend", [], 340),

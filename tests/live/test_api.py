@@ -291,11 +291,11 @@ def test_deposit_and_withdrawal_payloads(svc):
     r = svc.http.post("/v1/payloads/withdraw/request", json={**body, "shares": shares // 2})
     assert r.status_code == 200, r.text
     p = r.json()["payload"]
-    assert p["functionName"] == "withdraw"  # protocol v1: one step
-    assert p["postConditions"][0]["condition"] == "gte"
+    assert p["functionName"] == "request-withdraw"  # step 1 moves nothing
+    assert p["postConditionMode"] == "deny" and p["postConditions"] == []
     r = svc.http.post("/v1/payloads/withdraw/complete",
                       json={"sender": provider, "token": "stx", "tier": 1})  # fmt: skip
-    assert r.status_code == 501 and r.json()["error"] == "not-in-protocol"
+    assert r.status_code == 400 and r.json()["error"] == "no-pending-withdrawal"
     assert_400(svc.http.post("/v1/payloads/deposit", json={"sender": provider, "token": "stx",
                "tier": 1, "amount": -1}), "amount")  # fmt: skip
     assert_400(svc.http.post("/v1/payloads/withdraw/request", json={"sender": "x", "token": "stx",
@@ -315,6 +315,10 @@ def test_pool_prices_and_providers_agree_with_the_store_and_chain(svc):
         token = 0 if t["token"] == "stx" else 1
         assets, total, locked = latest[(token, t["tier"])]
         assert (int(t["assets"]), int(t["shares"]), int(t["locked"])) == (assets, total, locked)
+        pending = svc.engine.chain.read_only(  # the chain's count of pending shares
+            svc.engine.config.contracts.pool, "get-vault", [UInt(token), UInt(t["tier"])]
+        )["pending"].value
+        assert t["pending_withdrawals"] == str(pending)
     prices = svc.http.get("/v1/prices").json()
     assert prices["onchain"]["price"] == str(65_000 * USD)
     assert prices["aggregated"]["sources"] == 7 and prices["volatility"] >= 0.2

@@ -62,13 +62,14 @@ def test_status_and_quote_ask_the_running_engine(tmp_path, devnet, exchanges):
         assert '"functionName": "purchase-policy"' in got.stdout
         assert got.stderr.startswith("quote ")
 
-        # the node goes away under the API: a withdrawal (which reads the pool) is one line
+        # the node goes away under the API: a withdrawal's completion (which reads the pool)
+        # is one line
         dead = free_port()
         service = r.engine.api.service
         service.chain = StacksChain(NodeClient(f"http://127.0.0.1:{dead}", timeout=2),
                                     r.engine.config.contracts)  # fmt: skip
-        got = run_py("quote", "withdraw", "--config", config, "--sender", buyer, "--tier", "0",
-                     "--shares", "10")  # fmt: skip
+        got = run_py("quote", "withdraw-complete", "--config", config, "--sender", buyer,
+                     "--tier", "0")  # fmt: skip
         assert got.returncode == 3
         (line,) = got.stderr.strip().splitlines()
         assert line.startswith("error: node unreachable: ")

@@ -13,6 +13,7 @@ import pytest
 
 from chain import payloads
 from chain import transactions as txs
+from chain.clarity import Ok, UInt
 from chain.contracts import SBTC, STX
 from chain.node import NodeClient
 from chain.stacks import StacksChain
@@ -92,9 +93,21 @@ def _deposit_purchase_withdraw(path, config, client, chain, provider, buyer, dev
     assert receipt.status == "success", receipt
     assert before - chain.balances(buyer.principal()).stx == int(pc["amount"]) + 1000  # + fee
 
-    # a withdrawal promising at least what the shares are worth now
+    # a withdrawal: the request moves nothing; tranche 1 backs no policy (the purchase above
+    # went to its strike's tier), so it is ready at once and the completion promises at least
+    # what the pending shares are worth now
+    vault = chain.read_only(config.contracts.pool, "get-vault", [UInt(0), UInt(1)])
+    assert vault["unsettled"] == UInt(0)  # type: ignore[index]
     body = quote("withdraw", "--config", str(path), "--sender", provider.principal().address,
                  "--token", "stx", "--tier", "1", "--shares", "1000000")  # fmt: skip
+    assert body["functionName"] == "request-withdraw" and body["postConditions"] == []
+    txid = client.broadcast(wallet_sign(body, provider, nonce=chain.nonce(provider.principal())))
+    devnet.mine()
+    receipt = chain.status(txid)
+    assert receipt.status == "success"
+    assert receipt.result == Ok(UInt(chain.tip().burn_height))  # ready now
+    body = quote("withdraw-complete", "--config", str(path), "--sender",
+                 provider.principal().address, "--token", "stx", "--tier", "1")  # fmt: skip
     (pc,) = body["postConditions"]
     assert (pc["address"], pc["condition"]) == (config.contracts.pool.address, "gte")
     txid = client.broadcast(wallet_sign(body, provider, nonce=chain.nonce(provider.principal())))
@@ -103,7 +116,8 @@ def _deposit_purchase_withdraw(path, config, client, chain, provider, buyer, dev
 
 
 def test_a_withdrawal_promise_that_the_chain_cannot_keep_aborts(tmp_path, devnet, exchanges):
-    """The post-condition is real: ask for more than the shares give and the node aborts."""
+    """The post-condition is real: ask for more than the pending shares give and the node
+    aborts the completion."""
     path = live_toml(tmp_path, devnet, exchanges)
     config = load(path)
     client = NodeClient(devnet.server_url)
@@ -112,12 +126,15 @@ def test_a_withdrawal_promise_that_the_chain_cannot_keep_aborts(tmp_path, devnet
     call = payloads.deposit(config.contracts, provider.principal(), STX, 0, 10**12)
     client.broadcast(call.sign(provider, nonce=0, fee=1000).serialize())
     devnet.mine()
-    honest = payloads.withdraw(chain, config.contracts, provider.principal(), STX, 0, 10**6)
+    asked = payloads.request_withdraw(config.contracts, provider.principal(), STX, 0, 10**6)
+    client.broadcast(asked.sign(provider, nonce=1, fee=1000).serialize())
+    devnet.mine()
+    honest = payloads.complete_withdraw(chain, config.contracts, provider.principal(), STX, 0)
     (pc,) = honest.post_conditions
     greedy = payloads.CallPayload(honest.sender, honest.contract, honest.function, honest.args,
                                   (txs.STXPostCondition(pc.principal, pc.condition,
                                                         pc.amount + 1),))  # fmt: skip
-    txid = client.broadcast(wallet_sign(greedy.to_json(), provider, nonce=1))
+    txid = client.broadcast(wallet_sign(greedy.to_json(), provider, nonce=2))
     devnet.mine()
     assert chain.status(txid).status == "abort_by_post_condition"
     client.close()

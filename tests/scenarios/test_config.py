@@ -14,6 +14,7 @@ def test_the_scenarios_exist_and_load():
         "oracle-outage-crash", "congested-mass-settlement", "manipulated-source", "signer-outage",
         "late-settlement", "oracle-key-compromise",
         "admin-key-compromise",
+        "front-run-settlement", "jit-liquidity",
     }  # fmt: skip
     assert all(names.values())  # each has a one-line description
     for name in names:

@@ -56,13 +56,13 @@ def test_mass_settlement_settles_every_policy_and_says_how_long_it_took(tmp_path
 def test_bank_run_shows_withdrawals_refused_while_collateral_is_locked(tmp_path):
     report = run(small("bank-run", "days=1.6", "drain_days=0.5", "policies=150",
                        "crash.start_hours=12", "burst.days=1.3"), 1, tmp_path)  # fmt: skip
-    assert report["withdrawals"] > 0
-    assert report["withdrawals_refused_locked"] > 0
+    assert report["withdrawals"] > 0  # requests (protocol v2's first step)
+    assert report["withdrawals_refused_locked"] > 0  # ready only once their policies settle
     assert report["invariant_violations"] == 0
     # a panicking provider never burns shares for nothing (v1: 2,534 withdrawals of 0 tokens)
     paid_nothing = [
         e for e in map(json.loads, (tmp_path / "events.jsonl").read_text().splitlines())
-        if e["kind"] == "tx" and e["call"] == "liquidity-pool.withdraw"
+        if e["kind"] == "tx" and e["call"] == "liquidity-pool.complete-withdraw"
         and e["status"] == "success" and e["result"]["value"]["value"] == "0"
     ]  # fmt: skip
     assert paid_nothing == []

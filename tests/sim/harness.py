@@ -67,10 +67,20 @@ class Harness:
             mode=txs.PostConditionMode.DENY,
         )
 
+    def request_withdraw(self, wallet: Wallet, token: int, tier: int, shares: int) -> TxReceipt:
+        args = (UInt(token), UInt(tier), UInt(shares))
+        return self.send(wallet, self.pool, "request-withdraw", *args)
+
+    def complete_withdraw(self, wallet: Wallet, token: int, tier: int) -> TxReceipt:
+        return self.send(wallet, self.pool, "complete-withdraw", self.sbtc, UInt(token), UInt(tier))
+
     def withdraw(self, wallet: Wallet, token: int, tier: int, shares: int) -> TxReceipt:
-        return self.send(
-            wallet, self.pool, "withdraw", self.sbtc, UInt(token), UInt(tier), UInt(shares)
-        )
+        """Both steps: the request's receipt if it failed, else the completion's (which fails
+        u416 and leaves the shares pending while a policy they back is unsettled)."""
+        asked = self.request_withdraw(wallet, token, tier, shares)
+        if asked.status != "success":
+            return asked
+        return self.complete_withdraw(wallet, token, tier)
 
     def quote(self, buyer: Wallet, **terms) -> Quote:
         burn = self.chain.tip().burn_height

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from chain import payloads
 from chain import transactions as txs
 from chain.clarity import NONE, TRUE, Buffer, List, Ok, StringAscii, Tuple, UInt
+from chain.contracts import Contracts
 from chain.keys import PrivateKey
 from chain.protocol import expiry_on_grid
 from chain.quotes import quote_digest, sign_quote
@@ -50,11 +52,15 @@ def test_deposits_and_withdrawals_keep_share_accounting(h):
     # deposit 110 STX at 1.1 STX/share -> 100 shares exactly; 100 STX -> 90.909… -> 90_909_090
     assert h.deposit(b, 0, 1, 110 * STX).result == Ok(UInt(100 * STX))
     assert h.deposit(b, 0, 1, 100 * STX).result == Ok(UInt(90_909_090))
-    # a's 1000 shares are worth 1000 * 1860 / 1690.90909 STX
+    # a's 1000 shares are worth 1000 * 1860 / 1690.90909 STX, paid once policy 1 is settled
+    assert h.withdraw(a, 0, 1, 1_000 * STX).result == err(416)
+    expire(h)
+    h.set_price(BTC_65K, STX_050)
+    assert h.prints(h.settle(1))[-1]["event"] == "policy-expired"
     assets, shares, _ = h.tranche(0, 1)
     expected = 1_000 * STX * assets // shares
     before = h.chain.balances(a.address).stx
-    r = h.withdraw(a, 0, 1, 1_000 * STX)
+    r = h.complete_withdraw(a, 0, 1)
     assert r.result == Ok(UInt(expected))
     assert h.chain.balances(a.address).stx == before + expected - 1000  # minus the fee
     ev = h.prints(r)[0]
@@ -322,16 +328,22 @@ def test_settlement_before_expiry_is_skipped(h):
     assert h.prints(r) == [{"event": "settlement-skipped", "id": 1, "reason": 314}]
 
 
-def test_withdrawal_blocked_by_locked_collateral(h):
+def test_withdrawal_waits_for_the_policies_it_backed(h):
     funded(h)
     provider = h.users[0]
     q = h.quote(h.users[1], collateral=60_000 * STX)
     assert h.purchase(h.users[1], q).result == Ok(UInt(1))
-    assets, shares, locked = h.tranche(0, 1)
-    assert h.withdraw(provider, 0, 1, shares).result == err(409)
-    free_shares = (assets - locked) * shares // assets
-    assert h.withdraw(provider, 0, 1, free_shares).status == "success"
-    assert h.withdraw(provider, 0, 1, STX).result == err(409)
+    assets, shares, _ = h.tranche(0, 1)
+    ready = h.request_withdraw(provider, 0, 1, shares).result.value.value
+    policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
+    assert ready >= policy["expiration"].value  # ready at its expiry (its grid point)
+    assert h.complete_withdraw(provider, 0, 1).result == err(416)
+    h.chain.mine_burn(ready - h.chain.tip().burn_height)
+    assert h.complete_withdraw(provider, 0, 1).result == err(414)  # expired, unsettled
+    h.set_price(BTC_65K, STX_050)
+    assert h.prints(h.settle(1))[-1]["event"] == "policy-expired"
+    assert h.complete_withdraw(provider, 0, 1).result == Ok(UInt(assets))  # all of it
+    assert h.tranche(0, 1) == (0, 0, 0)
     assert h.checker.violations == []
 
 
@@ -358,20 +370,25 @@ def test_collateral_is_computed_on_chain_and_caps_the_payout(h):
     assert h.checker.violations == []
 
 
-def test_a_wiped_out_tranche_refuses_deposits_until_its_shares_are_burnt(h):
+def test_a_wiped_out_tranche_opens_a_new_epoch_on_the_next_deposit(h):
     h.set_price(BTC_65K, STX_050)
-    assert h.deposit(h.users[0], 0, 2, 12_000 * STX).result == Ok(UInt(12_000 * STX))
-    q = h.quote(h.users[1], tier=2, premium=STX, collateral=STX, amount=BTC // 100)
-    assert h.purchase(h.users[1], q).result == Ok(UInt(1))  # locks 1,080 STX
-    # the provider leaves with everything free, then the policy takes its whole collateral
-    free = (12_001 - 1_080) * 12_000 * STX // 12_001
-    assert h.withdraw(h.users[0], 0, 2, free).status == "success"
-    expire(h, 32_500 * USD, 25_000_000)  # claim 275 USD = 1,100 STX, above the 1,080 cap
-    assert h.prints(h.settle(1))[-1]["paid"] == 1_080 * STX
-    assets, shares, _ = h.tranche(0, 2)
-    assert assets < STX and shares > 0
-    assert h.withdraw(h.users[0], 0, 2, shares).status == "success"
+    param = StringAscii("max-utilisation-2")  # let one policy lock it all, a week later
+    queued = h.send(h.admin, h.params, "queue-parameter", param, UInt(10_000))
+    assert queued.status == "success"
+    h.chain.mine_burn(queued.result.value.value - h.chain.tip().burn_height)
+    assert h.send(h.users[3], h.params, "apply-parameter", param).status == "success"
+    h.set_price(BTC_65K, STX_050)
+    stake = 10_799 * STX + 1
+    assert h.deposit(h.users[0], 0, 2, stake).result == Ok(UInt(stake))
+    q = h.quote(h.users[1], tier=2, premium=STX, collateral=10_800 * STX)
+    assert h.purchase(h.users[1], q).result == Ok(UInt(1))  # locks all but 1 uSTX
+    expire(h, 32_500 * USD, 25_000_000)  # claim 2,750 USD = 11,000 STX, above the cap
+    assert h.prints(h.settle(1))[-1]["paid"] == 10_800 * STX
+    assert h.tranche(0, 2) == (1, stake, 0)
+    # v1: refused (u406) until the holder burnt its shares; v2: a new epoch
     assert h.deposit(h.users[2], 0, 2, 50 * STX).result == Ok(UInt(50 * STX))
+    assert h.withdraw(h.users[0], 0, 2, stake).result == Ok(UInt(1))  # what epoch 0 left
+    assert h.tranche(0, 2) == (50 * STX, 50 * STX, 0)
     assert h.checker.violations == []
 
 
@@ -388,8 +405,8 @@ def restricted_calls(h: Harness):
         (h.params, "queue-parameter", [StringAscii("min-duration"), UInt(144)], 200),
         (h.params, "queue-role", [StringAscii("admin"), someone], 200),
         (h.params, "init-guardian", [someone], 200),
-        (h.pool, "lock-for-policy", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1)], 401),
-        (h.pool, "release-for-policy", [UInt(0), UInt(1), UInt(1)], 401),
+        (h.pool, "lock-for-policy", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1), UInt(1)], 401),
+        (h.pool, "release-for-policy", [UInt(0), UInt(1), UInt(1), UInt(1)], 401),
         (h.pool, "pay-out", [h.sbtc, UInt(0), UInt(1), UInt(1), UInt(1), someone], 401),
         (h.params, "shutdown", [], 202),
         (h.params, "cancel-parameter", [StringAscii("min-duration")], 202),
@@ -441,3 +458,25 @@ def test_admin_hands_over_roles_only_through_the_queue(h):
 def test_wallet_repr_shows_no_key(h):
     w = Wallet(h.d.accounts.quote, h.chain)
     assert h.d.accounts.quote.secret_hex()[:16] not in repr(w) + repr(h.d.accounts.quote)
+
+
+# -- the wallet payloads of a withdrawal (chain/payloads.py) ----------------------------------
+
+
+def test_withdrawal_payloads_move_nothing_then_promise_the_pending_value(h):
+    funded(h)
+    provider = h.users[0]
+    contracts = Contracts.of(h.admin.address)
+    asked = payloads.request_withdraw(contracts, provider.address, 0, 1, 40_000 * STX)
+    assert asked.post_conditions == () and asked.mode is txs.PostConditionMode.DENY
+    r = h.send(provider, asked.contract, asked.function, *asked.args,
+               post_conditions=asked.post_conditions, mode=asked.mode)  # fmt: skip
+    assert r.status == "success"
+    done = payloads.complete_withdraw(h.chain, contracts, provider.address, 0, 1)
+    (pc,) = done.post_conditions
+    assert (pc.amount, pc.condition) == (40_000 * STX, txs.FungibleCondition.GTE)
+    r = h.send(provider, done.contract, done.function, *done.args,
+               post_conditions=done.post_conditions, mode=done.mode)  # fmt: skip
+    assert r.result == Ok(UInt(40_000 * STX))
+    with pytest.raises(ValueError, match="no pending withdrawal"):
+        payloads.complete_withdraw(h.chain, contracts, provider.address, 0, 1)

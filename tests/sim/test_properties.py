@@ -7,7 +7,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain.clarity import StringAscii, UInt
+from chain.clarity import NONE, StringAscii, UInt
 from chain.protocol import expiry_on_grid
 from tests.sim.harness import BTC, STX, USD, Harness
 
@@ -53,10 +53,19 @@ def apply(h: Harness, op: tuple, prices: list[int], outcomes: Counter) -> None:
             for tk in (0, 1)
             for tr in (0, 1, 2)
         }
-        if not holdings[(token, tier)]:  # prefer a tranche the provider is in
-            token, tier = max(holdings, key=lambda k: (holdings[k] > 0, k == (token, tier)))
+        who = h.users[user].address
+        pending = {
+            k: h.chain.read_only(h.pool, "get-pending", [UInt(k[0]), UInt(k[1]), who])
+            for k in holdings
+        }
+        mine = {k: holdings[k] or pending[k] != NONE for k in holdings}
+        if not mine[(token, tier)]:  # prefer a tranche the provider is in
+            token, tier = max(holdings, key=lambda k: (mine[k], k == (token, tier)))
         held = holdings[(token, tier)]
-        r = h.withdraw(h.users[user], token, tier, max(1, held * bps // 10_000))
+        if not held and pending[(token, tier)] != NONE:  # all asked for: complete it
+            r = h.complete_withdraw(h.users[user], token, tier)
+        else:
+            r = h.withdraw(h.users[user], token, tier, max(1, held * bps // 10_000))
     elif kind == "price":
         _, dbtc, dstx = op
         prices[0] = max(USD, prices[0] * (10_000 + dbtc) // 10_000)
@@ -129,7 +138,7 @@ def test_a_full_cycle_exercises_every_path():
     for op in script:
         apply(h, op, prices, outcomes)
     assert outcomes[("buy", "success")] == 3
-    assert outcomes[("withdraw", "abort_by_response")] == 1  # collateral locked until settled
+    assert outcomes[("withdraw", "abort_by_response")] == 1  # waits until its policies settle
     assert outcomes[("withdraw", "success")] == 2  # and free again once its policy is
     assert outcomes[("settle", "success")] == 1
     settled = [
