@@ -952,8 +952,10 @@ class TestF8AdminPowerIsBounded:
         assert t.read("parameters", "is-shutdown") == TRUE
         assert buy(t, "wallet_4", 2) == err(346)
         assert deposit(t, "wallet_2", 40_000 * STX) == err(430)
-        t.mine_burn(144)
+        expiration = policy(t, 1)["expiration"]
+        mine_to(t, expiration - 10)  # in force over the whole fixing window
         assert prices(t, 62_000 * USD, 50_000_000)
+        mine_to(t, expiration)
         assert settle(t, 1, who="wallet_3").value["settled"] == UInt(1)
         paid = policy(t, 1)["paid"]
         assert paid == owed(t, 1, 62_000 * USD, 50_000_000) > 0

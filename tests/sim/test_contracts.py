@@ -338,9 +338,8 @@ def test_withdrawal_waits_for_the_policies_it_backed(h):
     policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
     assert ready >= policy["expiration"].value  # ready at its expiry (its grid point)
     assert h.complete_withdraw(provider, 0, 1).result == err(416)
-    h.chain.mine_burn(ready - h.chain.tip().burn_height)
+    assert expire(h, BTC_65K, STX_050) == ready  # the fixings proven, not settled
     assert h.complete_withdraw(provider, 0, 1).result == err(414)  # expired, unsettled
-    h.set_price(BTC_65K, STX_050)
     assert h.prints(h.settle(1))[-1]["event"] == "policy-expired"
     assert h.complete_withdraw(provider, 0, 1).result == Ok(UInt(assets))  # all of it
     assert h.tranche(0, 1) == (0, 0, 0)
