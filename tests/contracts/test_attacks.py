@@ -832,7 +832,7 @@ class TestF8AdminPowerIsBounded:
         change = t.read("parameters", "get-queued-parameter", key).value.data
         assert change == {"value": UInt(9500), "eta": UInt(queued_at + DELAY)}
         assert t.call("deployer", "parameters", "queue-parameter", key, UInt(9000)) == err(204)
-        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(9501)) == err(203)
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(10_001)) == err(203)
         t.mine_burn(DELAY - 1)
         assert t.call("wallet_5", "parameters", "apply-parameter", key) == err(206)
         assert t.read("parameters", "get-parameter", key) == Ok(UInt(7500))
