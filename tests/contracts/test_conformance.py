@@ -221,9 +221,11 @@ def test_dust_deposits_and_zero_share_refusal(t):
     assert isinstance(request(t, "wallet_2", 0, 1, 2), Ok)
     assert request(t, "wallet_2", 0, 1, 1) == err(408)
     assert complete(t, "wallet_2", 0, 1) == err(416)  # policy 1 is open
-    t.mine_burn(150)
-    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)
+    expiry = policy(t, 1)["expiration"]
+    t.mine_to(expiry - 6)
+    assert set_price(t, "BTC-USD", 65_000 * USD) == Ok(TRUE)  # over the fixing's window
     assert set_price(t, "STX-USD", USD // 2) == Ok(TRUE)
+    t.mine_to(expiry)
     assert counts(settle(t, 1))["expired"] == 1
     assert complete(t, "wallet_2", 0, 1) == Ok(UInt(3))  # 2 * 1500000003 / 1000000002
     t.assert_same_state(policies=1)
