@@ -34,6 +34,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from settings import ConfigError
+
 
 def _cmd_scenarios(_args: argparse.Namespace) -> int:
     from scenarios.config import available
@@ -60,7 +62,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     scenario = config.load(args.name, args.set or [])
     if args.executor not in EXECUTORS:
-        raise config.ConfigError(
+        raise ConfigError(
             f"--executor: {args.executor!r} is not available; allowed: {', '.join(EXECUTORS)}"
         )
     out = Path(args.out) if args.out else Path("runs") / f"{args.name}-seed{args.seed}"
@@ -99,7 +101,6 @@ _OUTPUT_MARKERS = ("config.json", "report.json", "summary.json", "calibrate.json
 
 def _check_out(out: Path, force: bool) -> None:
     """Refuses an --out that cannot become this command's folder, before any work starts."""
-    from scenarios.config import ConfigError
 
     allowed = "allowed: a new or empty folder, or a run folder with --force"
     if out.exists() and not out.is_dir():
@@ -119,7 +120,6 @@ def _check_out(out: Path, force: bool) -> None:
 def _stage_beside(out: Path) -> tuple[Path, Path | None]:
     """A new staging folder in `out`'s parent (made with any missing parents); returns it and
     the topmost parent it created (to remove on failure), or None."""
-    from scenarios.config import ConfigError
 
     parent, top = out.absolute().parent, None
     for candidate in (parent, *parent.parents):
@@ -174,8 +174,8 @@ def _shown(paths, stage: Path, out: Path) -> list[Path]:
 def _study(args: argparse.Namespace, run_it):
     """What `solvency` and `calibrate` share: the book, the backend, the output folder.
     `run_it(study, stage, map_fn, progress)` does the command's own work inside it."""
-    from risk.solvency import load_study
     from scenarios.parallel import check, mapper, use_token
+    from scenarios.study import load_study
 
     check(args.backend, args.workers, args.address)
     use_token(args.ray_token_file, args.address)
@@ -193,7 +193,7 @@ def _study(args: argparse.Namespace, run_it):
 
 def _cmd_solvency(args: argparse.Namespace) -> int:
     from risk.plots import plot_solvency
-    from risk.solvency import run_solvency
+    from scenarios.study import run_solvency
 
     def run_it(study, out, map_fn, progress):
         doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
@@ -223,7 +223,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from risk.plots import plot_calibrate
-    from risk.solvency import run_calibrate
+    from scenarios.study import run_calibrate
 
     def run_it(study, out, map_fn, progress):
         return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
@@ -606,7 +606,6 @@ EXTRAS = {"ray": "ray", "psycopg": "postgres"}
 def main(argv: list[str] | None = None) -> int:
     """The command line: `python run.py ...` or the installed `bithedge ...` script."""
     args = parser().parse_args(argv)
-    from scenarios.config import ConfigError
 
     try:
         return args.func(args)
