@@ -7,6 +7,10 @@ and then lose the answer (HTTP 503), the case where the sender cannot know wheth
 transaction reached the mempool; answer the next requests whose path matches a pattern with
 given statuses (429, 5xx, 410), hide a transaction from the API (404, an indexer that lags the
 node), or report a mined transaction as `problematic_skipped`.
+
+Two faces on the same rules: a loopback HTTP server (`url`, `listen=True`), and an httpx
+transport (`transport`) for a client in this process. The upstream is a URL or a transport
+(sim/devnet.py `DevnetTransport`), so a test can run with no socket at all.
 """
 
 from __future__ import annotations
@@ -58,9 +62,21 @@ TX_EVENTS = r"^/extended/v3/transactions/0x[0-9a-f]{64}/events"
 CONTRACT_LOGS = r"^/extended/v\d/(contract|smart-contracts)/[^/]+/(events|logs)"
 
 
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    data: bytes
+    kind: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class FaultyNode:
-    def __init__(self, upstream: str):
-        self.upstream = httpx.Client(base_url=upstream, timeout=30)
+    def __init__(self, upstream: str | httpx.BaseTransport, listen: bool = True):
+        if isinstance(upstream, str):
+            self.upstream = httpx.Client(base_url=upstream, timeout=30)
+        else:
+            self.upstream = httpx.Client(base_url="http://upstream", transport=upstream)
+        self.transport = _Transport(self)
         self.lock = threading.Lock()
         self.rejections: deque[str] = deque()  # reasons for the next broadcasts, in order
         self.down = False
@@ -72,17 +88,21 @@ class FaultyNode:
         self.skipped: set[str] = set()  # txids reported as problematic_skipped
         self.paths: list[str] = []  # every request's path, in order
         self.warnings: list[str] = []  # `Warning` headers the upstream answered with
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.node = self
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._httpd: _Server | None = None
+        if listen:
+            self._httpd = _Server(("127.0.0.1", 0), _Handler)
+            self._httpd.node = self
+            threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
+        assert self._httpd is not None, "FaultyNode(listen=False) has only its transport"
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
         self.upstream.close()
 
     def fail(self, pattern: str, status: int, times: int = 1, **headers: str) -> None:
@@ -99,12 +119,26 @@ class FaultyNode:
 
     def handle(self, h: _Handler, method: str) -> None:
         body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
-        broadcast = method == "POST" and h.path.startswith("/v2/transactions")
+        kind = h.headers.get("Content-Type")
+        reply = self.respond(method, h.path, kind, body)
+        if reply is None:
+            h.close_connection = True  # no status line at all: a connection reset
+            return
+        h.send_response(reply.status)
+        h.send_header("Content-Type", reply.kind)
+        h.send_header("Content-Length", str(len(reply.data)))
+        for k, v in reply.headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(reply.data)
+
+    def respond(self, method: str, path: str, kind: str | None, body: bytes) -> _Reply | None:
+        """The answer to one request (`path` with its query), or None when the node is down."""
+        broadcast = method == "POST" and path.startswith("/v2/transactions")
         with self.lock:
-            self.paths.append(h.path)
+            self.paths.append(path)
             if self.down:
-                h.close_connection = True  # no status line at all: a connection reset
-                return
+                return None
             reason = self.rejections.popleft() if broadcast and self.rejections else None
             lose = broadcast and self.lose_responses > 0
             if lose:
@@ -112,18 +146,18 @@ class FaultyNode:
         if reason is not None:
             self.refused.append(reason)
             if reason.startswith("text:"):
-                return self._send(h, 400, reason[5:].encode(), "text/plain")
+                return _Reply(400, reason[5:].encode(), "text/plain")
             txid = keys.sha512_256(body).hex()
             answer = {"error": "transaction rejected", "reason": reason, "txid": txid}
-            return self._send(h, 400, json.dumps(answer).encode())
-        fault = self._fault(h.path)
+            return _Reply(400, json.dumps(answer).encode())
+        fault = self._fault(path)
         if fault is not None:
             answer = {"error": f"injected HTTP {fault.status}"}
-            return self._send(h, fault.status, json.dumps(answer).encode(), headers=fault.headers)
-        if method == "GET" and any(t in h.path for t in self.hidden):
-            return self._send(h, 404, b'{"error": "Not Found", "message": "Transaction not found"}')
-        headers = {k: v for k, v in h.headers.items() if k.lower() in ("content-type",)}
-        got = self.upstream.request(method, h.path, content=body, headers=headers)
+            return _Reply(fault.status, json.dumps(answer).encode(), headers=fault.headers)
+        if method == "GET" and any(t in path for t in self.hidden):
+            return _Reply(404, b'{"error": "Not Found", "message": "Transaction not found"}')
+        headers = {"content-type": kind} if kind is not None else {}
+        got = self.upstream.request(method, path, content=body, headers=headers)
         if "warning" in got.headers:
             with self.lock:
                 self.warnings.append(got.headers["warning"])
@@ -131,30 +165,33 @@ class FaultyNode:
             with self.lock:
                 self.broadcasts += 1
         if lose:
-            return self._send(h, 503, b'{"error": "upstream timed out"}')
+            return _Reply(503, b'{"error": "upstream timed out"}')
         content = got.content
-        if method == "GET" and got.status_code == 200 and any(t in h.path for t in self.skipped):
+        if method == "GET" and got.status_code == 200 and any(t in path for t in self.skipped):
             data = json.loads(content)
             if isinstance(data, dict):
                 for key in ("status", "tx_status"):  # the v3 and the v1 field
                     if data.get(key) == "success":
                         data[key] = "problematic_skipped"
                 content = json.dumps(data).encode()
-        kind = got.headers.get("content-type", "application/json")
-        self._send(h, got.status_code, content, kind)
+        return _Reply(got.status_code, content, got.headers.get("content-type", "application/json"))
 
-    @staticmethod
-    def _send(
-        h: _Handler,
-        status: int,
-        data: bytes,
-        kind: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", kind)
-        h.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(data)
+
+class _Transport(httpx.BaseTransport):
+    """The FaultyNode as an httpx transport: down is a connection closed without an answer,
+    as httpx reports it from a socket."""
+
+    def __init__(self, node: FaultyNode):
+        self.node = node
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.raw_path.decode("ascii")
+        reply = self.node.respond(
+            request.method, path, request.headers.get("Content-Type"), request.read()
+        )
+        if reply is None:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        headers = {"Content-Type": reply.kind, **reply.headers}
+        return httpx.Response(reply.status, headers=headers, content=reply.data, request=request)

@@ -26,7 +26,7 @@ from chain.port import TxStatus
 from chain.stacks import StacksChain
 from chain.wallet import Wallet
 from live.engine import LiveLog
-from sim.devnet import Devnet, DevnetServer, StrictHiro
+from sim.devnet import Devnet, DevnetTransport, StrictHiro
 from store import open_store
 from tests.live.faulty_node import CONTRACT_LOGS, TX_EVENTS, TX_LOOKUP, FaultyNode
 
@@ -45,20 +45,19 @@ def hiro(request):
     """The devnet on the models, as a node with Hiro's API; `strict`: past the v1 sunset."""
     node = Devnet(users=3, executor="python", block_seconds=3600, burn_seconds=36000)
     strict = StrictHiro(limit=100_000, window=60.0) if request.param == "strict" else None
-    server = DevnetServer(node, strict=strict)
-    server.start()
-    proxy = FaultyNode(server.url)
+    # in process: the faulty node's transport in front of the devnet's (test_devnet_transport.py)
+    proxy = FaultyNode(DevnetTransport(node, strict=strict), listen=False)
     node.proxy = proxy
     yield node
     proxy.close()
-    server.shutdown()
     node.close()
 
 
 def engine_chain(node: Devnet, **kw) -> tuple[StacksChain, Sleeps]:
     sleeps = Sleeps()
     kw.setdefault("retries", 1)
-    client = NodeClient(node.proxy.url, sleep=sleeps, backoff=0.0, timeout=10, **kw)
+    client = NodeClient("http://devnet", sleep=sleeps, backoff=0.0, timeout=10,
+                        transport=node.proxy.transport, **kw)  # fmt: skip
     contracts = Contracts.of(node.deployment.accounts.deployer.principal())
     return StacksChain(client, contracts), sleeps
 
