@@ -11,7 +11,7 @@ import pytest
 
 from chain.contracts import BTC_USD, STX_USD
 from chain.exchanges import SOURCES, BadQuote, ExchangeFeed, feed_from_names, to_price_units
-from tests.chain.exchange_server import ExchangeServer, render
+from sim.feed import ExchangeServer, render
 
 RECORDED = Path(__file__).parent / "recorded" / "exchanges"
 

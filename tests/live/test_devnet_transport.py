@@ -11,21 +11,12 @@ import pytest
 
 from chain import transactions as txs
 from sim.devnet import Devnet, DevnetServer, DevnetTransport, StrictHiro
+from tests.doubles import Clock
 
 pytestmark = [pytest.mark.live]
 
 OCTETS = {"content-type": "application/octet-stream"}
 TEXT = {"content-type": "text/plain"}
-
-
-class Clock:
-    """The rate-limit window's clock, the same instant for both fronts."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ Clarity VM adds nothing to them but time; tests/live/test_end_to_end.py runs the
 
 from __future__ import annotations
 
-import queue
 from collections import Counter
 
 import pytest
@@ -28,16 +27,11 @@ from chain.wallet import Wallet
 from live.engine import LiveLog
 from sim.devnet import Devnet, DevnetTransport, StrictHiro
 from store import open_store
-from tests.live.faulty_node import CONTRACT_LOGS, TX_EVENTS, TX_LOOKUP, FaultyNode
+from tests.doubles import CONTRACT_LOGS, TX_EVENTS, TX_LOOKUP, FaultyNode, Mailbox, Sleeps
 
 pytestmark = [pytest.mark.live]
 
 USD = 100_000_000
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture(params=["devnet", "strict"])
@@ -222,14 +216,6 @@ def test_row5_a_text_plain_refusal_is_a_typed_rejection(hiro):
         chain.submit(b"\x80\x80\x00\x00\x00\x00not a transaction")
     assert isinstance(info.value, errors.DeserializationError)
     assert "Failed to deserialize posted transaction" in str(info.value)
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def tell(self, message) -> None:
-        self.q.put(message)
 
 
 def test_row5_the_signer_survives_a_text_plain_refusal(hiro, tmp_path):

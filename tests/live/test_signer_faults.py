@@ -4,8 +4,6 @@ must count exactly those (a duplicate would have spent one more)."""
 
 from __future__ import annotations
 
-import queue
-
 import pytest
 
 from actors.base import ThreadingRuntime
@@ -18,8 +16,8 @@ from chain.node import NodeClient, NodeUnavailable
 from chain.stacks import StacksChain
 from live.engine import LiveLog
 from store import open_store
+from tests.doubles import FaultyNode, Mailbox
 from tests.live.conftest import LOCAL
-from tests.live.faulty_node import FaultyNode
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
@@ -32,14 +30,6 @@ REASONS = (
     "ServerFailureDatabase",
     "TemporarilyBlacklisted",
 )
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def tell(self, message) -> None:
-        self.q.put(message)
 
 
 def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_answers(

@@ -1,4 +1,7 @@
-"""A node that misbehaves on request: an HTTP proxy in front of the devnet.
+"""The tests' shared doubles: a node that misbehaves on request (FaultyNode), a mailbox an
+actor replies to, a clock moved by hand, and a sleep that only records.
+
+FaultyNode: an HTTP proxy in front of the devnet.
 
 It forwards every request unchanged, except as told: refuse the next broadcasts with given
 node reasons (answered as a node does, HTTP 400 with the reason; a reason `text:...` is the
@@ -16,6 +19,7 @@ transport (`transport`) for a client in this process. The upstream is a URL or a
 from __future__ import annotations
 
 import json
+import queue
 import re
 import threading
 from collections import deque
@@ -195,3 +199,30 @@ class _Transport(httpx.BaseTransport):
             )
         headers = {"Content-Type": reply.kind, **reply.headers}
         return httpx.Response(reply.status, headers=headers, content=reply.data, request=request)
+
+
+class Mailbox:
+    """What an actor replies to (`reply_to`): the replies, in order, on a queue."""
+
+    def __init__(self) -> None:
+        self.q: queue.Queue = queue.Queue()
+
+    def tell(self, message) -> None:
+        self.q.put(message)
+
+
+class Clock:
+    """A clock a test moves by hand: `clock()` reads it, `clock.t += seconds` moves it."""
+
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Sleeps(list):
+    """A `sleep` that records how long it was asked to wait and returns at once."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
