@@ -17,7 +17,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from risk.book import (
     read_csv,
     write_csv,
 )
-from risk.paths import MODELS, Grid, PriceModel
+from risk.paths import MODELS, Grid, PriceModel, PriceSpec
 from risk.pricing import PricingParams
 from scenarios import config
 from scenarios.cells import csv_cell
@@ -119,19 +119,9 @@ def provider_deposits(v: dict) -> tuple[int, ...]:
 
 
 def model_of(v: dict, model: str | None = None) -> PriceModel:
-    """The Monte Carlo price model matching a scenario's `price.*` knobs."""
-    return PriceModel(
-        model=model or v["price.model"],
-        btc_start=v["price.btc_start"],
-        btc_vol=v["price.btc_vol"],
-        btc_drift=v["price.btc_drift"],
-        stx_start=v["price.stx_start"],
-        stx_vol=v["price.stx_vol"],
-        correlation=v["price.correlation"],
-        jump_rate=v["price.jump_rate"],
-        jump_mean=v["price.jump_mean"],
-        jump_std=v["price.jump_std"],
-    )
+    """The Monte Carlo price model matching a scenario's `price.*` knobs (PriceSpec's fields)."""
+    spec = {f.name: v[f"price.{f.name}"] for f in fields(PriceSpec)}
+    return PriceModel(**{**spec, "model": model or spec["model"]})
 
 
 def from_run(folder: Path) -> tuple[Book, PoolTerms, PriceModel]:
