@@ -34,7 +34,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from settings import ConfigError
+from settings import ConfigError, allowed_range, check_range
 
 
 def _cmd_scenarios(_args: argparse.Namespace) -> int:
@@ -399,16 +399,17 @@ class _Parser(argparse.ArgumentParser):
 def _integer(lo: int | None = None, hi: int | None = None):
     """An argparse type: an integer in [lo, hi], refused with the range it allows. Without
     bounds, the command checks the range itself (and names it)."""
-    allowed = "an integer" + (f" from {lo}" if lo is not None else "")
-    allowed += f" to {hi}" if hi is not None else ""
+    allowed = allowed_range(lo, hi, int)
 
     def parse(text: str) -> int:
         try:
             value = int(text.replace("_", ""))
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not valid; allowed: {allowed}") from None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: {allowed}")
+        try:
+            check_range("", value, lo, hi, kind=int)
+        except ConfigError as exc:  # argparse names the option: only the value and the range
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(": ")) from None
         return value
 
     return parse

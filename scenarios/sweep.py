@@ -96,8 +96,7 @@ def plan(
 ) -> list[Task]:
     """The sweep's tasks, every one validated (so a bad combination stops it before any runs)."""
     check_range("--runs", runs, 1, MAX_RUNS)
-    if seed < 0:
-        raise config.ConfigError(f"--seed: {seed} is out of range; allowed: an integer from 0")
+    check_range("--seed", seed, 0, None, kind=int)
     for scenario in scenarios_of(name, grid):
         config.load(scenario, list(sets))  # the scenario and the fixed overrides alone
     tasks = []

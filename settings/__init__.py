@@ -21,29 +21,31 @@ def _number(x: float) -> str:
     return str(x) if isinstance(x, int) else f"{x:g}"
 
 
-def allowed_range(lo: float, hi: float, kind: type | None = None) -> str:
-    """`an integer from 1 to 3`, `a number from 0.001 to 365`, or `1 to 3` when the kind is
-    said elsewhere (a CLI option whose type argparse already checked)."""
-    span = f"{_number(lo)} to {_number(hi)}"
+def allowed_range(lo: float | None, hi: float | None, kind: type | None = None) -> str:
+    """`an integer from 1 to 3`, `a number from 0.001 to 365`, `an integer from 1` (no upper
+    bound), or `1 to 3` when the kind is said elsewhere (an option argparse already typed)."""
     if kind is None:
-        return span
-    return ("an integer from " if kind is int else "a number from ") + span
+        assert lo is not None and hi is not None, "a range without a kind has both bounds"
+        return f"{_number(lo)} to {_number(hi)}"
+    bounds = [f"{word} {_number(x)}" for word, x in (("from", lo), ("to", hi)) if x is not None]
+    return " ".join(["an integer" if kind is int else "a number", *bounds])
 
 
 def check_range(
     name: str,
     value: float,
-    lo: float,
-    hi: float,
+    lo: float | None,
+    hi: float | None,
     *,
     kind: type | None = None,
     shown: Any = None,
 ) -> None:
-    """Refuses `value` outside [lo, hi] with `NAME: VALUE is out of range; allowed: ...`.
+    """Refuses `value` outside [lo, hi] (None: no bound on that side) with
+    `NAME: VALUE is out of range; allowed: ...`.
 
     `shown` is what the user typed when it differs from the parsed value (`'400'` for a knob set
     as text), so the message quotes their input; a parsed float is shown short (`2`, not `2.0`)."""
-    if not lo <= value <= hi:
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
         text = repr(shown) if shown is not None else _number(value)
         raise ConfigError(f"{name}: {text} is out of range; allowed: {allowed_range(lo, hi, kind)}")
 
