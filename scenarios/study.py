@@ -45,11 +45,11 @@ from scenarios.cells import csv_cell
 from scenarios.config import Scenario
 from scenarios.outputs import write_json
 from settings import ConfigError, check_range
+from sim.agents import TIER_WEIGHTS  # how the providers split their deposits
 
 MAX_DAYS = 3650
 MAX_PATHS = 10_000_000
 MapFn = Callable[..., Iterable[dict[str, Any]]]
-PROVIDER_TIER_WEIGHTS = (0.3, 0.4, 0.3)  # sim/agents.py: how providers split deposits
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def provider_deposits(v: dict) -> tuple[int, ...]:
     for token, each, unit in ((STX, v["providers.stx_each"], TOKEN_UNIT[STX]),
                               (SBTC, v["providers.sbtc_each"], TOKEN_UNIT[SBTC])):  # fmt: skip
         total = int(each * unit)
-        parts = [int(total * w) for w in PROVIDER_TIER_WEIGHTS]
+        parts = [int(total * w) for w in TIER_WEIGHTS]
         parts[-1] += total - sum(parts)
         for tier, part in enumerate(parts):
             out[token * 3 + tier] += part * int(v["providers.count"])
