@@ -36,6 +36,8 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from settings import ConfigError, allowed_range, check_range
+
 
 def _cmd_scenarios(_args: argparse.Namespace) -> int:
     from scenarios.config import available
@@ -62,7 +64,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     scenario = config.load(args.name, args.set or [])
     if args.executor not in EXECUTORS:
-        raise config.ConfigError(
+        raise ConfigError(
             f"--executor: {args.executor!r} is not available; allowed: {', '.join(EXECUTORS)}"
         )
     out = Path(args.out) if args.out else Path("runs") / f"{args.name}-seed{args.seed}"
@@ -112,7 +114,6 @@ _OUTPUT_MARKERS = (
 
 def _check_out(out: Path, force: bool) -> None:
     """Refuses an --out that cannot become this command's folder, before any work starts."""
-    from scenarios.config import ConfigError
 
     allowed = "allowed: a new or empty folder, or a run folder with --force"
     if out.exists() and not out.is_dir():
@@ -132,7 +133,6 @@ def _check_out(out: Path, force: bool) -> None:
 def _stage_beside(out: Path) -> tuple[Path, Path | None]:
     """A new staging folder in `out`'s parent (made with any missing parents); returns it and
     the topmost parent it created (to remove on failure), or None."""
-    from scenarios.config import ConfigError
 
     parent, top = out.absolute().parent, None
     for candidate in (parent, *parent.parents):
@@ -187,8 +187,8 @@ def _shown(paths, stage: Path, out: Path) -> list[Path]:
 def _study(args: argparse.Namespace, run_it):
     """What `solvency` and `calibrate` share: the book, the backend, the output folder.
     `run_it(study, stage, map_fn, progress)` does the command's own work inside it."""
-    from risk.solvency import load_study
     from scenarios.parallel import check, mapper, use_token
+    from scenarios.study import load_study
 
     check(args.backend, args.workers, args.address)
     use_token(args.ray_token_file, args.address)
@@ -206,7 +206,7 @@ def _study(args: argparse.Namespace, run_it):
 
 def _cmd_solvency(args: argparse.Namespace) -> int:
     from risk.plots import plot_solvency
-    from risk.solvency import run_solvency
+    from scenarios.study import run_solvency
 
     def run_it(study, out, map_fn, progress):
         doc = run_solvency(study, out, paths=args.paths, days=args.days, seed=args.seed,
@@ -236,7 +236,7 @@ def _cmd_solvency(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from risk.plots import plot_calibrate
-    from risk.solvency import run_calibrate
+    from scenarios.study import run_calibrate
 
     def run_it(study, out, map_fn, progress):
         return run_calibrate(study, out, grid_items=args.grid or [], paths=args.paths,
@@ -452,16 +452,17 @@ class _Parser(argparse.ArgumentParser):
 def _integer(lo: int | None = None, hi: int | None = None):
     """An argparse type: an integer in [lo, hi], refused with the range it allows. Without
     bounds, the command checks the range itself (and names it)."""
-    allowed = "an integer" + (f" from {lo}" if lo is not None else "")
-    allowed += f" to {hi}" if hi is not None else ""
+    allowed = allowed_range(lo, hi, int)
 
     def parse(text: str) -> int:
         try:
             value = int(text.replace("_", ""))
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not valid; allowed: {allowed}") from None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed: {allowed}")
+        try:
+            check_range("", value, lo, hi, kind=int)
+        except ConfigError as exc:  # argparse names the option: only the value and the range
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(": ")) from None
         return value
 
     return parse
@@ -675,7 +676,6 @@ EXTRAS = {"ray": "ray", "psycopg": "postgres"}
 def main(argv: list[str] | None = None) -> int:
     """The command line: `python run.py ...` or the installed `bithedge ...` script."""
     args = parser().parse_args(argv)
-    from scenarios.config import ConfigError
 
     try:
         return args.func(args)

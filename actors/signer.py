@@ -154,7 +154,7 @@ class SignerActor(EngineActor):
         outbox with one flush, then broadcasts them in nonce order."""
         while self.waiting and not self.blocked and len(self.in_flight) < self.config.max_chain:
             room = self.config.max_chain - len(self.in_flight)
-            batch = []
+            batch: list[_Prepared] = []
             while self.waiting and len(batch) < room:
                 batch.append(self._prepare(self.waiting.popleft(), self.next_nonce + len(batch)))
             self.store.flush()  # durable before the bytes leave

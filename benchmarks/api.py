@@ -47,8 +47,8 @@ from chain.clarity import deserialize  # noqa: E402
 from chain.keys import PrivateKey  # noqa: E402
 from chain.protocol import PRICE_SCALE, SATS  # noqa: E402
 from sim.devnet import Devnet, DevnetServer  # noqa: E402
-from tests.chain.exchange_server import ExchangeServer  # noqa: E402
-from tests.live.conftest import live_toml  # noqa: E402
+from sim.devnet_config import live_toml  # noqa: E402
+from sim.feed import ExchangeServer  # noqa: E402
 
 USD = PRICE_SCALE  # one USD in price units
 

@@ -22,7 +22,7 @@ life; a restart must not hand out again an id it gave before the kill).
     python benchmarks/crash_restart.py --trials N [--policies P] [--executor python|lockstep]
                                        [--strict] [--clients C]
 
-`--strict` puts the strict double in front (`StrictHiro`, tests/live/conftest.py `STRICT`: the
+`--strict` puts the strict double in front (`StrictHiro`, sim/devnet_config.py `STRICT`: the
 /extended/v1 endpoints gone and a rate limit that answers 429 with Retry-After), so the engine
 is killed and restarted while it also meets rate limits.
 
@@ -63,9 +63,9 @@ from chain.protocol import PRICE_SCALE, SATS, STX, TOKEN_UNIT, expiry_on_grid  #
 from chain.quotes import Quote, sign_quote  # noqa: E402
 from chain.wallet import Wallet  # noqa: E402
 from sim.devnet import Devnet, DevnetServer  # noqa: E402
+from sim.devnet_config import STRICT, free_port, live_toml  # noqa: E402
+from sim.feed import ExchangeServer  # noqa: E402
 from store import open_store  # noqa: E402
-from tests.chain.exchange_server import ExchangeServer  # noqa: E402
-from tests.live.conftest import STRICT, free_port, live_toml  # noqa: E402
 
 USD, STX_UNIT = PRICE_SCALE, TOKEN_UNIT[STX]  # one USD in price units, one STX in micro-STX
 SKIP_NOT_ACTIVE = 313

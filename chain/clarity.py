@@ -106,8 +106,8 @@ class StandardPrincipal(ClarityValue):
     def __eq__(self, other: object) -> bool:
         return (
             other.__class__ is StandardPrincipal
-            and self.hash160 == other.hash160  # type: ignore[attr-defined]
-            and self.version == other.version  # type: ignore[attr-defined]
+            and self.hash160 == other.hash160  # narrowed by the class check
+            and self.version == other.version
         )
 
     def __hash__(self) -> int:
@@ -234,6 +234,8 @@ class Tuple(ClarityValue):
     """
 
     __slots__ = ("_raw", "data")
+    data: dict[str, ClarityValue]
+    _raw: bytes | None
 
     def __init__(self, fields: Mapping[str, ClarityValue] | Iterable[tuple[str, ClarityValue]]):
         if isinstance(fields, dict):
@@ -521,7 +523,8 @@ def to_json(value: ClarityValue) -> dict[str, Any]:
 
 
 def from_json(obj: Mapping[str, Any]) -> ClarityValue:
-    t, v = obj["type"], obj.get("value")
+    t: str = obj["type"]
+    v: Any = obj.get("value")  # whatever JSON the type holds
     match t:
         case "uint":
             return UInt(int(v))

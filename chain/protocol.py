@@ -33,3 +33,32 @@ def expiry_on_grid(height: int, blocks: int, longest: int) -> int:
     run past `longest` blocks (max-duration). Every policy of a day then shares one fixing."""
     up = -(-(height + blocks) // BLOCKS_PER_DAY) * BLOCKS_PER_DAY
     return up if up - height <= longest else up - BLOCKS_PER_DAY
+
+
+# The parameters contract's defaults (`parameters.clar`, PROTOCOL.md tier table): durations in burn
+# blocks, amounts in sats, ratios in basis points, minimum deposits and premiums in token units.
+# `tests/chain/test_protocol.py` reads every `(map-set params ...)` of the contract against this.
+PARAMETER_DEFAULTS: dict[str, int] = {
+    "admin-delay": 1008,  # burn blocks a queued admin change waits (a week)
+    "min-duration": 144,
+    "max-duration": 12960,
+    "min-amount": 100_000,
+    "max-amount": 10_000_000_000,
+    "strike-band-bps": 5000,
+    "protocol-fee-bps": 1000,
+    "collateral-ratio-0": 11000,
+    "collateral-ratio-1": 10000,
+    "collateral-ratio-2": 9000,
+    "max-utilisation-0": 6000,
+    "max-utilisation-1": 7500,
+    "max-utilisation-2": 8500,
+    "tier-strike-bps-1": 8000,
+    "tier-strike-bps-2": 9500,
+    "min-first-deposit-0": 10_000_000,
+    "min-first-deposit-1": 100_000,
+    # Protocol v2 purchase bounds (contracts/README.md, "parameters")
+    "min-premium-0": 100_000,
+    "min-premium-1": 1_000,
+    "capital-rate-bps": 200,
+    "price-max-age": 6,
+}

@@ -32,6 +32,7 @@ from chain import payloads
 from chain.clarity import StandardPrincipal, principal
 from chain.contracts import BTC_USD, SBTC, STX, STX_USD
 from chain.node import NodeError, NodeUnavailable
+from chain.protocol import BLOCKS_PER_YEAR
 from live.auth import SignInRefused
 from live.limits import BodyLimit, retry_after
 from live.metrics import CONTENT_TYPE
@@ -53,7 +54,7 @@ TOKENS = {"stx": STX, "sbtc": SBTC}
 TOKEN_TEXT = {v: k for k, v in TOKENS.items()}
 STATUS = {"active": 0, "settled": 1, "expired": 2}
 STATUS_TEXT = {v: k for k, v in STATUS.items()}
-YEAR_BLOCKS = 52_560
+YEAR_BLOCKS = BLOCKS_PER_YEAR
 TRAILING_BLOCKS = 4_320  # premium yield over the last 30 days of burn blocks
 QUOTE_TIMEOUT = 10.0
 

@@ -11,7 +11,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from scenarios.config import ConfigError
+from settings import ConfigError, check_range
 
 
 class NodeDown(RuntimeError):
@@ -142,15 +142,11 @@ def devnet(args) -> int:
     folder = Path(args.dir)
     if folder.exists() and any(folder.iterdir()):
         raise ConfigError(f"--dir: {folder} exists and is not empty; choose another folder")
-    for name, value, lo, hi in (("--block-seconds", args.block_seconds, 0.05, 600),
-                                ("--burn-seconds", args.burn_seconds, 0.1, 7200)):  # fmt: skip
-        if not lo <= value <= hi:
-            raise ConfigError(f"{name}: {value:g} is out of range; allowed: {lo:g} to {hi:g}")
-    for name, port in (("--port", args.port), ("--feed-port", args.feed_port)):
-        if not 0 <= port <= 65535:
-            raise ConfigError(f"{name}: {port} is out of range; allowed: 0 to 65535")
-    if not 0 <= args.seed < 2**32:
-        raise ConfigError(f"--seed: {args.seed} is out of range; allowed: 0 to {2**32 - 1}")
+    check_range("--block-seconds", args.block_seconds, 0.05, 600)
+    check_range("--burn-seconds", args.burn_seconds, 0.1, 7200)
+    check_range("--port", args.port, 0, 65535)
+    check_range("--feed-port", args.feed_port, 0, 65535)
+    check_range("--seed", args.seed, 0, 2**32 - 1)
     from sim.feed import Crash, ExchangeServer, devnet_path, path_quotes
 
     try:

@@ -21,7 +21,7 @@ from chain.clarity import ContractPrincipal, StandardPrincipal, principal
 from chain.contracts import Contracts
 from chain.keys import InvalidKey, PrivateKey
 from chain.transactions import Network
-from scenarios.config import ConfigError
+from settings import ConfigError, allowed_range, check_range
 
 NETWORKS = {
     "mainnet": "https://api.hiro.so",
@@ -172,10 +172,10 @@ def _number(table: dict, where: str, key: str, default: Any, lo: float, hi: floa
     ok = isinstance(raw, int | float) and not isinstance(raw, bool)
     if kind is int and ok and isinstance(raw, float) and not raw.is_integer():
         ok = False
-    if not ok or not lo <= raw <= hi:
-        what = "an integer" if kind is int else "a number"
-        allowed = f"{what} from {lo:g} to {hi:g}"
+    if not ok:
+        allowed = allowed_range(lo, hi, kind)
         raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: {allowed}")
+    check_range(f"{where}.{key}", raw, lo, hi, kind=kind, shown=raw)
     return kind(raw)
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chain.contracts import PRICE_SCALE, SATS
+from chain.protocol import PRICE_SCALE, SATS, TOKEN_NAMES, TOKEN_UNIT
 
 WARN = {
     "oracle-no-quorum",
@@ -30,7 +30,7 @@ WARN = {
 }
 DEBUG = {"quote", "quote-refused", "push-request"}
 PRICE_FIELDS = {"price", "latest", "strike", "spot"}
-UNITS = {0: ("STX", 1_000_000), 1: ("sBTC", SATS)}
+UNITS = {token: (TOKEN_NAMES[token], unit) for token, unit in TOKEN_UNIT.items()}
 
 
 def level(kind: str) -> int:

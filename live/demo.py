@@ -17,8 +17,9 @@ from pathlib import Path
 from chain import transactions as txs
 from chain.clarity import deserialize, principal
 from chain.keys import PrivateKey
+from chain.protocol import BLOCKS_PER_YEAR
 from live.commands import ApiDown, _api_call
-from scenarios.config import ConfigError
+from settings import ConfigError, check_range
 
 _CONDITIONS = {c.name.lower(): c for c in txs.FungibleCondition}
 _MODES = {"deny": txs.PostConditionMode.DENY, "allow": txs.PostConditionMode.ALLOW}
@@ -159,10 +160,8 @@ def demo(args) -> int:
     path = Path(args.config)
     config = load(path)
     users = wallets(path)
-    if not 1 <= args.wait <= 3600:
-        raise ConfigError(f"--wait: {args.wait:g} is out of range; allowed: 1 to 3600 seconds")
-    if not 1 <= args.blocks <= 52_560:
-        raise ConfigError(f"--blocks: {args.blocks} is out of range; allowed: 1 to 52560")
+    check_range("--wait", args.wait, 1, 3600)  # seconds
+    check_range("--blocks", args.blocks, 1, BLOCKS_PER_YEAR)
     _wait_ready(config, args.wait)
     client = NodeClient(config.node_url)
     chain = StacksChain(client, config.contracts)

@@ -38,6 +38,7 @@ from chain.port import Block
 from chain.stacks import StacksChain
 from live import console
 from live.config import LiveConfig
+from settings import ConfigError
 from store import Store, open_store
 
 logger = logging.getLogger("bithedge.live")
@@ -350,8 +351,6 @@ class LiveEngine:
 def _open_store(url: str) -> Store:
     """The live store, or one line naming `store.url` (never its password) and the cause."""
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from scenarios.config import ConfigError
 
     try:
         return open_store(url)

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from settings import ConfigError
 from store.db import database_url
 
 # the advisory lock's key: one per database, the same for every engine of every deployment
@@ -102,8 +103,6 @@ class WriterLock:
                 **dict(url.query),
             )
         except psycopg.Error as exc:  # libpq's text names host and port, never the password
-            from scenarios.config import ConfigError
-
             cause = " ".join(str(exc).split())[:200]
             raise ConfigError(f"store.url: cannot open {self.target.where}: {cause}") from None
         try:

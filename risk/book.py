@@ -3,8 +3,8 @@
 A book is the set of policies whose run-off the Monte Carlo engine simulates: each policy's
 integer terms exactly as the registry stored them (amount in sats, strike in price units,
 expiration as a burn height, premium and collateral in token units, token, tier) and the burn
-height it was bought at. Books come from a CSV, from a run folder (`policies.csv` written by
-the runner), or are drawn from a scenario's buyers; `admit` prices and accepts candidates the
+height it was bought at. Books come from a CSV here, or from a run folder or a scenario's
+buyers (scenarios/study.py, which knows the knob names); `admit` prices and accepts candidates the
 way the registry actor does (Black-Scholes premium with the utilisation skew, collateral from
 the tier's ratio, refusal above the tier's utilisation cap), so caps and loadings can be
 stressed and calibrated on the same demand.
@@ -13,13 +13,13 @@ stressed and calibrated on the same demand.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from chain.protocol import BLOCKS_PER_DAY, BLOCKS_PER_YEAR, SBTC, STX, TOKEN_UNIT
+from chain.protocol import BLOCKS_PER_YEAR, BPS, STX, TOKEN_UNIT
+from chain.protocol import PARAMETER_DEFAULTS as P
 from risk.paths import PriceModel
 from risk.pricing import (
     PRICE_SCALE,
@@ -32,8 +32,7 @@ from risk.pricing import (
     tier_for_strike,
     usd_to_tokens_ceil,
 )
-from scenarios.config import ConfigError, Scenario
-from sim.models.parameters import DEFAULTS
+from settings import ConfigError
 
 COLUMNS = ("id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral")
 OPTIONAL = ("purchased",)
@@ -50,7 +49,6 @@ _PLAIN_NAMES = {unit: plain for plain, unit in UNIT_COLUMNS.items()}
 TIER_NAMES = ("conservative", "balanced", "aggressive")
 TOKEN_NAMES = ("STX", "sBTC")
 N_TRANCHES = 6  # index token * 3 + tier
-PROVIDER_TIER_WEIGHTS = (0.3, 0.4, 0.3)  # sim/agents.py: how providers split deposits
 QUOTE_TTL_BLOCKS = 3  # actors/registry.py RegistryConfig.quote_ttl_blocks
 
 
@@ -58,16 +56,24 @@ QUOTE_TTL_BLOCKS = 3  # actors/registry.py RegistryConfig.quote_ttl_blocks
 class PoolTerms:
     """Tranche deposits (token units, index token*3+tier) and the tier parameters.
 
-    Defaults are the parameters contract's DEFAULTS (PROTOCOL.md tier table).
+    Defaults are the parameters contract's (chain/protocol.py PARAMETER_DEFAULTS).
     """
 
     deposits: tuple[int, ...] = (0,) * N_TRANCHES
-    collateral_bps: tuple[int, int, int] = (11000, 10000, 9000)
-    max_utilisation_bps: tuple[int, int, int] = (6000, 7500, 8500)
-    tier_strike_bps: tuple[int, int] = (8000, 9500)
-    duration_blocks: tuple[int, int] = (DEFAULTS["min-duration"], DEFAULTS["max-duration"])
-    amount_sats: tuple[int, int] = (DEFAULTS["min-amount"], DEFAULTS["max-amount"])
-    strike_band_bps: int = DEFAULTS["strike-band-bps"]
+    collateral_bps: tuple[int, int, int] = (
+        P["collateral-ratio-0"],
+        P["collateral-ratio-1"],
+        P["collateral-ratio-2"],
+    )
+    max_utilisation_bps: tuple[int, int, int] = (
+        P["max-utilisation-0"],
+        P["max-utilisation-1"],
+        P["max-utilisation-2"],
+    )
+    tier_strike_bps: tuple[int, int] = (P["tier-strike-bps-1"], P["tier-strike-bps-2"])
+    duration_blocks: tuple[int, int] = (P["min-duration"], P["max-duration"])
+    amount_sats: tuple[int, int] = (P["min-amount"], P["max-amount"])
+    strike_band_bps: int = P["strike-band-bps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +104,7 @@ class Book:
         ratio = np.asarray(pool.collateral_bps, dtype=np.int64)[self.tier]
         return np.array(
             [
-                max_payout_usd_units(int(k), int(a)) * int(r) // 10_000
+                max_payout_usd_units(int(k), int(a)) * int(r) // BPS
                 for k, a, r in zip(self.strike, self.amount, ratio, strict=True)
             ],
             dtype=np.int64,
@@ -190,48 +196,6 @@ def write_csv(path: Path, book: Book) -> None:
             w.writerow([int(getattr(book, c)[i]) for c in (*_ARRAYS[:8], "purchased")])
 
 
-def provider_deposits(v: dict) -> tuple[int, ...]:
-    """Tranche deposits of a scenario's providers, split exactly as sim/agents.py splits them."""
-    out = [0] * N_TRANCHES
-    for token, each, unit in ((STX, v["providers.stx_each"], TOKEN_UNIT[STX]),
-                              (SBTC, v["providers.sbtc_each"], TOKEN_UNIT[SBTC])):  # fmt: skip
-        total = int(each * unit)
-        parts = [int(total * w) for w in PROVIDER_TIER_WEIGHTS]
-        parts[-1] += total - sum(parts)
-        for tier, part in enumerate(parts):
-            out[token * 3 + tier] += part * int(v["providers.count"])
-    return tuple(out)
-
-
-def model_of(v: dict, model: str | None = None) -> PriceModel:
-    """The Monte Carlo price model matching a scenario's `price.*` knobs."""
-    return PriceModel(
-        model=model or v["price.model"],
-        btc_start=v["price.btc_start"],
-        btc_vol=v["price.btc_vol"],
-        btc_drift=v["price.btc_drift"],
-        stx_start=v["price.stx_start"],
-        stx_vol=v["price.stx_vol"],
-        correlation=v["price.correlation"],
-        jump_rate=v["price.jump_rate"],
-        jump_mean=v["price.jump_mean"],
-        jump_std=v["price.jump_std"],
-    )
-
-
-def from_run(folder: Path) -> tuple[Book, PoolTerms, PriceModel]:
-    """The book a run bought (`policies.csv`), its providers' deposits and its price model."""
-    config, policies = folder / "config.json", folder / "policies.csv"
-    if not config.is_file() or not policies.is_file():
-        raise ConfigError(f"--book: {folder} is not a run folder with policies.csv")
-    v = json.loads(config.read_text())["values"]
-    if v.get("providers.panic_drop", 0):
-        raise ConfigError(f"--book: {folder}: runs with provider withdrawals are not modelled")
-    book = read_csv(policies)
-    book = replace(book, start_height=0)  # the run's genesis: deposits happen before any policy
-    return book, PoolTerms(deposits=provider_deposits(v)), model_of(v)
-
-
 @dataclass(frozen=True)
 class Demand:
     """Candidate purchases, before pricing: what buyers ask for, bought at the book's start."""
@@ -243,35 +207,14 @@ class Demand:
     budget_usd: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 0 = buys at any price
 
 
-def draw_demand(v: dict, spot_usd: float, rng: np.random.Generator) -> Demand:
-    """The requests a scenario's buyers would make over `days`, as if all made now.
-
-    Same distributions as sim/agents.py (Poisson count, log-uniform amount, uniform strike
-    fraction and duration, token by `stx_share`) plus the scenario's burst. Each buyer also
-    gets a budget, the fair Black-Scholes premium at the model vol times U(1, 2): used only by
-    `calibrate`, where a dearer quote must lose some buyers for the trade-off to exist.
-    """
-    n = int(rng.poisson(v["buyers.rate_per_hour"] * 24 * v["days"]))
-    lo, hi = np.log(v["buyers.amount_btc_min"]), np.log(v["buyers.amount_btc_max"])
-    amount_btc = np.exp(rng.uniform(lo, hi, n))
-    frac = rng.uniform(v["buyers.strike_min"], v["buyers.strike_max"], n)
-    days = rng.uniform(v["buyers.days_min"], v["buyers.days_max"], n)
-    token = np.where(rng.random(n) < v["buyers.stx_share"], STX, SBTC)
-    burst = int(v["policies"])
-    if burst:
-        amount_btc = np.concatenate([amount_btc, np.full(burst, v["burst.amount_btc"])])
-        frac = np.concatenate([frac, np.full(burst, v["burst.strike"])])
-        days = np.concatenate([days, np.full(burst, v["burst.days"])])
-        i = np.arange(burst)
-        token = np.concatenate([token, np.where(i % 100 < v["burst.stx_share"] * 100, STX, SBTC)])
-    amount = np.rint(amount_btc * SATS).astype(np.int64)
-    strike = np.floor(spot_usd * frac).astype(np.int64) * PRICE_SCALE
-    blocks = np.rint(days * BLOCKS_PER_DAY).astype(np.int64)
-    budget = _budgets(spot_usd, strike, blocks, amount, v["price.btc_vol"], rng)
-    return Demand(amount, strike, blocks, token.astype(np.int64), budget)
-
-
-def _budgets(spot_usd, strike, blocks, amount, vol, rng: np.random.Generator) -> np.ndarray:
+def budgets_usd(
+    spot_usd: float,
+    strike: np.ndarray,
+    blocks: np.ndarray,
+    amount: np.ndarray,
+    vol: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """What each buyer would pay at most: the fair put at the model vol times U(1, 2)."""
     years = blocks / BLOCKS_PER_YEAR
     pairs = zip(strike / PRICE_SCALE, years, strict=True)
@@ -283,7 +226,7 @@ def demand_of(book: Book, model: PriceModel, rng: np.random.Generator) -> Demand
     """A book's policies as requests again (terms kept, premium and tier to be re-priced), so
     caps and loadings can be stressed on a CSV or run book too."""
     blocks = book.expiration - book.purchased
-    budget = _budgets(model.btc_start, book.strike, blocks, book.amount, model.btc_vol, rng)
+    budget = budgets_usd(model.btc_start, book.strike, blocks, book.amount, model.btc_vol, rng)
     return Demand(book.amount, book.strike, blocks, book.token, budget)
 
 
@@ -349,16 +292,3 @@ def admit(
              "premium": premium, "collateral": collateral, "purchased": start_height}
         )  # fmt: skip
     return make_book(rows, start_height, "admitted", allow_empty=True)
-
-
-def from_scenario(
-    scenario: Scenario, seed: np.random.SeedSequence, model: str | None = None
-) -> tuple[Book, PoolTerms, PriceModel]:
-    """The book a scenario's buyers would buy now, against its providers' deposits."""
-    v = scenario.values
-    pm = model_of(v, model)
-    pool = PoolTerms(deposits=provider_deposits(v))
-    demand = draw_demand(v, pm.btc_start, np.random.default_rng(seed))
-    pricing = scenario.build(PricingParams, "pricing")
-    book = admit(demand, pool, pm, pricing)
-    return replace(book, source=f"scenario:{scenario.name}"), pool, pm

@@ -6,7 +6,7 @@ a full Monte Carlo run on the same price paths (same seed, so the comparison bet
 not noise), and the whole table is worth reporting, not just its best point. A point is feasible
 when the upper end of the 95% Wilson interval of its ruin probability is at most the limit, so
 "feasible" is a claim the paths support rather than a lucky zero count. Demand answers price: a
-buyer buys only if the quote is within its budget (risk/book.py `draw_demand`), so loading the
+buyer buys only if the quote is within its budget (scenarios/study.py `draw_demand`), so loading the
 vol more loses buyers and the search has a real trade-off.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from risk import montecarlo as mc
 from risk.book import Demand, admit
 from risk.pricing import PricingParams
-from scenarios.config import ConfigError
+from settings import ConfigError, check_range
 
 RUIN_LIMIT = 0.005
 # knob -> (default grid, allowed range, what it scales)
@@ -62,8 +62,7 @@ def parse_grid(items: list[str]) -> dict[str, tuple[float, ...]]:
         if not sep or not values:
             raise ConfigError(f"--grid {item!r}: expected {key}=v1,v2,... (numbers)")
         for v in values:
-            if not lo <= v <= hi:
-                raise ConfigError(f"--grid {key}: {v:g} is out of range; allowed: {lo:g} to {hi:g}")
+            check_range(f"--grid {key}", v, lo, hi)
         grid[key] = values
     return grid
 

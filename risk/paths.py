@@ -21,10 +21,12 @@ MAX_BTC_PRICE_UNITS = 9 * 10**14  # exact integer payout maths needs price * 1e4
 
 
 @dataclass(frozen=True)
-class PriceModel:
-    """Why frozen: one model value is shared by every chunk (and worker) of a run."""
+class PriceSpec:
+    """The price model both worlds draw from: the scenario's `price.*` knobs, read by the actor
+    simulation's paths (sim/prices.py `PathSpec`) and by the Monte Carlo engine (`PriceModel`),
+    so a scenario means one model in both. Each adds only what it alone needs."""
 
-    model: str = "gbm"
+    model: str = "gbm"  # gbm | jump (| garch, Monte Carlo only)
     btc_start: float = 65_000.0  # USD
     btc_vol: float = 0.55  # annualised
     btc_drift: float = 0.0  # annualised
@@ -34,6 +36,12 @@ class PriceModel:
     jump_rate: float = 6.0  # jumps per year
     jump_mean: float = -0.03  # mean log jump
     jump_std: float = 0.06
+
+
+@dataclass(frozen=True)
+class PriceModel(PriceSpec):
+    """Why frozen: one model value is shared by every chunk (and worker) of a run."""
+
     stx_jump_beta: float = 1.3  # STX moves this many times BTC's jump (as sim/prices.py)
     garch_alpha: float = 0.08
     garch_beta: float = 0.90

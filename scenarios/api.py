@@ -111,8 +111,8 @@ def solvency(
 ) -> dict[str, Any]:
     """A Monte Carlo solvency study (run.py solvency): returns summary.json's dict; with `out`,
     keeps its folder (solvency.csv, summary.json, book.csv). `workers` > 1 uses a process pool."""
-    from risk.solvency import load_study, run_solvency
     from scenarios.parallel import mapper
+    from scenarios.study import load_study, run_solvency
 
     study = load_study(book, _sets(sets), seed, model)
     with tempfile.TemporaryDirectory(prefix="bithedge-solvency-") as scratch:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scenarios.knob import ConfigError, Knob
+from settings import ConfigError, Knob
 from sim import adversaries
 
 __all__ = ["KNOBS", "ConfigError", "Knob", "Scenario", "available", "load"]

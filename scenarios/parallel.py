@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scenarios.config import ConfigError
+from settings import ConfigError, check_range
 
 BACKENDS = ("local", "ray")
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +58,8 @@ def check(backend: str, workers: int | None, address: str | None) -> None:
         raise ConfigError(
             f"--backend: {backend!r} is not available; allowed: {', '.join(BACKENDS)}"
         )
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers: {workers} is out of range; allowed: an integer from 1")
+    if workers is not None:
+        check_range("--workers", workers, 1, None, kind=int)
     if address is not None and backend != "ray":
         raise ConfigError("--address: only with --backend ray")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import config, outputs
+from scenarios.cells import csv_cell
 from scenarios.parallel import Outcome, map_tasks
+from settings import check_range
 
 MAX_RUNS = 1_000_000
 BASE_COLUMNS = ("run", "seed")  # grid parameters go between these two
@@ -94,10 +95,8 @@ def plan(
     timeseries: bool = False,
 ) -> list[Task]:
     """The sweep's tasks, every one validated (so a bad combination stops it before any runs)."""
-    if not 1 <= runs <= MAX_RUNS:
-        raise config.ConfigError(f"--runs: {runs} is out of range; allowed: 1 to {MAX_RUNS}")
-    if seed < 0:
-        raise config.ConfigError(f"--seed: {seed} is out of range; allowed: an integer from 0")
+    check_range("--runs", runs, 1, MAX_RUNS)
+    check_range("--seed", seed, 0, None, kind=int)
     for scenario in scenarios_of(name, grid):
         config.load(scenario, list(sets))  # the scenario and the fixed overrides alone
     tasks = []
@@ -171,7 +170,7 @@ def write_table(path: Path, grid_keys: Sequence[str], table: list[dict[str, Any]
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         for row in table:
-            w.writerow({k: _cell(row.get(k)) for k in columns})
+            w.writerow({k: csv_cell(row.get(k)) for k in columns})
 
 
 def write_timeseries(
@@ -193,20 +192,12 @@ def write_timeseries(
             series = (outcome.value or {}).get("series") if outcome.ok else None
             if not series:
                 continue
-            key = [task.run, *(_cell(v) for _, v in task.params), task.seed]
+            key = [task.run, *(csv_cell(v) for _, v in task.params), task.seed]
             index = {c: i for i, c in enumerate(series["columns"])}
             for line in series["rows"]:
                 w.writerow([*key, *(line[index[c]] if c in index else "" for c in columns)])
                 count += 1
     return count
-
-
-def _cell(v: Any) -> Any:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else str(v)
-    return v
 
 
 def versions(backend: str) -> dict[str, str]:

@@ -43,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import httpx
 import simpy
 
 from chain import errors, keys
@@ -475,6 +476,13 @@ def _limit(query: dict, lo: int, hi: int, default: int) -> int:
     return value
 
 
+def encoded(answer: Answer) -> tuple[bytes, str]:
+    """An answer's body bytes and Content-Type, as both fronts (socket and transport) send it."""
+    if answer.text:
+        return str(answer.body).encode(), "text/plain"
+    return json.dumps(answer.body).encode(), "application/json"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: DevnetServer
     protocol_version = "HTTP/1.1"
@@ -483,10 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, answer: Answer) -> None:
-        if answer.text:
-            data, kind = str(answer.body).encode(), "text/plain"
-        else:
-            data, kind = json.dumps(answer.body).encode(), "application/json"
+        data, kind = encoded(answer)
         self.send_response(answer.status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
@@ -506,23 +511,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._route("POST")
 
     def _route(self, method: str) -> None:
-        url = urlsplit(self.path)
-        parts = [unquote(p) for p in url.path.strip("/").split("/")]
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        server = self.server
-        body = self._body()
-        limited = server.rate_check() if parts[:1] != ["devnet"] else None
-        if limited is not None:
-            return self._send(limited)
-        kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        try:
-            answer = _dispatch(server, method, parts, query, body, kind)
-        except _BadQuery as exc:
-            answer = _api_error(400, str(exc))
-        except Exception as exc:  # a bug or a VM error: answer as a node would, 500
-            answer = Answer(500, {"error": f"{type(exc).__name__}: {exc}"})
-        answer.headers.update(server.rate_headers())
-        self._send(answer)
+        body = self._body()  # read even when unused: the connection is kept alive
+        kind = self.headers.get("Content-Type", "")
+        self._send(self.server.answer(method, self.path, kind, body))
 
 
 def _broadcast_bytes(body: bytes, kind: str) -> bytes:
@@ -545,7 +536,7 @@ def _broadcast_bytes(body: bytes, kind: str) -> bytes:
 
 
 def _dispatch(
-    server: DevnetServer, method: str, parts: list[str], query: dict, body: bytes, kind: str
+    server: DevnetFront, method: str, parts: list[str], query: dict, body: bytes, kind: str
 ) -> Answer:
     devnet = server.devnet
     chain = devnet.chain
@@ -745,18 +736,12 @@ def _tip(devnet: Devnet) -> dict[str, int]:
     return {"stacks_height": tip.stacks_height, "burn_height": tip.burn_height}
 
 
-class DevnetServer(ThreadingHTTPServer):
-    daemon_threads = True
+class DevnetFront:
+    """The node's and Hiro's HTTP API as a function of the request: routing, the strict
+    double's rate limit, and the answer. `DevnetServer` serves it on a loopback socket and
+    `DevnetTransport` to an `httpx.Client` in this process; both answer byte for byte alike."""
 
-    def __init__(
-        self,
-        devnet: Devnet,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        strict: StrictHiro | None = None,
-        clock=time.time,
-    ):
-        super().__init__((host, port), _Handler)
+    def __init__(self, devnet: Devnet, strict: StrictHiro | None = None, clock=time.time):
         self.devnet = devnet
         self.strict = strict
         self.clock = clock
@@ -804,6 +789,41 @@ class DevnetServer(ThreadingHTTPServer):
                 "x-ratelimit-limit-stacks-minute": str(self.strict.limit),
                 "x-ratelimit-remaining-stacks-minute": left}  # fmt: skip
 
+    def answer(self, method: str, target: str, content_type: str, body: bytes) -> Answer:
+        """The answer to `METHOD target` (path and query, as on the request line)."""
+        url = urlsplit(target)
+        parts = [unquote(p) for p in url.path.strip("/").split("/")]
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        limited = self.rate_check() if parts[:1] != ["devnet"] else None
+        if limited is not None:
+            return limited
+        kind = content_type.split(";")[0].strip().lower()
+        try:
+            answer = _dispatch(self, method, parts, query, body, kind)
+        except _BadQuery as exc:
+            answer = _api_error(400, str(exc))
+        except Exception as exc:  # a bug or a VM error: answer as a node would, 500
+            answer = Answer(500, {"error": f"{type(exc).__name__}: {exc}"})
+        answer.headers.update(self.rate_headers())
+        return answer
+
+
+class DevnetServer(DevnetFront, ThreadingHTTPServer):
+    """The front on a loopback socket: what `run.py devnet` serves and a real client meets."""
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        devnet: Devnet,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        strict: StrictHiro | None = None,
+        clock=time.time,
+    ):
+        ThreadingHTTPServer.__init__(self, (host, port), _Handler)
+        DevnetFront.__init__(self, devnet, strict, clock)
+
     def handle_error(self, request, client_address) -> None:
         """A client that went away mid-request (a killed engine) is not the server's error."""
         import sys
@@ -820,3 +840,20 @@ class DevnetServer(ThreadingHTTPServer):
         thread = threading.Thread(target=self.serve_forever, name="devnet-http", daemon=True)
         thread.start()
         return thread
+
+
+class DevnetTransport(httpx.BaseTransport):
+    """The front as an httpx transport: `NodeClient(url, transport=DevnetTransport(devnet))`
+    talks to the devnet in this process, no socket, no thread. For the tests that need the
+    node's answers and not a network between (the loopback tests keep DevnetServer)."""
+
+    def __init__(self, devnet: Devnet, strict: StrictHiro | None = None, clock=time.time):
+        self.front = DevnetFront(devnet, strict, clock)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = request.url.raw_path.decode("ascii")
+        kind = request.headers.get("Content-Type", "")
+        answer = self.front.answer(request.method, target, kind, request.read())
+        data, content_type = encoded(answer)
+        headers = {"Content-Type": content_type, **answer.headers}
+        return httpx.Response(answer.status, headers=headers, content=data, request=request)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from risk.paths import PriceSpec
+
 SECONDS_PER_YEAR = 365 * 24 * 3600
 
 
@@ -26,17 +28,10 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class PathSpec:
-    model: str = "gbm"  # gbm | jump
-    btc_start: float = 65_000.0
-    btc_vol: float = 0.55  # annualised
-    btc_drift: float = 0.0
-    stx_start: float = 0.50
-    stx_vol: float = 0.80
-    correlation: float = 0.6
-    jump_rate: float = 6.0  # jumps per year
-    jump_mean: float = -0.03  # mean log jump
-    jump_std: float = 0.06
+class PathSpec(PriceSpec):
+    """The price model (risk/paths.py `PriceSpec`, gbm or jump here) with the scripted
+    segments and the grid step of the actor simulation's path."""
+
     segments: tuple[Segment, ...] = field(default_factory=tuple)
     step_seconds: float = 60.0
 

@@ -36,6 +36,7 @@ from chain.node import (
     parse_tx,
 )
 from chain.port import TxStatus
+from tests.doubles import Sleeps
 
 RECORDED = Path(__file__).parent / "recorded" / "node"
 
@@ -262,11 +263,6 @@ def server():
     yield lb
     httpd.shutdown()
     httpd.server_close()
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def client(url: str, **kw: Any) -> tuple[NodeClient, Sleeps]:

@@ -92,3 +92,17 @@ def test_expiry_on_grid(height: int, blocks: int, longest: int, expected: int) -
     got = protocol.expiry_on_grid(height, blocks, longest)
     assert got == expected and got % protocol.BLOCKS_PER_DAY == 0
     assert got - height <= longest
+
+
+def test_parameter_defaults_are_the_parameters_contract() -> None:
+    """Every key the contract seeds, with its value, and no key the contract lacks."""
+    seeded = re.findall(r'\(map-set params "([a-z0-9-]+)" u(\d+)\)', clar("parameters.clar"))
+    assert seeded, "parameters.clar seeds no defaults: the pattern no longer matches"
+    assert {key: int(value) for key, value in seeded} == protocol.PARAMETER_DEFAULTS
+
+
+def test_the_parameters_model_starts_from_the_protocol_defaults() -> None:
+    """sim/models/parameters.py keeps its own table until it imports this one: same numbers."""
+    from sim.models.parameters import DEFAULTS
+
+    assert protocol.PARAMETER_DEFAULTS == DEFAULTS

@@ -24,8 +24,8 @@ from chain.contracts import SATS, STX
 from chain.payloads import sends
 from live.api import openapi_document
 from sim.devnet import Devnet, DevnetServer
+from sim.feed import ExchangeServer
 from store import open_store
-from tests.chain.exchange_server import ExchangeServer
 from tests.live.service_fixtures import ORIGIN, node_sign_structured, start_engine, wallet_call
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]

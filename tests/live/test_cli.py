@@ -45,7 +45,7 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path, devnet, exchanges):
     got = run_py("live", "--config", str(path))
     assert got.returncode == 2
     assert got.stderr.strip().splitlines() == [
-        "error: oracle.poll_seconds: 0 is not valid; allowed: a number from 1 to 3600"
+        "error: oracle.poll_seconds: 0 is out of range; allowed: a number from 1 to 3600"
     ]
 
 

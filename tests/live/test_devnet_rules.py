@@ -14,7 +14,7 @@ import pytest
 from chain import transactions as txs
 from chain.clarity import StringAscii, UInt
 from chain.contracts import Contracts
-from sim.devnet import Devnet, DevnetServer
+from sim.devnet import Devnet, DevnetTransport
 
 pytestmark = [pytest.mark.live]
 
@@ -23,14 +23,13 @@ OCTETS = {"content-type": "application/octet-stream"}
 
 @pytest.fixture
 def node():
+    """The devnet's HTTP front in this process (DevnetTransport): these tests read answers, and
+    tests/live/test_devnet_transport.py holds the front to the loopback server's bytes."""
     devnet = Devnet(users=2, executor="python", block_seconds=3600, burn_seconds=36000)
-    server = DevnetServer(devnet)
-    server.start()
-    http = httpx.Client(base_url=server.url, timeout=10)
+    http = httpx.Client(base_url="http://devnet", transport=DevnetTransport(devnet), timeout=10)
     devnet.http = http
     yield devnet
     http.close()
-    server.shutdown()
     devnet.close()
 
 

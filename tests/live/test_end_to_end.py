@@ -11,7 +11,6 @@ the payloads the engine prepares. Only the clock and the mining are driven by th
 from __future__ import annotations
 
 import logging
-import queue
 
 import pytest
 
@@ -24,28 +23,13 @@ from chain.stacks import StacksChain
 from live.config import load
 from live.engine import LiveEngine
 from store import open_store
+from tests.doubles import Clock, Mailbox
 from tests.live.conftest import STRICT, live_toml, serve_devnet
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
 USD = 100_000_000
 STX_UNIT = 1_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def tell(self, message) -> None:
-        self.q.put(message)
 
 
 def turn(engine: LiveEngine, devnet, clock: Clock, seconds: float = 60.0) -> None:

@@ -18,7 +18,7 @@ from live.exchanges import (
     feed_from_names,
     to_price_units,
 )
-from tests.chain.exchange_server import ExchangeServer, render
+from sim.feed import ExchangeServer, render
 
 # The price each documentation example carries, read by hand from the file, in price units.
 DOCUMENTED = {

@@ -9,7 +9,6 @@ Clarity VM adds nothing to them but time; tests/live/test_end_to_end.py runs the
 
 from __future__ import annotations
 
-import queue
 from collections import Counter
 
 import pytest
@@ -26,18 +25,13 @@ from chain.port import TxStatus
 from chain.stacks import StacksChain
 from chain.wallet import Wallet
 from live.engine import LiveLog
-from sim.devnet import Devnet, DevnetServer, StrictHiro
+from sim.devnet import Devnet, DevnetTransport, StrictHiro
 from store import open_store
-from tests.live.faulty_node import CONTRACT_LOGS, TX_EVENTS, TX_LOOKUP, FaultyNode
+from tests.doubles import CONTRACT_LOGS, TX_EVENTS, TX_LOOKUP, FaultyNode, Mailbox, Sleeps
 
 pytestmark = [pytest.mark.live]
 
 USD = 100_000_000
-
-
-class Sleeps(list):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture(params=["devnet", "strict"])
@@ -45,20 +39,19 @@ def hiro(request):
     """The devnet on the models, as a node with Hiro's API; `strict`: past the v1 sunset."""
     node = Devnet(users=3, executor="python", block_seconds=3600, burn_seconds=36000)
     strict = StrictHiro(limit=100_000, window=60.0) if request.param == "strict" else None
-    server = DevnetServer(node, strict=strict)
-    server.start()
-    proxy = FaultyNode(server.url)
+    # in process: the faulty node's transport in front of the devnet's (test_devnet_transport.py)
+    proxy = FaultyNode(DevnetTransport(node, strict=strict), listen=False)
     node.proxy = proxy
     yield node
     proxy.close()
-    server.shutdown()
     node.close()
 
 
 def engine_chain(node: Devnet, **kw) -> tuple[StacksChain, Sleeps]:
     sleeps = Sleeps()
     kw.setdefault("retries", 1)
-    client = NodeClient(node.proxy.url, sleep=sleeps, backoff=0.0, timeout=10, **kw)
+    client = NodeClient("http://devnet", sleep=sleeps, backoff=0.0, timeout=10,
+                        transport=node.proxy.transport, **kw)  # fmt: skip
     contracts = Contracts.of(node.deployment.accounts.deployer.principal())
     return StacksChain(client, contracts), sleeps
 
@@ -223,14 +216,6 @@ def test_row5_a_text_plain_refusal_is_a_typed_rejection(hiro):
         chain.submit(b"\x80\x80\x00\x00\x00\x00not a transaction")
     assert isinstance(info.value, errors.DeserializationError)
     assert "Failed to deserialize posted transaction" in str(info.value)
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def tell(self, message) -> None:
-        self.q.put(message)
 
 
 def test_row5_the_signer_survives_a_text_plain_refusal(hiro, tmp_path):

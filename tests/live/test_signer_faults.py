@@ -4,8 +4,6 @@ must count exactly those (a duplicate would have spent one more)."""
 
 from __future__ import annotations
 
-import queue
-
 import pytest
 
 from actors.base import ThreadingRuntime
@@ -18,7 +16,8 @@ from chain.node import NodeClient, NodeUnavailable
 from chain.stacks import StacksChain
 from live.engine import LiveLog
 from store import open_store
-from tests.live.faulty_node import FaultyNode
+from tests.doubles import FaultyNode, Mailbox
+from tests.live.conftest import LOCAL
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
@@ -33,19 +32,13 @@ REASONS = (
 )
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.q: queue.Queue = queue.Queue()
-
-    def tell(self, message) -> None:
-        self.q.put(message)
-
-
 def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_answers(
-    tmp_path, devnet
+    tmp_path, devnet_local
 ):
-    faulty = FaultyNode(devnet.server_url)
-    client = NodeClient(faulty.url, retries=1, backoff=0.01, max_backoff=0.02, timeout=5)
+    devnet = devnet_local
+    faulty = FaultyNode(devnet.transport, listen=False)
+    client = NodeClient(LOCAL, retries=1, backoff=0.01, max_backoff=0.02, timeout=5,
+                        transport=faulty.transport)  # fmt: skip
     accounts = devnet.deployment.accounts
     contracts = Contracts.of(accounts.deployer.principal())
     chain = StacksChain(client, contracts)
@@ -103,7 +96,7 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
     assert sorted(d.tag[1] for d in done) == list(range(10))  # each request answered once
     assert {d.status for d in done} == {"success"}
     # exactly ten transactions of the backend ever confirmed: none lost, none doubled
-    with NodeClient(devnet.server_url) as direct:
+    with NodeClient(LOCAL, transport=devnet.transport) as direct:
         assert direct.account(accounts.deployer.principal().address).nonce == 10
     rows = store.outbox.pending()
     assert rows == []
@@ -114,8 +107,9 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
     assert accounts.deployer.secret_hex()[:16] not in text
 
 
-def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path, devnet):
-    client = NodeClient(devnet.server_url)
+def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path, devnet_local):
+    devnet = devnet_local
+    client = NodeClient(LOCAL, transport=devnet.transport)
     accounts = devnet.deployment.accounts
     contracts = Contracts.of(accounts.deployer.principal())
     chain = StacksChain(client, contracts)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chain.contracts import TOKEN_UNIT
-from risk.book import Demand, PoolTerms, admit, provider_deposits, read_csv, write_csv
+from risk.book import Demand, PoolTerms, admit, read_csv, write_csv
 from risk.paths import PriceModel
 from risk.pricing import (
     PRICE_SCALE,
@@ -16,6 +16,7 @@ from risk.pricing import (
     usd_to_tokens_ceil,
 )
 from scenarios import config
+from scenarios.study import provider_deposits
 
 
 def _demand(n: int, strike_usd: int = 60_000, days: int = 7, token: int = 1) -> Demand:

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 
 from chain.protocol import PRICE_SCALE, TOKEN_UNIT
 from risk import montecarlo as mc
-from risk.book import PoolTerms, make_book, provider_deposits, read_csv
+from risk.book import PoolTerms, make_book, read_csv
 from risk.paths import Grid, PriceModel, fixings, simulate
 from risk.pricing import bs_put
 from scenarios import config
 from scenarios.runner import run
+from scenarios.study import provider_deposits
 from tests.conftest import examples
 
 

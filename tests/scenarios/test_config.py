@@ -39,7 +39,7 @@ def test_overrides_are_typed():
         (["days"], "expected key=value"),
         (["days=abc"], "days: 'abc' is not valid; allowed: a number from 0.001 to 365"),
         (["days=400"], "days: '400' is out of range; allowed: a number from 0.001 to 365"),
-        (["policies=1.5"], "policies: '1.5' is not valid; allowed: an integer from 0 to 1e+06"),
+        (["policies=1.5"], "policies: '1.5' is not valid; allowed: an integer from 0 to 1000000"),
         (["price.model=levy"], "price.model: 'levy' is not valid; allowed: one of gbm, jump"),
         (["buyers.days_min=20", "buyers.days_max=10"], "buyers.days_min (20) must not exceed"),
     ],

@@ -5,6 +5,10 @@ run, the stress curves, and the files they leave (solvency.csv, summary.json, bo
 (the policies that run sold) or a CSV of policies (priced against the scenario given with
 --set, baseline by default). Seeds: one root SeedSequence per study, split into the book draw,
 the buyers' budgets and the paths, so each is reproducible on its own.
+
+Here, not in `risk/`, because this is where scenario files are loaded and knob names read:
+`risk/` computes on books, pools and price models and imports only protocol facts
+(pyproject.toml's import contracts).
 """
 
 from __future__ import annotations
@@ -13,34 +17,35 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from chain.protocol import BLOCKS_PER_DAY
+from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, SATS, SBTC, STX, TOKEN_UNIT
 from risk import calibrate as cal
 from risk import montecarlo as mc
 from risk import stress
 from risk.book import (
+    N_TRANCHES,
     Book,
     Demand,
     PoolTerms,
+    admit,
+    budgets_usd,
     demand_of,
-    draw_demand,
-    from_run,
-    from_scenario,
-    model_of,
-    provider_deposits,
     read_csv,
     write_csv,
 )
-from risk.paths import MODELS, Grid, PriceModel
+from risk.paths import MODELS, Grid, PriceModel, PriceSpec
 from risk.pricing import PricingParams
 from scenarios import config
-from scenarios.config import ConfigError
+from scenarios.cells import csv_cell
+from scenarios.config import Scenario
 from scenarios.outputs import write_json
+from settings import ConfigError, check_range
+from sim.agents import TIER_WEIGHTS  # how the providers split their deposits
 
 MAX_DAYS = 3650
 MAX_PATHS = 10_000_000
@@ -65,11 +70,6 @@ def _pricing(v: dict) -> PricingParams:
         skew_slope=v["pricing.skew_slope"],
         min_premium_usd=v["pricing.min_premium_usd"],
     )
-
-
-def check_range(name: str, value: float, lo: float, hi: float) -> None:
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}: {value!r} is out of range; allowed: {lo:g} to {hi:g}")
 
 
 def load_study(src: str, overrides: list[str], seed: int, model: str | None) -> Study:
@@ -103,6 +103,79 @@ def load_study(src: str, overrides: list[str], seed: int, model: str | None) -> 
     if len(book) == 0:
         raise ConfigError(f"--book: scenario {src!r} sells no policies (check buyers.* knobs)")
     return Study(f"scenario:{src}", book, pool, pm, _pricing(v), demand, tuple(overrides))
+
+
+def provider_deposits(v: dict) -> tuple[int, ...]:
+    """Tranche deposits of a scenario's providers, split exactly as sim/agents.py splits them."""
+    out = [0] * N_TRANCHES
+    for token, each, unit in ((STX, v["providers.stx_each"], TOKEN_UNIT[STX]),
+                              (SBTC, v["providers.sbtc_each"], TOKEN_UNIT[SBTC])):  # fmt: skip
+        total = int(each * unit)
+        parts = [int(total * w) for w in TIER_WEIGHTS]
+        parts[-1] += total - sum(parts)
+        for tier, part in enumerate(parts):
+            out[token * 3 + tier] += part * int(v["providers.count"])
+    return tuple(out)
+
+
+def model_of(v: dict, model: str | None = None) -> PriceModel:
+    """The Monte Carlo price model matching a scenario's `price.*` knobs (PriceSpec's fields)."""
+    spec = {f.name: v[f"price.{f.name}"] for f in fields(PriceSpec)}
+    return PriceModel(**{**spec, "model": model or spec["model"]})
+
+
+def from_run(folder: Path) -> tuple[Book, PoolTerms, PriceModel]:
+    """The book a run bought (`policies.csv`), its providers' deposits and its price model."""
+    config, policies = folder / "config.json", folder / "policies.csv"
+    if not config.is_file() or not policies.is_file():
+        raise ConfigError(f"--book: {folder} is not a run folder with policies.csv")
+    v = json.loads(config.read_text())["values"]
+    if v.get("providers.panic_drop", 0):
+        raise ConfigError(f"--book: {folder}: runs with provider withdrawals are not modelled")
+    book = read_csv(policies)
+    book = replace(book, start_height=0)  # the run's genesis: deposits happen before any policy
+    return book, PoolTerms(deposits=provider_deposits(v)), model_of(v)
+
+
+def draw_demand(v: dict, spot_usd: float, rng: np.random.Generator) -> Demand:
+    """The requests a scenario's buyers would make over `days`, as if all made now.
+
+    Same distributions as sim/agents.py (Poisson count, log-uniform amount, uniform strike
+    fraction and duration, token by `stx_share`) plus the scenario's burst. Each buyer also
+    gets a budget, the fair Black-Scholes premium at the model vol times U(1, 2): used only by
+    `calibrate`, where a dearer quote must lose some buyers for the trade-off to exist.
+    """
+    n = int(rng.poisson(v["buyers.rate_per_hour"] * 24 * v["days"]))
+    lo, hi = np.log(v["buyers.amount_btc_min"]), np.log(v["buyers.amount_btc_max"])
+    amount_btc = np.exp(rng.uniform(lo, hi, n))
+    frac = rng.uniform(v["buyers.strike_min"], v["buyers.strike_max"], n)
+    days = rng.uniform(v["buyers.days_min"], v["buyers.days_max"], n)
+    token = np.where(rng.random(n) < v["buyers.stx_share"], STX, SBTC)
+    burst = int(v["policies"])
+    if burst:
+        amount_btc = np.concatenate([amount_btc, np.full(burst, v["burst.amount_btc"])])
+        frac = np.concatenate([frac, np.full(burst, v["burst.strike"])])
+        days = np.concatenate([days, np.full(burst, v["burst.days"])])
+        i = np.arange(burst)
+        token = np.concatenate([token, np.where(i % 100 < v["burst.stx_share"] * 100, STX, SBTC)])
+    amount = np.rint(amount_btc * SATS).astype(np.int64)
+    strike = np.floor(spot_usd * frac).astype(np.int64) * PRICE_SCALE
+    blocks = np.rint(days * BLOCKS_PER_DAY).astype(np.int64)
+    budget = budgets_usd(spot_usd, strike, blocks, amount, v["price.btc_vol"], rng)
+    return Demand(amount, strike, blocks, token.astype(np.int64), budget)
+
+
+def from_scenario(
+    scenario: Scenario, seed: np.random.SeedSequence, model: str | None = None
+) -> tuple[Book, PoolTerms, PriceModel]:
+    """The book a scenario's buyers would buy now, against its providers' deposits."""
+    v = scenario.values
+    pm = model_of(v, model)
+    pool = PoolTerms(deposits=provider_deposits(v))
+    demand = draw_demand(v, pm.btc_start, np.random.default_rng(seed))
+    pricing = scenario.build(PricingParams, "pricing")
+    book = admit(demand, pool, pm, pricing)
+    return replace(book, source=f"scenario:{scenario.name}"), pool, pm
 
 
 def horizon_days(book: Book, days: int | None) -> int:
@@ -221,14 +294,4 @@ def _write_table(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: _cell(r.get(k)) for k in columns})
-
-
-def _cell(v: Any) -> Any:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, float):
-        return "inf" if math.isinf(v) else repr(round(v, 9))
-    return v
+            w.writerow({k: csv_cell(r.get(k), 9) for k in columns})
