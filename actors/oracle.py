@@ -130,8 +130,8 @@ class OracleActor(ServiceActor):
                 state.last_push_time = t - age * BURN_BLOCK_SECONDS
             quotes = self.feed.fetch(asset)
             if cfg.store_raw:
-                for source, price in quotes:
-                    self.store.prices.add_raw(source, asset, price, t)
+                for source, raw in quotes:
+                    self.store.prices.add_raw(source, asset, raw, t)
             price = aggregate(quotes, cfg.outlier_bps, cfg.quorum)
             if price is None:
                 self.log.record("oracle-no-quorum", asset=asset, sources=len(quotes))

@@ -109,7 +109,7 @@ class PoolActor(ServiceActor):
                         self.contracts.pool,
                         "get-shares",
                         [UInt(key[0]), UInt(key[1]), principal(e["provider"])],
-                    ).value  # type: ignore[attr-defined]
+                    ).value
                     self.store.shares.set(key[0], key[1], e["provider"], shares)
             elif source == registry and name == "policy-purchased":
                 key = (e["token"], e["tier"])
@@ -136,7 +136,7 @@ class PoolActor(ServiceActor):
         """The tranche's pending shares of its current epoch, as the chain counts them (a
         request, a completion or a deposit opening a new epoch changes them)."""
         v = self.chain.read_only(self.contracts.pool, "get-vault", [UInt(key[0]), UInt(key[1])])
-        self.pending[key] = v["pending"].value  # type: ignore[index]
+        self.pending[key] = v["pending"].value
 
     def _watch(self) -> None:
         """Records each tranche whose coverage (assets over the cover its active policies were

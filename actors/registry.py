@@ -217,7 +217,7 @@ class RegistryActor(ServiceActor):
         if self.key_zeroed:
             return "quote-key-zeroed"
         change = self.governance.pending("policy-registry", "quote-pubkey")
-        if change is not None and change.eta <= self.burn_height + cfg.quote_ttl_blocks:
+        if change is not None and (change.eta or 0) <= self.burn_height + cfg.quote_ttl_blocks:
             return "quote-key-changing"  # a quote signed now might outlive the key
         btc = self.prices.get(BTC_USD)
         onchain = self.onchain.get(BTC_USD)
@@ -375,7 +375,7 @@ class RegistryActor(ServiceActor):
                 self.onchain[e["asset"]] = (e["price"], e["height"])
                 prev = e["prev"]  # (optional uint), left as Clarity by decode_prints
                 self.prev_of[(e["asset"], e["height"])] = (
-                    prev.value.value if isinstance(prev, Some) else None
+                    prev.value.value if isinstance(prev, Some) else None  # type: ignore[attr-defined]
                 )
             elif name == "fixing-set":
                 key = (e["asset"], e["expiry"])

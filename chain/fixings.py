@@ -29,13 +29,13 @@ def in_force(
     height = latest
     if height is None:
         got = chain.read_only(oracle, "get-latest", [StringAscii(asset)])
-        height = got.value["height"].value if isinstance(got, Some) else None  # type: ignore[attr-defined]
+        height = got.value["height"].value if isinstance(got, Some) else None  # type: ignore[index]
     while height is not None and height > x:
         key = (asset, height)
         if key not in cache:
             o = chain.read_only(oracle, "get-observation", [StringAscii(asset), UInt(height)])
             prev = o.value["prev"]  # type: ignore[attr-defined]
-            cache[key] = prev.value.value if isinstance(prev, Some) else None
+            cache[key] = prev.value.value if isinstance(prev, Some) else None  # type: ignore[attr-defined]
         height = cache[key]
     return height
 

@@ -165,7 +165,7 @@ def complete_withdraw(
     at least what its shares are worth (a payout landing in between aborts the call instead of
     surprising the provider: ask again)."""
     amount = pending_value(chain, contracts, provider, token, tier)
-    pcs = ()
+    pcs: tuple[txs.PostCondition, ...] = ()
     if amount:
         pcs = (sends(contracts, contracts.pool, token, amount, txs.FungibleCondition.GTE),)
     return CallPayload(
