@@ -25,6 +25,7 @@ from chain.clarity import (
     Tuple,
     UInt,
 )
+from chain.protocol import PARAMETER_DEFAULTS
 from sim.models.base import (
     Contract,
     ContractErr,
@@ -118,30 +119,9 @@ class ChangeQueue:
         return Some(Tuple({"value": self.to_clarity(value), "eta": UInt(eta)}))
 
 
-DEFAULTS: dict[str, int] = {
-    "admin-delay": 1008,  # governance: burn blocks between queueing a change and its effect
-    "min-duration": 144,
-    "max-duration": 12960,
-    "min-amount": 100_000,
-    "max-amount": 10_000_000_000,
-    "strike-band-bps": 5000,
-    "protocol-fee-bps": 1000,
-    "collateral-ratio-0": 11000,
-    "collateral-ratio-1": 10000,
-    "collateral-ratio-2": 9000,
-    "max-utilisation-0": 6000,
-    "max-utilisation-1": 7500,
-    "max-utilisation-2": 8500,
-    "tier-strike-bps-1": 8000,
-    "tier-strike-bps-2": 9500,
-    "min-first-deposit-0": 10_000_000,
-    "min-first-deposit-1": 100_000,
-    # Protocol v2 purchase bounds (contracts/README.md, "parameters")
-    "min-premium-0": 100_000,
-    "min-premium-1": 1_000,
-    "capital-rate-bps": 200,
-    "price-max-age": 6,
-}
+# the contract's seeded values: one table, chain/protocol.py's (a test reads parameters.clar
+# against it)
+DEFAULTS: dict[str, int] = PARAMETER_DEFAULTS
 
 
 # what a queued change may set each key to, inclusive (parameters.clar's `bounds`); a key
