@@ -45,7 +45,8 @@ def check_range(
 
     `shown` is what the user typed when it differs from the parsed value (`'400'` for a knob set
     as text), so the message quotes their input; a parsed float is shown short (`2`, not `2.0`)."""
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
+    # written as "not inside" so that NaN, which compares false with everything, is refused
+    if (lo is not None and not value >= lo) or (hi is not None and not value <= hi):
         text = repr(shown) if shown is not None else _number(value)
         raise ConfigError(f"{name}: {text} is out of range; allowed: {allowed_range(lo, hi, kind)}")
 
