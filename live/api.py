@@ -36,7 +36,7 @@ from chain.protocol import BLOCKS_PER_YEAR
 from live.auth import SignInRefused
 from live.limits import BodyLimit, retry_after
 from live.metrics import CONTENT_TYPE
-from live.providers import pnl
+from live.providers import FlowKind, pnl
 from live.responses import (
     HealthOut,
     PoliciesOut,
@@ -614,8 +614,9 @@ def create_app(service: Any) -> FastAPI:
     @app.get("/v1/providers/{provider}", tags=["data"], response_model=ProviderOut)
     async def provider(provider: str) -> dict[str, Any]:
         """A provider's positions (shares per tranche and what they are worth now), every
-        deposit and withdrawal on chain with its block, each tranche's share price over time,
-        and P&L per tranche: value now + withdrawn - deposited, in the tranche's token units."""
+        deposit, withdrawal request and withdrawal on chain with its block, each tranche's
+        share price over time, and P&L per tranche: value now + withdrawn - deposited, in the
+        tranche's token units."""
         who = _principal("provider", provider, service).address
         out = await positions(who)
         await asyncio.to_thread(service.flows.update)
@@ -649,7 +650,10 @@ def create_app(service: Any) -> FastAPI:
                 "tier": f.tier,
                 "amount": _int(f.amount),
                 "shares": _int(f.shares),
-                "share_price": f.amount / f.shares if f.shares else 0.0,
+                "share_price": (
+                    None if f.kind is FlowKind.REQUEST else f.amount / f.shares if f.shares else 0.0
+                ),
+                "ready_at": f.ready_at,
                 "txid": f.txid,
                 "block": block,
                 "burn_height": burn,

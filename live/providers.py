@@ -1,5 +1,9 @@
 """Liquidity providers' deposits and withdrawals, as the pool contract printed them on chain.
 
+Withdrawals are two-step (protocol v2): `request-withdraw` prints `withdraw-requested` and moves
+nothing (a flow of amount 0 with the shares requested and their `ready-at`), and
+`complete-withdraw` prints `withdraw` with what it paid and the shares it burned.
+
 The store keeps each provider's current shares and each tranche's totals per block, not the
 flows that led there, and the actors that write it are not the API's to change; the chain has
 every flow. `ProviderFlows` follows the pool contract's prints through the API's own node
@@ -32,7 +36,8 @@ MIN_INTERVAL = 2.0  # seconds between two reads of the pool's prints
 
 class FlowKind(Enum):
     DEPOSIT = "deposit"
-    WITHDRAW = "withdraw"
+    REQUEST = "withdraw-requested"  # step 1: shares become pending, no tokens move
+    WITHDRAW = "withdraw"  # step 2: the provider is paid
 
 
 @dataclass(frozen=True)
@@ -41,9 +46,10 @@ class Flow:
     provider: str
     token: int
     tier: int
-    amount: int  # token units paid in or out
-    shares: int  # shares minted or burned
+    amount: int  # token units paid in or out (0 for a request: it moves nothing)
+    shares: int  # shares minted or burned (for a request: the shares asked for)
     txid: str
+    ready_at: int | None = None  # a request's burn height from which it can complete
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,13 @@ def _flow(value: bytes, txid: str) -> Flow | None:
     if type(v) is not Tuple:
         return None
     e = {k: plain(x) for k, x in v.data.items()}
-    kind = {"deposit": FlowKind.DEPOSIT, "withdraw": FlowKind.WITHDRAW}.get(e.get("event"))
-    if kind is None:
+    try:
+        kind = FlowKind(e.get("event"))
+    except ValueError:
         return None
+    if kind is FlowKind.REQUEST:
+        return Flow(kind, e["provider"], e["token"], e["tier"], 0, e["shares"], txid,
+                    e["ready-at"])  # fmt: skip
     return Flow(kind, e["provider"], e["token"], e["tier"], e["amount"], e["shares"], txid)
 
 
@@ -135,6 +145,8 @@ def pnl(flows: list[Flow], values: dict[tuple[int, int], int]) -> list[Pnl]:
     paid_in: dict[tuple[int, int], int] = {}
     paid_out: dict[tuple[int, int], int] = {}
     for f in flows:
+        if f.kind is FlowKind.REQUEST:
+            continue  # moves nothing: the shares are paid out (a `withdraw`) later
         side = paid_in if f.kind is FlowKind.DEPOSIT else paid_out
         side[(f.token, f.tier)] = side.get((f.token, f.tier), 0) + f.amount
     keys = sorted(set(paid_in) | set(paid_out) | set(values))

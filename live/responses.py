@@ -152,12 +152,18 @@ class PositionsOut(BaseModel):
 
 
 class FlowOut(BaseModel):
-    kind: Literal["deposit", "withdraw"]
+    kind: Literal["deposit", "withdraw-requested", "withdraw"] = Field(
+        description="withdrawals take two steps: `withdraw-requested` moves nothing, "
+        "`withdraw` pays the provider"
+    )
     token: Token
     tier: int
-    amount: Amount = Field(description="token units paid in or out")
-    shares: Amount = Field(description="shares minted or burned")
-    share_price: float = Field(description="amount per share in this flow")
+    amount: Amount = Field(description="token units paid in or out (0 for a request)")
+    shares: Amount = Field(description="shares minted or burned (for a request: asked for)")
+    share_price: float | None = Field(
+        description="amount per share in this flow; null for a request"
+    )
+    ready_at: int | None = Field(description="a request's burn height from which it can complete")
     txid: str
     block: int | None = Field(description="Stacks block height; null if the API lags")
     burn_height: int | None

@@ -514,8 +514,9 @@ def _report(scenario, seed, executor, book: _Book, metrics, checker, digest, now
             "max": max(book.delays) if book.delays else None,
         },
         "settlement_span_stacks_blocks": span,
-        "withdrawals": book.withdrawals,
-        "withdrawals_refused_locked": book.withdrawals_refused,
+        "withdrawals": book.withdrawals,  # request-withdraw calls (v2: the exit's first step)
+        "withdrawals_refused_locked": book.withdrawals_refused,  # refused or ready only later
+        "withdrawal_steps": 2,  # the two fields above count requests, not payouts
         "transactions": dict(sorted(book.tx.items())),
         "settlement_mispricing_bps": {
             "p50": outputs.percentile(book.mispricing_bps, 50),

@@ -2,8 +2,8 @@
 
 The console summary of `run.py sim` and the HTML report both print these. Nothing here knows a
 scenario by name: each line appears when the report holds what makes it worth saying (policies
-left active, withdrawals refused, coverage below 1, a delayed settlement, a tranche that lost),
-so a new scenario tells its own story without an entry here.
+left active, withdrawals refused or waiting, coverage below 1, a delayed settlement, a tranche
+that lost), so a new scenario tells its own story without an entry here.
 """
 
 from __future__ import annotations
@@ -84,10 +84,16 @@ def run_story(
         lines.append(f"Coverage (assets / required, worst tranche) fell to {cov:.3g}{when}.")
     if g("withdrawals"):
         refused = g("withdrawals_refused_locked", refused)
-        lines.append(
-            f"{number(g('withdrawals'))} withdrawal attempts, {number(refused)} refused "
-            "because collateral was locked."
-        )
+        if g("withdrawal_steps") == 2:  # requests: refused (u414) or ready only later
+            lines.append(
+                f"{number(g('withdrawals'))} withdrawal attempts (requests), {number(refused)} "
+                "made to wait for the policies they back to be settled."
+            )
+        else:  # run folders of the one-step withdraw
+            lines.append(
+                f"{number(g('withdrawals'))} withdrawal attempts, {number(refused)} refused "
+                "because collateral was locked."
+            )
     delay = (g("settlement_delay_blocks") or {}).get("max")
     if delay:
         p95 = g("settlement_delay_blocks")["p95"]

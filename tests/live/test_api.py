@@ -342,8 +342,9 @@ def test_pool_prices_and_providers_agree_with_the_store_and_chain(svc):
 
 
 def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
-    """A fresh provider deposits, then withdraws half: the endpoint lists both flows with their
-    blocks, each tranche's share price over time, and P&L from the chain's own numbers."""
+    """A fresh provider deposits, then withdraws half in two steps (request, then complete):
+    the endpoint lists the three flows with their blocks, each tranche's share price over time,
+    and P&L from the chain's own numbers (the request moves nothing)."""
     from chain import payloads
     from chain.clarity import principal
 
@@ -362,10 +363,15 @@ def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
 
     minted = shares_on_chain()
     before = svc.node.account(who.address).balance
-    withdraw = payloads.withdraw(svc.users, contracts, who, STX, 0, minted // 2)
-    svc.node.broadcast(withdraw.sign(key, nonce=nonce + 1, fee=1000).serialize())
+    request = payloads.request_withdraw(contracts, who, STX, 0, minted // 2)
+    svc.node.broadcast(request.sign(key, nonce=nonce + 1, fee=1000).serialize())
     svc.turn()
-    paid_out = svc.node.account(who.address).balance - before + 1000
+    assert svc.node.account(who.address).balance == before - 1000  # a request moves nothing
+    complete = payloads.complete_withdraw(svc.users, contracts, who, STX, 0)
+    svc.node.broadcast(complete.sign(key, nonce=nonce + 2, fee=1000).serialize())
+    svc.turn()
+    paid_out = svc.node.account(who.address).balance - before + 2000
+    assert paid_out > 0
 
     got = svc.http.get(f"/v1/providers/{who.address}")
     assert got.status_code == 200, got.text
@@ -374,10 +380,14 @@ def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
              for f in body["flows"]]  # fmt: skip
     assert flows == [
         ("deposit", "stx", 0, amount, minted),
+        ("withdraw-requested", "stx", 0, 0, minted // 2),
         ("withdraw", "stx", 0, paid_out, minted // 2),
     ]
+    asked = body["flows"][1]
+    assert asked["share_price"] is None and asked["ready_at"] <= asked["burn_height"]
+    assert body["flows"][2]["ready_at"] is None
     blocks = [f["block"] for f in body["flows"]]
-    assert None not in blocks and blocks[0] < blocks[1]
+    assert None not in blocks and blocks[0] < blocks[1] < blocks[2]
     assert all(f["burn_height"] is not None for f in body["flows"])
     t = svc.users.read_only(contracts.pool, "get-tranche", [UInt(STX), UInt(0)])
     left = shares_on_chain()

@@ -97,3 +97,23 @@ def test_pnl_is_value_plus_withdrawn_minus_deposited_per_tranche():
     assert got[(1, 2)].pnl == -50  # a loss stays negative
     assert got[(0, 1)].pnl == 4  # shares with no flow seen (e.g. received): all value
     assert sorted(got) == [(0, 0), (0, 1), (1, 2)]
+
+
+def test_a_two_step_withdrawal_is_a_request_that_moves_nothing_then_the_payment():
+    node = Node([
+        deposit(0, ALICE, 1000, 1000),
+        printed(1, "withdraw-requested", token=0, tier=0, provider=ALICE, shares=400,
+                **{"pending-shares": 400, "ready-at": 288, "epoch": 0}),
+        printed(2, "withdraw", token=0, tier=0, provider=ALICE, amount=380, shares=400, epoch=0),
+    ])  # fmt: skip
+    flows = ProviderFlows(node, POOL, clock=lambda: 0.0)
+    flows.update()
+    got = flows.of(ALICE)
+    assert got[1:] == [
+        Flow(FlowKind.REQUEST, ALICE, 0, 0, 0, 400, f"{1:064x}", 288),
+        Flow(FlowKind.WITHDRAW, ALICE, 0, 0, 380, 400, f"{2:064x}"),
+    ]
+    (row,) = pnl(got, {(0, 0): 570})
+    assert (row.deposited, row.withdrawn, row.pnl) == (1000, 380, -50)
+    (asked,) = pnl(got[:2], {(0, 0): 570})  # requested, not yet paid: nothing withdrawn
+    assert asked.withdrawn == 0

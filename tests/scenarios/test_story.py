@@ -34,6 +34,9 @@ def test_each_line_appears_when_the_report_holds_its_reason():
     assert "RUIN: a shortfall of 12 USD went unpaid" in text
     assert "up to 41 burn blocks after expiry (95% within 30)" in text
     assert "Faults injected: oracle 7" in text
+    two_step = _story(withdrawals=120, withdrawals_refused_locked=120, withdrawal_steps=2)
+    assert "120 withdrawal attempts (requests), 120 made to wait for the policies" in two_step
+    assert "refused because" not in two_step
 
 
 def test_the_tranche_that_absorbed_the_loss_is_named():
