@@ -386,9 +386,9 @@ def plot_run(folder: Path) -> list[Path]:
     fig, ax = new_figure()
     _shade(ax, run, div)
     _rate(ax, run.withdraw_ok_h, end, div, color="C0", lw=1.2,
-          label=f"withdrawals paid ({len(run.withdraw_ok_h)})")  # fmt: skip
+          label=f"withdrawal requests ready at once ({len(run.withdraw_ok_h)})")  # fmt: skip
     _rate(ax, run.withdraw_refused_h, end, div, color="C3", lw=1.2,
-          label=f"refused, collateral locked ({len(run.withdraw_refused_h)})")  # fmt: skip
+          label=f"requests refused or made to wait ({len(run.withdraw_refused_h)})")  # fmt: skip
     _rate(ax, run.deposit_h, end, div, color="C2", lw=1.0, ls="--",
           label=f"deposits ({len(run.deposit_h)})")  # fmt: skip
     if run.panic_h is not None:

@@ -66,8 +66,8 @@ def test_run_figures_show_the_story(run_dir, figures):
     assert {"conservative cap 60%", "balanced cap 75%", "aggressive cap 85%"} <= set(caps)
     withdrawals = figures["withdrawals.png"].axes[0].get_legend_handles_labels()[1]
     refused = report["withdrawals_refused_locked"]
-    assert f"refused, collateral locked ({refused})" in withdrawals
-    assert f"withdrawals paid ({report['withdrawals'] - refused})" in withdrawals
+    assert f"requests refused or made to wait ({refused})" in withdrawals
+    assert f"withdrawal requests ready at once ({report['withdrawals'] - refused})" in withdrawals
 
 
 def test_per_tranche_flows_add_up_to_the_report(run_dir):
