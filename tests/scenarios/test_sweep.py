@@ -19,8 +19,11 @@ from scenarios.runner import InvariantBroken
 from scenarios.sweep import Task, parse_grid, run_one
 from tests.scenarios.test_cli import run_py
 
-# each run ~1 s: a 30-policy burst expiring just after a crash at hour 20, thin sBTC/STX pools
-SMALL = ["--set", "days=1.1", "--set", "drain_days=0.3", "--set", "policies=30",
+# each run a few seconds: a 30-policy burst bought at minute 10 and a crash at hour 20, thin
+# sBTC/STX pools. The burst asks 1.15 days; v2 rounds its expiry up to the daily grid, burn block
+# 288 (~48 h: burn blocks arrive at random, ~2.8 h spread), so the run lasts 2 + 0.4 days to
+# settle it, and the crash lands well before the fixing window (the 6 blocks before expiry)
+SMALL = ["--set", "days=2", "--set", "drain_days=0.4", "--set", "policies=30",
          "--set", "crash.start_hours=20", "--set", "burst.days=1.15",
          "--set", "providers.stx_each=20000"]  # fmt: skip
 GRID = ["--grid", "crash.change=-0.1,-0.9", "--grid", "providers.sbtc_each=0.5,5"]
