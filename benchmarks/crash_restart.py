@@ -176,15 +176,18 @@ class QuoteLoad:
         return out
 
 
-def _book(devnet: Devnet, policies: int) -> list[int]:
+def _book(devnet: Devnet, policies: int, btc: int = 65_000 * USD) -> list[int]:
     """Deposits and `policies` purchases expiring at one burn height, straight on the chain
-    (users sign their own calls; the quote key signs the quotes, as the registry would)."""
+    (users sign their own calls; the quote key signs the quotes, as the registry would).
+
+    `btc` is the BTC price set on chain before the purchases, the one in force at the
+    expiration: the policies settle at that fixing (strike 60,000 USD), not at a later price."""
     chain, accounts = devnet.chain, devnet.deployment.accounts
     contracts = Contracts.of(accounts.deployer.principal())
     admin = Wallet(accounts.deployer, chain)
     users = [Wallet(k, chain) for k in accounts.users]
     with devnet.lock:
-        for asset, price in (("BTC-USD", 65_000 * USD), ("STX-USD", 150_000_000)):
+        for asset, price in (("BTC-USD", btc), ("STX-USD", 150_000_000)):
             admin.call(contracts.oracle, "set-price", StringAscii(asset), UInt(price))
         provider = users[0]
         for tier in (0, 1, 2):

@@ -84,7 +84,10 @@ def test_a_plain_wheel_install_runs_a_simulation_outside_the_repo(tmp_path: Path
     assert {line.split()[0] for line in listed.splitlines()} >= {"baseline", "flash-crash"}
     short = ("--set", "days=0.02", "--set", "drain_days=0")
     out = _run(bithedge, "sim", "baseline", *short, "--out", "r", cwd=elsewhere, env=env)
-    report = dict(line.split(None, 1) for line in out.splitlines())
+    # the run's story in sentences, a blank line, then the report's table: one key and value a line
+    story, table = out.split("\n\n", 1)
+    assert "policies bought" in story
+    report = dict(line.split(None, 1) for line in table.splitlines())
     assert report["invariant_violations"] == "0"
     assert (elsewhere / "r" / "events.jsonl").stat().st_size > 0
 

@@ -3,9 +3,12 @@ minute while the engine pushes prices and settles on the devnet: no answer other
 expected ones (200, a quote refusal, 429), no duplicate nonce, and the store equal to the chain.
 
 The engine is `run.py live` in its own process (the API in front of it, as deployed); the
-devnet mines on the wall clock. The book is 40 policies already expired with a stale price,
-bought straight on chain, and the exchanges quote a crash: during the load the oracle walks the
-price down and the Registry settles every policy (benchmarks/crash_restart.py's book and check).
+devnet mines on the wall clock. The book is 40 policies already expired, bought straight on
+chain, with 50,000 USD in force at their expiration (strike 60,000): every policy pays. The
+exchanges quote a further crash: during the load the oracle walks the price down, and the
+Registry proves the fixings of the expiration and settles every policy at them (a policy
+settles at the price in force at its expiration, not at a later one; benchmarks/
+crash_restart.py's book and check).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pytest
 from benchmarks.api import Harness, load
 from benchmarks.crash_restart import _book, _check
 from chain.keys import PrivateKey
+from chain.protocol import PRICE_SCALE as USD
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 CLIENTS, SECONDS, POLICIES = 50, 60.0, 40
@@ -28,8 +32,8 @@ def test_fifty_clients_for_a_minute_while_the_engine_pushes_and_settles(tmp_path
     h = Harness(tmp_path, block_seconds=0.5, burn_seconds=2.0, per_principal=10,
                 per_address=3000, oracle_poll=1)  # fmt: skip
     try:
-        h.exchanges.set_price("BTC-USD", "50000.00")  # every policy pays
-        ids = _book(h.devnet, POLICIES)
+        h.exchanges.set_price("BTC-USD", "45000.00")  # below the chain's: the oracle pushes
+        ids = _book(h.devnet, POLICIES, btc=50_000 * USD)  # the fixing: every policy pays
         deployer = h.devnet.deployment.accounts.deployer.principal()
         base_nonce = h.devnet.chain.nonce(deployer)
         h.devnet.start()
