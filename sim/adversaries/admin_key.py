@@ -26,7 +26,7 @@ from chain.keys import PrivateKey
 from chain.port import Balances
 from chain.protocol import SBTC, STX, TOKEN_UNIT
 from chain.wallet import Wallet
-from scenarios.knob import Knob
+from settings import Knob
 from sim.adversaries import Stage
 
 SECTION = "admin_key"

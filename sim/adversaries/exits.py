@@ -23,7 +23,7 @@ from chain.clarity import NONE, Tuple, UInt
 from chain.contracts import TOKEN_UNIT
 from chain.payloads import sends
 from chain.protocol import STX
-from scenarios.knob import Knob
+from settings import Knob
 from sim.adversaries import Stage
 
 

@@ -15,10 +15,11 @@ from typing import Any
 
 from chain.contracts import TOKEN_UNIT
 from chain.protocol import STX
-from scenarios.knob import Knob
+from settings import Knob
 from sim.adversaries import Stage
 from sim.adversaries.exits import Position, Watcher, position_knobs, start_positions
 
+SECTION = "front_run"
 KNOBS = {
     **position_knobs("front_run", "front-running providers", 100_000.0, "at the start"),
     "front_run.drop": Knob(0.05, 0.001, 0.9, help="BTC fall from its entry that makes it leave"),

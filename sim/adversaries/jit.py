@@ -15,10 +15,11 @@ from typing import Any
 
 from chain.contracts import TOKEN_UNIT
 from chain.protocol import STX
-from scenarios.knob import Knob
+from settings import Knob
 from sim.adversaries import Stage
 from sim.adversaries.exits import Position, Watcher, position_knobs, start_positions
 
+SECTION = "jit"
 KNOBS = {
     **position_knobs("jit", "just-in-time depositors", 500_000.0, "when a burst starts"),
     "jit.trigger": Knob(3, 1, 10_000, help="purchases there within the window: a burst"),

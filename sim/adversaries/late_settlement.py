@@ -27,7 +27,7 @@ from chain.fixings import fix_hints
 from chain.payloads import sends
 from chain.protocol import BTC_USD, SBTC, STX, STX_USD, TOKEN_UNIT
 from chain.wallet import Wallet
-from scenarios.knob import Knob
+from settings import Knob
 from sim.adversaries import Stage
 from sim.adversaries.buyer import PolicyBuyer, claim_at
 
