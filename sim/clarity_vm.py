@@ -186,6 +186,14 @@ class ClarityContracts:
         info = self.bridge.request("init", deployer=deployer.address)
         self.burn = info["burn_height"]
         self.genesis_burn_height = self.burn
+        from sim.models.clock import BlockClock, deployed
+
+        expected = deployed()
+        if BlockClock.at(self.burn, info["time"]) != expected:
+            raise BridgeError(
+                f"the simnet's clock stands at {info['time']} at burn height {self.burn}; the "
+                f"models expect {expected.time()} (sim/models/clock.py)"
+            )
         # the models' function tables are the contracts' interface (contracts/README.md)
         self.interfaces = {
             deployer.contract(cls.name): cls
@@ -261,6 +269,11 @@ class ClarityContracts:
                 "transfer_stx", amount=str(fee), recipient=FEE_SINK, sender=sender.address
             )
         return True
+
+    @property
+    def time(self) -> int:
+        """The tip's `stacks-block-time`, as the VM stamps it."""
+        return int(self.bridge.request("tip")["time"])
 
     def stx_balance(self, who) -> int:
         return int(self.bridge.request("stx_balance", address=who.address))

@@ -31,6 +31,8 @@
 (map-set params "min-premium-1" u1000)
 (map-set params "capital-rate-bps" u200)
 (map-set params "price-max-age" u6)
+(map-set params "quote-ttl-seconds" u60)
+(map-set params "quote-slippage-bps" u50)
 
 ;; Checks, in order: admin (u200); the key exists (u201).
 (define-public (set-parameter (key (string-ascii 32)) (value uint))

@@ -21,6 +21,7 @@ from sim.models.base import (
     RuntimeAbort,
     State,
 )
+from sim.models.clock import BlockClock, deployed
 from sim.models.oracle import Oracle
 from sim.models.parameters import Parameters
 from sim.models.pool import Pool
@@ -59,6 +60,8 @@ class PythonContracts:
     # The Clarinet simnet stands at burn height 2 once the contracts are deployed; a chain on
     # either executor starts there, so both see the same heights.
     genesis_burn_height: int = 2
+    # The simnet's Stacks blocks, counted as the VM mines them (sim/models/clock.py)
+    clock: BlockClock = field(default_factory=deployed)
 
     def __post_init__(self) -> None:
         self.stx = Stx(self.state)
@@ -124,9 +127,8 @@ class PythonContracts:
         check: EventCheck | None = None,
     ) -> ExecResult:
         model, fn, parsed = call
-        return self._run(
-            lambda ctx: fn(model, ctx, *parsed), Ctx(sender, sender, burn_height), check
-        )
+        ctx = Ctx(sender, sender, burn_height, time=self.clock.mine(burn_height))
+        return self._run(lambda ctx: fn(model, ctx, *parsed), ctx, check)
 
     def transfer_stx(
         self,
@@ -140,7 +142,9 @@ class PythonContracts:
             self.stx.transfer(ctx, amount, sender, recipient)
             return TRUE
 
-        return self._run(body, Ctx(sender, sender, burn_height), check)
+        return self._run(
+            body, Ctx(sender, sender, burn_height, time=self.clock.mine(burn_height)), check
+        )
 
     def call(self, ctx: Ctx, contract: ContractPrincipal, function: str, *args: Any) -> Any:
         """A contract-call? from one model into another, with already-parsed arguments. A
@@ -160,6 +164,8 @@ class PythonContracts:
         burn_height: int = 0,
     ) -> ClarityValue:
         model, fn, parsed = self._parse(contract, function, args, "read-only")
+        if burn_height:
+            self.clock.sync(burn_height)
         return fn(model, *parsed)
 
     # -- accounts --
@@ -169,6 +175,8 @@ class PythonContracts:
         if self.stx.balance(sender) < fee:
             return False
         self.stx.balances[sender] = self.stx.balance(sender) - fee
+        if fee:
+            self.clock.mine()  # the Clarity executor moves a fee with a transfer: one block
         return True
 
     def stx_balance(self, who: Principal) -> int:
@@ -184,12 +192,20 @@ class PythonContracts:
         token = self.sbtc.token
         token.balances[who] = token.balance(who) + amount
         token.supply["total"] = token.total_supply() + amount
+        self.clock.mine()  # the Clarity executor mints with a call: one block
+
+    @property
+    def time(self) -> int:
+        """The tip's `stacks-block-time`."""
+        return self.clock.time()
 
     def snapshot(self) -> Any:
-        return self.state.snapshot()
+        return self.state.snapshot(), (self.clock.burn, self.clock.blocks)
 
     def restore(self, snap: Any) -> None:
-        self.state.restore(snap)
+        state, (burn, blocks) = snap
+        self.state.restore(state)
+        self.clock = BlockClock(burn, blocks)
 
     def close(self) -> None:
         """Nothing to release (the Clarity VM executor stops its bridge here)."""

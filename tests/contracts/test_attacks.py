@@ -93,6 +93,7 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
         tier=1,
         quote_expiry=t.burn + 3,
         quote_id=quote_id,
+        **t.quote_pins(),
     )
     q = Quote(**{**base, **terms})  # type: ignore[arg-type]
     sig = Buffer(sign_quote(q, QUOTE_KEY))
@@ -312,6 +313,7 @@ class TestF4StaleLockCannotOverwrite:
         args = (UInt(0), UInt(1), UInt(11_160 * STX))
         with pytest.raises(BridgeError):
             bridge.do(call_request("liquidity-pool", "set-locked", args, t.deployer.address))
+        t.py.clock.mine()  # the refused call still mined a Stacks block in the VM
         assert isinstance(withdraw(t, "wallet_1", free_shares(t, "wallet_1")), Ok)
         assets, _, locked = tranche(t)
         assert locked == 22_320 * STX and assets - locked <= 1

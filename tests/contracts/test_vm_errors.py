@@ -413,6 +413,7 @@ class Run:
             token=0,
             tier=1,
             quote_expiry=self.t.burn + 3,
+            **self.t.quote_pins(),
         )
         base.update(terms)
         if "quote_id" not in base:
