@@ -67,6 +67,8 @@ PARAMETERS = (
     "min-premium-1",
     "capital-rate-bps",
     "price-max-age",
+    "quote-ttl-seconds",
+    "quote-slippage-bps",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
 
@@ -185,6 +187,8 @@ class RegistryActor(ServiceActor):
             tier=quote.tier,
             premium=quote.premium,
             collateral=quote.collateral,
+            spot=quote.spot,
+            valid_until=quote.valid_until,
         )
         assert self.peers is not None
         self.peers.signer.tell(SignQuote(quote, req.reply_to))
@@ -207,6 +211,12 @@ class RegistryActor(ServiceActor):
             self._ask_push(BTC_USD if req.token != STX else STX_USD)
         if age > max_age:
             return "no-price"  # the chain would refuse the purchase (u317)
+        # a purchase needs a BTC-USD observation from its own or the previous burn block (u333):
+        # ask for one in every burn block that has none, while quotes are requested
+        if onchain[1] < self.burn_height:
+            self._ask_push(BTC_USD)
+        if onchain[1] + 1 < self.burn_height:
+            return "no-price"
         spot = btc.price
         tier = req.tier
         if tier is None:
@@ -259,6 +269,7 @@ class RegistryActor(ServiceActor):
         )
         premium = max(usd_to_tokens_ceil(usd, token_price, unit), floor)
         self.quote_counter += 1
+        chain_time = self.chain.read_only(self.contracts.registry, "get-block-time", [])
         return Quote(
             buyer=req.buyer,
             amount=req.amount,
@@ -270,6 +281,10 @@ class RegistryActor(ServiceActor):
             tier=tier,
             quote_expiry=self.burn_height + cfg.quote_ttl_blocks,
             quote_id=self.burn_height * QUOTE_IDS_PER_BLOCK + self.quote_counter,
+            registry=self.contracts.registry,
+            spot=chain_spot,  # pinned to the chain's own latest observation (slippage 0 now)
+            # good for the longest the registry accepts from the tip's time (u331 / u332)
+            valid_until=chain_time.value + p["quote-ttl-seconds"],  # type: ignore[attr-defined]
         )
 
     def _ask_push(self, asset: str) -> None:
