@@ -7,7 +7,7 @@ chain did that); it runs the call with Clarity's rules and reports the result an
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from chain.clarity import TRUE, ClarityValue, ContractPrincipal, Ok, Principal, StandardPrincipal
@@ -200,12 +200,12 @@ class PythonContracts:
         return self.clock.time()
 
     def snapshot(self) -> Any:
-        return self.state.snapshot(), (self.clock.burn, self.clock.blocks)
+        return self.state.snapshot(), replace(self.clock)
 
     def restore(self, snap: Any) -> None:
-        state, (burn, blocks) = snap
+        state, clock = snap
         self.state.restore(state)
-        self.clock = BlockClock(burn, blocks)
+        self.clock = replace(clock)
 
     def close(self) -> None:
         """Nothing to release (the Clarity VM executor stops its bridge here)."""
