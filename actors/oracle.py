@@ -156,7 +156,10 @@ class OracleActor(ServiceActor):
         cfg = self.config
         if state.in_flight or not state.latest or self.peers is None:
             return
-        if self.now - state.last_push_time < cfg.min_interval_seconds:
+        # a push asked for (PushNow: at most once per asset per burn block, while quotes or
+        # settlements need one) is not held back by the minimum interval: a purchase needs an
+        # observation from its own or the previous burn block, however fast blocks come
+        if not state.forced and self.now - state.last_push_time < cfg.min_interval_seconds:
             return
         elapsed = self.burn_height - state.onchain_height
         if state.onchain and elapsed < 1:

@@ -212,10 +212,12 @@ class RegistryActor(ServiceActor):
         if age > max_age:
             return "no-price"  # the chain would refuse the purchase (u317)
         # a purchase needs a BTC-USD observation from its own or the previous burn block (u333):
-        # ask for one in every burn block that has none, while quotes are requested
-        if onchain[1] < self.burn_height:
+        # ask for one in every burn block that has none, while quotes are requested. Judged at
+        # the chain's tip: burn blocks arrive without a Stacks block, so NewBlock can lag.
+        burn = max(self.burn_height, self.chain.tip().burn_height)
+        if onchain[1] < burn:
             self._ask_push(BTC_USD)
-        if onchain[1] + 1 < self.burn_height:
+        if onchain[1] + 1 < burn:
             return "no-price"
         spot = btc.price
         tier = req.tier
