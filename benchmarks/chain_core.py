@@ -47,7 +47,13 @@ def run_once(senders: int, rounds_: int) -> float:
     registry, sbtc = d.contract("policy-registry"), d.contract("sbtc-token")
     admin = Wallet(d.accounts.deployer, chain)
     admin.call(oracle, "set-price", StringAscii("BTC-USD"), UInt(65_000 * USD))
+    # quotes are signed up front for rounds of thousands of transactions, and the chain clock
+    # runs 10 s a transaction (sim/models/clock.py): let them live for the whole benchmark
+    ttl = 10**9
+    params = d.contract("parameters")
+    admin.call(params, "set-parameter", StringAscii("quote-ttl-seconds"), UInt(ttl))
     chain.mine()
+    valid_until = chain.read_only(registry, "get-block-time", []).value + ttl
 
     wallets = [Wallet(k, chain) for k in d.accounts.users]
     quote_id = 0
@@ -59,7 +65,8 @@ def run_once(senders: int, rounds_: int) -> float:
                 if i % 5 == 4:  # a purchase backed by the sender's own deposits
                     quote_id += 1
                     q = Quote(w.address, 1_000_000, 60_000 * USD, 1_000, 10 * STX_UNIT,
-                              100 * STX_UNIT, 0, 1, 100, quote_id)  # fmt: skip
+                              100 * STX_UNIT, 0, 1, 100, quote_id, registry, 65_000 * USD,
+                              valid_until)  # fmt: skip
                     sig = sign_quote(q, d.accounts.quote)
                     call = ("purchase-policy", [q.to_clarity(), Buffer(sig), sbtc], registry)
                 elif i % 5 == 3:

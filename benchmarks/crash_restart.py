@@ -80,13 +80,20 @@ def _book(devnet: Devnet, policies: int) -> list[int]:
             provider.call(contracts.pool, "deposit", contracts.sbtc, UInt(0), UInt(tier),
                           UInt(amount), post_conditions=[sends(contracts, txs.ORIGIN, 0, amount)],
                           mode=txs.PostConditionMode.DENY)  # fmt: skip
+        # the purchases below are mined 20 at a time, and the chain clock runs 10 s a
+        # transaction (sim/models/clock.py): their quotes live for the whole booking
+        ttl = 10**9
+        admin.call(contracts.parameters, "set-parameter", StringAscii("quote-ttl-seconds"),
+                   UInt(ttl))  # fmt: skip
         chain.mine()
         burn = chain.tip().burn_height
+        valid_until = chain.read_only(contracts.registry, "get-block-time", []).value + ttl
         buyers = users[1:]
         for i in range(policies):
             buyer = buyers[i % len(buyers)]
             q = Quote(buyer.address, SATS // 100, 60_000 * USD, burn + 144, 100 * STX_UNIT,
-                      2_000 * STX_UNIT, 0, 1, burn + 6, i + 1)  # fmt: skip
+                      2_000 * STX_UNIT, 0, 1, burn + 6, i + 1, contracts.registry, 65_000 * USD,
+                      valid_until)  # fmt: skip
             sig = sign_quote(q, accounts.quote)
             buyer.call(contracts.registry, "purchase-policy", q.to_clarity(), Buffer(sig),
                        contracts.sbtc, fee=1000, post_conditions=[sends(contracts, txs.ORIGIN, 0,
