@@ -71,6 +71,9 @@ PARAMETERS = (
     "quote-slippage-bps",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
+# a v2 purchase needs a BTC-USD observation from its own or the previous burn block: for this
+# many burn blocks after a quote request, the registry asks for one in every burn block
+QUOTING_BLOCKS = 6
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class RegistryActor(ServiceActor):
         self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
         self.alone: set[int] = set()  # ids of a failed batch: settled one per transaction
         self.breakers: set[tuple[int, int]] = set()  # tranches not quoted (QuoteBreaker)
+        self.quoting_until = -1  # burn height: keep BTC-USD observed every block until then
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -196,6 +200,7 @@ class RegistryActor(ServiceActor):
     def _price_quote(self, req: QuoteRequest) -> str | Quote:
         """The quote for a request, or why there is none."""
         p, cfg = self.params, self.config
+        self.quoting_until = self.burn_height + QUOTING_BLOCKS
         btc = self.prices.get(BTC_USD)
         onchain = self.onchain.get(BTC_USD)
         if btc is None or onchain is None:
@@ -310,6 +315,13 @@ class RegistryActor(ServiceActor):
             self.burn_height = msg.burn_height
             self._settle_dirty = True  # freshness is judged against the burn height
             self.quote_counter = 0
+            btc = self.onchain.get(BTC_USD)
+            if (
+                self.burn_height <= self.quoting_until
+                and btc is not None
+                and btc[1] < msg.burn_height
+            ):
+                self._ask_push(BTC_USD)  # buyers are about: spot observed in every burn block
             for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
                 self._release(qid)
             if self.recovered:
