@@ -217,12 +217,12 @@ class RegistryActor(ServiceActor):
         if age > max_age:
             return "no-price"  # the chain would refuse the purchase (u317)
         # a purchase needs a BTC-USD observation from its own or the previous burn block (u333):
-        # ask for one in every burn block that has none, while quotes are requested. Judged at
-        # the chain's tip: burn blocks arrive without a Stacks block, so NewBlock can lag.
-        burn = max(self.burn_height, self.chain.tip().burn_height)
-        if onchain[1] < burn:
+        # ask for one in every burn block that has none, while quotes are requested. Judged on
+        # the blocks followed so far, the same view the on-chain price comes from (a poll that
+        # lags lags both; the wallet asks again if the purchase comes too late)
+        if onchain[1] < self.burn_height:
             self._ask_push(BTC_USD)
-        if onchain[1] + 1 < burn:
+        if onchain[1] + 1 < self.burn_height:
             return "no-price"
         spot = btc.price
         tier = req.tier

@@ -160,17 +160,24 @@ def _confirm(chain, txids: dict[str, str], timeout: float) -> None:
 
 
 # purchase-policy's refusals of a quote that went stale before its transaction was mined
-# (contracts/README.md): past valid-until (u331), no observation in this or the previous burn
+# (contracts/README.md): past quote-expiry (u304) or valid-until (u331), no observation in this or the previous burn
 # block (u333), spot moved past quote-slippage-bps (u334). A wallet asks for a new quote.
-STALE_QUOTE = (331, 333, 334)
+STALE_QUOTE = (304, 331, 333, 334)
 
 
-def _buy(config, chain, buyer: Wallet, strike: int, args, send) -> None:
+def _strike(config) -> int:
+    """STRIKE_PCT of the on-chain BTC-USD price, in whole dollars."""
+    price = int(_api_call(config, "GET", "/v1/status")[1]["prices"]["BTC-USD"]["onchain"])
+    return price * STRIKE_PCT // 100 // 10**8 * 10**8
+
+
+def _buy(config, chain, buyer: Wallet, args, send) -> None:
     """One purchase: a quote for `args.blocks` burn blocks from now, signed and sent at once.
     A v2 quote is good for a minute of chain time (a devnet's fast burn blocks each add ten),
     so one that went stale before it was mined is asked for again until `--wait`."""
     deadline = time.monotonic() + args.wait
     while True:
+        strike = _strike(config)  # of the price now: a retry may come after a move
         body = {"buyer": buyer.address, "amount_sats": PROTECT_SATS, "strike": strike,
                 "token": "stx"}  # fmt: skip
         answer = _quote(config, body, max(1.0, deadline - time.monotonic()), args.blocks)
@@ -225,11 +232,9 @@ def demo(args) -> int:
         _confirm(chain, deposits, args.wait)
         _wait_funded(config, 2 * DEPOSIT_USTX, args.wait)
 
-        status = _wait_ready(config, args.wait)
-        price = int(status["prices"]["BTC-USD"]["onchain"])
-        strike = price * STRIKE_PCT // 100 // 10**8 * 10**8  # whole dollars, below the price
+        _wait_ready(config, args.wait)
         for buyer in users[2:4]:
-            _buy(config, chain, buyer, strike, args, send)
+            _buy(config, chain, buyer, args, send)
     finally:
         client.close()
     for p in _policies(config, users[2:4], args.wait):

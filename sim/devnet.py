@@ -47,11 +47,12 @@ import simpy
 
 from chain import errors, keys
 from chain import transactions as txs
-from chain.clarity import ClarityError, deserialize, principal
+from chain.clarity import ClarityError, StringAscii, UInt, deserialize, principal
 from chain.port import ChainEvent, TxReceipt, TxStatus
 from sim.chain import Block, ChainConfig
 from sim.clarity_vm import BridgeError
 from sim.genesis import SBTC_UNIT, STX_UNIT, Deployment, deploy
+from sim.models.clock import BURN_BLOCK_SECONDS
 
 NETWORK_ID = 0x80000000  # testnet chain id, as /v2/info reports it
 MAX_EVENT_PAGE = 100  # Hiro: pagingQueryLimits[Event].maxLimit
@@ -135,6 +136,8 @@ class Devnet:
         )
         self.chain = self.deployment.chain
         self.deployer = self.deployment.accounts.deployer.principal()
+        if burn_seconds < BURN_BLOCK_SECONDS:
+            self._stretch_quotes()
         self.bridge = getattr(self.chain.executor, "bridge", None)  # None: the models only
         self.txs: dict[str, _Mined] = {}
         # per contract, oldest first: (block height, tx index, event index) and the event
@@ -143,6 +146,18 @@ class Devnet:
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+
+    def _stretch_quotes(self) -> None:
+        """A fast devnet's burn block comes every `burn_seconds` of wall time but adds 600 s of
+        chain time (sim/models/clock.py), so a 60 s quote would die with the next burn block,
+        before a wallet could sign it. Here quotes live three burn blocks of chain time, as v1's
+        did (`quote-ttl-seconds` 1800; the purchase still needs a BTC-USD observation from its
+        own or the previous burn block). A real network keeps the contract's default."""
+        executor = self.chain.executor
+        key, value = StringAscii("quote-ttl-seconds"), UInt(3 * BURN_BLOCK_SECONDS)
+        call = executor.prepare(self.deployer.contract("parameters"), "set-parameter", [key, value])
+        done = executor.execute(self.deployer, call, self.chain.tip().burn_height)
+        assert done.success, done
 
     # -- the node's behaviour ------------------------------------------------------------
 
