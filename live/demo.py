@@ -160,8 +160,9 @@ def _confirm(chain, txids: dict[str, str], timeout: float) -> None:
 
 
 # purchase-policy's refusals of a quote that went stale before its transaction was mined
-# (contracts/README.md): past quote-expiry (u304) or valid-until (u331), no observation in this or the previous burn
-# block (u333), spot moved past quote-slippage-bps (u334). A wallet asks for a new quote.
+# (contracts/README.md): past quote-expiry (u304) or valid-until (u331), no observation in this
+# or the previous burn block (u333), spot moved past quote-slippage-bps (u334). A wallet asks
+# for a new quote.
 STALE_QUOTE = (304, 331, 333, 334)
 
 
