@@ -81,6 +81,7 @@ class _Asset:
     last_push_time: float = float("-inf")
     in_flight: bool = False
     forced: bool = False
+    push_burn: int = -1  # burn height at which the last push was sent: one per burn block
 
 
 class OracleActor(ServiceActor):
@@ -156,7 +157,13 @@ class OracleActor(ServiceActor):
         cfg = self.config
         if state.in_flight or not state.latest or self.peers is None:
             return
-        if self.now - state.last_push_time < cfg.min_interval_seconds:
+        # a push asked for (PushNow: at most once per asset per burn block, while quotes or
+        # settlements need one) is not held back by the minimum interval: a purchase needs an
+        # observation from its own or the previous burn block, however fast blocks come. The
+        # contract keeps one observation a burn block: never a second push in one.
+        if state.push_burn == self.burn_height:
+            return
+        if not state.forced and self.now - state.last_push_time < cfg.min_interval_seconds:
             return
         elapsed = self.burn_height - state.onchain_height
         if state.onchain and elapsed < 1:
@@ -184,6 +191,7 @@ class OracleActor(ServiceActor):
         state.forced = False
         state.in_flight = True
         state.last_push_time = self.now
+        state.push_burn = self.burn_height
         self.log.record(
             "oracle-push", asset=asset, price=target, latest=state.latest, reason=reason
         )

@@ -72,8 +72,13 @@ PARAMETERS = (
     "min-premium-1",
     "capital-rate-bps",
     "price-max-age",
+    "quote-ttl-seconds",
+    "quote-slippage-bps",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
+# a v2 purchase needs a BTC-USD observation from its own or the previous burn block: for this
+# many burn blocks after a quote request, the registry asks for one in every burn block
+QUOTING_BLOCKS = 6
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ class RegistryActor(ServiceActor):
         # zeroed (the guardian's) or about to change within a quote's validity
         self.governance = Governance()
         self.key_zeroed = False
+        self.quoting_until = -1  # burn height: keep BTC-USD observed every block until then
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
@@ -207,6 +213,8 @@ class RegistryActor(ServiceActor):
             tier=quote.tier,
             premium=quote.premium,
             collateral=quote.collateral,
+            spot=quote.spot,
+            valid_until=quote.valid_until,
         )
         assert self.peers is not None
         self.peers.signer.tell(SignQuote(quote, req.reply_to))
@@ -219,6 +227,7 @@ class RegistryActor(ServiceActor):
         change = self.governance.pending("policy-registry", "quote-pubkey")
         if change is not None and (change.eta or 0) <= self.burn_height + cfg.quote_ttl_blocks:
             return "quote-key-changing"  # a quote signed now might outlive the key
+        self.quoting_until = self.burn_height + QUOTING_BLOCKS
         btc = self.prices.get(BTC_USD)
         onchain = self.onchain.get(BTC_USD)
         if btc is None or onchain is None:
@@ -234,6 +243,14 @@ class RegistryActor(ServiceActor):
             self._ask_push(BTC_USD if req.token != STX else STX_USD)
         if age > max_age:
             return "no-price"  # the chain would refuse the purchase (u317)
+        # a purchase needs a BTC-USD observation from its own or the previous burn block (u333):
+        # ask for one in every burn block that has none, while quotes are requested. Judged on
+        # the blocks followed so far, the same view the on-chain price comes from (a poll that
+        # lags lags both; the wallet asks again if the purchase comes too late)
+        if onchain[1] < self.burn_height:
+            self._ask_push(BTC_USD)
+        if onchain[1] + 1 < self.burn_height:
+            return "no-price"
         spot = btc.price
         tier = req.tier
         if tier is None:
@@ -290,6 +307,7 @@ class RegistryActor(ServiceActor):
         )
         premium = max(usd_to_tokens_ceil(usd, token_price, unit), floor)
         self.quote_counter += 1
+        chain_time = self.chain.read_only(self.contracts.registry, "get-block-time", [])
         return Quote(
             buyer=req.buyer,
             amount=req.amount,
@@ -301,6 +319,10 @@ class RegistryActor(ServiceActor):
             tier=tier,
             quote_expiry=self.burn_height + cfg.quote_ttl_blocks,
             quote_id=self.burn_height * QUOTE_IDS_PER_BLOCK + self.quote_counter,
+            registry=self.contracts.registry,
+            spot=chain_spot,  # pinned to the chain's own latest observation (slippage 0 now)
+            # good for the longest the registry accepts from the tip's time (u331 / u332)
+            valid_until=chain_time.value + p["quote-ttl-seconds"],  # type: ignore[attr-defined]
         )
 
     def _ask_push(self, asset: str) -> None:
@@ -324,6 +346,13 @@ class RegistryActor(ServiceActor):
             self.burn_height = msg.burn_height
             self._settle_dirty = True  # freshness is judged against the burn height
             self.quote_counter = 0
+            btc = self.onchain.get(BTC_USD)
+            if (
+                self.burn_height <= self.quoting_until
+                and btc is not None
+                and btc[1] < msg.burn_height
+            ):
+                self._ask_push(BTC_USD)  # buyers are about: spot observed in every burn block
             for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
                 self._release(qid)
             if self.recovered:

@@ -19,7 +19,7 @@ from chain import errors
 from chain import transactions as txs
 from chain.keys import PrivateKey
 from chain.port import Chain, TxStatus
-from chain.quotes import sign_quote
+from chain.quotes import QUOTE_DOMAIN_NAME, network_domain, sign_quote
 from store import Store
 
 DROPPED = TxStatus.DROPPED
@@ -37,6 +37,8 @@ class SignerConfig:
     max_chain: int = 25
     max_fee: int = 1_000_000
     network: txs.Network = txs.Network.TESTNET
+    # the registry's SIP-018 domain name, fixed at its deployment (chain/quotes.py)
+    quote_domain_name: str = QUOTE_DOMAIN_NAME
     # price a new transaction at the node's medium estimate when that is above `fee`
     estimate_fees: bool = False
     # send an unconfirmed transaction's same bytes again after this many Stacks blocks (a node
@@ -147,7 +149,8 @@ class SignerActor(EngineActor):
 
     @handles(SignQuote)
     def sign(self, msg: SignQuote) -> None:
-        msg.reply_to.tell(QuoteOffer(msg.quote, sign_quote(msg.quote, self._quote_key)))
+        domain = network_domain(self.config.network, self.config.quote_domain_name)
+        msg.reply_to.tell(QuoteOffer(msg.quote, sign_quote(msg.quote, self._quote_key, domain)))
 
     def _pump(self) -> None:
         """Signs as many waiting jobs as the chaining limit allows, records them all in the

@@ -40,7 +40,12 @@ def main() -> None:
 
 def run_once(senders: int, rounds_: int) -> float:
 
-    d = deploy(senders, autostart=False, config=ChainConfig(block_capacity=5000))
+    # quotes are signed up front for rounds of thousands of transactions, and the chain clock
+    # runs 10 s a transaction (sim/models/clock.py): deployed so that they live for the whole
+    # benchmark
+    ttl = 10**9
+    d = deploy(senders, autostart=False, config=ChainConfig(block_capacity=5000),
+               parameters={"quote-ttl-seconds": ttl})  # fmt: skip
     chain = d.chain
     chain.mine_burn(10)
     oracle, pool = d.contract("oracle"), d.contract("liquidity-pool")
@@ -48,6 +53,7 @@ def run_once(senders: int, rounds_: int) -> float:
     admin = Wallet(d.accounts.deployer, chain)
     admin.call(oracle, "set-price", StringAscii("BTC-USD"), UInt(65_000 * USD))
     chain.mine()
+    valid_until = chain.read_only(registry, "get-block-time", []).value + ttl
 
     wallets = [Wallet(k, chain) for k in d.accounts.users]
     quote_id = 0
@@ -59,7 +65,8 @@ def run_once(senders: int, rounds_: int) -> float:
                 if i % 5 == 4:  # a purchase backed by the sender's own deposits
                     quote_id += 1
                     q = Quote(w.address, 1_000_000, 60_000 * USD, 1_000, 10 * STX_UNIT,
-                              100 * STX_UNIT, 0, 1, 100, quote_id)  # fmt: skip
+                              100 * STX_UNIT, 0, 1, 100, quote_id, registry, 65_000 * USD,
+                              valid_until)  # fmt: skip
                     sig = sign_quote(q, d.accounts.quote)
                     call = ("purchase-policy", [q.to_clarity(), Buffer(sig), sbtc], registry)
                 elif i % 5 == 3:

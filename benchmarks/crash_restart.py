@@ -176,6 +176,11 @@ class QuoteLoad:
         return out
 
 
+# the booking's purchases are mined 20 at a time, and the chain clock runs 10 s a transaction
+# (sim/models/clock.py): the devnet is deployed with quotes that live for the whole booking
+BOOK_TTL = 10**9
+
+
 def _book(devnet: Devnet, policies: int, btc: int = 65_000 * USD) -> list[int]:
     """Deposits and `policies` purchases expiring at one burn height, straight on the chain
     (users sign their own calls; the quote key signs the quotes, as the registry would).
@@ -198,11 +203,13 @@ def _book(devnet: Devnet, policies: int, btc: int = 65_000 * USD) -> list[int]:
         chain.mine()
         burn = chain.tip().burn_height
         expiration = expiry_on_grid(burn, 144, 12_960)  # the registry refuses others (u321)
+        valid_until = chain.read_only(contracts.registry, "get-block-time", []).value + BOOK_TTL
         buyers = users[1:]
         for i in range(policies):
             buyer = buyers[i % len(buyers)]
             q = Quote(buyer.address, SATS // 100, 60_000 * USD, expiration, 100 * STX_UNIT,
-                      2_000 * STX_UNIT, 0, 1, burn + 6, i + 1)  # fmt: skip
+                      2_000 * STX_UNIT, 0, 1, burn + 6, i + 1, contracts.registry, btc,
+                      valid_until)  # fmt: skip
             sig = sign_quote(q, accounts.quote)
             buyer.call(contracts.registry, "purchase-policy", q.to_clarity(), Buffer(sig),
                        contracts.sbtc, fee=1000, post_conditions=[sends(contracts, txs.ORIGIN, 0,
@@ -269,7 +276,8 @@ def trial(
 ) -> Outcome:
     rng = random.Random(seed)
     start = time.monotonic()
-    devnet = Devnet(users=6, executor=executor, block_seconds=0.25, burn_seconds=2.0)
+    devnet = Devnet(users=6, executor=executor, block_seconds=0.25, burn_seconds=2.0,
+                    parameters={"quote-ttl-seconds": BOOK_TTL})  # fmt: skip
     server = DevnetServer(devnet, strict=STRICT if strict else None)
     server.start()
     devnet.server_url = server.url

@@ -61,4 +61,8 @@ PARAMETER_DEFAULTS: dict[str, int] = {
     "min-premium-1": 1_000,
     "capital-rate-bps": 200,
     "price-max-age": 6,
+    # Protocol v2 quotes: valid-until at most this far ahead of stacks-block-time; spot this
+    # close to the latest BTC-USD observation (contracts/README.md, "purchase-policy")
+    "quote-ttl-seconds": 60,
+    "quote-slippage-bps": 50,
 }

@@ -5,7 +5,7 @@
 // The SDK echoes contract `print`s through console.log: that goes to stderr, never stdout.
 //
 // Requests: {"op": ..., ...}; responses: {"ok": <result>} or {"error": "message"}.
-//   init {deployer?}          -> {accounts: {name: address}, deployer, burn_height, stacks_height}
+//   init {deployer?, parameters?}         -> {accounts: {name: address}, deployer, burn_height, stacks_height, time}
 //                                with `deployer`, the contracts are deployed again by that
 //                                principal (the simulator's own deployer) and it becomes `.`
 //   mint_stx {recipient, amount}                     -> {}
@@ -13,14 +13,15 @@
 //   var {contract, name}      -> hex of a data var's value
 //   map {contract, name, key: hex} -> hex of (some value), or null when absent
 //   call {contract, function, args: [hex], sender}
-//                             -> {result: hex, events: [...], burn_height, stacks_height, costs}
+//                             -> {result: hex, events: [...], burn_height, stacks_height, time, costs}
+//                                (time: the tip's stacks-block-time, seconds; see tip() below)
 //   read {contract, function, args: [hex], sender}   -> {result: hex}
-//   mine_burn {n}             -> {burn_height, stacks_height}
-//   mine {n}                  -> {burn_height, stacks_height}   (Stacks blocks only)
+//   mine_burn {n}             -> {burn_height, stacks_height, time}
+//   mine {n}                  -> {burn_height, stacks_height, time}   (Stacks blocks only)
 //   transfer_stx {amount, recipient, sender}         -> like call
 //   deploy {name, source, sender}                    -> {} (Clarity 4; tests' third-party contracts)
 //   assets                    -> {asset: {address: "amount"}}  (STX and every token)
-//   tip                       -> {burn_height, stacks_height}
+//   tip                       -> {burn_height, stacks_height, time}
 //   batch {requests: [...]}   -> [response, ...]   (pipelining: one line, many calls)
 //   block {calls: [call...]}  -> [call answer, ...]  (all the calls mined in one Stacks block)
 //   decode_tx {raw: hex}      -> {txid, nonce, fee, signature_ok, reason}: the reference decoding
@@ -57,8 +58,38 @@ function clarityVersions(manifest) {
 let simnet = null;
 let deployer = null;
 
+// `stacks-block-time` of the tip, in seconds. The simnet starts its clock from the wall clock
+// when the first session is made (`new Date()` inside the SDK) and then advances it itself:
+// a new burn block's first Stacks block is at GENESIS + 600 x burn height, and each further
+// Stacks block of that tenure (every public call, transfer or deployment) 10 s later. Pinning
+// the wall clock during `initSimnet` makes that clock a pure function of the blocks mined, which
+// sim/models/clock.py reproduces for the Python executor (byte-identical events).
+const PINNED_WALL_CLOCK_MS = 1_700_000_000_000;
+
+async function pinnedInit(manifest, options) {
+  const RealDate = globalThis.Date;
+  globalThis.Date = class extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(PINNED_WALL_CLOCK_MS);
+      else super(...args);
+    }
+    static now() {
+      return PINNED_WALL_CLOCK_MS;
+    }
+  };
+  try {
+    return await initSimnet(manifest, false, options);
+  } finally {
+    globalThis.Date = RealDate;
+  }
+}
+
 function tip() {
-  return { burn_height: simnet.burnBlockHeight, stacks_height: simnet.blockHeight };
+  return {
+    burn_height: simnet.burnBlockHeight,
+    stacks_height: simnet.blockHeight,
+    time: Number(simnet.getBlockTime()),
+  };
 }
 
 function contractId(name) {
@@ -90,10 +121,24 @@ function executed(res) {
   return { result: hex(res.result), events: res.events.map(event), costs: res.costs ?? null, ...tip() };
 }
 
+// A deployment's own parameter values (sim/genesis.py `parameters`): the seeded
+// `(map-set params "<key>" u<value>)` lines of parameters.clar rewritten before deploying, as an
+// operator deploying with other starting values would. Queued changes keep their bounds; these
+// are the deployment's.
+function seeded(source, values) {
+  for (const [key, value] of Object.entries(values)) {
+    const line = new RegExp(`\\(map-set params "${key}" u[0-9]+\\)`, "g");
+    const found = source.match(line);
+    if (!found || found.length !== 1) throw new Error(`parameters.clar seeds no parameter ${key}`);
+    source = source.replace(line, `(map-set params "${key}" u${BigInt(value)})`);
+  }
+  return source;
+}
+
 async function handle(req) {
   switch (req.op) {
     case "init": {
-      simnet = await initSimnet(req.manifest ?? "Clarinet.toml", false, {
+      simnet = await pinnedInit(req.manifest ?? "Clarinet.toml", {
         trackCosts: Boolean(req.costs),
         trackCoverage: false,
       });
@@ -103,7 +148,8 @@ async function handle(req) {
         deployer = req.deployer;
         const versions = clarityVersions(req.manifest ?? "Clarinet.toml");
         for (const name of DEPLOY_ORDER) {
-          const source = readFileSync(`contracts/${name}.clar`, "utf8");
+          let source = readFileSync(`contracts/${name}.clar`, "utf8");
+          if (name === "parameters") source = seeded(source, req.parameters ?? {});
           const options = { clarityVersion: versions[name] ?? 3 };
           const res = simnet.deployContract(name, source, options, deployer);
           if (res.result && res.result.type && res.result.type !== "ok" && res.result.type !== "true") {

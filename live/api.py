@@ -144,6 +144,14 @@ class QuoteTerms(BaseModel):
     token: Token
     tier: int
     quote_expiry: int = Field(description="last burn height at which the quote is accepted")
+    registry: str = Field(description="the registry contract that accepts it (SIP-018 quote)")
+    spot: str = Field(
+        description="BTC-USD it was priced at (USD x 1e8); the purchase needs the chain's latest "
+        "observation within quote-slippage-bps of it"
+    )
+    valid_until: int = Field(
+        description="stacks-block-time (unix seconds) after which the registry refuses it"
+    )
 
 
 class PayloadOut(BaseModel):
@@ -409,6 +417,9 @@ def create_app(service: Any) -> FastAPI:
                 "token": TOKEN_TEXT[q.token],
                 "tier": q.tier,
                 "quote_expiry": q.quote_expiry,
+                "registry": q.registry.address,
+                "spot": _int(q.spot),
+                "valid_until": q.valid_until,
             },
             "signature": answer.signature.hex(),
             "payload": payload.to_json(service.config.tx_network),

@@ -341,8 +341,9 @@ def quote(args) -> int:
     if args.action == "purchase":
         q = answer["quote"]
         print(f"quote {q['quote_id']}: premium {q['premium']}, collateral {q['collateral']} "
-              f"({q['token']} units), tier {q['tier']}, valid to burn block {q['quote_expiry']}",
-              file=sys.stderr)  # fmt: skip
+              f"({q['token']} units), tier {q['tier']}, valid until stacks-block-time "
+              f"{q['valid_until']} (a minute: sign and send it now) and burn block "
+              f"{q['quote_expiry']}, at BTC-USD {q['spot']}", file=sys.stderr)  # fmt: skip
     print(json.dumps(answer["payload"], indent=2))
     return 0
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chain import transactions as txs
-from chain.clarity import deserialize, principal
+from chain.clarity import Err, deserialize, principal
 from chain.keys import PrivateKey
 from chain.protocol import BLOCKS_PER_YEAR
 from live.commands import ApiDown, _api_call
@@ -60,8 +60,8 @@ def wallets(config_path: Path) -> list[Wallet]:
 def wallet_sign(payload: dict, wallet: Wallet, nonce: int) -> bytes:
     """Signs the API's payload as the user's wallet would, from the JSON alone.
 
-    In Python rather than through @stacks/transactions: a quote is valid for three burn blocks,
-    which on a fast devnet is shorter than starting Node. Only the STX post-conditions the
+    In Python rather than through @stacks/transactions: a quote is valid for a minute of chain
+    time, which on a fast devnet is shorter than starting Node. Only the STX post-conditions the
     demo's calls carry are read; tests/live/test_payloads.py proves the same payloads signed by
     @stacks/transactions are accepted.
     """
@@ -92,15 +92,23 @@ def _post(config, path: str, body: dict) -> dict:
     return answer
 
 
-def _quote(config, body: dict, timeout: float) -> dict:
+def _quote(config, body: dict, timeout: float, blocks: int | None = None) -> dict:
     """A quote. `no-price` is a passing refusal when the token's on-chain price is older than
-    the registry's `price-max-age` (protocol v2 refuses such a purchase, u317): the Registry has
-    asked the oracle for a fresh push, so ask again until `timeout`."""
+    the registry's `price-max-age` (protocol v2 refuses such a purchase, u317) or no BTC-USD
+    observation is from this or the previous burn block (u333): the Registry has asked the
+    oracle for a fresh push, so ask again until `timeout`, with the expiration `blocks` after
+    the burn height of each attempt when given."""
     deadline = time.monotonic() + timeout
     while True:
+        if blocks is not None:
+            height = _api_call(config, "GET", "/v1/status")[1]["burn_height"]
+            body = {**body, "expiration": height + blocks}
         code, answer = _api_call(config, "POST", "/v1/quotes", body)
         if code == 200:
             return answer
+        if code == 429 and time.monotonic() < deadline:  # asked again too often: slow down
+            time.sleep(2)
+            continue
         if "no-price" not in str(answer.get("detail", "")) or time.monotonic() > deadline:
             raise ApiDown(f"/v1/quotes answered {code}: {answer.get('detail', answer)}")
         time.sleep(0.5)
@@ -152,6 +160,46 @@ def _confirm(chain, txids: dict[str, str], timeout: float) -> None:
         raise RuntimeError(f"not confirmed within {timeout:g} s: {', '.join(waiting)}")
 
 
+# purchase-policy's refusals of a quote that went stale before its transaction was mined
+# (contracts/README.md): past quote-expiry (u304) or valid-until (u331), no observation in this
+# or the previous burn block (u333), spot moved past quote-slippage-bps (u334). A wallet asks
+# for a new quote.
+STALE_QUOTE = (304, 331, 333, 334)
+
+
+def _strike(config) -> int:
+    """STRIKE_PCT of the on-chain BTC-USD price, in whole dollars."""
+    price = int(_api_call(config, "GET", "/v1/status")[1]["prices"]["BTC-USD"]["onchain"])
+    return price * STRIKE_PCT // 100 // 10**8 * 10**8
+
+
+def _buy(config, chain, buyer: Wallet, args, send) -> None:
+    """One purchase: a quote for `args.blocks` burn blocks from now, signed and sent at once.
+    A v2 quote is good for a minute of chain time (a devnet's fast burn blocks each add ten),
+    so one that went stale before it was mined is asked for again until `--wait`."""
+    deadline = time.monotonic() + args.wait
+    while True:
+        strike = _strike(config)  # of the price now: a retry may come after a move
+        body = {"buyer": buyer.address, "amount_sats": PROTECT_SATS, "strike": strike,
+                "token": "stx"}  # fmt: skip
+        answer = _quote(config, body, max(1.0, deadline - time.monotonic()), args.blocks)
+        q = answer["quote"]
+        what = (f"{buyer.name} buys quote {q['quote_id']}: 0.05 BTC at strike "
+                f"{strike // 10**8} USD, premium {q['premium']} uSTX, expires at burn block "
+                f"{q['expiration']}")  # fmt: skip
+        txid = send(buyer, answer["payload"])
+        receipt = chain.status(txid)
+        while receipt.status == "pending" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            receipt = chain.status(txid)
+        result = receipt.result
+        stale = isinstance(result, Err) and getattr(result.value, "value", None) in STALE_QUOTE
+        if not stale or time.monotonic() > deadline:
+            _confirm(chain, {what: txid}, 0.5)  # prints the confirmation or raises the failure
+            return
+        print(f"stale quote, asking again: {what}: {result}", file=sys.stderr)
+
+
 def demo(args) -> int:
     from chain.node import NodeClient
     from chain.stacks import StacksChain
@@ -184,21 +232,9 @@ def demo(args) -> int:
         _confirm(chain, deposits, args.wait)
         _wait_funded(config, 2 * DEPOSIT_USTX, args.wait)
 
-        status = _wait_ready(config, args.wait)
-        price = int(status["prices"]["BTC-USD"]["onchain"])
-        strike = price * STRIKE_PCT // 100 // 10**8 * 10**8  # whole dollars, below the price
-        purchases = {}
+        _wait_ready(config, args.wait)
         for buyer in users[2:4]:
-            height = _api_call(config, "GET", "/v1/status")[1]["burn_height"]
-            body = {"buyer": buyer.address, "amount_sats": PROTECT_SATS, "strike": strike,
-                    "expiration": height + args.blocks, "token": "stx"}  # fmt: skip
-            answer = _quote(config, body, args.wait)
-            q = answer["quote"]
-            what = (f"{buyer.name} buys quote {q['quote_id']}: 0.05 BTC at strike "
-                    f"{strike // 10**8} USD, premium {q['premium']} uSTX, expires at burn block "
-                    f"{body['expiration']}")  # fmt: skip
-            purchases[what] = send(buyer, answer["payload"])
-        _confirm(chain, purchases, args.wait)
+            _buy(config, chain, buyer, args, send)
     finally:
         client.close()
     for p in _policies(config, users[2:4], args.wait):

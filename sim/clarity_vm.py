@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,12 @@ class ClarityContracts:
 
     name = "clarity"
 
-    def __init__(self, deployer, bridge: ClarityBridge | None = None):
+    def __init__(
+        self,
+        deployer,
+        bridge: ClarityBridge | None = None,
+        parameter_values: Mapping[str, int] | None = None,
+    ):
         from sim.models.assets import SbtcToken
         from sim.models.oracle import Oracle
         from sim.models.parameters import Parameters
@@ -183,9 +188,18 @@ class ClarityContracts:
         self.bridge = bridge or ClarityBridge()
         self._own_bridge = bridge is None
         self.deployer = deployer
-        info = self.bridge.request("init", deployer=deployer.address)
+        values = {key: str(value) for key, value in (parameter_values or {}).items()}
+        info = self.bridge.request("init", deployer=deployer.address, parameters=values)
         self.burn = info["burn_height"]
         self.genesis_burn_height = self.burn
+        from sim.models.clock import BlockClock, deployed
+
+        expected = deployed()
+        if BlockClock.at(self.burn, info["time"]) != expected:
+            raise BridgeError(
+                f"the simnet's clock stands at {info['time']} at burn height {self.burn}; the "
+                f"models expect {expected.time()} (sim/models/clock.py)"
+            )
         # the models' function tables are the contracts' interface (contracts/README.md)
         self.interfaces = {
             deployer.contract(cls.name): cls
@@ -261,6 +275,11 @@ class ClarityContracts:
                 "transfer_stx", amount=str(fee), recipient=FEE_SINK, sender=sender.address
             )
         return True
+
+    @property
+    def time(self) -> int:
+        """The tip's `stacks-block-time`, as the VM stamps it."""
+        return int(self.bridge.request("tip")["time"])
 
     def stx_balance(self, who) -> int:
         return int(self.bridge.request("stx_balance", address=who.address))

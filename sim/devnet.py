@@ -38,6 +38,7 @@ import math
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +54,7 @@ from chain.port import ChainEvent, TxReceipt, TxStatus
 from sim.chain import Block, ChainConfig
 from sim.clarity_vm import BridgeError
 from sim.genesis import SBTC_UNIT, STX_UNIT, Deployment, deploy
+from sim.models.clock import BURN_BLOCK_SECONDS
 
 NETWORK_ID = 0x80000000  # testnet chain id, as /v2/info reports it
 MAX_EVENT_PAGE = 100  # Hiro: pagingQueryLimits[Event].maxLimit
@@ -115,7 +117,18 @@ class Devnet:
         stx_each: int = 10_000_000 * STX_UNIT,
         sbtc_each: int = 100 * SBTC_UNIT,
         executor: str = "lockstep",
+        parameters: Mapping[str, int] | None = None,
     ):
+        """`parameters`: the deployment's own starting values (sim/genesis.py). A fast devnet's
+        burn block comes every `burn_seconds` of wall time but adds 600 s of chain time
+        (sim/models/clock.py), so a 60 s quote would die with the next burn block, before a
+        wallet could sign it: unless `parameters` say otherwise, quotes there live three burn
+        blocks of chain time, as v1's did (`quote-ttl-seconds` 1800, deployed so; the purchase
+        still needs a BTC-USD observation from its own or the previous burn block). A real
+        network keeps the contract's default."""
+        values = dict(parameters or {})
+        if burn_seconds < BURN_BLOCK_SECONDS:
+            values.setdefault("quote-ttl-seconds", 3 * BURN_BLOCK_SECONDS)
         self.block_seconds, self.burn_seconds = block_seconds, burn_seconds
         self.lock = threading.RLock()
         self.env = simpy.Environment()
@@ -133,6 +146,7 @@ class Devnet:
             env=self.env,
             executor=executor,
             seed=seed,
+            parameters=values,
         )
         self.chain = self.deployment.chain
         self.deployer = self.deployment.accounts.deployer.principal()

@@ -7,6 +7,7 @@ executor (block 0), as a devnet's deployment plan would.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ import simpy
 
 from chain.clarity import Buffer, ContractPrincipal
 from chain.keys import PrivateKey
-from chain.protocol import SBTC, STX, TOKEN_UNIT
+from chain.protocol import PARAMETER_DEFAULTS, SBTC, STX, TOKEN_UNIT
 from sim.chain import ChainConfig, SimChain
 from sim.models import PythonContracts
 
@@ -61,21 +62,28 @@ def deploy(
     autostart: bool = True,
     seed: str = "bithedge",
     executor: str = "python",
+    parameters: Mapping[str, int] | None = None,
 ) -> Deployment:
     """`executor` is `python` (the contract models), `clarity` (the Clarity VM) or
-    `lockstep` (both, the models first: what the devnet runs)."""
+    `lockstep` (both, the models first: what the devnet runs). `parameters` are the deployment's
+    own starting values over parameters.clar's seeded ones (an operator deploys with them; the
+    bounds hold only for changes queued later), e.g. a fast devnet's longer quote lifetime."""
     accounts = make_accounts(users, seed)
     deployer = accounts.deployer.principal()
+    values = dict(parameters or {})
+    unknown = sorted(set(values) - set(PARAMETER_DEFAULTS))
+    if unknown:
+        raise ValueError(f"parameters: no such parameter {unknown[0]!r}")
     if executor == "clarity":
         from sim.clarity_vm import ClarityContracts
 
-        contracts: Any = ClarityContracts(deployer)
+        contracts: Any = ClarityContracts(deployer, parameter_values=values)
     elif executor == "lockstep":  # the devnet's: the VM, post-conditions judged by the models
         from sim.lockstep import Lockstep
 
-        contracts = Lockstep(deployer)
+        contracts = Lockstep(deployer, values)
     else:
-        contracts = PythonContracts(deployer)
+        contracts = PythonContracts(deployer, parameter_values=values)
     return _fund_and_start(contracts, accounts, stx_each, sbtc_each, config, rng, env, autostart)
 
 

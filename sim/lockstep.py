@@ -10,6 +10,8 @@ is a conformance bug, and the devnet stops rather than serve a state it cannot v
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from typing import Any
 
 from sim.clarity_vm import ClarityContracts
@@ -23,9 +25,9 @@ class Divergence(RuntimeError):
 class Lockstep:
     name = "clarity"
 
-    def __init__(self, deployer):
-        self.vm = ClarityContracts(deployer)
-        self.py = PythonContracts(deployer)
+    def __init__(self, deployer, parameter_values: Mapping[str, int] | None = None):
+        self.vm = ClarityContracts(deployer, parameter_values=parameter_values)
+        self.py = PythonContracts(deployer, parameter_values=dict(parameter_values or {}))
         self.genesis_burn_height = self.vm.genesis_burn_height
         self.deployer = deployer
 

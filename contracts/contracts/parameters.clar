@@ -55,6 +55,8 @@
 (map-set params "min-premium-1" u1000)
 (map-set params "capital-rate-bps" u200)
 (map-set params "price-max-age" u6)
+(map-set params "quote-ttl-seconds" u60)
+(map-set params "quote-slippage-bps" u50)
 
 ;; what a queued change may set each key to, inclusive; a key without bounds
 ;; cannot be changed (contracts/README.md, "Admin", says why each bound)
@@ -79,6 +81,8 @@
 (map-set bounds "min-premium-1" {min: u1, max: u1000000})
 (map-set bounds "capital-rate-bps" {min: u0, max: u5000})
 (map-set bounds "price-max-age" {min: u1, max: u144})
+(map-set bounds "quote-ttl-seconds" {min: u10, max: u3600})
+(map-set bounds "quote-slippage-bps" {min: u0, max: u1000})
 (map-set bounds "admin-delay" {min: u1008, max: u4320})
 
 ;; queued changes: parameters by key, roles ("admin", "guardian") by name

@@ -32,6 +32,12 @@
 (define-constant ERR-LAPSED (err u344))
 (define-constant ERR-KEY-SET (err u345))
 (define-constant ERR-SHUTDOWN (err u346))
+;; quotes (protocol v2, contracts/README.md "purchase-policy"): u330-u339
+(define-constant ERR-WRONG-REGISTRY (err u330))
+(define-constant ERR-QUOTE-STALE (err u331))
+(define-constant ERR-QUOTE-TOO-LONG (err u332))
+(define-constant ERR-NO-RECENT-PRICE (err u333))
+(define-constant ERR-SLIPPAGE (err u334))
 
 ;; reasons printed by settle-policies
 (define-constant SKIP-UNKNOWN u312)
@@ -53,6 +59,17 @@
 (define-constant ZERO-KEY 0x000000000000000000000000000000000000000000000000000000000000000000)
 
 ;; the admin and guardian roles live in `.parameters`
+
+;; SIP-018 structured data: what the quote key signs is
+;; sha256("SIP018" || sha256(domain) || sha256(quote)), the domain built here with this
+;; chain's own chain-id. The name is the environment's, fixed at deployment: devnet and testnet
+;; share chain-id 0x80000000, so a testnet deployment is made with "bithedge-testnet" and
+;; mainnet with "bithedge" (chain/quotes.py QUOTE_DOMAIN_NAME is the devnet/simnet one).
+(define-constant SIP018-PREFIX 0x534950303138)
+(define-constant QUOTE-DOMAIN-NAME "bithedge-devnet")
+(define-constant QUOTE-DOMAIN-HASH
+  (sha256 (unwrap-panic (to-consensus-buff? {name: QUOTE-DOMAIN-NAME, version: "2", chain-id: chain-id}))))
+
 (define-data-var backend principal tx-sender)
 ;; 33 zero bytes: no quote verifies until the admin sets the key (once, at
 ;; once: the deployment step); every later key is queued
@@ -110,7 +127,8 @@
 
 (define-public (purchase-policy
     (quote {amount: uint, buyer: principal, collateral: uint, expiration: uint, premium: uint,
-            quote-expiry: uint, quote-id: uint, strike: uint, tier: uint, token: uint})
+            quote-expiry: uint, quote-id: uint, registry: principal, spot: uint, strike: uint,
+            tier: uint, token: uint, valid-until: uint})
     (signature (buff 65))
     (ft <ft-trait>))
   (let ((now burn-block-height)
@@ -129,7 +147,12 @@
     ;; r || s || recovery id; a stacks-node rejects high-S signatures, while the
     ;; Clarinet SDK's wasm build of the VM accepts them (signers emit low-S only)
     (asserts! (secp256k1-verify (get-quote-hash quote) signature (var-get quote-pubkey)) ERR-BAD-SIGNATURE)
+    (asserts! (is-eq (get registry quote) current-contract) ERR-WRONG-REGISTRY)
     (asserts! (<= now (get quote-expiry quote)) ERR-QUOTE-EXPIRED)
+    ;; short-lived: valid until a stacks-block-time at most quote-ttl-seconds ahead
+    (asserts! (<= stacks-block-time (get valid-until quote)) ERR-QUOTE-STALE)
+    (asserts! (<= (get valid-until quote) (+ stacks-block-time (param "quote-ttl-seconds")))
+              ERR-QUOTE-TOO-LONG)
     (asserts! (not (is-quote-used quote-id)) ERR-QUOTE-USED)
     (asserts! (and (<= token u1) (<= tier u2) (> premium u0) (> collateral u0)) ERR-BAD-TERMS)
     (asserts! (> expiration now) ERR-BAD-DURATION)
@@ -142,7 +165,14 @@
     (asserts! (and (<= (param "min-amount") amount) (<= amount (param "max-amount"))) ERR-BAD-AMOUNT)
     (let ((btc (unwrap! (contract-call? .oracle get-price "BTC-USD") ERR-NO-PRICE))
           (spot (get price btc))
+          (quoted (get spot quote))
           (band (param "strike-band-bps")))
+      ;; pinned to spot: a BTC-USD observation from this or the previous burn block, within
+      ;; quote-slippage-bps of the spot the quote was priced at; a stale quote is no free option
+      (asserts! (<= burn-block-height (+ (get height btc) u1)) ERR-NO-RECENT-PRICE)
+      (asserts! (<= (* (if (> spot quoted) (- spot quoted) (- quoted spot)) u10000)
+                    (* quoted (param "quote-slippage-bps")))
+                ERR-SLIPPAGE)
       (asserts! (and (>= (+ (* strike u10000) (* spot band)) (* spot u10000))
                      (<= (* strike u10000) (* spot (+ u10000 band))))
                 ERR-BAD-STRIKE)
@@ -371,11 +401,18 @@
 (define-read-only (is-quote-used (quote-id uint))
   (default-to false (map-get? used-quotes quote-id)))
 
-;; sha256 of the quote's consensus serialization: what the quote key signs
+;; the SIP-018 message hash of the quote under this deployment's domain: what the quote
+;; key signs (the same 32 bytes as @stacks/transactions' signStructuredData hashes)
 (define-read-only (get-quote-hash
     (quote {amount: uint, buyer: principal, collateral: uint, expiration: uint, premium: uint,
-            quote-expiry: uint, quote-id: uint, strike: uint, tier: uint, token: uint}))
-  (sha256 (unwrap-panic (to-consensus-buff? quote))))
+            quote-expiry: uint, quote-id: uint, registry: principal, spot: uint, strike: uint,
+            tier: uint, token: uint, valid-until: uint}))
+  (sha256 (concat SIP018-PREFIX
+                  (concat QUOTE-DOMAIN-HASH (sha256 (unwrap-panic (to-consensus-buff? quote)))))))
+
+;; the tip's stacks-block-time: the clock a quote's valid-until is judged against
+(define-read-only (get-block-time)
+  stacks-block-time)
 
 (define-read-only (get-backend)
   (var-get backend))

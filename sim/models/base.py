@@ -103,20 +103,22 @@ class State:
 
 @dataclass(slots=True)
 class Ctx:
-    """`tx-sender`, `contract-caller`, the burn height, and where events go."""
+    """`tx-sender`, `contract-caller`, the burn height, where events go, and the block's
+    `stacks-block-time` (sim/models/clock.py)."""
 
     sender: Principal
     caller: Principal
     burn_height: int
     events: list[Event] = field(default_factory=list)
+    time: int = 0
 
     def calling(self, contract: ContractPrincipal) -> Ctx:
         """The context inside a `contract-call?` made by `contract`."""
-        return Ctx(self.sender, contract, self.burn_height, self.events)
+        return Ctx(self.sender, contract, self.burn_height, self.events, self.time)
 
     def as_contract(self, contract: ContractPrincipal) -> Ctx:
         """The context inside `(as-contract …)` of `contract`."""
-        return Ctx(contract, contract, self.burn_height, self.events)
+        return Ctx(contract, contract, self.burn_height, self.events, self.time)
 
     def print(self, contract: str, event: str, **fields: ClarityValue) -> None:
         """`(print {event: …, …})` by the contract with this address."""

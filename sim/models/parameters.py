@@ -147,6 +147,8 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "min-premium-1": (1, 1_000_000),
     "capital-rate-bps": (0, 5000),
     "price-max-age": (1, 144),
+    "quote-ttl-seconds": (10, 3600),
+    "quote-slippage-bps": (0, 1000),
     "admin-delay": (1008, 4320),
 }
 ROLES = ("admin", "guardian")
@@ -159,6 +161,7 @@ class Parameters(Contract):
         super().__init__(world, deployer)
         self.values = self.state.map("parameters/values")
         self.values.update(DEFAULTS)
+        self.values.update(world.parameter_values)
         self.vars.update(admin=deployer, guardian=None, shutdown=False)
         self.queued = ChangeQueue(
             self, "parameters", QueueErrors(ERR_QUEUED, ERR_NOT_QUEUED, ERR_NOT_READY, ERR_LAPSED),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from chain import keys
 from chain.clarity import NONE, TRUE, Bool, Buffer, Principal, Some, Tuple, UInt
 from chain.protocol import BLOCKS_PER_YEAR, BTC_USD, PRICE_SCALE, STX, STX_USD, TOKEN_UNIT
-from chain.quotes import quote_digest
+from chain.quotes import DEVNET_DOMAIN, quote_hash
 from sim.models.base import (
     Contract,
     ContractErr,
@@ -57,6 +57,11 @@ ERR_LAPSED = 344
 ERR_KEY_SET = 345
 ERR_SHUTDOWN = 346
 ZERO_KEY = bytes(33)  # no quote verifies
+ERR_WRONG_REGISTRY = 330
+ERR_QUOTE_STALE = 331
+ERR_QUOTE_TOO_LONG = 332
+ERR_NO_RECENT_PRICE = 333
+ERR_SLIPPAGE = 334
 SKIP_UNKNOWN = 312
 SKIP_NOT_ACTIVE = 313
 SKIP_NOT_EXPIRED = 314
@@ -73,10 +78,15 @@ p_quote = p_tuple(
     premium=p_uint,
     quote_expiry=p_uint,
     quote_id=p_uint,
+    registry=p_principal,
+    spot=p_uint,
     strike=p_uint,
     tier=p_uint,
     token=p_uint,
+    valid_until=p_uint,
 )
+# The registry's SIP-018 domain as deployed here: the simnet's `chain-id` is testnet's
+DOMAIN = DEVNET_DOMAIN
 
 POLICY_FIELDS = (
     "owner",
@@ -129,11 +139,17 @@ class Registry(Contract):
             raise ContractErr(ERR_SHUTDOWN)
         if ctx.sender != q["buyer"]:
             raise ContractErr(ERR_NOT_BUYER)
-        if not keys.verify(quote_digest(quote), signature, self.var("quote_pubkey")):
+        if not keys.verify(quote_hash(quote, DOMAIN), signature, self.var("quote_pubkey")):
             raise ContractErr(ERR_BAD_SIGNATURE)
+        if q["registry"] != self.principal:
+            raise ContractErr(ERR_WRONG_REGISTRY)
         now = ctx.burn_height
         if now > q["quote-expiry"]:
             raise ContractErr(ERR_QUOTE_EXPIRED)
+        if ctx.time > q["valid-until"]:
+            raise ContractErr(ERR_QUOTE_STALE)
+        if q["valid-until"] > add(ctx.time, self.world.parameters.get("quote-ttl-seconds")):
+            raise ContractErr(ERR_QUOTE_TOO_LONG)
         if self.used_quotes.get(q["quote-id"], False):
             raise ContractErr(ERR_QUOTE_USED)
         token, tier = q["token"], q["tier"]
@@ -153,6 +169,11 @@ class Registry(Contract):
         if found is None:
             raise ContractErr(ERR_NO_PRICE)
         spot, band, strike = found[0], params.get("strike-band-bps"), q["strike"]
+        if now > add(found[1], 1):
+            raise ContractErr(ERR_NO_RECENT_PRICE)
+        quoted = q["spot"]
+        if mul(abs(spot - quoted), 10000) > mul(quoted, params.get("quote-slippage-bps")):
+            raise ContractErr(ERR_SLIPPAGE)
         if add(mul(strike, 10000), mul(spot, band)) < mul(spot, 10000) or mul(strike, 10000) > mul(
             spot, add(10000, band)
         ):
@@ -385,7 +406,11 @@ class Registry(Contract):
 
     @read_only(p_quote)
     def get_quote_hash(self, quote: Tuple):
-        return Buffer(quote_digest(quote))
+        return Buffer(quote_hash(quote, DOMAIN))
+
+    @read_only()
+    def get_block_time(self):
+        return UInt(self.world.clock.time())
 
     @read_only()
     def get_backend(self):

@@ -6,8 +6,8 @@ chain did that); it runs the call with Clarity's rules and reports the result an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from chain.clarity import TRUE, ClarityValue, ContractPrincipal, Ok, Principal, StandardPrincipal
@@ -21,6 +21,7 @@ from sim.models.base import (
     RuntimeAbort,
     State,
 )
+from sim.models.clock import BlockClock, deployed
 from sim.models.oracle import Oracle
 from sim.models.parameters import Parameters
 from sim.models.pool import Pool
@@ -59,6 +60,10 @@ class PythonContracts:
     # The Clarinet simnet stands at burn height 2 once the contracts are deployed; a chain on
     # either executor starts there, so both see the same heights.
     genesis_burn_height: int = 2
+    # The simnet's Stacks blocks, counted as the VM mines them (sim/models/clock.py)
+    clock: BlockClock = field(default_factory=deployed)
+    # the deployment's own parameter values over parameters.clar's seeded ones (sim/genesis.py)
+    parameter_values: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.stx = Stx(self.state)
@@ -124,9 +129,8 @@ class PythonContracts:
         check: EventCheck | None = None,
     ) -> ExecResult:
         model, fn, parsed = call
-        return self._run(
-            lambda ctx: fn(model, ctx, *parsed), Ctx(sender, sender, burn_height), check
-        )
+        ctx = Ctx(sender, sender, burn_height, time=self.clock.mine(burn_height))
+        return self._run(lambda ctx: fn(model, ctx, *parsed), ctx, check)
 
     def transfer_stx(
         self,
@@ -140,7 +144,9 @@ class PythonContracts:
             self.stx.transfer(ctx, amount, sender, recipient)
             return TRUE
 
-        return self._run(body, Ctx(sender, sender, burn_height), check)
+        return self._run(
+            body, Ctx(sender, sender, burn_height, time=self.clock.mine(burn_height)), check
+        )
 
     def call(self, ctx: Ctx, contract: ContractPrincipal, function: str, *args: Any) -> Any:
         """A contract-call? from one model into another, with already-parsed arguments. A
@@ -160,6 +166,8 @@ class PythonContracts:
         burn_height: int = 0,
     ) -> ClarityValue:
         model, fn, parsed = self._parse(contract, function, args, "read-only")
+        if burn_height:
+            self.clock.sync(burn_height)
         return fn(model, *parsed)
 
     # -- accounts --
@@ -169,6 +177,8 @@ class PythonContracts:
         if self.stx.balance(sender) < fee:
             return False
         self.stx.balances[sender] = self.stx.balance(sender) - fee
+        if fee:
+            self.clock.mine()  # the Clarity executor moves a fee with a transfer: one block
         return True
 
     def stx_balance(self, who: Principal) -> int:
@@ -184,12 +194,20 @@ class PythonContracts:
         token = self.sbtc.token
         token.balances[who] = token.balance(who) + amount
         token.supply["total"] = token.total_supply() + amount
+        self.clock.mine()  # the Clarity executor mints with a call: one block
+
+    @property
+    def time(self) -> int:
+        """The tip's `stacks-block-time`."""
+        return self.clock.time()
 
     def snapshot(self) -> Any:
-        return self.state.snapshot()
+        return self.state.snapshot(), replace(self.clock)
 
     def restore(self, snap: Any) -> None:
-        self.state.restore(snap)
+        state, clock = snap
+        self.state.restore(state)
+        self.clock = replace(clock)
 
     def close(self) -> None:
         """Nothing to release (the Clarity VM executor stops its bridge here)."""

@@ -9,20 +9,20 @@ test_sip018_vm.py.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 
 from chain import clarity, keys, sip018
 from chain.clarity import ClarityError, StringAscii, UInt
 from chain.quotes import (
+    DEVNET_DOMAIN,
+    QUOTE_DOMAIN_NAME,
     QUOTE_VERSION,
     Quote,
-    QuoteV2,
-    quote_digest,
     quote_domain,
-    quote_message,
+    quote_hash,
     sign_quote,
-    sign_quote_v2,
 )
 from chain.transactions import Network
 
@@ -167,7 +167,7 @@ def test_domain_fields_are_clarity_values(name, version, chain_id):
 QUOTE_KEY = keys.PrivateKey.from_seed(b"sip018-quote-key")
 BUYER = keys.PrivateKey.from_seed(b"sip018-buyer").principal()
 REGISTRY = keys.PrivateKey.from_seed(b"sip018-deployer").principal().contract("policy-registry")
-TERMS = Quote(
+QUOTE = Quote(
     buyer=BUYER,
     amount=100_000_000,
     strike=6_500_000_000_000,
@@ -178,18 +178,23 @@ TERMS = Quote(
     tier=2,
     quote_expiry=912_345,
     quote_id=42,
+    registry=REGISTRY,
+    spot=6_823_456_000_000,
+    valid_until=1_767_225_660,
 )
-QUOTE = QuoteV2(TERMS, registry=REGISTRY, spot=6_823_456_000_000, valid_until=1_767_225_660)
 DOMAIN = quote_domain("bithedge-devnet", Network.TESTNET.chain_id)
+V1_FIELDS = {
+    "amount", "buyer", "collateral", "expiration", "premium", "quote-expiry", "quote-id",
+    "strike", "tier", "token",
+}  # fmt: skip
 
 
 def test_quote_message_is_v1_plus_registry_spot_valid_until_in_byte_order():
-    message = quote_message(QUOTE)
+    message = QUOTE.to_clarity()
     names = list(message.data)
     assert names == sorted(names, key=str.encode)
-    assert set(names) == set(TERMS.to_clarity().data) | {"registry", "spot", "valid-until"}
-    for name, value in TERMS.to_clarity().data.items():
-        assert message[name] == value
+    assert set(names) == V1_FIELDS | {"registry", "spot", "valid-until"}
+    assert message["buyer"] == BUYER and message["quote-id"] == UInt(42)
     assert message["registry"] == REGISTRY
     assert message["spot"] == UInt(6_823_456_000_000)
     assert message["valid-until"] == UInt(1_767_225_660)
@@ -209,28 +214,27 @@ def test_quote_domain_is_version_2_on_the_given_chain():
 
 
 def test_v2_quote_signature_verifies_only_on_its_domain_and_terms():
-    signature = sign_quote_v2(QUOTE, DOMAIN, QUOTE_KEY)
-    message = quote_message(QUOTE)
+    signature = sign_quote(QUOTE, QUOTE_KEY, DOMAIN)
+    message = QUOTE.to_clarity()
     assert sip018.verify(DOMAIN, message, signature, QUOTE_KEY.public_key)
+    assert quote_hash(message, DOMAIN) == sip018.message_hash(DOMAIN, message)
     other_chain = quote_domain("bithedge-devnet", Network.MAINNET.chain_id)
     other_env = quote_domain("bithedge-testnet", Network.TESTNET.chain_id)
     for domain in (other_chain, other_env):
         assert not sip018.verify(domain, message, signature, QUOTE_KEY.public_key)
-    other_registry = QuoteV2(
-        TERMS, REGISTRY.issuer.contract("policy-registry-2"), QUOTE.spot, QUOTE.valid_until
-    )
-    later = QuoteV2(TERMS, REGISTRY, QUOTE.spot, QUOTE.valid_until + 1)
+    other_registry = replace(QUOTE, registry=REGISTRY.issuer.contract("policy-registry-2"))
+    later = replace(QUOTE, valid_until=QUOTE.valid_until + 1)
     for quote in (other_registry, later):
-        assert not sip018.verify(DOMAIN, quote_message(quote), signature, QUOTE_KEY.public_key)
+        assert not sip018.verify(DOMAIN, quote.to_clarity(), signature, QUOTE_KEY.public_key)
 
 
-def test_v1_quote_hash_is_unchanged():
-    """The registry still checks v1 quotes: sha256 of the tuple, no SIP-018 framing."""
-    digest = quote_digest(TERMS.to_clarity())
-    assert digest == hashlib.sha256(TERMS.to_clarity().serialize()).digest()
-    assert keys.verify(digest, sign_quote(TERMS, QUOTE_KEY), QUOTE_KEY.public_key)
-    assert not keys.verify(
-        sip018.message_hash(DOMAIN, TERMS.to_clarity()),
-        sign_quote(TERMS, QUOTE_KEY),
-        QUOTE_KEY.public_key,
-    )
+def test_the_plain_v1_hash_no_longer_verifies():
+    """v1 signed sha256 of the tuple with no SIP-018 framing: such a signature is refused."""
+    v1_digest = hashlib.sha256(QUOTE.to_clarity().serialize()).digest()
+    v1_signature = QUOTE_KEY.sign_recoverable(v1_digest)
+    assert not sip018.verify(DOMAIN, QUOTE.to_clarity(), v1_signature, QUOTE_KEY.public_key)
+
+
+def test_the_default_domain_is_the_devnet_name_on_the_testnet_chain_id():
+    assert quote_domain(QUOTE_DOMAIN_NAME, Network.TESTNET.chain_id) == DEVNET_DOMAIN
+    assert sign_quote(QUOTE, QUOTE_KEY) == sign_quote(QUOTE, QUOTE_KEY, DEVNET_DOMAIN)

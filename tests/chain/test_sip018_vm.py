@@ -18,7 +18,7 @@ import pytest
 
 from chain import clarity, keys, sip018
 from chain.clarity import Bool, Ok, StringAscii, UInt
-from chain.quotes import quote_domain, quote_message
+from chain.quotes import quote_domain
 from chain.transactions import Network
 from tests.chain.test_sip018 import (
     DOMAIN,
@@ -55,26 +55,26 @@ OTHERS = [
     (
         "premium - 1",
         DOMAIN,
-        quote_message(replace(QUOTE, terms=replace(QUOTE.terms, premium=QUOTE.terms.premium - 1))),
+        replace(QUOTE, premium=QUOTE.premium - 1).to_clarity(),
     ),
-    ("spot + 1", DOMAIN, quote_message(replace(QUOTE, spot=QUOTE.spot + 1))),
-    ("valid-until + 1", DOMAIN, quote_message(replace(QUOTE, valid_until=QUOTE.valid_until + 1))),
+    ("spot + 1", DOMAIN, replace(QUOTE, spot=QUOTE.spot + 1).to_clarity()),
+    ("valid-until + 1", DOMAIN, replace(QUOTE, valid_until=QUOTE.valid_until + 1).to_clarity()),
     (
         "mainnet domain",
         quote_domain("bithedge-devnet", Network.MAINNET.chain_id),
-        quote_message(QUOTE),
+        QUOTE.to_clarity(),
     ),
     (
         "testnet name",
         quote_domain("bithedge-testnet", Network.TESTNET.chain_id),
-        quote_message(QUOTE),
+        QUOTE.to_clarity(),
     ),
 ]
 
 CASES = [
     # (label, domain, message, signer: private key hex or (signature, public key), chain-id keyword)
-    ("v2 quote", DOMAIN, quote_message(QUOTE), QUOTE_KEY.secret_hex(), False),
-    ("v2 quote, domain from chain-id", DOMAIN, quote_message(QUOTE), QUOTE_KEY.secret_hex(), True),
+    ("v2 quote", DOMAIN, QUOTE.to_clarity(), QUOTE_KEY.secret_hex(), False),
+    ("v2 quote, domain from chain-id", DOMAIN, QUOTE.to_clarity(), QUOTE_KEY.secret_hex(), True),
     ("edge values", sip018.Domain("bithedge", "2", 1), EDGE, QUOTE_KEY.secret_hex(), False),
     ("SIP vector", SIP_DOMAIN, SIP_MESSAGE, (SIP_SIGNATURE_RSV, SIP_PUBLIC_KEY), False),
     (

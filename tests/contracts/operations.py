@@ -327,6 +327,13 @@ BUY_FAULTS = ["none"] * 14 + [
     "below-capital-charge",
     "low-collateral",
     "broke",
+    # protocol v2 quotes: SIP-018, short-lived, pinned to spot (u330-u334)
+    "stale",
+    "ttl-edge",
+    "too-long",
+    "slippage",
+    "slippage-edge",
+    "other-registry",
 ]
 buys = st.builds(
     Buy,
@@ -414,6 +421,8 @@ PARAMETER_VALUES = {
     "min-premium-0": st.integers(0, 10 * STX),
     "capital-rate-bps": st.integers(0, 5_000),
     "price-max-age": st.integers(0, 12),
+    "quote-ttl-seconds": st.one_of(st.integers(0, 120), st.just(60)),
+    "quote-slippage-bps": st.one_of(st.integers(0, 200), st.just(50)),
     "no-such-key": st.integers(0, 10),
     "": st.integers(0, 10),
     "MIN-DURATION": st.integers(0, 10),
@@ -989,6 +998,7 @@ class Runner:
         assets, _, locked = py.pool.tranche(tok, tr)
         free = assets - locked
         spot = self.price("BTC-USD") or BASE_PRICE["BTC-USD"]
+        ttl, slippage = self.param("quote-ttl-seconds"), self.param("quote-slippage-bps")
         unit = STX if tok == 0 else BTC
         token_price = (self.price("STX-USD") or BASE_PRICE["STX-USD"]) if tok == 0 else spot
         band = self.param("strike-band-bps")
@@ -1032,6 +1042,9 @@ class Runner:
             tier=tr,
             quote_expiry=t.burn + op.expiry_in,
             quote_id=quote_id,
+            registry=t.contracts.registry,
+            spot=spot,
+            valid_until=t.time + 10 + ttl * (op.x % 4) // 3,  # the purchase's block is 10 s on
         )
         # the key the registry trusts now, when it is one of ours (a queued change may have
         # installed the other one); "wrong-key" signs with the key it does not trust
@@ -1039,6 +1052,21 @@ class Runner:
         ours, theirs = (OTHER_KEY, QUOTE_KEY) if trusted else (QUOTE_KEY, OTHER_KEY)
         fault, sender, key, tamper = op.fault, buyer, ours, None
         k = op.x
+        if fault == "stale":
+            terms["valid_until"] = t.time + 9 - k % 100
+        elif fault == "ttl-edge":
+            terms["valid_until"] = t.time + 10 + [0, ttl][k % 2]
+        elif fault == "too-long":
+            terms["valid_until"] = t.time + 10 + ttl + 1 + k % 100
+        elif fault == "slippage":
+            off = spot * (slippage + 1 + k % 50) // 10_000 + 1
+            terms["spot"] = spot + off if k % 2 else max(0, spot - off)
+        elif fault == "slippage-edge":
+            # the largest quoted spot still within slippage of the latest observation, or 1 more
+            edge = spot * 10_000 // max(1, 10_000 - slippage)
+            terms["spot"] = edge + k % 2
+        elif fault == "other-registry":
+            terms["registry"] = [t.contracts.pool, t.contracts.oracle][k % 2]
         if fault == "expired":
             terms["quote_expiry"] = t.burn - 1 - k % 5
         elif fault == "reused":
@@ -1059,7 +1087,10 @@ class Runner:
                 "tier",
                 "token",
                 "buyer",
-            ][k % 10]
+                "registry",
+                "spot",
+                "valid_until",
+            ][k % 13]
             fault = f"tamper-{field}"
             if field == "buyer":
                 tamper = {"buyer": t.accounts[ACCOUNTS[(op.who + 1) % len(ACCOUNTS)]]}
@@ -1068,6 +1099,8 @@ class Runner:
                 tamper = {"tier": (tr + 1) % 3}
             elif field == "token":
                 tamper = {"token": 1 - tok}
+            elif field == "registry":
+                tamper = {"registry": t.contracts.pool}
             else:
                 tamper = {field: terms[field] + 1}
         elif fault == "wrong-buyer":

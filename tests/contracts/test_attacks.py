@@ -11,13 +11,19 @@ then the pool's and the registry's F1, F4, F5, F15 and the part of F8 the allowa
 
 from __future__ import annotations
 
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from chain.clarity import FALSE, NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.keys import PrivateKey
 from chain.protocol import expiry_on_grid
-from chain.quotes import Quote, sign_quote
+from chain.quotes import DEVNET_DOMAIN, Quote, sign_quote
 from sim.clarity_vm import BridgeError, call_request
+from sim.models.registry import Registry
 from tests.contracts.relay import (
     DRAIN_SBTC,
     DRAIN_STX,
@@ -35,6 +41,7 @@ USD = 100_000_000  # price units per USD
 STX = 1_000_000  # uSTX per STX
 BTC = 100_000_000  # sats per BTC
 BTC_USD = StringAscii("BTC-USD")
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
 
 def err(code: int) -> Err:
@@ -95,6 +102,13 @@ def withdraw(t: Twin, who: str, shares: int, tier: int = 1):
 
 
 def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
+    q, sig = signed(t, buyer, quote_id, **terms)
+    return submit(t, buyer, q, sig)
+
+
+def signed(t: Twin, buyer: str, quote_id: int, **terms) -> tuple[Quote, Buffer]:
+    """A quote for `buyer` on these terms (v2: pinned to the registry, spot and the minute),
+    signed by the quote key under the simnet's SIP-018 domain."""
     base = dict(
         buyer=t.accounts[buyer],
         amount=BTC // 10,
@@ -106,12 +120,14 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms: int):
         tier=1,
         quote_expiry=t.burn + 3,
         quote_id=quote_id,
+        **t.quote_pins(),
     )
     q = Quote(**{**base, **terms})  # type: ignore[arg-type]
-    sig = Buffer(sign_quote(q, QUOTE_KEY))
-    return t.call(
-        buyer, "policy-registry", "purchase-policy", q.to_clarity(), sig, t.contracts.sbtc
-    )
+    return q, Buffer(sign_quote(q, QUOTE_KEY))
+
+
+def submit(t: Twin, buyer: str, q: Quote, sig: Buffer, registry: str = "policy-registry"):
+    return t.call(buyer, registry, "purchase-policy", q.to_clarity(), sig, t.contracts.sbtc)
 
 
 def mine_to(t: Twin, height: int) -> None:
@@ -673,6 +689,7 @@ class TestF4StaleLockCannotOverwrite:
         args = (UInt(0), UInt(1), UInt(11_160 * STX))
         with pytest.raises(BridgeError):
             bridge.do(call_request("liquidity-pool", "set-locked", args, t.deployer.address))
+        t.py.clock.mine()  # the refused call still mined a Stacks block in the VM
         # the provider asks for all that is free: it waits for both policies' settlement
         assert withdraw(t, "wallet_1", free_shares(t, "wallet_1")) == err(416)
         assert tranche(t)[2] == 22_320 * STX
@@ -963,3 +980,140 @@ class TestF8AdminPowerIsBounded:
         assert locked == 0
         assert withdraw(t, "wallet_1", total) == Ok(UInt(assets))
         t.assert_same_state(policies=1)
+
+
+# --- F14: a signed quote replayed on another deployment; stale quotes (property 6) -------------
+
+
+class SecondRegistry(Registry):
+    """The model of a second deployment of policy-registry.clar (`policy-registry-2`) by the
+    same deployer, with its own maps: another registry that trusts the same quote key."""
+
+    name = "policy-registry-2"
+
+    def __init__(self, world, deployer):
+        super().__init__(world, deployer)
+        self.policies = self.state.map("registry-2/policies")
+        self.used_quotes = self.state.map("registry-2/used-quotes")
+
+
+def second_registry(t: Twin) -> str:
+    source = (CONTRACTS / "contracts" / "policy-registry.clar").read_text()
+    t.deploy("policy-registry-2", source, "deployer", SecondRegistry)
+    key = Buffer(QUOTE_KEY.public_key)
+    assert t.call("deployer", "policy-registry-2", "set-quote-pubkey", key) == Ok(TRUE)
+    return "policy-registry-2"
+
+
+def node_signed(q: Quote) -> tuple[bytes, bytes]:
+    """`signStructuredData`'s signature of the quote with QUOTE_KEY under the simnet's domain,
+    and sha256 of `encodeStructuredData`'s bytes (contracts/scripts/sip018_vm.mjs, the script
+    of the SIP-018 vector tests)."""
+    case = {
+        "label": "quote",
+        "domain": DEVNET_DOMAIN.to_clarity().serialize().hex(),
+        "message": q.to_clarity().serialize().hex(),
+        "private_key": QUOTE_KEY.secret_hex(),
+    }
+    out = subprocess.run(
+        ["node", "scripts/sip018_vm.mjs"],
+        cwd=CONTRACTS,
+        input=json.dumps({"cases": [case]}).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    answer = json.loads(out)["cases"][0]
+    return bytes.fromhex(answer["signature"]), bytes.fromhex(answer["node_hash"])
+
+
+@pytest.fixture
+def funded(t: Twin) -> Twin:
+    assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
+    return t
+
+
+class TestF14QuoteReplayOnAnotherDeployment:
+    """Row F14."""
+
+    def test_a_quote_signed_for_one_registry_is_refused_by_another_trusting_the_same_key(
+        self, funded
+    ):
+        """v1 (issue 11's review, in the VM): accepted, the signature covered sha256 of the
+        quote tuple alone, which names no chain and no contract, so any deployment trusting the
+        key took it. v2: the tuple names its registry (checked against `current-contract`,
+        u330) and is signed under the SIP-018 domain {name, version "2", chain-id}: the second
+        deployment refuses it, a buyer who rewrites `registry` breaks the signature (u303), and
+        the first deployment still accepts it once."""
+        t = funded
+        other = second_registry(t)
+        q, sig = signed(t, "wallet_3", 1)
+        assert submit(t, "wallet_3", q, sig, other) == err(330)
+        moved = replace(q, registry=t.contract(other))
+        assert submit(t, "wallet_3", moved, sig, other) == err(303)
+        for_other, other_sig = signed(t, "wallet_3", 2, registry=t.contract(other))
+        assert submit(t, "wallet_3", for_other, other_sig) == err(330)
+        assert submit(t, "wallet_3", q, sig) == Ok(UInt(1))
+        assert submit(t, "wallet_3", q, sig, other) == err(330)
+        assert t.read(other, "get-policy-count") == UInt(0)
+        t.assert_same_state(policies=1)
+
+    def test_a_quote_signed_in_node_verifies_in_purchase_policy(self, funded):
+        """The wallet side: `signStructuredData` over the quote gives the bytes the registry
+        verifies, and `encodeStructuredData`'s hash is the registry's `get-quote-hash`."""
+        t = funded
+        q, sig = signed(t, "wallet_3", 1)
+        node_sig, node_hash = node_signed(q)
+        assert node_hash == t.read("policy-registry", "get-quote-hash", q.to_clarity()).value
+        assert node_sig == sig.value  # RFC 6979: the same key and hash sign the same bytes
+        assert submit(t, "wallet_3", q, Buffer(node_sig)) == Ok(UInt(1))
+
+
+class TestQuotesAreShortLivedAndPinnedToSpot:
+    """Property 6: a stale quote is no free option."""
+
+    def test_a_quote_past_its_valid_until_or_valid_too_long_is_refused(self, funded):
+        """v1: a quote stayed good until its `quote-expiry` burn height, whatever the price did
+        meanwhile. v2: `valid-until` is in `stacks-block-time` seconds; the purchase's block is
+        10 s after the tip in the simnet, so `tip + 9` has passed (u331), `tip + 10` has not,
+        and more than quote-ttl-seconds (60) ahead of the purchase is refused (u332)."""
+        t = funded
+        assert buy(t, "wallet_3", 1, valid_until=t.time + 9) == err(331)
+        assert buy(t, "wallet_3", 2, valid_until=t.time + 10 + 61) == err(332)
+        assert buy(t, "wallet_3", 3, valid_until=t.time + 10 + 60) == Ok(UInt(1))
+        assert buy(t, "wallet_3", 4, valid_until=t.time + 10) == Ok(UInt(2))
+        q, sig = signed(t, "wallet_3", 5)  # good for 60 s from the tip
+        for _ in range(6):  # six calls, six Stacks blocks of 10 s: a minute has passed
+            assert t.call("deployer", "policy-registry", "set-paused", FALSE) == Ok(TRUE)
+        assert submit(t, "wallet_3", q, sig) == err(331)
+        t.assert_same_state(policies=2)
+
+    def test_a_purchase_needs_an_observation_from_this_or_the_previous_burn_block(self, funded):
+        """Without an observation in the current or the previous burn block the registry
+        refuses (u333) even a quote within its minute: spot may have moved unobserved."""
+        t = funded
+        t.mine_burn(1)
+        assert buy(t, "wallet_3", 1) == Ok(UInt(1))  # the observation is one block old
+        t.mine_burn(1)
+        assert buy(t, "wallet_3", 2) == err(333)
+        assert prices(t, 65_000 * USD, 50_000_000)
+        assert buy(t, "wallet_3", 3) == Ok(UInt(2))
+        t.assert_same_state(policies=2)
+
+    def test_a_quote_priced_before_a_move_past_the_slippage_is_refused(self, funded):
+        """The attack: a buyer holds a quote priced at 65,000 while BTC falls (a put worth more
+        now) and buys after the oracle's next observation. v2: the latest observation must be
+        within quote-slippage-bps (50) of the quote's `spot` (|latest - spot| x 10000 <= spot x
+        50): -0.502% is refused (u334); so is one price unit past either edge."""
+        t = funded
+        t.mine_burn(1)  # the last observation (65,000) is from the previous burn block
+        stale, stale_sig = signed(t, "wallet_3", 1)
+        assert stale.spot == 65_000 * USD
+        assert prices(t, 64_674 * USD, 50_000_000)  # -0.502%: past 50 bps of 65,000
+        assert submit(t, "wallet_3", stale, stale_sig) == err(334)
+        latest = 64_674 * USD
+        high, low = latest * 10_000 // 9_950, -(-latest * 10_000 // 10_050)  # the edges
+        assert buy(t, "wallet_3", 2, spot=high + 1) == err(334)
+        assert buy(t, "wallet_3", 3, spot=low - 1) == err(334)
+        assert buy(t, "wallet_3", 4, spot=high) == Ok(UInt(1))
+        assert buy(t, "wallet_3", 5, spot=low) == Ok(UInt(2))
+        t.assert_same_state(policies=2)

@@ -160,6 +160,7 @@ def buy(t: Twin, buyer: str, quote_id: int, **terms):
         tier=1,
         quote_expiry=t.burn,
         quote_id=quote_id,
+        **t.quote_pins(),
     )
     q = Quote(**{**base, **terms})
     return t.call(
@@ -346,6 +347,7 @@ def test_signature_forms(t):
             tier=1,
             quote_expiry=t.burn,
             quote_id=quote_id,
+            **t.quote_pins(),
         )
         signature = mangle(sign_quote(q, QUOTE_KEY))
         return t.call(

@@ -70,6 +70,7 @@ def quote(t: Twin, buyer: str, quote_id: int, **terms: int) -> Quote:
         tier=1,
         quote_expiry=t.burn + 3,
         quote_id=quote_id,
+        **t.quote_pins(),
     )
     return Quote(**{**base, **terms})  # type: ignore[arg-type]
 

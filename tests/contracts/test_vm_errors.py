@@ -478,6 +478,7 @@ class Run:
             token=0,
             tier=1,
             quote_expiry=self.t.burn + 3,
+            **self.t.quote_pins(),
         )
         base.update(terms)
         if "quote_id" not in base:
@@ -957,6 +958,10 @@ PURCHASE: list[Step] = [
     buy("wallet_3", 303, sig=lambda s: s[:64] + b"\x04", note="recovery id above 3"),
     buy("wallet_3", 303, sig=lambda s: s[:63], note="63 bytes"),
     buy("wallet_3", 304, quote_expiry=at(-1)),
+    buy("wallet_3", 330, registry=lambda r: r.t.contracts.pool, note="signed for another registry"),
+    buy("wallet_3", 331, valid_until=lambda r: r.t.time + 9, note="the call's block is 10 s on"),
+    buy("wallet_3", 332, valid_until=lambda r: r.t.time + 10 + 61, note="quote-ttl-seconds u60"),
+    buy("wallet_3", 334, spot=SPOT * 10_100 // 10_000, note="1% off: quote-slippage-bps u50"),
     buy("wallet_3", 306, token=2),
     buy("wallet_3", 306, tier=3),
     buy("wallet_3", 306, premium=0),
@@ -986,6 +991,7 @@ PURCHASE: list[Step] = [
         note="12,000 STX for ~12,960 blocks at capital-rate-bps u200: ~59.18 STX, less 1 uSTX",
     ),
     Mine(7),
+    buy("wallet_3", 333, note="no BTC-USD observation in this or the previous burn block"),
     price("deployer", BTC_USD, SPOT),
     buy("wallet_3", 317, note="STX-USD is older than price-max-age u6"),
     price("deployer", STX_USD, STX_PRICE),
@@ -1325,6 +1331,7 @@ REQUIRED: dict[tuple[str, str], set[int | str]] = {
         "ok",
         *range(301, 311),
         *range(317, 322),
+        *range(330, 335),
         346,
         403,
         411,

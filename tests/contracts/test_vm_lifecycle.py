@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chain import sip018
 from chain.clarity import FALSE, NONE, TRUE, Buffer, Err, List, Ok, StringAscii, UInt
 from chain.keys import PrivateKey
 from chain.protocol import expiry_on_grid
-from chain.quotes import Quote, quote_digest, sign_quote
+from chain.quotes import DEVNET_DOMAIN, Quote, sign_quote
 from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
 
 pytestmark = pytest.mark.clarity
@@ -43,6 +44,7 @@ def quote(t: Twin, buyer: str, **terms) -> Quote:
         tier=1,
         quote_expiry=t.burn + 3,
         quote_id=1,
+        **t.quote_pins(),
     )
     base.update(terms)
     return Quote(**base)
@@ -62,7 +64,7 @@ def deposit(t: Twin, who: str, token: int, tier: int, amount: int):
 def test_quote_hash_and_signature_agree_with_python(twin):
     q = quote(twin, "wallet_3")
     assert twin.read("policy-registry", "get-quote-hash", q.to_clarity()) == Buffer(
-        quote_digest(q.to_clarity())
+        sip018.message_hash(DEVNET_DOMAIN, q.to_clarity())
     )
 
 

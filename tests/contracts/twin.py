@@ -33,6 +33,7 @@ from sim.clarity_vm import (
 from sim.models import PythonContracts
 from sim.models.base import ArgumentError, Contract, Ctx, p_ascii, p_principal, p_uint, public
 from sim.models.oracle import FIXING_WINDOW
+from sim.models.clock import BlockClock
 
 
 class RoleRelay(Contract):
@@ -66,6 +67,7 @@ class Twin:
         relay = RoleRelay(self.py, self.deployer)  # the simnet deploys it too (Clarinet.toml)
         self.py.contracts[relay.principal] = relay
         self.burn = info["burn_height"]
+        self.py.clock = BlockClock.at(self.burn, info["time"])  # stacks-block-time agrees
         for asset, holders in bridge.request("assets").items():
             for who, amount in holders.items():
                 if asset == "STX":
@@ -83,6 +85,7 @@ class Twin:
         the Python executor; afterwards `call` and `read` reach it by `name`."""
         who = self.accounts[sender]
         self.bridge.request("deploy", name=name, source=source, sender=who.address)
+        self.py.clock.mine()  # a deployment is a Stacks block
         instance = model(self.py, who)
         self.py.contracts[instance.principal] = instance
         self.others[name] = instance.principal
@@ -108,6 +111,7 @@ class Twin:
             )
             return None  # type: ignore[return-value]
         vm_result, vm_events = decode_result(vm), decode_events(vm)
+        assert vm["time"] == self.py.clock.time(), f"{where}: stacks-block-time differs"
         assert py.value == vm_result, f"{where}: model {py.value} != VM {vm_result}"
         py_events = py.events if py.success else ()
         assert list(py_events) == list(vm_events), f"{where}: events differ"
@@ -121,6 +125,7 @@ class Twin:
 
     def mine_burn(self, n: int = 1) -> int:
         self.burn = self.bridge.request("mine_burn", n=n)["burn_height"]
+        self.py.clock.sync(self.burn)
         return self.burn
 
     def mine_to(self, height: int) -> int:
@@ -147,6 +152,19 @@ class Twin:
             assets = ("BTC-USD", "STX-USD") if found.value["token"] == UInt(0) else ("BTC-USD",)
             for asset in assets:
                 assert isinstance(self.fix(asset, expiry, who), Ok), (asset, expiry)
+
+    @property
+    def time(self) -> int:
+        """The tip's stacks-block-time (both executors: `call` checks they agree)."""
+        return self.py.clock.time()
+
+    def quote_pins(self, ttl: int = 60) -> dict:
+        """What pins a v2 quote to this deployment, spot and minute: the registry, the latest
+        BTC-USD observation as spot, and valid-until `ttl` seconds after the tip (the purchase's
+        block is 10 s later, so the default is the longest the registry accepts)."""
+        btc = self.read("oracle", "get-price", StringAscii("BTC-USD"))
+        spot = btc.value["price"].value if isinstance(btc, Ok) else 0  # type: ignore[attr-defined]
+        return dict(registry=self.contracts.registry, spot=spot, valid_until=self.time + ttl)
 
     def assert_same_state(self, policies: int = 0) -> None:
         for token, tier in TRANCHES:

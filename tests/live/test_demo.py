@@ -85,13 +85,21 @@ def test_offline_walkthrough_devnet_live_demo_crash_settlement_payout(tmp_path):
         ids = [int(line.split()[1]) for line in demo.stdout.splitlines()]
         assert len(ids) == 2, demo.stdout
 
-        # a quote through the API, as the README shows it
-        status = httpx.get(f"{api}/v1/status").json()
+        # a quote through the API, as the README shows it; `no-price` while the oracle's push
+        # for this burn block is on its way (v2 quotes need a BTC-USD observation from this or
+        # the previous burn block, and the devnet's burn blocks come every 0.5 s)
         buyer = demo.stdout.splitlines()[0].split()[3]
-        strike = int(status["prices"]["BTC-USD"]["aggregated"]) * 95 // 100 // 10**8 * 10**8
-        quote = httpx.post(f"{api}/v1/quotes", json={
-            "buyer": buyer, "amount_sats": 1_000_000, "strike": strike,
-            "expiration": status["burn_height"] + 160, "token": "stx"})  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            status = httpx.get(f"{api}/v1/status").json()
+            strike = int(status["prices"]["BTC-USD"]["aggregated"]) * 95 // 100 // 10**8 * 10**8
+            quote = httpx.post(f"{api}/v1/quotes", json={
+                "buyer": buyer, "amount_sats": 1_000_000, "strike": strike,
+                "expiration": status["burn_height"] + 160, "token": "stx"})  # fmt: skip
+            if quote.status_code != 422 or quote.json()["reason"] != "no-price":
+                break
+            assert time.monotonic() < deadline, quote.text
+            time.sleep(1)
         assert quote.status_code == 200, quote.text
         assert quote.json()["payload"]["functionName"] == "purchase-policy"
 

@@ -56,7 +56,9 @@ def test_congestion_stretches_a_mass_settlement_but_it_completes():
     assert jam["invariant_violations"] == free["invariant_violations"] == 0
     # v2: a purchase needs a token price at most price-max-age old, and a jammed chain delays
     # the oracle's pushes, so a few quotes are refused (no-price) or purchases fail u317; every
-    # policy bought is settled
-    assert free["policies_settled"] == 1000
+    # policy bought is settled. And a v2 quote lives 60 s of chain time (10 s a transaction in
+    # the simnet's clock): in a burst of 1,000 purchases a few go stale before they are mined
+    # (measured: 11 of 1,000 with blocks of 1,000)
+    assert free["policies_settled"] == free["policies_purchased"] >= 980
     assert jam["policies_settled"] == jam["policies_purchased"] >= 950
     assert jam["settlement_span_stacks_blocks"] > 2 * free["settlement_span_stacks_blocks"]

@@ -6,7 +6,7 @@ import itertools
 
 from chain import protocol
 from chain import transactions as txs
-from chain.clarity import Buffer, ClarityValue, Err, List, Some, StringAscii, UInt
+from chain.clarity import Buffer, ClarityValue, Err, List, Ok, Some, StringAscii, UInt
 from chain.fixings import fix_hints
 from chain.port import TxReceipt
 from chain.protocol import PRICE_SCALE, SATS, TOKEN_UNIT
@@ -95,9 +95,19 @@ class Harness:
             tier=1,
             quote_expiry=burn + 6,
             quote_id=next(self._quote_ids),
+            **self.quote_pins(),
         )
         base.update(terms)
         return Quote(**base)
+
+    def quote_pins(self) -> dict:
+        """The v2 quote's registry, spot (the chain's latest BTC-USD) and valid-until (the tip's
+        stacks-block-time + quote-ttl-seconds: the longest the registry accepts)."""
+        btc = self.chain.read_only(self.oracle, "get-price", [StringAscii("BTC-USD")])
+        spot = btc.value["price"].value if isinstance(btc, Ok) else 0
+        now = self.chain.read_only(self.registry, "get-block-time", []).value
+        ttl = self.chain.read_only(self.params, "get-parameter", [StringAscii("quote-ttl-seconds")])
+        return dict(registry=self.registry, spot=spot, valid_until=now + ttl.value.value)
 
     def purchase(self, buyer: Wallet, quote: Quote, signature: bytes | None = None) -> TxReceipt:
         sig = sign_quote(quote, self.d.accounts.quote) if signature is None else signature

@@ -10,7 +10,7 @@ from chain.clarity import NONE, TRUE, Buffer, List, Ok, StringAscii, Tuple, UInt
 from chain.contracts import Contracts
 from chain.keys import PrivateKey
 from chain.protocol import expiry_on_grid
-from chain.quotes import quote_digest, sign_quote
+from chain.quotes import DEVNET_DOMAIN, quote_hash, sign_quote
 from chain.wallet import Wallet
 from tests.sim.harness import BTC, STX, USD, Harness, err
 
@@ -160,7 +160,7 @@ def test_purchase_with_valid_quote(h):
     policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
     assert policy["status"] == UInt(0) and policy["owner"] == buyer.address
     digest = h.chain.read_only(h.registry, "get-quote-hash", [q.to_clarity()])
-    assert digest == Buffer(quote_digest(q.to_clarity()))
+    assert digest == Buffer(quote_hash(q.to_clarity(), DEVNET_DOMAIN))
 
 
 def test_purchase_rejections(h):
