@@ -11,7 +11,6 @@ is a conformance bug, and the devnet stops rather than serve a state it cannot v
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from typing import Any
 
 from sim.clarity_vm import ClarityContracts

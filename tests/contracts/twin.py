@@ -32,8 +32,8 @@ from sim.clarity_vm import (
 )
 from sim.models import PythonContracts
 from sim.models.base import ArgumentError, Contract, Ctx, p_ascii, p_principal, p_uint, public
-from sim.models.oracle import FIXING_WINDOW
 from sim.models.clock import BlockClock
+from sim.models.oracle import FIXING_WINDOW
 
 
 class RoleRelay(Contract):
