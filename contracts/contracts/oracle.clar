@@ -22,6 +22,7 @@
 (define-constant ERR-LAPSED (err u115))
 (define-constant ERR-LAST-SUBMITTER (err u116))
 (define-constant ERR-UNKNOWN-SETTING (err u117))
+(define-constant ERR-SETUP-CLOSED (err u118))
 
 ;; fixed at deployment (PROTOCOL.md v2, "Admin")
 (define-constant EXPIRY-INTERVAL u144)
@@ -221,6 +222,19 @@
         (who (get value change)))
     (try! (check-ready (get eta change)))
     (map-delete queued-submitters "submitter")
+    (if (is-submitter who) true (var-set submitter-count (+ (var-get submitter-count) u1)))
+    (map-set submitters who true)
+    (print {event: "submitter-added", who: who})
+    (ok true)))
+
+;; the deployment step naming more submitters at once (e.g. the backend's own key, so
+;; the deployer's can stay offline), only before the first BTC-USD observation: until
+;; then nothing can be bought (u309), so no one relies on the oracle yet. Every later
+;; addition is queued. Checks: admin (u100); no BTC-USD observation yet (u118).
+(define-public (init-submitter (who principal))
+  (begin
+    (try! (check-admin))
+    (asserts! (is-none (map-get? feeds "BTC-USD")) ERR-SETUP-CLOSED)
     (if (is-submitter who) true (var-set submitter-count (+ (var-get submitter-count) u1)))
     (map-set submitters who true)
     (print {event: "submitter-added", who: who})

@@ -18,7 +18,7 @@ from chain.clarity import (
     Tuple,
     UInt,
 )
-from chain.protocol import BLOCKS_PER_DAY
+from chain.protocol import BLOCKS_PER_DAY, BTC_USD
 from sim.models.base import (
     Contract,
     ContractErr,
@@ -53,6 +53,7 @@ ERR_NOT_READY = 114
 ERR_LAPSED = 115
 ERR_LAST_SUBMITTER = 116
 ERR_UNKNOWN_SETTING = 117
+ERR_SETUP_CLOSED = 118
 
 # the settings a queued change may set, their bounds (inclusive) and the var each one is
 SETTINGS: dict[str, tuple[int, int, str]] = {
@@ -317,6 +318,19 @@ class Oracle(Contract):
     @public()
     def apply_submitter(self, ctx: Ctx):
         who = self.queued_submitters.take(ctx, SUBMITTER)
+        if not self.submitters.get(who, False):
+            self.set_var("submitter_count", self.var("submitter_count") + 1)
+        self.state.set(self.submitters, who, True)
+        self.print(ctx, "submitter-added", who=who)
+        return TRUE
+
+    @public(p_principal)
+    def init_submitter(self, ctx: Ctx, who: Principal):
+        """The deployment step: another submitter at once, only before the first BTC-USD
+        observation (nothing can be bought before it)."""
+        self._admin(ctx)
+        if self.feeds.get(BTC_USD) is not None:
+            raise ContractErr(ERR_SETUP_CLOSED)
         if not self.submitters.get(who, False):
             self.set_var("submitter_count", self.var("submitter_count") + 1)
         self.state.set(self.submitters, who, True)

@@ -782,6 +782,12 @@ ORACLE_ADMIN: list[Step] = [
     plain("wallet_1", "oracle", "remove-submitter", (acct("deployer"),), 111),
     plain("wallet_8", "oracle", "remove-submitter", (acct("deployer"),), 116),
     plain("wallet_8", "oracle", "remove-submitter", (SUB,), ok()),  # not a submitter: no change
+    # the deployment step: another submitter at once, before any BTC-USD observation
+    plain("wallet_1", "oracle", "init-submitter", (acct("wallet_4"),), 100),
+    gov("deployer", "oracle", "init-submitter", (acct("wallet_4"),), ok(), "submitter-added"),
+    Read("oracle", "get-submitter-count", (), UInt(2)),
+    gov("wallet_8", "oracle", "remove-submitter", (acct("wallet_4"),), ok(), "submitter-removed"),
+    Read("oracle", "get-submitter-count", (), UInt(1)),
     plain("wallet_1", "oracle", "queue-submitter", (SUB,), 100),
     gov("deployer", "oracle", "queue-submitter", (SUB,), eta(2), "change-queued"),
     plain("deployer", "oracle", "queue-submitter", (acct("wallet_3"),), 112),
@@ -805,6 +811,8 @@ ORACLE_ADMIN: list[Step] = [
     gov("wallet_8", "oracle", "remove-submitter", (SUB,), ok(), "submitter-removed"),
     Mine(1),  # 1011
     price("wallet_2", BTC_USD, SPOT, 101),
+    # once BTC-USD is observed, a submitter can only be queued
+    plain("deployer", "oracle", "init-submitter", (acct("wallet_4"),), 118),
     # the settings
     plain("wallet_1", "oracle", "queue-setting", (MAX_AGE, UInt(12)), 100),
     plain("deployer", "oracle", "queue-setting", (StringAscii("max-ages"), UInt(12)), 117),
@@ -1310,6 +1318,7 @@ REQUIRED: dict[tuple[str, str], set[int | str]] = {
     ("oracle", "apply-setting"): {"ok", 113, 114, 115},
     ("oracle", "cancel-setting"): {"ok", 111, 113},
     ("oracle", "queue-submitter"): {"ok", 100, 112},
+    ("oracle", "init-submitter"): {"ok", 100, 118},
     ("oracle", "apply-submitter"): {"ok", 113, 114},
     ("oracle", "cancel-submitter"): {"ok", 111, 113},
     ("oracle", "remove-submitter"): {"ok", 111, 116},
