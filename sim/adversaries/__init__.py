@@ -99,7 +99,7 @@ def start_all(values: dict[str, Any], stage: Stage) -> None:
 
 
 # the adversaries (imported last: each module uses Stage above), registered by section
-from sim.adversaries import admin_key, front_run, jit, late_settlement  # noqa: E402
+from sim.adversaries import admin_key, front_run, jit, late_settlement, oracle_key  # noqa: E402
 
-for _module in (late_settlement, admin_key, front_run, jit):
+for _module in (late_settlement, oracle_key, admin_key, front_run, jit):
     ADVERSARIES[_module.SECTION] = _module

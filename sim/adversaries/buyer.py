@@ -1,7 +1,7 @@
 """What an adversary needs to buy policies like any buyer: ask the registry for a quote, sign
 the purchase with its own wallet, learn its policy ids, read policies and fixings back.
 
-Shared by the adversaries that hold policies (late_settlement's buyers).
+Shared by the adversaries that hold policies (late_settlement's buyers, oracle_key).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ def test_the_scenarios_exist_and_load():
     assert set(names) == {
         "baseline", "flash-crash", "mass-settlement", "grinding-bear", "bank-run",
         "oracle-outage-crash", "congested-mass-settlement", "manipulated-source", "signer-outage",
-        "late-settlement",
+        "late-settlement", "oracle-key-compromise",
         "admin-key-compromise",
         "front-run-settlement", "jit-liquidity",
     }  # fmt: skip

@@ -1,8 +1,9 @@
-"""The late-settlement adversary at a small size: a backend that never settles (buyers settle
-themselves, late, at the fixings; issue 11, PROTOCOL.md v2)."""
+"""The settlement adversaries at a small size: a backend that never settles (buyers settle
+themselves, late, at the fixings) and a leaked oracle submitter key (issue 11, PROTOCOL.md v2)."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -13,6 +14,8 @@ from scenarios.runner import run
 # purchases until hour 16 expire at burn 288 (the grid), settled by their buyers 30 blocks on
 LATE = ["days=1.3", "drain_days=1.0", "late_settlement.buy_hours=16",
         "late_settlement.wait_blocks=30", "crash.start_hours=20"]  # fmt: skip
+ORACLE_KEY = ["days=1.4", "drain_days=0.7", "buyers.days_max=1.2", "buyers.rate_per_hour=1",
+              "oracle_key.days=1.05"]  # fmt: skip
 
 
 def records(folder, kind: str) -> list[dict]:
@@ -37,6 +40,32 @@ def test_late_settlement_buyers_settle_themselves_and_the_provider_gains_nothing
     assert report["invariant_violations"] == 0
     gains = records(tmp_path, "late-settlement-v1-gain")
     assert gains and all(g["owed"] == g["paid"] for g in gains)
+
+
+def test_a_leaked_submitter_key_profits_up_to_its_collateral_and_no_claim_goes_unpaid(tmp_path):
+    """The attacker pushes -5% (the one-block cap) in each of the six blocks before its
+    expiries and holds at-the-money puts on them: the fixing averages its prices, so its puts
+    pay more than honest fixings would. Measured, not hidden: its profit is positive, and
+    bounded by its policies' collateral (each payout is min(claim, collateral)). Every claim is
+    still paid in full and nothing stays locked."""
+    report = run(config.load("oracle-key-compromise", ORACLE_KEY), 1, tmp_path)
+    assert report["unpaid_claims_usd"] == 0
+    assert report["stuck_collateral"] == {"ustx": 0, "sats": 0}
+    assert report["invariant_violations"] == 0
+    pushes = records(tmp_path, "oracle-key-push")
+    gains = records(tmp_path, "oracle-key-gain")
+    assert pushes and gains
+    assert report["attacker_profit_usd"] == pytest.approx(
+        sum(g["gain_usd"] for g in gains), abs=0.1
+    )
+    assert report["attacker_profit_usd"] > 0  # the cap slows the attack; it does not stop it
+    with (tmp_path / "policies.csv").open() as f:
+        collateral = {
+            int(row["id"]): int(row["collateral_token_units"]) for row in csv.DictReader(f)
+        }
+    for g in gains:
+        assert g["fixing"] < g["honest_fixing"]  # it moved each fixing down
+        assert g["honest"] <= g["paid"] <= collateral[g["id"]]  # the bound: its collateral
 
 
 @pytest.mark.clarity
