@@ -29,7 +29,7 @@ def test_the_attack_runs_and_gains_nothing(tmp_path, name):
     report = run(config.load(name, SMALL[name]), 3, tmp_path)
     assert report["invariant_violations"] == 0  # invariant 8 among them
     assert report["unpaid_claims_usd"] == 0
-    assert report["stuck_collateral"] == {"stx": 0, "sbtc": 0}
+    assert report["stuck_collateral"] == {"ustx": 0, "sats": 0}
     assert report["attacker_profit_usd"] == 0
     assert report["attacker_profit_usd_by_kind"] == {SECTION[name]: 0}
     log = events(tmp_path)
