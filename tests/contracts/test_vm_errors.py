@@ -1250,11 +1250,13 @@ WIPED_OUT: list[Step] = [
     *prices(40_000 * USD, 6_250_000),  # at 1290 = E - 6
     Mine(until(1296)),
     deposit("wallet_4", 0, 2, 10 * STX, 414),  # expired, unsettled: no entry
-    buy("wallet_3", 414, tier=2, strike=40_000 * USD, covers=(POOL_ONLY,)),  # no purchase
     request("wallet_1", 0, 2, 300 * STX, 414),  # and no exit
     complete("wallet_1", 0, 2, 414),
     fix(BTC_USD, 1296, 1290, 1290, Ok(fixing(40_000 * USD, 1290, False))),
     fix(STX_USD, 1296, 1290, 1290, Ok(fixing(6_250_000, 1290, False))),
+    # proven but not paid: still no purchase (a fresh observation first: u333 comes before)
+    price("deployer", BTC_USD, 40_000 * USD),
+    buy("wallet_3", 414, tier=2, strike=40_000 * USD, covers=(POOL_ONLY,)),
     settle(
         [1],
         counts(1, 0, 0, 0),
