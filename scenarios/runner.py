@@ -37,7 +37,7 @@ from sim.chain import Block, ChainConfig
 from sim.exchanges import ExchangeSpec, SimExchange, SimFeed
 from sim.faults import FaultSpec, FaultyChain
 from sim.genesis import SBTC_UNIT, STX_UNIT, deploy
-from sim.guardian import Guardian
+from sim.guardian import Guardian, OracleWatch
 from sim.invariants import InvariantChecker
 from sim.perf import quiet_gc
 from sim.prices import PathSpec, PricePath, Segment
@@ -296,7 +296,15 @@ def run(
     providers.start()
     if accounts.guardian is not None:  # cancels every admin change queued (sim/guardian.py)
         guardian_wallet = Wallet(accounts.guardian, chain)
-        Guardian(env, chain, contracts, guardian_wallet, log, v["guardian.latency_blocks"]).start()
+        watch = None
+        if v["guardian.oracle_gap_bps"]:
+            watch = OracleWatch(
+                lambda asset, t: path.btc_at(t) if asset == BTC_USD else path.stx_at(t),
+                v["guardian.oracle_gap_bps"],
+                v["guardian.oracle_latency_blocks"],
+            )
+        Guardian(env, chain, contracts, guardian_wallet, log, v["guardian.latency_blocks"],
+                 oracle_watch=watch).start()  # fmt: skip
     ledger = adversaries.Ledger()
     if n_adversaries:
         # a fifth child of the seed tree: the first four, and so every run without an

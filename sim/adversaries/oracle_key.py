@@ -6,17 +6,21 @@ submitter (a second price source, `oracle.init-submitter`, the deployment step a
 before the first BTC-USD observation), and its key leaked. `start` makes it one the way the
 deployment does (a direct call before any block, like genesis's `set-quote-pubkey`).
 
-Its strategy: it keeps a put (strike at spot, `amount_btc`, STX and sBTC in turn) on each
-expiry about `days` ahead, bought through the registry like any buyer. From `lead_blocks` burn
-blocks before each of its expiries E up to E, it pushes both feeds down by the most the
-oracle accepts in each new burn block (`min(max-jump, max-deviation x elapsed)` of the last
-observation), at a fee above the backend's so that its push is that block's observation. The
-fixing of E then averages its prices over the window, and its put pays more.
+Its strategy (`stay_within_bps` 0): it keeps a put (strike at spot, `amount_btc`, STX and sBTC
+in turn) on each expiry about `days` ahead, bought through the registry like any buyer. From
+`lead_blocks` burn blocks before each of its expiries E up to E, it pushes both feeds down by
+the most the oracle accepts in each new burn block (`min(max-jump, max-deviation x elapsed)` of
+the last observation), at a fee above the backend's so that its push is that block's
+observation. The fixing of E then averages its prices over the window, and its put pays more.
 
 Its gain, to the ledger when each of its policies settles: the payout, minus what
 `min(formula, collateral)` would have paid at honest fixings (the true prices averaged over
 the same window's burn blocks), both in USD at the true token price then, minus the premium
 (USD at purchase). Whatever the cap lets it take is reported as measured, not hidden.
+
+Against a guardian that watches the oracle (sim/guardian.py `OracleWatch`) it may instead stay
+within `stay_within_bps` below the exchanges' price, so that no push strays further than the
+guardian tolerates; once removed, it buys and pushes no more.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ KNOBS = {
     f"{SECTION}.lead_blocks": Knob(6, 1, 144, help="burn blocks before E it starts pushing"),
     f"{SECTION}.fee": Knob(10_000, 0, 1_000_000, help="micro-STX per push: above the backend's"),
     f"{SECTION}.poll_seconds": Knob(5.0, 1, 600, help="how often it looks for a new burn block"),
+    f"{SECTION}.stay_within_bps": Knob(
+        0, 0, 5000, help="never push further than this below the exchanges' price (to slip under "
+        "a guardian watching the oracle); 0: push the cap"
+    ),
 }
 FIXING_WINDOW = 6  # the oracle's (fixed at deployment)
 
@@ -58,6 +66,7 @@ class _Attacker:
         self.last_burn = -1
         self.bought_for: set[int] = set()  # grid days it has bought for
         self.terms: dict[int, dict[str, Any]] = {}
+        self.removed = False
 
     def config(self) -> dict[str, int]:
         got = self.stage.chain.read_only(self.stage.contracts.oracle, "get-config", [])
@@ -77,6 +86,8 @@ class _Attacker:
             self.last_burn = burn
             now = stage.env.now
             self.true[burn] = (stage.btc_at(now), stage.stx_at(now))
+            if not self.still_submitter():
+                continue  # removed (a guardian watching the oracle): it buys and pushes no more
             day = (burn + round(k["days"] * BLOCKS_PER_DAY)) // BLOCKS_PER_DAY
             if day not in self.bought_for and not self.buyer.pending:
                 self.bought_for.add(day)
@@ -84,6 +95,18 @@ class _Attacker:
                 self.buyer.request(self.wallet, k["amount_btc"], 1.0, k["days"], token)
             if any(e - k["lead_blocks"] <= burn < e for e in self.targets):
                 self.push_down()
+
+    def still_submitter(self) -> bool:
+        """Whether its key still pushes; the first time it does not, it says so and stops."""
+        if self.removed:
+            return False
+        c = self.stage.contracts
+        self.removed = not self.stage.chain.read_only(
+            c.oracle, "is-submitter", [self.wallet.address]
+        ).value  # type: ignore[attr-defined]
+        if self.removed:
+            self.stage.log.record("oracle-key-removed", height=self.stage.burn_height())
+        return not self.removed
 
     def push_down(self) -> None:
         stage, c = self.stage, self.stage.contracts
@@ -97,6 +120,13 @@ class _Attacker:
             if elapsed < 1:
                 continue  # this block's observation is taken (by the honest oracle)
             price = _deepest(o["price"].value, elapsed, config)
+            within = self.knobs["stay_within_bps"]
+            if within:  # the exchanges' price, as anyone reads it, less what it dares
+                world = stage.btc_at(stage.env.now) if asset == BTC_USD else stage.stx_at(
+                    stage.env.now
+                )
+                floor = round(world * PRICE_SCALE) * (10_000 - within) // 10_000
+                price = max(price, floor)
             stage.log.record(
                 "oracle-key-push", asset=asset, price=price, height=stage.burn_height()
             )

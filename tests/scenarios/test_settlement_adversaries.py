@@ -16,6 +16,8 @@ LATE = ["days=1.3", "drain_days=1.0", "late_settlement.buy_hours=16",
         "late_settlement.wait_blocks=30", "crash.start_hours=20"]  # fmt: skip
 ORACLE_KEY = ["days=1.4", "drain_days=0.7", "buyers.days_max=1.2", "buyers.rate_per_hour=1",
               "oracle_key.days=1.05"]  # fmt: skip
+# nobody watches the oracle, and the key pushes the cap
+UNGUARDED = ["guardian.oracle_gap_bps=0", "oracle_key.stay_within_bps=0"]
 
 
 def records(folder, kind: str) -> list[dict]:
@@ -48,7 +50,7 @@ def test_a_leaked_submitter_key_profits_up_to_its_collateral_and_no_claim_goes_u
     pay more than honest fixings would. Measured, not hidden: its profit is positive, and
     bounded by its policies' collateral (each payout is min(claim, collateral)). Every claim is
     still paid in full and nothing stays locked."""
-    report = run(config.load("oracle-key-compromise", ORACLE_KEY), 1, tmp_path)
+    report = run(config.load("oracle-key-compromise", ORACLE_KEY + UNGUARDED), 1, tmp_path)
     assert report["unpaid_claims_usd"] == 0
     assert report["stuck_collateral"] == {"ustx": 0, "sats": 0}
     assert report["invariant_violations"] == 0
@@ -77,3 +79,31 @@ def test_late_settlement_is_byte_identical_on_the_clarity_vm(tmp_path):
     assert (py / "events.jsonl").read_bytes() == (vm / "events.jsonl").read_bytes()
     a = json.loads((py / "report.json").read_text())
     assert a["policies_settled"] + a["policies_expired"] > 0
+
+
+@pytest.mark.parametrize("stay_within_bps", [0, 90])
+def test_a_guardian_watching_the_oracle_makes_the_leaked_key_lose(tmp_path, stay_within_bps):
+    """The scenario as shipped: the guardian removes a submitter whose observation strays more
+    than 1% from the exchanges' price, moving away from it (sim/guardian.py). Pushing the cap
+    gets the key removed at its first push; staying 0.9% under the exchanges keeps it, but a
+    fixing 0.9% low pays less than its puts' premiums. Either way the attacker loses money and
+    every claim is paid in full."""
+    knobs = [*ORACLE_KEY, f"oracle_key.stay_within_bps={stay_within_bps}"]
+    report = run(config.load("oracle-key-compromise", knobs), 1, tmp_path)
+    assert report["unpaid_claims_usd"] == 0
+    assert report["invariant_violations"] == 0
+    assert records(tmp_path, "oracle-key-push")  # it did try
+    assert report["attacker_profit_usd"] < 0
+    removed = records(tmp_path, "guardian-remove")
+    if stay_within_bps == 0:
+        assert len(removed) == 1 and records(tmp_path, "oracle-key-removed")
+
+
+@pytest.mark.parametrize("name", ["flash-crash", "manipulated-source"])
+def test_the_oracle_watch_leaves_an_honest_oracle_alone(tmp_path, name):
+    """An honest oracle lagging a 50% crash by the cap moves towards the exchanges' price, and
+    one fed two manipulated sources of five keeps to the median: the watch at 1% judges none of
+    their observations (a removal of the only submitter would be refused, u116, anyway)."""
+    report = run(config.load(name, ["policies=100", "guardian.oracle_gap_bps=100"]), 1, tmp_path)
+    assert report["invariant_violations"] == 0
+    assert records(tmp_path, "guardian-saw-price") == []
