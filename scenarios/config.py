@@ -62,8 +62,11 @@ KNOBS: dict[str, Knob] = {
         6, 0, 1000, help="burn blocks the guardian takes to cancel a queued admin change"
     ),
     "guardian.oracle_gap_bps": Knob(
-        0, 0, 5000, help="an observation this far from the world's price, moving away from it, "
-        "gets its submitter removed; 0: the guardian does not watch the oracle"
+        0,
+        0,
+        5000,
+        help="an observation this far from the world's price, moving away from it, "
+        "gets its submitter removed; 0: the guardian does not watch the oracle",
     ),
     "guardian.oracle_latency_blocks": Knob(
         0, 0, 144, help="burn blocks the guardian takes to remove such a submitter"

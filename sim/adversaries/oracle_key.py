@@ -43,8 +43,11 @@ KNOBS = {
     f"{SECTION}.fee": Knob(10_000, 0, 1_000_000, help="micro-STX per push: above the backend's"),
     f"{SECTION}.poll_seconds": Knob(5.0, 1, 600, help="how often it looks for a new burn block"),
     f"{SECTION}.stay_within_bps": Knob(
-        0, 0, 5000, help="never push further than this below the exchanges' price (to slip under "
-        "a guardian watching the oracle); 0: push the cap"
+        0,
+        0,
+        5000,
+        help="never push further than this below the exchanges' price (to slip under "
+        "a guardian watching the oracle); 0: push the cap",
     ),
 }
 FIXING_WINDOW = 6  # the oracle's (fixed at deployment)
@@ -122,8 +125,8 @@ class _Attacker:
             price = _deepest(o["price"].value, elapsed, config)
             within = self.knobs["stay_within_bps"]
             if within:  # the exchanges' price, as anyone reads it, less what it dares
-                world = stage.btc_at(stage.env.now) if asset == BTC_USD else stage.stx_at(
-                    stage.env.now
+                world = (
+                    stage.btc_at(stage.env.now) if asset == BTC_USD else stage.stx_at(stage.env.now)
                 )
                 floor = round(world * PRICE_SCALE) * (10_000 - within) // 10_000
                 price = max(price, floor)

@@ -56,9 +56,10 @@ def test_front_runners_bear_the_crash_like_everyone(tmp_path):
 
 
 @pytest.mark.clarity
-def test_jit_liquidity_is_byte_identical_on_the_clarity_executor(tmp_path):
-    scenario = config.load("jit-liquidity", [*SMALL["jit-liquidity"], "policies=20",
-                                             "providers.count=3", "jit.count=1"])  # fmt: skip
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_the_attack_is_byte_identical_on_the_clarity_executor(tmp_path, name):
+    scenario = config.load(name, [*SMALL[name], "policies=20", "providers.count=3",
+                                  f"{SECTION[name]}.count=1"])  # fmt: skip
     py, vm = tmp_path / "python", tmp_path / "clarity"
     run(scenario, 5, py, executor="python")
     run(scenario, 5, vm, executor="clarity")

@@ -107,3 +107,15 @@ def test_the_oracle_watch_leaves_an_honest_oracle_alone(tmp_path, name):
     report = run(config.load(name, ["policies=100", "guardian.oracle_gap_bps=100"]), 1, tmp_path)
     assert report["invariant_violations"] == 0
     assert records(tmp_path, "guardian-saw-price") == []
+
+
+@pytest.mark.clarity
+def test_the_leaked_oracle_key_is_byte_identical_on_the_clarity_vm(tmp_path):
+    """The deployment step `init-submitter`, the attacker's pushes and the guardian's
+    `remove-submitter` run the same in the VM as in the models."""
+    scenario = config.load("oracle-key-compromise", [*ORACLE_KEY, "oracle_key.stay_within_bps=0"])
+    py, vm = tmp_path / "python", tmp_path / "clarity"
+    run(scenario, 1, py, executor="python")
+    run(scenario, 1, vm, executor="clarity")
+    assert (py / "events.jsonl").read_bytes() == (vm / "events.jsonl").read_bytes()
+    assert records(py, "guardian-remove") and records(py, "oracle-key-push")
