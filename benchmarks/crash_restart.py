@@ -177,7 +177,8 @@ class QuoteLoad:
 
 
 # the booking's purchases are mined 20 at a time, and the chain clock runs 10 s a transaction
-# (sim/models/clock.py): the devnet is deployed with quotes that live for the whole booking
+# (sim/models/clock.py): this benchmark's devnet is deployed with quotes that live for the whole
+# booking (a test's devnet has the fast devnet's 1800 s: enough for a few dozen purchases)
 BOOK_TTL = 10**9
 
 
@@ -203,7 +204,9 @@ def _book(devnet: Devnet, policies: int, btc: int = 65_000 * USD) -> list[int]:
         chain.mine()
         burn = chain.tip().burn_height
         expiration = expiry_on_grid(burn, 144, 12_960)  # the registry refuses others (u321)
-        valid_until = chain.read_only(contracts.registry, "get-block-time", []).value + BOOK_TTL
+        ttl = chain.read_only(contracts.parameters, "get-parameter",
+                              [StringAscii("quote-ttl-seconds")]).value.value  # fmt: skip
+        valid_until = chain.read_only(contracts.registry, "get-block-time", []).value + ttl
         buyers = users[1:]
         for i in range(policies):
             buyer = buyers[i % len(buyers)]
