@@ -14,7 +14,11 @@ it; transactions already delivered are remembered so that the catch-up never rep
 The first poll catches up on the contracts' whole history in one block at the current tip.
 Actors rebuild their mirrors from events (pool tranches, active policies), and one block
 means they act once, on the end state, instead of re-living old blocks (e.g. asking to settle
-a policy that a later event settled).
+a policy that a later event settled). That is also why the cursor is not persisted: the
+replay is how a restarted engine rebuilds what its actors hold only in memory (the Registry's
+active and due policies, the Pool's per-policy cover), so a start that skipped it would leave
+policies bought before the restart unsettled. Its cost is one read of the four contracts'
+prints and of each transaction behind them per start.
 """
 
 from __future__ import annotations
