@@ -2,9 +2,10 @@
 
 `LiveEngine` assembles the world of a live config: StacksChain over the node API, exchange
 adapters behind the oracle's PriceFeed, the store on its URL, the Signer with keys loaded from
-their sources, and the four actors on pykka's ThreadingActor. Its loop is the runner's job in a
-simulation, on the wall clock: tick the oracle every `poll_seconds`, poll the chain every
-`block_poll_seconds` and deliver each new block to every actor.
+their sources, and the engine (actors/engine.py, the same four actors a simulation starts) on
+pykka's ThreadingActor. Its loop is what scenarios/follow.py does in a simulation, on the wall
+clock: tick the engine every `poll_seconds`, poll the chain every `block_poll_seconds` and
+hand each new block to the engine.
 
 Stopping (SIGINT/SIGTERM set the stop event) lets each actor finish the messages already in
 its inbox, then flushes the store: every transaction signed is in the outbox with its status,

@@ -145,6 +145,6 @@ class SimRuntime:
 
     @staticmethod
     def actor_of(ref: pykka.ActorRef) -> SimActor:
-        """The actor behind a ref (for the runner's reports and for tests; actors themselves
+        """The actor behind a ref (for stopping and for tests; actors themselves
         only ever hold refs)."""
         return ref.actor_inbox.actor  # type: ignore[attr-defined]
