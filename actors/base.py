@@ -8,14 +8,18 @@ same object in both worlds.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import pykka
 
 from actors.messages import Connect, Sync
+from chain.contracts import Contracts
+from chain.port import Chain, EventLog, StorePort
 
 A = TypeVar("A", bound=type)
+logger = logging.getLogger("bithedge.live")
 
 
 def handles(*message_types: type) -> Callable:
@@ -60,7 +64,7 @@ class EngineActor(pykka.Actor):
 class ServiceActor(EngineActor):
     """An engine actor with the ports every one of them uses and its peers once connected."""
 
-    def __init__(self, chain: Any, store: Any, log: Any, contracts: Any):
+    def __init__(self, chain: Chain, store: StorePort, log: EventLog, contracts: Contracts):
         super().__init__()
         self.chain, self.store, self.log, self.contracts = chain, store, log, contracts
         self.peers: Connect | None = None  # set once all actors have started
@@ -84,5 +88,21 @@ def bind(actor_cls: type, runtime_base: type) -> type[pykka.Actor]:
 class ThreadingRuntime:
     """Live: one thread per actor, pykka's own runtime."""
 
+    def __init__(self, stop_timeout: float = 30.0) -> None:
+        self.stop_timeout = stop_timeout
+        self.refs: list[pykka.ActorRef] = []
+
     def start(self, actor_cls: type, *args: Any, **kwargs: Any) -> pykka.ActorRef:
-        return bind(actor_cls, pykka.ThreadingActor).start(*args, **kwargs)
+        ref = bind(actor_cls, pykka.ThreadingActor).start(*args, **kwargs)
+        self.refs.append(ref)
+        return ref
+
+    def stop_all(self) -> None:
+        """Stops each actor once it has handled the messages already in its inbox; one that
+        already died does not keep the others running."""
+        for ref in self.refs:
+            try:
+                ref.stop(block=True, timeout=self.stop_timeout)
+            except Exception as exc:
+                logger.warning("stopping %s: %s", ref, type(exc).__name__)
+        self.refs.clear()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from chain.clarity import ClarityValue, ContractPrincipal, Principal
-from chain.port import ChainEvent, TxReceipt
+from chain.port import Block, ChainEvent, Mailbox, TxReceipt
 from chain.quotes import Quote
 
 
@@ -14,11 +13,11 @@ from chain.quotes import Quote
 class Connect:
     """Sent once after all actors started: who the peers are."""
 
-    oracle: Any
-    registry: Any
-    pool: Any
-    signer: Any
-    observer: Any = None  # receives PoolState too (the simulation's metrics), optional
+    oracle: Mailbox
+    registry: Mailbox
+    pool: Mailbox
+    signer: Mailbox
+    observer: Mailbox | None = None  # receives PoolState too (the simulation's metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +35,31 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class NewBlock:
-    height: int
-    burn_height: int
-    time: float
-    receipts: tuple[TxReceipt, ...]
-    events: tuple[ChainEvent, ...]
-    prints: tuple[dict, ...] = ()  # `events`' print tuples decoded once (actors/events.py)
+    """A block for the actors (actors/engine.py builds it): the chain's `Block` and its print
+    tuples decoded once (actors/events.py), so four actors do not decode them four times."""
+
+    block: Block
+    prints: tuple[dict, ...] = ()
+
+    @property
+    def height(self) -> int:
+        return self.block.height
+
+    @property
+    def burn_height(self) -> int:
+        return self.block.burn_height
+
+    @property
+    def time(self) -> float:
+        return self.block.time
+
+    @property
+    def receipts(self) -> tuple[TxReceipt, ...]:
+        return self.block.receipts
+
+    @property
+    def events(self) -> tuple[ChainEvent, ...]:
+        return self.block.events
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +87,7 @@ class Submit:
     function: str
     args: tuple[ClarityValue, ...]
     tag: tuple
-    reply_to: Any = None
+    reply_to: Mailbox | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +108,7 @@ class QuoteRequest:
     strike: int  # price units
     expiration: int  # burn height
     token: int
-    reply_to: Any
+    reply_to: Mailbox
     tier: int | None = None  # None: the tier that backs this strike
 
 
@@ -107,7 +125,7 @@ class QuoteBreaker:
 @dataclass(frozen=True, slots=True)
 class SignQuote:
     quote: Quote
-    reply_to: Any
+    reply_to: Mailbox
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 
 from actors.base import ServiceActor, handles
 from actors.messages import NewBlock, PriceUpdate, PushNow, Submit, Tick, TxDone
-from actors.ports import EventLog, PriceFeed
 from chain.clarity import Ok, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX_USD, Contracts
-from chain.port import Chain
+from chain.port import Chain, EventLog, PriceFeed, StorePort
 from risk.volatility import VolEstimator
-from store import Store
 
 # Seconds per burn block, to turn the age in blocks of the chain's last price into a time. Not a
 # protocol fact (issue 14 names it a scenario knob), so it stays here, unchanged, until it is one.
@@ -89,7 +87,7 @@ class OracleActor(ServiceActor):
         self,
         feed: PriceFeed,
         chain: Chain,
-        store: Store,
+        store: StorePort,
         log: EventLog,
         contracts: Contracts,
         config: OracleConfig | None = None,

@@ -21,12 +21,10 @@ from actors.messages import (
     TrancheView,
 )
 from actors.params import follow, read_parameters
-from actors.ports import EventLog
 from chain.clarity import Tuple, UInt, principal
 from chain.contracts import TOKEN_UNIT, TRANCHES, Contracts, token_price_asset
-from chain.port import Chain
+from chain.port import Chain, EventLog, StorePort
 from risk.pricing import max_payout_usd_units
-from store import Store
 
 PARAMETERS = ("collateral-ratio-0", "collateral-ratio-1", "collateral-ratio-2")
 POOL_STATE_EVENTS = ("deposit", "withdraw-requested", "withdraw", "locked", "released", "payout")
@@ -37,7 +35,7 @@ class PoolActor(ServiceActor):
     def __init__(
         self,
         chain: Chain,
-        store: Store,
+        store: StorePort,
         log: EventLog,
         contracts: Contracts,
     ):
@@ -105,11 +103,13 @@ class PoolActor(ServiceActor):
                 if name in SHARE_EVENTS:
                     self._read_pending(key)
                 if name in ("deposit", "withdraw"):
-                    shares = self.chain.read_only(
+                    got = self.chain.read_only(
                         self.contracts.pool,
                         "get-shares",
                         [UInt(key[0]), UInt(key[1]), principal(e["provider"])],
-                    ).value
+                    )
+                    assert isinstance(got, UInt)  # get-shares: a uint, u0 when none
+                    shares = got.value
                     self.store.shares.set(key[0], key[1], e["provider"], shares)
             elif source == registry and name == "policy-purchased":
                 key = (e["token"], e["tier"])
@@ -136,7 +136,8 @@ class PoolActor(ServiceActor):
         """The tranche's pending shares of its current epoch, as the chain counts them (a
         request, a completion or a deposit opening a new epoch changes them)."""
         v = self.chain.read_only(self.contracts.pool, "get-vault", [UInt(key[0]), UInt(key[1])])
-        self.pending[key] = v["pending"].value
+        assert isinstance(v, Tuple)  # get-vault: the vault, EMPTY-VAULT when none
+        self.pending[key] = v["pending"].value  # type: ignore[attr-defined]
 
     def _watch(self) -> None:
         """Records each tranche whose coverage (assets over the cover its active policies were

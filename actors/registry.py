@@ -35,11 +35,10 @@ from actors.messages import (
     TxDone,
 )
 from actors.params import ZERO_KEY, Governance, follow, read_parameters
-from actors.ports import EventLog
 from chain.clarity import NONE, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.fixings import fix_hints
-from chain.port import Chain
+from chain.port import Chain, EventLog, StorePort
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote
 from risk.pricing import (
@@ -51,7 +50,6 @@ from risk.pricing import (
     tier_for_strike,
     usd_to_tokens_ceil,
 )
-from store import Store
 
 PARAMETERS = (
     "min-duration",
@@ -105,7 +103,7 @@ class RegistryActor(ServiceActor):
     def __init__(
         self,
         chain: Chain,
-        store: Store,
+        store: StorePort,
         log: EventLog,
         contracts: Contracts,
         config: RegistryConfig | None = None,

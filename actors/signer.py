@@ -14,13 +14,11 @@ from dataclasses import dataclass
 
 from actors.base import EngineActor, handles
 from actors.messages import NewBlock, QuoteOffer, SignQuote, Submit, TxDone
-from actors.ports import EventLog
 from chain import errors
 from chain import transactions as txs
 from chain.keys import PrivateKey
-from chain.port import Chain, TxStatus
+from chain.port import Chain, EventLog, StorePort, TxStatus
 from chain.quotes import QUOTE_DOMAIN_NAME, network_domain, sign_quote
-from store import Store
 
 DROPPED = TxStatus.DROPPED
 
@@ -75,7 +73,7 @@ class SignerActor(EngineActor):
     def __init__(
         self,
         chain: Chain,
-        store: Store,
+        store: StorePort,
         log: EventLog,
         backend_key: PrivateKey,
         quote_key: PrivateKey,

@@ -1,4 +1,8 @@
-"""Why a node refuses a transaction, as typed errors.
+"""The ports' error vocabulary: why a node refuses a transaction, and how else a chain fails.
+
+Every error of the node client (chain/node.py) is one of these: `NodeUnavailable` is an
+`Unavailable`, `NodeError` a `BadAnswer`, `ReadOnlyFailed` a `ReadFailed`, `CursorNotFound` a
+`Reorganised`, and a refused broadcast the `Rejected` subclass named for the node's reason.
 
 The names are the Stacks node's own rejection reasons (`reason` in the JSON body of a refused
 POST /v2/transactions), so SimChain and StacksChain raise the same classes for the same cause
@@ -18,6 +22,18 @@ class BadAnswer(Unavailable):
     that is not a refusal, a 410 for an endpoint turned off) or a body of the wrong shape. To a
     caller it is no answer at all: nothing is known about what the node did, so a broadcast
     that ends here is sent again later, unchanged, exactly like one that met `Unavailable`."""
+
+
+class ReadFailed(Exception):
+    """A read-only call did not run to a value (a runtime error in the call, on the node or in
+    the VM). Not `Unavailable`: asking again gives the same answer until the state changes."""
+
+
+class Reorganised(LookupError):
+    """Events the caller already saw are no longer in the chain's history: a reorganisation
+    dropped the blocks that held them. The live block source handles it itself
+    (`StacksChain.poll` re-reads the history and skips what it delivered), so no actor and
+    no driver loop ever sees it."""
 
 
 class Rejected(Exception):

@@ -107,7 +107,7 @@ class NodeUnavailable(errors.Unavailable):
         self.cause = cause
 
 
-class ReadOnlyFailed(Exception):
+class ReadOnlyFailed(errors.ReadFailed):
     """A read-only call did not run to a value (`okay: false`); `cause` is the node's text."""
 
     def __init__(self, function: str, cause: str):
@@ -116,7 +116,7 @@ class ReadOnlyFailed(Exception):
         self.cause = cause
 
 
-class CursorNotFound(LookupError):
+class CursorNotFound(errors.Reorganised):
     """The last event seen is no longer in the contract's event history (a reorg dropped it).
 
     Raised instead of returning the whole history, which would re-deliver events the caller has

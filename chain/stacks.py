@@ -14,7 +14,11 @@ it; transactions already delivered are remembered so that the catch-up never rep
 The first poll catches up on the contracts' whole history in one block at the current tip.
 Actors rebuild their mirrors from events (pool tranches, active policies), and one block
 means they act once, on the end state, instead of re-living old blocks (e.g. asking to settle
-a policy that a later event settled).
+a policy that a later event settled). That is also why the cursor is not persisted: the
+replay is how a restarted engine rebuilds what its actors hold only in memory (the Registry's
+active and due policies, the Pool's per-policy cover), so a start that skipped it would leave
+policies bought before the restart unsettled. Its cost is one read of the four contracts'
+prints and of each transaction behind them per start.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class StacksChain:
         }
         self._log: list[ChainEvent] = []
         self._tip: tuple[int, int] | None = None
+        self._tip_hash = ""  # the node's tip block hash at the last poll (`stacks_tip`)
         self._behind = False  # a contract event's transaction was not yet visible
 
     # -- the Chain port ----------------------------------------------------------------------
@@ -165,7 +170,8 @@ class StacksChain:
         moves until everything is fetched: a failure raises with every cursor where it was."""
         info = self.client.info()
         tip = (info.stacks_tip_height, info.burn_block_height)
-        if tip == self._tip and not self._behind:
+        # the same heights under another tip hash: a fork replaced the tip block, look again
+        if tip == self._tip and info.stacks_tip == self._tip_hash and not self._behind:
             return []
         first = self._tip is None
         new: dict[str, list[ContractEvent]] = {}
@@ -174,8 +180,10 @@ class StacksChain:
             try:
                 new[address] = self.client.contract_events_since(address, self._last_seen[address])
             except CursorNotFound:
-                # A reorg dropped the last event seen: read the whole history again; what was
-                # delivered already is skipped below, so nothing is handed out twice.
+                # A reorg dropped the last event seen: read the whole history again (the fork
+                # point is wherever the history stops matching what was delivered); what was
+                # delivered already is skipped below, so nothing is handed out twice, and what
+                # the fork dropped and a later block re-mines is not handed out again either.
                 new[address] = self.client.contract_events_since(address, None)
         txids = {e.tx_id for events in new.values() for e in events}
         with self._lock:
@@ -200,7 +208,7 @@ class StacksChain:
                 self._delivered.add(t.tx_id)
                 self._watch.discard(t.tx_id)
                 self._sent.pop(t.tx_id, None)
-            self._tip = tip
+            self._tip, self._tip_hash = tip, info.stacks_tip
             self._behind = behind
         return blocks
 

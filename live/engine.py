@@ -2,9 +2,10 @@
 
 `LiveEngine` assembles the world of a live config: StacksChain over the node API, exchange
 adapters behind the oracle's PriceFeed, the store on its URL, the Signer with keys loaded from
-their sources, and the four actors on pykka's ThreadingActor. Its loop is the runner's job in a
-simulation, on the wall clock: tick the oracle every `poll_seconds`, poll the chain every
-`block_poll_seconds` and deliver each new block to every actor.
+their sources, and the engine (actors/engine.py, the same four actors a simulation starts) on
+pykka's ThreadingActor. Its loop is what scenarios/follow.py does in a simulation, on the wall
+clock: tick the engine every `poll_seconds`, poll the chain every `block_poll_seconds` and
+hand each new block to the engine.
 
 Stopping (SIGINT/SIGTERM set the stop event) lets each actor finish the messages already in
 its inbox, then flushes the store: every transaction signed is in the outbox with its status,
@@ -25,12 +26,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from actors.base import ThreadingRuntime
+from actors.engine import Configs, Engine, Keys
 from actors.events import decode_prints, plain
-from actors.messages import Connect, NewBlock, Sync, Tick
-from actors.oracle import OracleActor, OracleConfig
-from actors.pool import PoolActor
-from actors.registry import RegistryActor
-from actors.signer import SignerActor, SignerConfig
+from actors.oracle import OracleConfig
+from actors.signer import SignerConfig
 from chain import errors
 from chain import transactions as txs
 from chain.node import NodeClient
@@ -126,7 +125,7 @@ class LiveEngine:
         self._feed = feed
         self._own_feed: Any = None  # the ExchangeFeed start() built, closed by stop()
         self._client = client
-        self.actors: tuple = ()
+        self.engine: Engine | None = None
         self.store: Store | None = None
         self.log: LiveLog | None = None
         self.chain: StacksChain | None = None
@@ -188,21 +187,21 @@ class LiveEngine:
             resend_blocks=cfg.resend_blocks,
             estimate_fees=True,
         )
-        runtime = ThreadingRuntime()
-        contracts = cfg.contracts
-        signer = runtime.start(SignerActor, chain, store, log, backend_key, quote_key, signer_cfg)
-        oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, oracle_cfg)
-        pool = runtime.start(PoolActor, chain, store, log, contracts)
-        registry = runtime.start(RegistryActor, chain, store, log, contracts)
-        self.actors = (signer, oracle, pool, registry)
-        self._registry_proxy = registry.proxy()
+        self.engine = engine = Engine(
+            ThreadingRuntime(),
+            chain=chain,
+            store=store,
+            log=log,
+            feed=feed,
+            contracts=cfg.contracts,
+            keys=Keys(backend_key, quote_key),
+            configs=Configs(oracle=oracle_cfg, signer=signer_cfg),
+        )
+        self._registry_proxy = engine.refs.registry.proxy()
         if cfg.risk.enabled:
             from live.risk import ShadowRisk
 
             self.risk = ShadowRisk(self, cfg.risk, self.metrics, log)
-        connect = Connect(oracle, registry, pool, signer)
-        for ref in self.actors:
-            ref.tell(connect)
         log.record("live-start", network=cfg.network, node=cfg.node_url, dry_run=self.dry_run,
                    signer=signer_address(backend_key, cfg))  # fmt: skip
 
@@ -221,51 +220,48 @@ class LiveEngine:
             self.health.no_quorum_at[fields.get("asset", "")] = self.clock()
 
     @property
+    def actors(self) -> tuple:
+        """The running actors (none before start and after stop)."""
+        return self.engine.refs.all if self.engine is not None else ()
+
+    @property
     def oracle(self):
-        return self.actors[1]
+        assert self.engine is not None
+        return self.engine.refs.oracle
 
     @property
     def registry(self):
-        return self.actors[3]
+        assert self.engine is not None
+        return self.engine.refs.registry
 
     # -- running -----------------------------------------------------------------------------
 
     def step(self) -> list[Block]:
         """One turn of the loop: a due oracle tick, then the new blocks to every actor."""
+        assert self.engine is not None and self.chain is not None
         now = self.clock()
         if now >= self._next_tick:
             self._next_tick = now + self.config.oracle.poll_seconds
-            self.oracle.tell(Tick(now))
-        assert self.chain is not None
+            self.engine.tick(now)
         blocks = self.chain.poll()
         for block in blocks:
-            message = NewBlock(
-                block.height,
-                block.burn_height,
-                block.time,
-                block.receipts,
-                block.events,
-                decode_prints(block.events),
-            )
-            for ref in self.actors:
-                ref.tell(message)
+            self.engine.on_block(block)
         return blocks
 
     def sync(self, rounds: int = 3) -> None:
         """Returns once every actor has handled what it was sent, and what that caused
         (a few rounds: a tick leads to a push request, which leads to a signed transaction)."""
-        for _ in range(rounds):
-            for ref in self.actors:
-                ref.ask(Sync())
+        if self.engine is not None:
+            self.engine.sync(rounds)
 
     def run(self, stop: threading.Event) -> None:
-        """Until `stop` is set; a failing node poll is logged and retried next turn."""
-        from chain.node import NodeError, NodeUnavailable
-
+        """Until `stop` is set; a failing node poll (no answer, or one it cannot use) is
+        logged and retried next turn. A reorganisation is the block source's own business
+        (`StacksChain.poll` re-finds where it stands), never a reason to stop."""
         while not stop.is_set():
             try:
                 self.poll()
-            except (NodeUnavailable, NodeError) as exc:
+            except errors.Unavailable as exc:
                 assert self.log is not None
                 self.log.record("node-error", error=str(exc))
             stop.wait(self.config.block_poll_seconds)
@@ -329,12 +325,9 @@ class LiveEngine:
             self.api = None
         if self.risk is not None:
             self.risk.join()
-        for ref in self.actors:
-            try:
-                ref.stop(block=True, timeout=30)
-            except Exception as exc:  # an actor that already died: keep stopping the others
-                logger.warning("stopping %s: %s", ref, type(exc).__name__)
-        self.actors = ()
+        if self.engine is not None:
+            self.engine.stop()
+            self.engine = None
         if self._own_feed is not None:  # after the oracle stopped: no fetch is under way
             self._own_feed.close()
             self._own_feed = None

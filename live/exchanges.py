@@ -33,8 +33,8 @@ from typing import Any
 
 import httpx
 
-from actors.ports import EventLog
 from chain.contracts import BTC_USD, PRICE_SCALE, STX_USD
+from chain.port import EventLog
 
 MAX_PRICE_USD = 10_000_000  # a quote at or above this per coin is a bug or an attack, not a price
 _MAX_NUMBER_CHARS = 64  # a price field longer than this is garbage, not a number
@@ -276,7 +276,7 @@ SOURCES: dict[str, Adapter] = {
 
 
 class ExchangeFeed:
-    """The oracle's PriceFeed over live exchanges (actors/ports.py).
+    """The oracle's PriceFeed over live exchanges (chain/port.py).
 
     Called from an actor thread with no event loop running. The feed keeps one event loop on a
     daemon thread of its own and one HTTP client on it for its whole life: building a client

@@ -201,7 +201,7 @@ def write_timeseries(
 
 
 def versions(backend: str) -> dict[str, str]:
-    from scenarios.runner import _versions
+    from scenarios.report import versions as _versions
 
     out = _versions()
     if backend == "ray":

@@ -16,13 +16,12 @@ import numpy as np
 import simpy
 
 from actors.messages import QuoteOffer, QuoteRefused, QuoteRequest
-from actors.ports import EventLog
 from chain import errors
 from chain import transactions as txs
 from chain.clarity import NONE, Buffer, UInt
 from chain.contracts import Contracts
 from chain.payloads import sends
-from chain.port import Chain
+from chain.port import Chain, EventLog
 from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, SATS, SBTC, STX, TIERS
 from chain.wallet import Wallet
 

@@ -5,8 +5,9 @@ the node's HTTP endpoints (the ones `chain/node.py` uses, in the shapes the Stac
 Hiro API answer with) in front of a `SimChain` whose executor is the real Clarity VM (the
 Clarinet SDK simnet, through the JSON-lines bridge). Each broadcast is first decoded and its
 origin signature checked by `@stacks/transactions` in the bridge, then admitted by SimChain's
-node rules (nonce, 25-per-sender chaining, fee, replace-by-fee, balance); blocks are mined on a
-wall-clock timer, Stacks blocks every `block_seconds` and burn blocks every `burn_seconds`.
+node rules (nonce, 25-per-sender chaining, fee, replace-by-fee, balance); blocks are mined on
+the wall clock (SimChain's own block processes on `simpy.rt`, see `WallClock`), Stacks blocks
+every `block_seconds` and burn blocks every `burn_seconds`.
 Calls run in the VM with the Python models one step ahead (sim/lockstep.py), because only the
 models can roll back a call whose post-conditions fail, as a node does.
 
@@ -46,6 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import simpy
+import simpy.rt
 
 from chain import errors, keys
 from chain import transactions as txs
@@ -63,6 +65,34 @@ MAX_CHAINING = 25  # stacks-core MAXIMUM_MEMPOOL_TX_CHAINING: nonces up to confi
 FEE_PER_BYTE = 1  # stacks-core MINIMUM_TX_FEE_RATE_PER_BYTE
 _TXID = re.compile(r"^(0x)?[a-fA-F0-9]{64}$")
 _LOG_CURSOR = re.compile(r"^[0-9]+:[0-9]+:[0-9]+:[0-9]+$")
+
+
+class WallClock(simpy.rt.RealtimeEnvironment):
+    """simpy's real-time environment (`simpy.rt`) with the devnet's two needs on top: each
+    event runs under the devnet's lock, because the HTTP threads change SimChain (broadcasts,
+    on-demand mining) between the timer's events, and the wait for the next event is cut
+    short by `stop` so that `close` never waits out a block interval. Not strict: an event
+    late because an HTTP request held the lock just runs late, as a slow node's block would."""
+
+    def __init__(self, lock: threading.RLock, stop: threading.Event):
+        super().__init__(strict=False)
+        self._lock, self._stop = lock, stop
+
+    def start(self) -> None:
+        """Wall time starts now, from the chain time already spent (genesis, tests)."""
+        self.env_start = self.now
+        self.sync()
+
+    def step(self) -> None:
+        with self._lock:
+            due = self.peek()
+        if due == math.inf:
+            raise simpy.core.EmptySchedule()
+        wait = self.real_start + (due - self.env_start) * self.factor - time.monotonic()
+        if wait > 0 and self._stop.wait(wait):
+            return  # closing: the event stays unrun
+        with self._lock:
+            simpy.Environment.step(self)
 
 
 @dataclass
@@ -131,7 +161,8 @@ class Devnet:
             values.setdefault("quote-ttl-seconds", 3 * BURN_BLOCK_SECONDS)
         self.block_seconds, self.burn_seconds = block_seconds, burn_seconds
         self.lock = threading.RLock()
-        self.env = simpy.Environment()
+        self._stop = threading.Event()
+        self.env = WallClock(self.lock, self._stop)  # runs only once `start` is called
         config = ChainConfig(
             stacks_block_seconds=block_seconds,
             burn_block_seconds=burn_seconds,
@@ -155,8 +186,6 @@ class Devnet:
         # per contract, oldest first: (block height, tx index, event index) and the event
         self.contract_events: dict[str, list[tuple[tuple[int, int, int], str, ChainEvent]]] = {}
         self.chain.subscribe(self._on_block)
-        self._started = time.monotonic()
-        self._stop = threading.Event()
         self._timer: threading.Thread | None = None
 
     # -- the node's behaviour ------------------------------------------------------------
@@ -265,16 +294,13 @@ class Devnet:
 
     def start(self) -> None:
         """Mines on the wall clock from now on, in a daemon thread."""
-        self._started = time.monotonic() - self.env.now
+        self.env.start()
         self._timer = threading.Thread(target=self._run, name="devnet-blocks", daemon=True)
         self._timer.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(min(0.2, self.block_seconds / 4)):
-            with self.lock:
-                target = time.monotonic() - self._started
-                if target > self.env.now:
-                    self.chain.advance(target - self.env.now)
+        while not self._stop.is_set():
+            self.env.step()
 
     def mine(self, n: int = 1) -> None:
         with self.lock:

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import simpy
 
 from actors.events import decode_prints
-from actors.ports import EventLog
 from chain import errors
 from chain.clarity import ClarityValue, StringAscii, Tuple, principal
 from chain.contracts import Contracts
+from chain.port import EventLog
 from chain.protocol import PRICE_SCALE
 from chain.wallet import Wallet
 from sim.chain import Block, SimChain

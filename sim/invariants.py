@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chain.clarity import ContractPrincipal, Some, Tuple, UInt
-from chain.port import Chain, ChainEvent
+from chain.port import ChainEvent, FullChain
 
 TRANCHES = [(token, tier) for token in (0, 1) for tier in (0, 1, 2)]
 POOL_EVENTS_WITH_STATE = {
@@ -49,7 +49,7 @@ def _u(t: Tuple, name: str) -> int:
 
 @dataclass
 class InvariantChecker:
-    chain: Chain
+    chain: FullChain
     pool: ContractPrincipal
     violations: list[Violation] = field(default_factory=list)
     _providers: dict[tuple[int, int], set] = field(default_factory=dict)

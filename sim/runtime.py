@@ -101,7 +101,6 @@ class SimRuntime:
         self.queue: deque[tuple[SimActor, Any]] = deque()
         self._scheduled = False
         self._delivering = False
-        self.delivered = 0
         self._classes: dict[type, type] = {}
         self.refs: list[pykka.ActorRef] = []
 
@@ -134,7 +133,6 @@ class SimRuntime:
             queue = self.queue
             while queue:
                 actor, envelope = queue.popleft()
-                self.delivered += 1
                 actor._deliver(envelope)
         finally:
             self._delivering = False
@@ -147,6 +145,6 @@ class SimRuntime:
 
     @staticmethod
     def actor_of(ref: pykka.ActorRef) -> SimActor:
-        """The actor behind a ref (for the runner's reports and for tests; actors themselves
+        """The actor behind a ref (for stopping and for tests; actors themselves
         only ever hold refs)."""
         return ref.actor_inbox.actor  # type: ignore[attr-defined]

@@ -20,14 +20,12 @@ from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from store.repositories import (
-    CursorRepo,
     OutboxRepo,
     PolicyRepo,
     PriceRepo,
     QuoteRepo,
     ShareRepo,
     TrancheRepo,
-    VolatilityRepo,
     WriteBuffer,
 )
 from store.schema import metadata
@@ -46,13 +44,11 @@ class Store:
         self.engine = engine
         self._buffer = WriteBuffer(engine)
         self.prices = PriceRepo(self._buffer)
-        self.volatility = VolatilityRepo(self._buffer)
         self.quotes = QuoteRepo(self._buffer)
         self.policies = PolicyRepo(self._buffer)
         self.shares = ShareRepo(self._buffer)
         self.tranches = TrancheRepo(self._buffer)
         self.outbox = OutboxRepo(self._buffer)
-        self.cursors = CursorRepo(self._buffer)
 
     @property
     def pending(self) -> int:

@@ -41,7 +41,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.schema import (
-    Cursor,
     Outbox,
     Policy,
     PolicyStatus,
@@ -50,18 +49,15 @@ from store.schema import (
     ProviderShare,
     Quote,
     TrancheSnapshot,
-    Volatility,
 )
 
 __all__ = [
-    "CursorRepo",
     "OutboxRepo",
     "PolicyRepo",
     "PriceRepo",
     "QuoteRepo",
     "ShareRepo",
     "TrancheRepo",
-    "VolatilityRepo",
     "Write",
     "WriteBuffer",
 ]
@@ -76,13 +72,11 @@ def _table(model: type) -> Table:
 
 PRICES_RAW = _table(PriceRaw)
 PRICES = _table(Price)
-VOLATILITY = _table(Volatility)
 QUOTES = _table(Quote)
 POLICIES = _table(Policy)
 SHARES = _table(ProviderShare)
 TRANCHES = _table(TrancheSnapshot)
 OUTBOX = _table(Outbox)
-CURSORS = _table(Cursor)
 
 
 # -- buffered writes ----------------------------------------------------------------------------
@@ -257,7 +251,6 @@ def _row_dict(row: Row[Any] | None) -> dict[str, Any] | None:
 
 _ADD_RAW = Write("prices_raw.add", _executemany(insert(PRICES_RAW)))
 _ADD_PRICE = Write("prices.add", _executemany(insert(PRICES)))
-_ADD_VOL = Write("volatility.add", _executemany(insert(VOLATILITY)))
 
 
 class PriceRepo(_Repo):
@@ -289,21 +282,6 @@ class PriceRepo(_Repo):
         p = PRICES.c
         stmt = select(p.ts, p.price).where(p.asset == asset, p.ts >= since_ts).order_by(p.ts, p.id)
         return [(row.ts, row.price) for row in self._buf.all(stmt)]
-
-
-class VolatilityRepo(_Repo):
-    """Realised-volatility estimates per asset over time."""
-
-    __slots__ = ()
-
-    def add(self, asset: str, ts: float, vol: float) -> None:
-        self._buf.add(_ADD_VOL, {"asset": asset, "ts": ts, "vol": vol})
-
-    def latest(self, asset: str) -> float | None:
-        v = VOLATILITY.c
-        stmt = select(v.vol).where(v.asset == asset).order_by(v.ts.desc(), v.id.desc()).limit(1)
-        row = self._buf.first(stmt)
-        return None if row is None else row.vol
 
 
 # -- quotes and policies ------------------------------------------------------------------------
@@ -602,19 +580,3 @@ class OutboxRepo(_Repo):
         mined = ("success", "abort_by_response", "abort_by_post_condition")
         stmt = select(o.nonce).where(o.sender == sender, o.status.in_(mined)).order_by(o.nonce)
         return [int(row[0]) for row in self._buf.all(stmt)]
-
-
-_SET_CURSOR = Write("cursors.set", _upsert(CURSORS), ("name",))
-
-
-class CursorRepo(_Repo):
-    """Named integer positions, such as how far an actor has read the chain's event log."""
-
-    __slots__ = ()
-
-    def get(self, name: str, default: int = 0) -> int:
-        row = self._buf.first(select(CURSORS.c.value).where(CURSORS.c.name == name))
-        return default if row is None else row.value
-
-    def set(self, name: str, value: int) -> None:
-        self._buf.add(_SET_CURSOR, {"name": name, "value": value}, (("cursors", name),))

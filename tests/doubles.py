@@ -29,6 +29,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 
 from chain import keys
+from chain.clarity import StringAscii, Tuple, UInt
+from chain.node import (
+    ContractCall,
+    ContractEvent,
+    LogPage,
+    NodeClient,
+    NodeInfo,
+    TxEvent,
+    TxInfo,
+)
+from chain.port import TxStatus
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -226,3 +237,78 @@ class Sleeps(list):
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+@dataclass(frozen=True)
+class Mined:
+    """A transaction in a block of the current fork; it printed one event `n` on `contract`."""
+
+    txid: str
+    height: int
+    burn: int
+    contract: str
+    n: int
+
+    def print_value(self) -> bytes:
+        return Tuple({"event": StringAscii("scripted"), "n": UInt(self.n)}).serialize()
+
+
+class ForkingNode:
+    """The node API over `self.chain`, a list of `Mined` in chain order that a test edits
+    (append to mine, cut and append to reorganise). Contract logs page newest first as the
+    API does, `page` to a page, and `contract_events_since` is NodeClient's own, so a cursor
+    lost to a reorganisation raises `CursorNotFound` exactly as against a real node."""
+
+    contract_events_since = NodeClient.contract_events_since
+
+    def __init__(self, page: int = 2):
+        self.chain: list[Mined] = []
+        self.page = page
+        self.reads: list[str] = []  # the contract logs' cursors asked for, for the tests
+
+    def mine(self, txid: str, contract: str, n: int) -> Mined:
+        height = self.chain[-1].height + 1 if self.chain else 1
+        m = Mined(txid, height, 100 + height, contract, n)
+        self.chain.append(m)
+        return m
+
+    def reorganise(self, depth: int) -> list[Mined]:
+        """Drops the last `depth` blocks (their transactions back to nowhere); returns them."""
+        cut = [m for m in self.chain if m.height > self.chain[-1].height - depth]
+        self.chain = self.chain[: len(self.chain) - len(cut)]
+        return cut
+
+    def info(self) -> NodeInfo:
+        tip = self.chain[-1] if self.chain else Mined("", 0, 100, "", 0)
+        return NodeInfo(tip.height, tip.burn, 0x80000000, stacks_tip=f"0x{tip.txid}")
+
+    def contract_logs(self, contract_id: str, *, limit: int = 100, cursor: str | None = None):
+        self.reads.append(f"{contract_id}@{cursor}")
+        mine = [m for m in self.chain if m.contract == contract_id][::-1]
+        start = int(cursor) if cursor else 0
+        batch = mine[start : start + self.page]
+        older = str(start + self.page) if start + self.page < len(mine) else None
+        events = tuple(
+            ContractEvent(0, m.txid, contract_id, "print", m.print_value()) for m in batch
+        )
+        return LogPage(events, older)
+
+    def _mined(self, txid: str) -> Mined | None:
+        return next((m for m in self.chain if m.txid == txid), None)
+
+    def tx(self, txid: str) -> TxInfo | None:
+        m = self._mined(txid)
+        if m is None:
+            return None
+        index = [x.txid for x in self.chain if x.height == m.height].index(txid)
+        name, function = m.contract.split(".", 1)[1], "scripted"
+        return TxInfo(
+            txid, TxStatus.SUCCESS, "success", "contract_call", block_height=m.height,
+            burn_block_height=m.burn, tx_index=index,
+            contract_call=ContractCall(m.contract, f"{function}-{name}"), event_count=1,
+        )  # fmt: skip
+
+    def all_tx_events(self, txid: str, expected: int | None = None) -> tuple[TxEvent, ...]:
+        m = self._mined(txid)
+        assert m is not None
+        return (TxEvent(0, "contract_log", txid, m.contract, "print", m.print_value()),)

@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 import simpy
 
-from actors.ports import EventLog
 from chain.contracts import Contracts
-from chain.port import Chain
+from chain.port import EventLog, FullChain
 from chain.wallet import Wallet
 
 
@@ -53,7 +52,7 @@ class Stage:
     """
 
     env: simpy.Environment
-    chain: Chain
+    chain: FullChain
     contracts: Contracts
     wallets: list[Wallet]
     log: EventLog

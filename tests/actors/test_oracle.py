@@ -11,6 +11,7 @@ from actors.oracle import OracleActor, OracleConfig, aggregate, cap_bps, clamp_t
 from chain.clarity import TRUE, Err, Ok, StringAscii, UInt
 from chain.contracts import BTC_USD, Contracts
 from chain.keys import PrivateKey
+from chain.port import Block
 from sim.models import PythonContracts
 from sim.runtime import SimRuntime
 from store import open_store
@@ -128,8 +129,11 @@ def test_the_actor_pushes_once_a_burn_block_clamped_to_the_elapsed_cap():
         events = tuple(h.chain.events_since(seen, 10**9))
         seen += len(events)
         tip = h.chain.tip()
-        actor.tell(NewBlock(tip.stacks_height, tip.burn_height, now, (), events,
-                            decode_prints(events)))  # fmt: skip
+        actor.tell(
+            NewBlock(
+                Block(tip.stacks_height, tip.burn_height, now, (), events), decode_prints(events)
+            )
+        )
         actor.tell(Tick(now))
         h.chain.env.run()
         pushed = [m for m in signer.got if isinstance(m, Submit)]

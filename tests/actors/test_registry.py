@@ -20,6 +20,7 @@ from actors.registry import NEVER, RegistryActor, RegistryConfig
 from chain.clarity import Buffer, UInt
 from chain.contracts import Contracts
 from chain.keys import PrivateKey
+from chain.port import Block
 from chain.wallet import Wallet
 from risk.pricing import PricingParams, premium_floor, premium_usd
 from sim.runtime import SimRuntime
@@ -64,9 +65,10 @@ def _seeing_the_chain(
     events = tuple(h.chain.events_since(0, 10**9))
     tip = h.chain.tip()
     if forged:
-        registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), (), forged))
-    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
-                           decode_prints(events)))  # fmt: skip
+        registry.tell(NewBlock(Block(tip.stacks_height, tip.burn_height, 0.0, (), ()), forged))
+    registry.tell(
+        NewBlock(Block(tip.stacks_height, tip.burn_height, 0.0, (), events), decode_prints(events))
+    )
     h.chain.env.run()
     return runtime, registry
 
@@ -83,7 +85,7 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
     signer = FailingBatches()
     runtime, registry = _seeing_the_chain(h, signer)
     tip = h.chain.tip()
-    registry.tell(NewBlock(tip.stacks_height + 1, tip.burn_height, 0.0, (), (), ()))
+    registry.tell(NewBlock(Block(tip.stacks_height + 1, tip.burn_height, 0.0, (), ())))
     h.chain.env.run()
     sent = [m.tag[1] for m in signer.got if isinstance(m, Submit) and m.tag[0] == "settle"]
     assert sent == [(1, 2, 3), (1,), (2,), (3,)]
@@ -98,7 +100,7 @@ def _quoting_registry(h: Harness):
     signer = Sink()
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     tip = h.chain.tip()
-    registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), (), ()))
+    registry.tell(NewBlock(Block(tip.stacks_height, tip.burn_height, 0.0, (), ())))
     for asset, price in (("BTC-USD", 65_000 * USD), ("STX-USD", 50_000_000)):
         registry.tell(PriceUpdate(asset, price, 0.0, 0.5))
     assets, shares, locked = h.tranche(0, 1)
@@ -195,7 +197,7 @@ def test_at_expiry_the_actor_proves_the_fixings_then_settles_once_each():
     policy = h.chain.read_only(h.registry, "get-policy", [UInt(1)]).value
     # (60,000 - 55,000) x 0.1 BTC = 500 USD = 1,000 STX at 0.50
     assert policy["price"] == UInt(55_000 * USD) and policy["paid"] == UInt(1_000 * STX)
-    registry.tell(NewBlock(tip.stacks_height + 1, tip.burn_height, 0.0, (), (), ()))
+    registry.tell(NewBlock(Block(tip.stacks_height + 1, tip.burn_height, 0.0, (), ())))
     h.chain.env.run()
     assert len([m for m in signer.got if isinstance(m, Submit)]) == 3  # nothing sent twice
     runtime.stop_all()
@@ -232,8 +234,11 @@ def test_quoting_follows_the_queued_quote_key():
         events = tuple(h.chain.events_since(seen[0], 10**9))
         seen[0] += len(events)
         tip = h.chain.tip()
-        registry.tell(NewBlock(tip.stacks_height, tip.burn_height, 0.0, (), events,
-                               decode_prints(events)))  # fmt: skip
+        registry.tell(
+            NewBlock(
+                Block(tip.stacks_height, tip.burn_height, 0.0, (), events), decode_prints(events)
+            )
+        )
         h.chain.env.run()
 
     def ask() -> str:

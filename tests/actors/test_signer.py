@@ -60,8 +60,7 @@ def world(refusals=(), config=None, signer_config=None, seed=0):
     )  # fmt: skip
 
     def on_block(b):
-        signer.tell(NewBlock(b.height, b.burn_height, b.time, b.receipts, b.events,
-                             decode_prints(b.events)))  # fmt: skip
+        signer.tell(NewBlock(b, decode_prints(b.events)))
 
     d.chain.subscribe(on_block)
     oracle = d.contract("oracle")

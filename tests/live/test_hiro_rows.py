@@ -241,7 +241,7 @@ def test_row5_the_signer_survives_a_text_plain_refusal(hiro, tmp_path):
                 break
             hiro.mine()
             for b in chain.poll():
-                signer.tell(NewBlock(b.height, b.burn_height, b.time, b.receipts, b.events, ()))
+                signer.tell(NewBlock(b))
             signer.ask(Sync())
         return box.q.get(timeout=5)
 

@@ -63,7 +63,7 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
             return  # the engine's loop logs it and polls again later
         for b in blocks:
             prints = decode_prints(b.events)
-            signer.tell(NewBlock(b.height, b.burn_height, b.time, b.receipts, b.events, prints))
+            signer.tell(NewBlock(b, prints))
         signer.ask(Sync())
 
     try:
@@ -126,7 +126,7 @@ def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path
         signer.ask(Sync())
         devnet.mine()
         for b in chain.poll():
-            signer.tell(NewBlock(b.height, b.burn_height, b.time, b.receipts, b.events, ()))
+            signer.tell(NewBlock(b))
         signer.ask(Sync())
         done = box.q.get(timeout=10)
         assert done.status == "success"

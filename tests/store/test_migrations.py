@@ -171,10 +171,11 @@ def test_a_database_made_before_migrations_is_adopted(url: str) -> None:
     engine = create_engine(url)
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO cursors (name, value) VALUES ('events', 7)"))
+        conn.execute(text("INSERT INTO provider_shares (token, tier, provider, shares) "
+                          "VALUES (0, 1, 'alice', 7)"))  # fmt: skip
     engine.dispose()
     with open_store(url) as store:
-        assert store.cursors.get("events") == 7
+        assert store.shares.all() == {(0, 1, "alice"): 7}
     assert versions(url) == [HEAD]
 
 
@@ -182,5 +183,5 @@ def test_a_bare_postgresql_url_uses_psycopg_3(postgres_url: str) -> None:
     bare = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     with open_store(bare) as store:
         assert store.engine.dialect.driver == "psycopg"
-        store.cursors.set("a", 1)
-        assert store.cursors.get("a") == 1
+        store.shares.set(0, 1, "a", 1)
+        assert store.shares.all() == {(0, 1, "a"): 1}

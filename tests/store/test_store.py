@@ -17,7 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from store import Store, open_store
-from store.repositories import CURSORS, POLICIES, PRICES_RAW, _upsert
+from store.repositories import POLICIES, PRICES_RAW, SHARES, _upsert
 from store.schema import Policy, PolicyStatus, metadata
 from tests.conftest import examples
 
@@ -97,19 +97,10 @@ def test_prices(store: Store) -> None:
 
 def test_price_ties_on_ts_go_to_the_later_insert(store: Store) -> None:
     store.prices.add_aggregated("BTC", 1, 5.0, 3)
-    store.volatility.add("BTC", 5.0, 0.5)  # another table's write in between
+    store.shares.set(0, 0, "alice", 1)  # another table's write in between
     store.prices.add_aggregated("BTC", 2, 5.0, 3)
     assert store.prices.latest("BTC") == (2, 5.0)
     assert store.prices.history("BTC", 5.0) == [(5.0, 1), (5.0, 2)]
-
-
-def test_volatility(store: Store) -> None:
-    assert store.volatility.latest("BTC") is None
-    store.volatility.add("BTC", 2.0, 0.6)
-    store.volatility.add("BTC", 1.0, 0.9)  # older, added later
-    store.volatility.add("ETH", 3.0, 0.8)
-    assert store.volatility.latest("BTC") == 0.6
-    assert store.volatility.latest("ETH") == 0.8
 
 
 # -- quotes and policies ------------------------------------------------------------------------
@@ -186,16 +177,16 @@ def test_active_and_count_by_status(store: Store) -> None:
 
 def test_writes_are_buffered_until_flush_or_read(store: Store) -> None:
     buy(store, 1)
-    store.cursors.set("events", 4)
+    store.shares.set(0, 0, "alice", 4)
     assert store.pending == 2
     with store.engine.connect() as conn:  # straight to the database: nothing there yet
         assert conn.execute(select(func.count()).select_from(POLICIES)).scalar_one() == 0
     assert store.policies.get(1) is not None  # a read flushes first
     assert store.pending == 0
-    store.cursors.set("events", 5)
+    store.shares.set(0, 0, "alice", 5)
     store.flush()
     with store.engine.connect() as conn:
-        assert conn.execute(select(CURSORS.c.value)).scalar_one() == 5
+        assert conn.execute(select(SHARES.c.shares)).scalar_one() == 5
 
 
 def test_finished_before_flush_follows_its_purchase(store: Store) -> None:
@@ -235,14 +226,14 @@ def test_failed_flush_writes_nothing_and_keeps_the_buffer(store: Store) -> None:
     buy(store, 1)
     store.outbox.add("t1", "SPA", 3, "r1", "tag", 10, 1.0)
     store.flush()
-    store.cursors.set("events", 1)
+    store.shares.set(0, 0, "bob", 1)
     buy(store, 2)
     store.outbox.add("t1", "SPA", 3, "r1", "tag", 10, 1.0)  # duplicate key: all rolls back
     with pytest.raises(IntegrityError):
         store.flush()
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(POLICIES)).scalar_one() == 1
-        assert conn.execute(select(func.count()).select_from(CURSORS)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(SHARES)).scalar_one() == 0
     assert store.pending == 3  # kept for a retry
     assert store.discard() == 3
     assert store.pending == 0
@@ -254,7 +245,7 @@ OPS = st.lists(
         st.tuples(st.just("buy"), st.integers(0, 7)),
         st.tuples(st.just("finish"), st.integers(0, 7), st.sampled_from([SETTLED, EXPIRED])),
         st.tuples(st.just("share"), st.integers(0, 2), st.integers(0, 10**30)),
-        st.tuples(st.just("cursor"), st.sampled_from("ab"), st.integers(0, 100)),
+        st.tuples(st.just("snapshot"), st.sampled_from((1, 2)), st.integers(0, 100)),
         st.tuples(st.just("bump"), st.integers(0, 3)),
         st.tuples(
             st.just("flush"),
@@ -296,7 +287,7 @@ def test_flush_equals_op_by_op_execution(
     s = new_store()
     policies: dict[int, tuple[int, int]] = {}  # id -> (status, settled_block)
     shares: dict[tuple[int, int, str], int] = {}
-    cursors: dict[str, int] = {}
+    latest: dict[tuple[int, int], tuple[int, int, tuple[int, int, int]]] = {}  # block, n, row
     attempts: dict[str, int] = {}
     for n, op in enumerate(ops):
         match op:
@@ -310,9 +301,10 @@ def test_flush_equals_op_by_op_execution(
             case ("share", provider, value):
                 s.shares.set(0, 1, f"p{provider}", value)
                 shares[(0, 1, f"p{provider}")] = value
-            case ("cursor", name, value):
-                s.cursors.set(name, value)
-                cursors[name] = value
+            case ("snapshot", tier, block):
+                s.tranches.snapshot(block, 0, tier, block + n, 100, n)
+                if (0, tier) not in latest or latest[(0, tier)][:2] <= (block, n):
+                    latest[(0, tier)] = (block, n, (block + n, 100, n))
             case ("bump", tx):
                 txid = f"tx{tx}"
                 if txid in attempts:
@@ -328,7 +320,7 @@ def test_flush_equals_op_by_op_execution(
         assert row is not None
         assert (row["status"], row["settled_block"] or -1) == (status, block)
     assert s.shares.all() == shares
-    assert {name: s.cursors.get(name) for name in cursors} == cursors
+    assert s.tranches.latest() == {key: row for key, (_, _, row) in latest.items()}
     assert {tx["txid"]: tx["attempts"] for tx in s.outbox.pending()} == attempts
     s.close()
 
@@ -382,12 +374,13 @@ def test_shares_upsert_keeps_the_latest_value(store: Store) -> None:
 
 
 def test_upsert_without_on_conflict_falls_back_to_delete_insert(store: Store) -> None:
-    run = _upsert(CURSORS)
+    run = _upsert(SHARES)
+    a, b = {"token": 0, "tier": 1, "provider": "a"}, {"token": 0, "tier": 1, "provider": "b"}
     with store.engine.begin() as conn:
         other = SimpleNamespace(dialect=SimpleNamespace(name="generic"), execute=conn.execute)
-        run(other, [{"name": "a", "value": 1}])  # type: ignore[arg-type]
-        run(other, [{"name": "a", "value": 2}, {"name": "b", "value": 3}])  # type: ignore[arg-type]
-    assert (store.cursors.get("a"), store.cursors.get("b")) == (2, 3)
+        run(other, [{**a, "shares": 1}])  # type: ignore[arg-type]
+        run(other, [{**a, "shares": 2}, {**b, "shares": 3}])  # type: ignore[arg-type]
+    assert store.shares.all() == {(0, 1, "a"): 2, (0, 1, "b"): 3}
 
 
 def test_tranche_latest_per_tranche(store: Store) -> None:
@@ -400,7 +393,7 @@ def test_tranche_latest_per_tranche(store: Store) -> None:
     assert store.tranches.latest() == {(0, 1): (120, 100, 30), (0, 2): (55, 40, 10)}
 
 
-# -- outbox and cursors -------------------------------------------------------------------------
+# -- outbox ------------------------------------------------------------------------------------
 
 
 def test_outbox_lifecycle(store: Store) -> None:
@@ -457,18 +450,6 @@ def test_outbox_add_and_replace_in_one_flush(store: Store) -> None:
     assert [store.outbox.get(t)["status"] for t in ("t1", "t2")] == ["replaced"] * 2  # type: ignore[index]
 
 
-def test_cursors(store: Store) -> None:
-    assert store.cursors.get("events") == 0
-    assert store.cursors.get("events", default=-1) == -1
-    store.cursors.set("events", 10)
-    store.cursors.set("events", 11)
-    store.cursors.set("burn", 2**62)
-    assert store.cursors.get("events") == 11
-    assert store.cursors.get("burn") == 2**62
-    store.cursors.set("events", 12)
-    assert store.cursors.get("events", default=-1) == 12
-
-
 # -- durability and the async path --------------------------------------------------------------
 
 
@@ -480,7 +461,7 @@ def test_reopened_store_sees_the_data(
     with open_store(url) as first:
         buy(first, 1, amount=BIG + 1, expiration=10)
         first.outbox.add("tx", "SPA", 0, "00", "t", 1, 0.0)
-        first.cursors.set("events", 42)
+        first.tranches.snapshot(7, 0, 1, 42, 40, 2)
         first.shares.set(0, 1, "alice", 3)
     # closing flushed the buffer; a new instance (a restart) sees everything
     second = open_store(url)
@@ -489,7 +470,7 @@ def test_reopened_store_sees_the_data(
         assert policy is not None and policy["amount"] == BIG + 1
         assert second.policies.expired_active(10) == [1]
         assert [t["txid"] for t in second.outbox.pending()] == ["tx"]
-        assert second.cursors.get("events") == 42
+        assert second.tranches.latest() == {(0, 1): (42, 40, 2)}
         assert second.shares.all() == {(0, 1, "alice"): 3}
     finally:
         second.close()
