@@ -29,6 +29,15 @@ from chain.wallet import Wallet
 TIER_WEIGHTS = (0.3, 0.4, 0.3)
 
 
+def split_deposit(total: int) -> tuple[int, ...]:
+    """How a simulated provider splits `total` token units across the tiers (TIER_WEIGHTS,
+    truncating; the last tier takes the remainder, so nothing is lost). One home: the
+    providers deposit so, and scenarios/study.py builds a study's pool so."""
+    parts = [int(total * w) for w in TIER_WEIGHTS]
+    parts[-1] += total - sum(parts)
+    return tuple(parts)
+
+
 def _deny(pc: txs.PostCondition) -> dict[str, Any]:
     return {"post_conditions": [pc], "mode": txs.PostConditionMode.DENY}
 
@@ -60,15 +69,10 @@ class Providers:
     def start(self) -> None:
         self.env.process(self._run())
 
-    def _split(self, total: int) -> list[int]:
-        parts = [int(total * w) for w in TIER_WEIGHTS]
-        parts[-1] += total - sum(parts)
-        return parts
-
     def _run(self):
         for w in self.wallets:
             for token, total in ((STX, self.stx_each), (SBTC, self.sbtc_each)):
-                for tier, amount in zip(TIERS, self._split(total), strict=True):
+                for tier, amount in zip(TIERS, split_deposit(total), strict=True):
                     if amount > 0:
                         self._deposit(w, token, tier, amount)
         if self.panic_drop <= 0:
