@@ -289,7 +289,7 @@ class RegistryActor(ServiceActor):
             registry=self.contracts.registry,
             spot=onchain[0],  # pinned to the chain's own latest observation (slippage 0 now)
             # good for the longest the registry accepts from the tip's time (u331 / u332)
-            valid_until=chain_time.value + p["quote-ttl-seconds"],  # type: ignore[attr-defined]
+            valid_until=chain_time.value + p["quote-ttl-seconds"],
         )
 
     def _ask_push(self, asset: str) -> None:
