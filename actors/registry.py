@@ -18,7 +18,7 @@ never in two unconfirmed `fix` transactions.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from actors.base import ServiceActor, handles
 from actors.messages import (
@@ -41,15 +41,8 @@ from chain.fixings import fix_hints
 from chain.port import Chain, EventLog, StorePort
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote
-from risk.pricing import (
-    PRICE_SCALE,
-    PricingParams,
-    collateral_tokens,
-    premium_floor,
-    premium_usd,
-    tier_for_strike,
-    usd_to_tokens_ceil,
-)
+from risk.pricing import PricingParams
+from risk.quote import QUOTE_TTL_BLOCKS, Market, QuoteRules, Refusal, price_quote
 
 PARAMETERS = (
     "min-duration",
@@ -82,7 +75,7 @@ QUOTING_BLOCKS = 6
 @dataclass(frozen=True)
 class RegistryConfig:
     pricing: PricingParams = field(default_factory=PricingParams)
-    quote_ttl_blocks: int = 3
+    quote_ttl_blocks: int = QUOTE_TTL_BLOCKS
     settle_batch: int = 50
     # burn blocks after an expiry before the actor settles it (a slow backend); NEVER: it does
     # not (buyers settle themselves: scenarios/late-settlement.toml)
@@ -249,61 +242,35 @@ class RegistryActor(ServiceActor):
             self._ask_push(BTC_USD)
         if onchain[1] + 1 < self.burn_height:
             return "no-price"
-        spot = btc.price
+        spot, rules = btc.price, QuoteRules.of(p, cfg.quote_ttl_blocks)
         tier = req.tier
         if tier is None:
-            tier = tier_for_strike(req.strike, spot, p["tier-strike-bps-1"], p["tier-strike-bps-2"])
+            tier = rules.tier(req.strike, spot)
         if (req.token, tier) in self.breakers:
             return "circuit-breaker"
         # on the expiry grid (the registry refuses any other expiration, u321)
         expiration = expiry_on_grid(
             self.burn_height, req.expiration - self.burn_height, p["max-duration"]
         )
-        blocks = expiration - self.burn_height
-        if blocks - cfg.quote_ttl_blocks < p["min-duration"] or blocks > p["max-duration"]:
-            return "duration"
-        if not p["min-amount"] <= req.amount <= p["max-amount"]:
-            return "amount"
-        band, chain_spot = p["strike-band-bps"], onchain[0]
-        if (
-            req.strike * 10_000 + chain_spot * band < chain_spot * 10_000
-            or req.strike * 10_000 > chain_spot * (10_000 + band)
-        ):
-            return "strike"
         view = self.tranches.get((req.token, tier))
-        if view is None or view.assets == 0:
-            return "no-liquidity"
-        unit = TOKEN_UNIT[req.token]
-        ratio = p[f"collateral-ratio-{tier}"]
-        # at least what the chain computes at its own latest price (the larger one locks)
-        collateral = max(
-            collateral_tokens(req.strike, req.amount, ratio, token_price, unit),
-            collateral_tokens(req.strike, req.amount, ratio, chain_token[0], unit),
-        )
-        if collateral == 0:
-            return "amount"
-        used = view.locked + self.reserved.get((req.token, tier), 0) + collateral
-        if used * 10_000 > view.assets * p[f"max-utilisation-{tier}"]:
-            return "capacity"
+        if view is not None:  # this block's unbought quotes hold their collateral too
+            view = replace(view, locked=view.locked + self.reserved.get((req.token, tier), 0))
         pricing = cfg.pricing
-        if pricing.protocol_fee_bps != p["protocol-fee-bps"]:
-            pricing = PricingParams(**{**vars(pricing), "protocol_fee_bps": p["protocol-fee-bps"]})
-        cap_usd = collateral * token_price / unit / PRICE_SCALE
-        usd = premium_usd(
-            spot, req.strike, req.amount, blocks, btc.vol, used / view.assets, pricing, cap_usd
-        )
-        floor = premium_floor(
+        if pricing.protocol_fee_bps != p["protocol-fee-bps"]:  # the chain's fee wins
+            pricing = replace(pricing, protocol_fee_bps=p["protocol-fee-bps"])
+        priced = price_quote(
+            amount=req.amount,
             strike=req.strike,
-            spot=chain_spot,
-            amount_sats=req.amount,
-            collateral=collateral,
-            token_price=chain_token[0],
-            token_unit=unit,
-            min_premium=p[f"min-premium-{req.token}"],
-            capital_rate_bps=p["capital-rate-bps"],
-            blocks=blocks,
+            blocks=expiration - self.burn_height,
+            token=req.token,
+            tier=tier,
+            market=Market(spot, token_price, onchain[0], chain_token[0], btc.vol),
+            rules=rules,
+            pricing=pricing,
+            tranche=view,
         )
-        premium = max(usd_to_tokens_ceil(usd, token_price, unit), floor)
+        if isinstance(priced, Refusal):
+            return priced.value
         self.quote_counter += 1
         chain_time = self.chain.read_only(self.contracts.registry, "get-block-time", [])
         return Quote(
@@ -311,16 +278,16 @@ class RegistryActor(ServiceActor):
             amount=req.amount,
             strike=req.strike,
             expiration=expiration,
-            premium=premium,
-            collateral=collateral,
+            premium=priced.premium,
+            collateral=priced.collateral,
             token=req.token,
             tier=tier,
             quote_expiry=self.burn_height + cfg.quote_ttl_blocks,
             quote_id=self.burn_height * QUOTE_IDS_PER_BLOCK + self.quote_counter,
             registry=self.contracts.registry,
-            spot=chain_spot,  # pinned to the chain's own latest observation (slippage 0 now)
+            spot=onchain[0],  # pinned to the chain's own latest observation (slippage 0 now)
             # good for the longest the registry accepts from the tip's time (u331 / u332)
-            valid_until=chain_time.value + p["quote-ttl-seconds"],  # type: ignore[attr-defined]
+            valid_until=chain_time.value + p["quote-ttl-seconds"],
         )
 
     def _ask_push(self, asset: str) -> None:

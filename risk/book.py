@@ -4,10 +4,10 @@ A book is the set of policies whose run-off the Monte Carlo engine simulates: ea
 integer terms exactly as the registry stored them (amount in sats, strike in price units,
 expiration as a burn height, premium and collateral in token units, token, tier) and the burn
 height it was bought at. Books come from a CSV here, or from a run folder or a scenario's
-buyers (scenarios/study.py, which knows the knob names); `admit` prices and accepts candidates the
-way the registry actor does (Black-Scholes premium with the utilisation skew, collateral from
-the tier's ratio, refusal above the tier's utilisation cap), so caps and loadings can be
-stressed and calibrated on the same demand.
+buyers (scenarios/study.py, which knows the knob names); `admit` prices and accepts candidates
+with the registry actor's own function (risk/quote.py `price_quote`: the capped put with the
+utilisation skew, the chain's floors, collateral from the tier's ratio, refusal above the
+tier's utilisation cap), so caps and loadings can be stressed and calibrated on the same demand.
 """
 
 from __future__ import annotations
@@ -18,20 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from chain.protocol import BLOCKS_PER_YEAR, BPS, STX, TOKEN_UNIT
-from chain.protocol import PARAMETER_DEFAULTS as P
+from chain.protocol import BLOCKS_PER_YEAR, BPS, STX
 from risk.paths import PriceModel
-from risk.pricing import (
-    PRICE_SCALE,
-    SATS,
-    PricingParams,
-    bs_put,
-    collateral_tokens,
-    max_payout_usd_units,
-    premium_usd,
-    tier_for_strike,
-    usd_to_tokens_ceil,
-)
+from risk.pricing import PRICE_SCALE, SATS, PricingParams, bs_put, max_payout_usd_units
+from risk.quote import Market, QuoteRules, Refusal, Vault, price_quote
 from settings import ConfigError
 
 COLUMNS = ("id", "amount", "strike", "expiration", "token", "tier", "premium", "collateral")
@@ -49,31 +39,17 @@ _PLAIN_NAMES = {unit: plain for plain, unit in UNIT_COLUMNS.items()}
 TIER_NAMES = ("conservative", "balanced", "aggressive")
 TOKEN_NAMES = ("STX", "sBTC")
 N_TRANCHES = 6  # index token * 3 + tier
-QUOTE_TTL_BLOCKS = 3  # actors/registry.py RegistryConfig.quote_ttl_blocks
 
 
 @dataclass(frozen=True)
-class PoolTerms:
-    """Tranche deposits (token units, index token*3+tier) and the tier parameters.
+class PoolTerms(QuoteRules):
+    """Tranche deposits (token units, index token*3+tier) and the quote rules they are sold
+    under (risk/quote.py QuoteRules: the tier parameters, bounds and floors).
 
     Defaults are the parameters contract's (chain/protocol.py PARAMETER_DEFAULTS).
     """
 
     deposits: tuple[int, ...] = (0,) * N_TRANCHES
-    collateral_bps: tuple[int, int, int] = (
-        P["collateral-ratio-0"],
-        P["collateral-ratio-1"],
-        P["collateral-ratio-2"],
-    )
-    max_utilisation_bps: tuple[int, int, int] = (
-        P["max-utilisation-0"],
-        P["max-utilisation-1"],
-        P["max-utilisation-2"],
-    )
-    tier_strike_bps: tuple[int, int] = (P["tier-strike-bps-1"], P["tier-strike-bps-2"])
-    duration_blocks: tuple[int, int] = (P["min-duration"], P["max-duration"])
-    amount_sats: tuple[int, int] = (P["min-amount"], P["max-amount"])
-    strike_band_bps: int = P["strike-band-bps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,12 +218,10 @@ def admit(
 ) -> Book:
     """Prices each request in order and keeps those the registry would sell (and buyers buy).
 
-    Mirrors RegistryActor._price_quote at the start prices: the duration, amount and strike
-    band bounds (the quote's time to live counted against the minimum duration), tier from
-    the strike, collateral
-    from the tier's ratio, refusal when `locked + collateral` would pass the tier's cap of the
-    tranche's assets, premium at the skewed vol, in tokens rounded up. Purchases add the
-    premium to the tranche's assets and the collateral to its lock, as the pool contract does.
+    Each request is priced by risk/quote.py's `price_quote`, the function the registry actor
+    quotes with, at the start prices (the chain's and the oracle's alike), its tier from the
+    strike; purchases add the premium to the tranche's assets and the collateral to its lock,
+    as the pool contract does.
     """
     spot = round(model.btc_start * PRICE_SCALE)
     stx = round(model.stx_start * PRICE_SCALE)
@@ -255,40 +229,33 @@ def admit(
     assets = list(pool.deposits)
     locked = [0] * N_TRANCHES
     rows = []
-    t1, t2 = pool.tier_strike_bps
     for i in range(len(demand.amount)):
         amount, strike = int(demand.amount[i]), int(demand.strike[i])
         token, blocks = int(demand.token[i]), int(demand.blocks[i])
-        lo_d, hi_d = pool.duration_blocks
-        if blocks - QUOTE_TTL_BLOCKS < lo_d or blocks > hi_d:
-            continue
-        if not pool.amount_sats[0] <= amount <= pool.amount_sats[1]:
-            continue
-        band = pool.strike_band_bps
-        if strike * 10_000 + spot * band < spot * 10_000 or strike * 10_000 > spot * (
-            10_000 + band
-        ):
-            continue
-        tier = tier_for_strike(strike, spot, t1, t2)
+        price = stx if token == STX else spot
+        tier = pool.tier(strike, spot)
         k = token * 3 + tier
-        if assets[k] == 0:
+        quote = price_quote(
+            amount=amount,
+            strike=strike,
+            blocks=blocks,
+            token=token,
+            tier=tier,
+            market=Market(spot, price, spot, price, vol),
+            rules=pool,
+            pricing=pricing,
+            tranche=Vault(assets[k], locked[k]),
+        )
+        if isinstance(quote, Refusal):
             continue
-        price, unit = (stx if token == STX else spot), TOKEN_UNIT[token]
-        collateral = collateral_tokens(strike, amount, pool.collateral_bps[tier], price, unit)
-        if collateral == 0:
+        if use_budget and quote.premium_usd > demand.budget_usd[i]:
             continue
-        used = locked[k] + collateral
-        if used * 10_000 > assets[k] * pool.max_utilisation_bps[tier]:
-            continue
-        usd = premium_usd(spot, strike, amount, blocks, vol, used / assets[k], pricing)
-        if use_budget and usd > demand.budget_usd[i]:
-            continue
-        premium = usd_to_tokens_ceil(usd, price, unit)
-        assets[k] += premium
-        locked[k] = used
+        assets[k] += quote.premium
+        locked[k] += quote.collateral
         rows.append(
             {"id": len(rows) + 1, "amount": amount, "strike": strike,
              "expiration": start_height + blocks, "token": token, "tier": tier,
-             "premium": premium, "collateral": collateral, "purchased": start_height}
+             "premium": quote.premium, "collateral": quote.collateral,
+             "purchased": start_height}
         )  # fmt: skip
     return make_book(rows, start_height, "admitted", allow_empty=True)

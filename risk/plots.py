@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from risk.book import TIER_NAMES
+from risk.figures import new_figure, save, spans_decades
 from risk.montecarlo import wilson
-from scenarios.plots import new_figure, save, spans_decades
 
 FAN = (5, 25, 50, 75, 95)
 RUIN_LIMIT = 0.005  # the calibrate rule's default limit, used when a folder does not say

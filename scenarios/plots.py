@@ -15,23 +15,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import StrMethodFormatter
 
 from chain.protocol import PRICE_SCALE, SBTC, STX, TOKEN_UNIT
 from risk.book import TIER_NAMES, TOKEN_NAMES
+from risk.figures import new_figure, save, spans_decades
 from risk.montecarlo import wilson
 from scenarios.config import KNOBS, ConfigError
 from sim.models.parameters import DEFAULTS
 
-DPI = 110
 LONG_AXIS_HOURS = 72  # beyond this a time axis is in days
-DECADES = 100  # a max/min ratio at least this wide gets a log axis
 WITHDRAW = "liquidity-pool.request-withdraw"  # a provider's exit starts here (protocol v2)
 SETTLE = "policy-registry.settle-policies"
 
@@ -218,23 +214,6 @@ def time_axis(hours: np.ndarray) -> tuple[float, str]:
     """(divisor, label): hours for short runs, days once the axis runs past three days."""
     span = float(np.nanmax(hours)) if len(hours) else 0.0
     return (24.0, "time (days)") if span > LONG_AXIS_HOURS else (1.0, "time (hours)")
-
-
-def spans_decades(values) -> bool:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v) & (v > 0)]
-    return len(v) > 1 and v.max() / v.min() >= DECADES
-
-
-def new_figure(rows: int = 1, cols: int = 1, size=(9, 4.5), **kw):
-    """A figure laid out by constrained layout, so titles and labels stay inside the canvas."""
-    return plt.subplots(rows, cols, figsize=size, dpi=DPI, layout="constrained", **kw)
-
-
-def save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
 
 
 def _dollars(*axes) -> None:

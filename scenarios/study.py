@@ -45,7 +45,7 @@ from scenarios.cells import csv_cell
 from scenarios.config import Scenario
 from scenarios.outputs import write_json
 from settings import ConfigError, check_range
-from sim.agents import TIER_WEIGHTS  # how the providers split their deposits
+from sim.agents import split_deposit
 
 MAX_DAYS = 3650
 MAX_PATHS = 10_000_000
@@ -106,14 +106,12 @@ def load_study(src: str, overrides: list[str], seed: int, model: str | None) -> 
 
 
 def provider_deposits(v: dict) -> tuple[int, ...]:
-    """Tranche deposits of a scenario's providers, split exactly as sim/agents.py splits them."""
+    """Tranche deposits of a scenario's providers, split as the simulated providers split them
+    (sim/agents.py split_deposit)."""
     out = [0] * N_TRANCHES
     for token, each, unit in ((STX, v["providers.stx_each"], TOKEN_UNIT[STX]),
                               (SBTC, v["providers.sbtc_each"], TOKEN_UNIT[SBTC])):  # fmt: skip
-        total = int(each * unit)
-        parts = [int(total * w) for w in TIER_WEIGHTS]
-        parts[-1] += total - sum(parts)
-        for tier, part in enumerate(parts):
+        for tier, part in enumerate(split_deposit(int(each * unit))):
             out[token * 3 + tier] += part * int(v["providers.count"])
     return tuple(out)
 

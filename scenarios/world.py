@@ -20,7 +20,7 @@ import simpy
 from actors.engine import Configs, Engine, Keys
 from actors.oracle import OracleConfig
 from actors.registry import RegistryConfig
-from chain.contracts import Contracts
+from chain.contracts import BTC_USD, Contracts
 from chain.wallet import Wallet
 from risk.pricing import PricingParams
 from scenarios import outputs

@@ -2,8 +2,10 @@
 
 They are SimPy processes, not actors: users sit outside the engine. A buyer asks the registry
 for a quote (a message, like a front end's request), and on an offer signs `purchase-policy`
-with its own wallet and broadcasts it, as a wallet would. Every choice is drawn from the
-agent's own seeded generator.
+with its own wallet and broadcasts it, as a wallet would. A v2 quote is short-lived and pinned
+to spot, so a purchase mined too late fails (u331 stale, u333 no recent price, u334 slippage);
+the buyer then asks once more for a fresh quote on the same terms, as a front end would
+(STALE_RETRIES). Every choice is drawn from the agent's own seeded generator.
 """
 
 from __future__ import annotations
@@ -18,14 +20,29 @@ import simpy
 from actors.messages import QuoteOffer, QuoteRefused, QuoteRequest
 from chain import errors
 from chain import transactions as txs
-from chain.clarity import NONE, Buffer, UInt
+from chain.clarity import NONE, Buffer, Err, UInt
 from chain.contracts import Contracts
 from chain.payloads import sends
-from chain.port import Chain, EventLog
+from chain.port import Block, Chain, EventLog, TxStatus
 from chain.protocol import BLOCKS_PER_DAY, PRICE_SCALE, SATS, SBTC, STX, TIERS
+from chain.quotes import Quote
 from chain.wallet import Wallet
 
 TIER_WEIGHTS = (0.3, 0.4, 0.3)
+# purchase-policy's errors for a quote that went stale before its purchase was mined
+# (contracts/README.md): past valid-until, no BTC-USD observation this or the previous burn
+# block, spot moved past quote-slippage-bps. The buyer asks this many times more for a fresh one.
+STALE_QUOTE_ERRORS = frozenset({331, 333, 334})
+STALE_RETRIES = 1
+
+
+def split_deposit(total: int) -> tuple[int, ...]:
+    """How a simulated provider splits `total` token units across the tiers (TIER_WEIGHTS,
+    truncating; the last tier takes the remainder, so nothing is lost). One home: the
+    providers deposit so, and scenarios/study.py builds a study's pool so."""
+    parts = [int(total * w) for w in TIER_WEIGHTS]
+    parts[-1] += total - sum(parts)
+    return tuple(parts)
 
 
 def _deny(pc: txs.PostCondition) -> dict[str, Any]:
@@ -59,15 +76,10 @@ class Providers:
     def start(self) -> None:
         self.env.process(self._run())
 
-    def _split(self, total: int) -> list[int]:
-        parts = [int(total * w) for w in TIER_WEIGHTS]
-        parts[-1] += total - sum(parts)
-        return parts
-
     def _run(self):
         for w in self.wallets:
             for token, total in ((STX, self.stx_each), (SBTC, self.sbtc_each)):
-                for tier, amount in zip(TIERS, self._split(total), strict=True):
+                for tier, amount in zip(TIERS, split_deposit(total), strict=True):
                     if amount > 0:
                         self._deposit(w, token, tier, amount)
         if self.panic_drop <= 0:
@@ -124,15 +136,16 @@ class Providers:
 
 
 class _Inbox:
-    """Where the registry's answer to a buyer's request arrives."""
+    """Where the registry's answer to a buyer's request arrives; `retry` counts the requests
+    made again for the same terms after a stale quote (0 for the first)."""
 
-    __slots__ = ("buyer",)
+    __slots__ = ("buyer", "retry")
 
-    def __init__(self, buyer: Buyers):
-        self.buyer = buyer
+    def __init__(self, buyer: Buyers, retry: int = 0):
+        self.buyer, self.retry = buyer, retry
 
     def tell(self, message: Any) -> None:
-        self.buyer.answer(message)
+        self.buyer.answer(message, self.retry)
 
 
 @dataclass
@@ -207,28 +220,63 @@ class Buyers:
             if sent < count:
                 yield self.env.timeout(step)
 
-    def answer(self, message: Any) -> None:
+    def answer(self, message: Any, retry: int = 0) -> None:
         if isinstance(message, QuoteRefused):
             return  # the registry logged why
         assert isinstance(message, QuoteOffer)
         if self.sign_seconds:
-            self.env.process(self._buy_later(message))
+            self.env.process(self._buy_later(message, retry))
         else:
-            self._buy(message)
+            self._buy(message, retry)
 
-    def _buy_later(self, offer: QuoteOffer):
+    def _buy_later(self, offer: QuoteOffer, retry: int):
         yield self.env.timeout(self.sign_seconds)
-        self._buy(offer)
+        self._buy(offer, retry)
 
-    def _buy(self, offer: QuoteOffer) -> None:
+    def _buy(self, offer: QuoteOffer, retry: int) -> None:
         q = offer.quote
         wallet = self._wallets_by_address[q.buyer]
         args = (q.to_clarity(), Buffer(offer.signature), self.contracts.sbtc)
         pc = sends(self.contracts, txs.ORIGIN, q.token, q.premium)
         registry = self.contracts.registry
-        _broadcast(wallet, self.log,
-                   lambda: wallet.call(registry, "purchase-policy", *args, fee=1000, **_deny(pc)),
-                   "purchase")  # fmt: skip
+        txid = _broadcast(wallet, self.log,
+                          lambda: wallet.call(registry, "purchase-policy", *args, fee=1000,
+                                              **_deny(pc)),
+                          "purchase")  # fmt: skip
+        if txid is not None and retry < STALE_RETRIES:
+            if not self._subscribed:  # the chain tells each block's receipts (SimChain)
+                self.chain.subscribe(self._on_block)  # type: ignore[attr-defined]
+                self._subscribed = True
+            self._watched[txid] = (q, retry)
+
+    def _on_block(self, block: Block) -> None:
+        """A watched purchase that failed for a stale quote: the same terms are asked for again
+        (on the expiry grid already, the tier the quote named), once per STALE_RETRIES."""
+        if not self._watched:
+            return
+        for r in block.receipts:
+            watched = self._watched.pop(r.txid, None)
+            if watched is None or r.status != TxStatus.ABORT_BY_RESPONSE:
+                continue
+            code = r.result.value.value if isinstance(r.result, Err) else None  # type: ignore[attr-defined]
+            if code not in STALE_QUOTE_ERRORS:
+                continue
+            q, retry = watched
+            self.log.record("quote-retry", buyer=q.buyer.address, quote_id=q.quote_id,
+                            error=code, retry=retry + 1)  # fmt: skip
+            self.registry.tell(
+                QuoteRequest(
+                    q.buyer,
+                    q.amount,
+                    q.strike,
+                    q.expiration,
+                    q.token,
+                    _Inbox(self, retry + 1),
+                    q.tier,
+                )
+            )
 
     def __post_init__(self) -> None:
         self._wallets_by_address = {w.address: w for w in self.wallets}
+        self._watched: dict[str, tuple[Quote, int]] = {}  # purchase txid -> (quote, retry)
+        self._subscribed = False

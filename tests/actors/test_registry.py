@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from actors.events import decode_prints
 from actors.messages import (
     Connect,
     NewBlock,
     PoolState,
     PriceUpdate,
+    QuoteRefused,
     QuoteRequest,
     SignQuote,
     Submit,
@@ -17,11 +20,15 @@ from actors.messages import (
     TxDone,
 )
 from actors.registry import NEVER, RegistryActor, RegistryConfig
+from chain import protocol
 from chain.clarity import Buffer, UInt
 from chain.contracts import Contracts
 from chain.keys import PrivateKey
 from chain.port import Block
+from chain.quotes import Quote
 from chain.wallet import Wallet
+from risk.book import Demand, PoolTerms, admit
+from risk.paths import PriceModel
 from risk.pricing import PricingParams, premium_floor, premium_usd
 from sim.runtime import SimRuntime
 from store import open_store
@@ -92,8 +99,9 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
     runtime.stop_all()
 
 
-def _quoting_registry(h: Harness):
-    """A registry actor that has seen the chain's prices and tranches, and a signer sink."""
+def _quoting_registry(h: Harness, pending: int = 0):
+    """A registry actor that has seen the chain's prices and tranches (`pending` shares of
+    tranche (0, 1) waiting to be withdrawn), and a signer sink."""
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
     registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
@@ -105,8 +113,8 @@ def _quoting_registry(h: Harness):
         registry.tell(PriceUpdate(asset, price, 0.0, 0.5))
     assets, shares, locked = h.tranche(0, 1)
     views = tuple(
-        TrancheView(token, tier, *((assets, shares, locked) if (token, tier) == (0, 1) else
-                                   (0, 0, 0)), 0)
+        TrancheView(token, tier, *((assets, shares, locked, 0, pending) if (token, tier) == (0, 1)
+                                   else (0, 0, 0, 0, 0)))
         for token, tier in ((0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2))
     )  # fmt: skip
     registry.tell(PoolState(tip.burn_height, views))
@@ -160,6 +168,87 @@ def test_quotes_clear_the_chains_floors_and_price_the_capped_put():
     capped = premium_usd(65_000 * USD, atm.strike, atm.amount, atm.expiration - now, 0.5, 0.0,
                          PricingParams(), cap)  # fmt: skip
     assert capped <= plain
+    runtime.stop_all()
+
+
+def _ask(registry, signer, h: Harness, amount: int, strike: int, expiration: int):
+    """The actor's quote for the terms (STX, the tier of the strike), or its refusal."""
+    refused = Sink()
+    before = len(signer.got)
+    registry.tell(QuoteRequest(h.users[1].address, amount, strike, expiration, 0, refused))
+    h.chain.env.run()
+    if refused.got:
+        return refused.got[0]
+    assert len(signer.got) == before + 1
+    return signer.got[-1].quote
+
+
+def test_the_actor_and_the_risk_book_price_a_quote_alike():
+    """Issue 14: one quote-pricing function (risk/quote.py). The registry actor's quote and
+    the risk engine's admission of the same terms at the same prices agree to the token unit,
+    for a quote whose premium is the capped put and one the capital-charge floor sets, and
+    both refuse what is out of bounds."""
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    assets = h.tranche(0, 1)[0]
+    now = h.chain.tip().burn_height
+    model = PriceModel(btc_start=65_000.0, stx_start=0.5, btc_vol=0.5)
+    pool = PoolTerms(deposits=(assets, assets, assets, 0, 0, 0))
+    cases = [
+        (BTC // 10, 62_000 * USD, now + 1_000),  # balanced tier, priced by the model
+        (BTC // 10, 33_000 * USD, now + 12_900),  # conservative, far out: the floor binds
+        (BTC // 10, 66_000 * USD, now + 300),  # aggressive, in the money
+        (BTC // 2000, 62_000 * USD, now + 1_000),  # below min-amount: both refuse
+        (BTC * 4, 62_000 * USD, now + 1_000),  # 4 BTC: over the tranche's cap
+    ]
+    sold = 0
+    for amount, strike, expiration in cases:
+        runtime, registry, signer = _quoting_registry(h)
+        # every tranche (0, tier) holds the same assets for the actor as for the book
+        registry.tell(PoolState(now, tuple(TrancheView(0, t, assets, assets, 0, 0) for t in
+                                           (0, 1, 2))))  # fmt: skip
+        h.chain.env.run()
+        got = _ask(registry, signer, h, amount, strike, expiration)
+        runtime.stop_all()
+        blocks = expiration - now if isinstance(got, QuoteRefused) else got.expiration - now
+        demand = Demand(*(np.array([x], dtype=np.int64) for x in (amount, strike, blocks, 0)))
+        book = admit(demand, pool, model, PricingParams(), realised_vol=0.5)
+        if isinstance(got, QuoteRefused):
+            assert len(book) == 0, got.reason
+            continue
+        sold += 1
+        assert len(book) == 1
+        assert (int(book.premium[0]), int(book.collateral[0]), int(book.tier[0])) == (
+            got.premium,
+            got.collateral,
+            got.tier,
+        )
+    assert sold == 3
+
+
+def test_the_actor_refuses_what_pending_withdrawals_leave_the_pool_unable_to_back():
+    """Item 4 of the rules round: a quote whose collateral passes what the tranche holds beyond
+    its pending withdrawals' value is refused before it is signed (TrancheView.fits), where
+    the chain would abort its purchase (u415); a smaller one the chain accepts is quoted."""
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    _, shares, _ = h.tranche(0, 1)
+    pending = shares * 8 // 10  # 400,000 STX wait to leave: 100,000 STX may back policies
+    assert h.request_withdraw(h.users[0], 0, 1, pending).status == "success"
+    runtime, registry, signer = _quoting_registry(h, pending)
+    expiration = h.chain.tip().burn_height + 300
+    # 1 BTC at 60,000: 120,000 STX of collateral, within the 75% cap, beyond what is free
+    got = _ask(registry, signer, h, BTC, 60_000 * USD, expiration)
+    assert isinstance(got, QuoteRefused) and got.reason == "capacity"
+    grid = protocol.expiry_on_grid(expiration - 300, 300, 12_960)
+    unsigned = h.quote(h.users[1], amount=BTC, collateral=120_000 * STX, premium=5_000 * STX,
+                       expiration=grid)  # fmt: skip
+    assert h.purchase(h.users[1], unsigned).result == err(415)  # what the chain would do
+    half = _ask(registry, signer, h, BTC // 2, 60_000 * USD, expiration)
+    assert isinstance(half, Quote) and half.collateral == 60_000 * STX
+    assert h.purchase(h.users[1], half).status == "success"
     runtime.stop_all()
 
 

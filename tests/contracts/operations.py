@@ -46,7 +46,7 @@ from chain.quotes import Quote, sign_quote
 from risk.pricing import collateral_tokens, premium_floor
 from sim.models.oracle import EXPIRY_INTERVAL, FIXING_WINDOW
 from sim.models.parameters import ChangeQueue
-from tests.contracts.relay import RELAY, Relay
+from tests.contracts.relay import deploy_relay
 from tests.contracts.twin import Twin
 
 ACCOUNTS = ("deployer", *(f"wallet_{i}" for i in range(1, 9)))
@@ -641,9 +641,7 @@ class Runner:
             self.call(
                 "setup", "deployer", "sbtc-token", "mint", UInt(SBTC_MINT), self.t.accounts[name]
             )
-        self.relay = self.t.deploy(
-            "relay", RELAY.format(deployer=self.t.deployer.address), "wallet_8", Relay
-        )
+        self.relay = deploy_relay(self.t)
 
     def run_sequence(self, setup: list[Operation], steps: list[Operation], check_every: int):
         """The setup calls, the generated setup, then the steps; the whole state is compared

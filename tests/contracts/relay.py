@@ -1,14 +1,21 @@
 """Hostile third-party contracts for the attack tests, in Clarity (deployed by `Twin.deploy`)
-and as their Python models: a relay that calls the governance's and the registry's admin
-functions (row F15: a role key that calls it must lend it no authority), and tokens that drain
-whoever they are asked to move tokens for (row F8: the pool takes no token but `.sbtc-token`)."""
+and as their Python models: the relay, which calls the protocol's role functions as itself
+(row F15 and property 7: a role key, or a role, that calls it must lend it no authority), and
+tokens that drain whoever they are asked to move tokens for (row F8: the pool takes no token but
+`.sbtc-token`). The one home of the test-only contracts: none is in contracts/ (so none ships
+with the package or sits in Clarinet.toml's deployment), each is deployed by the test that
+attacks with it."""
 
 from __future__ import annotations
 
-from chain.clarity import TRUE
-from sim.models.base import Contract, Ctx, p_buff, p_principal, p_uint, public
+from chain.clarity import TRUE, ContractPrincipal
+from sim.models.base import Contract, Ctx, p_ascii, p_buff, p_principal, p_uint, public
 
 RELAY = """
+(define-public (set-price (asset (string-ascii 16)) (price uint))
+  (contract-call? '{deployer}.oracle set-price asset price))
+(define-public (add-submitter (who principal))
+  (contract-call? '{deployer}.oracle queue-submitter who))
 (define-public (take-pool (who principal))
   (contract-call? '{deployer}.parameters queue-role "admin" who))
 (define-public (take-quotes (key (buff 33)))
@@ -17,9 +24,20 @@ RELAY = """
 
 
 class Relay(Contract):
-    """The model of RELAY: a third-party contract that calls the role functions."""
+    """The model of RELAY: a third-party contract that calls the role functions as itself
+    (`contract-caller` there is the relay, `tx-sender` whoever called it)."""
 
     name = "relay"
+
+    @public(p_ascii(16), p_uint)
+    def set_price(self, ctx: Ctx, asset: str, price: int):
+        inner = ctx.calling(self.principal)
+        return self.world.call(inner, self.world.oracle.principal, "set-price", asset, price)
+
+    @public(p_principal)
+    def add_submitter(self, ctx: Ctx, who):
+        inner = ctx.calling(self.principal)
+        return self.world.call(inner, self.world.oracle.principal, "queue-submitter", who)
 
     @public(p_principal)
     def take_pool(self, ctx: Ctx, who):
@@ -30,6 +48,12 @@ class Relay(Contract):
     def take_quotes(self, ctx: Ctx, key):
         inner = ctx.calling(self.principal)
         return self.world.call(inner, self.world.registry.principal, "queue-quote-pubkey", key)
+
+
+def deploy_relay(twin) -> ContractPrincipal:
+    """RELAY deployed by wallet_8 (an attacker) in the VM and the models; named "relay"."""
+    source = RELAY.format(deployer=twin.deployer.address)
+    return twin.deploy("relay", source, "wallet_8", Relay)
 
 
 # A SIP-010 "token" v1's admin could whitelist with `set-sbtc-token`: asked to move `amount`, it

@@ -27,10 +27,9 @@ from sim.models.registry import Registry
 from tests.contracts.relay import (
     DRAIN_SBTC,
     DRAIN_STX,
-    RELAY,
     DrainSbtc,
     DrainStx,
-    Relay,
+    deploy_relay,
     hostile_token_source,
 )
 from tests.contracts.twin import QUOTE_KEY, Twin, trusting_twin
@@ -258,38 +257,38 @@ class TestOracleF7CapWithinOneBurnBlock:
 
 class TestOracleRolesOnContractCaller:
     """Property 7 for the oracle: a role key that calls some other contract lends it no
-    authority. The attacker deploys `role-relay` (test only) and lures the key into calling it;
-    the relay calls the oracle as itself."""
+    authority. The attacker deploys the relay (tests/contracts/relay.py) and lures the key into
+    calling it; the relay calls the oracle as itself."""
 
     def test_a_submitter_calling_a_contract_lends_it_no_price_push(self, bridge):
         """v1 (measured on main's oracle.clar with this relay): `(ok true)`, the relay stored
         a price of 1 unit as the submitter. v2: u101, nothing stored."""
         t = Twin(bridge)
-        assert t.call("deployer", "role-relay", "set-price", BTC_USD, UInt(1)) == err(101)
+        deploy_relay(t)
+        assert t.call("deployer", "relay", "set-price", BTC_USD, UInt(1)) == err(101)
         assert t.read("oracle", "get-price", BTC_USD) == err(104)
         assert t.call("deployer", "oracle", "set-price", BTC_USD, UInt(65_000 * USD)) == Ok(TRUE)
         t.mine_burn(1)
-        assert t.call("deployer", "role-relay", "set-price", BTC_USD, UInt(62_000 * USD)) == err(
-            101
-        )
+        assert t.call("deployer", "relay", "set-price", BTC_USD, UInt(62_000 * USD)) == err(101)
         assert t.read("oracle", "get-price", BTC_USD).value["price"] == UInt(65_000 * USD)
 
     def test_an_admin_calling_a_contract_lends_it_no_submitter(self, bridge):
         """v1: `(ok true)`, the relay made wallet_7 a submitter as the admin. v2: u100."""
         t = Twin(bridge)
         wallet_7 = t.accounts["wallet_7"]
-        assert t.call("deployer", "role-relay", "add-submitter", wallet_7) == err(100)
+        deploy_relay(t)
+        assert t.call("deployer", "relay", "add-submitter", wallet_7) == err(100)
         assert t.read("oracle", "is-submitter", wallet_7) == FALSE
 
     def test_a_contract_the_admin_names_as_submitter_is_one(self, bridge):
         """The check is on the direct caller, not on keys: a contract the admin makes a
         submitter pushes for whoever calls it (so the admin must only name audited ones)."""
         t = Twin(bridge)
-        relay = t.contract("role-relay")
+        relay = deploy_relay(t)
         assert t.call("deployer", "oracle", "queue-submitter", relay) == Ok(UInt(t.burn + DELAY))
         t.mine_burn(DELAY)
         assert t.call("wallet_7", "oracle", "apply-submitter") == Ok(TRUE)
-        assert t.call("wallet_7", "role-relay", "set-price", BTC_USD, UInt(USD)) == Ok(TRUE)
+        assert t.call("wallet_7", "relay", "set-price", BTC_USD, UInt(USD)) == Ok(TRUE)
         assert t.call("wallet_7", "oracle", "set-price", BTC_USD, UInt(USD)) == err(101)
 
 
@@ -751,7 +750,7 @@ class TestF15RoleKeyThroughAThirdPartyContract:
         v2: role checks read contract-caller. When the admin calls a relay, the relay's calls
         to queue itself as the admin (`.parameters queue-role`) and to queue its own quote key
         are refused u200 / u300; nothing is queued, so the providers and buyers lose nothing."""
-        relay = t.deploy("relay", RELAY.format(deployer=t.deployer.address), "wallet_8", Relay)
+        relay = deploy_relay(t)
         assert deposit(t, "wallet_1", 40_000 * STX) == Ok(UInt(40_000 * STX))
         assert t.call("deployer", "relay", "take-pool", relay) == err(200)
         assert t.call("deployer", "relay", "take-quotes", Buffer(bytes(33))) == err(300)

@@ -1427,14 +1427,9 @@ def readme_codes() -> set[int]:
     return {int(c) for c in re.findall(r"^\| u(\d+) \|", text, flags=re.M)}
 
 
-TEST_ONLY = {"role-relay"}  # contracts of the attack tests (test_attacks.py), not the protocol
-
-
 def public_functions() -> set[tuple[str, str]]:
     out = set()
     for path in (CONTRACTS / "contracts").glob("*.clar"):
-        if path.stem in TEST_ONLY:
-            continue
         for name in re.findall(r"^\(define-public \(([a-z0-9-]+)", path.read_text(), flags=re.M):
             out.add((path.stem, name))
     return out

@@ -13,7 +13,6 @@ from chain.clarity import (
     ClarityValue,
     ContractPrincipal,
     Ok,
-    Principal,
     Some,
     StandardPrincipal,
     StringAscii,
@@ -31,27 +30,9 @@ from sim.clarity_vm import (
     read_request,
 )
 from sim.models import PythonContracts
-from sim.models.base import ArgumentError, Contract, Ctx, p_ascii, p_principal, p_uint, public
+from sim.models.base import ArgumentError
 from sim.models.clock import BlockClock
 from sim.models.oracle import FIXING_WINDOW
-
-
-class RoleRelay(Contract):
-    """Model of the test-only `role-relay.clar`: a third-party contract that relays a call to a
-    protocol contract as itself (`contract-caller` there is the relay, `tx-sender` the key)."""
-
-    name = "role-relay"
-
-    def _relay(self, ctx: Ctx, contract: ContractPrincipal, function: str, *args):
-        return self.world.call(ctx.calling(self.principal), contract, function, *args)
-
-    @public(p_ascii(16), p_uint)
-    def set_price(self, ctx: Ctx, asset: str, price: int):
-        return self._relay(ctx, self.world.oracle.principal, "set-price", asset, price)
-
-    @public(p_principal)
-    def add_submitter(self, ctx: Ctx, who: Principal):
-        return self._relay(ctx, self.world.oracle.principal, "queue-submitter", who)
 
 
 class Twin:
@@ -64,8 +45,6 @@ class Twin:
         self.deployer = self.accounts["deployer"]
         self.contracts = Contracts.of(self.deployer)
         self.py = PythonContracts(self.deployer)
-        relay = RoleRelay(self.py, self.deployer)  # the simnet deploys it too (Clarinet.toml)
-        self.py.contracts[relay.principal] = relay
         self.burn = info["burn_height"]
         self.py.clock = BlockClock.at(self.burn, info["time"])  # stacks-block-time agrees
         for asset, holders in bridge.request("assets").items():

@@ -68,3 +68,15 @@ def test_csv_round_trip_and_deposits(tmp_path):
     dep = provider_deposits(v)
     assert sum(dep[:3]) == v["providers.count"] * int(v["providers.stx_each"] * 1_000_000)
     assert dep[4] == v["providers.count"] * int(v["providers.sbtc_each"] * 10**8 * 0.4)
+
+
+@pytest.mark.parametrize("total", [0, 1, 7, 10**6 + 1, 800_000 * 10**6, 8 * 10**8 + 3])
+def test_a_study_splits_deposits_as_the_simulated_providers_do(total):
+    from sim.agents import split_deposit
+
+    parts = split_deposit(total)
+    assert sum(parts) == total and len(parts) == 3 and min(parts) >= 0
+    v = {"providers.stx_each": total / 10**6, "providers.sbtc_each": 0.0, "providers.count": 3}
+    dep = provider_deposits(v)
+    assert dep[:3] == tuple(3 * p for p in split_deposit(int(total / 10**6 * 10**6)))
+    assert dep[3:] == (0, 0, 0)

@@ -39,7 +39,7 @@ def folder(kind: str, tmp_path_factory) -> Path:
 
 def cut_labels(fig) -> list[str]:
     """Every visible text of the figure whose drawn extent leaves the canvas, at the DPI the
-    figure is saved with (scenarios.plots.DPI): what a reader would see clipped.
+    figure is saved with (risk.figures.DPI): what a reader would see clipped.
 
     Tick labels are measured through their axes' tight box, which holds only the ticks that
     are drawn (matplotlib keeps labels for ticks outside the view, never drawn)."""
@@ -61,8 +61,9 @@ def cut_labels(fig) -> list[str]:
 
 
 def capture(monkeypatch) -> dict[str, object]:
-    """Makes scenarios.plots.save (and risk.plots', the same function) keep each figure open
-    and hand it back by file name; the caller closes them."""
+    """Makes the plot modules' `save` (risk/figures.py's, imported by scenarios.plots and
+    risk.plots) keep each figure open and hand it back by file name; the caller closes them."""
+    import risk.figures
     import risk.plots
     import scenarios.plots
 
@@ -70,7 +71,7 @@ def capture(monkeypatch) -> dict[str, object]:
 
     def keep(fig, path: Path) -> Path:
         figures[path.name] = fig
-        fig.savefig(path, dpi=scenarios.plots.DPI)
+        fig.savefig(path, dpi=risk.figures.DPI)
         return path
 
     monkeypatch.setattr(scenarios.plots, "save", keep)

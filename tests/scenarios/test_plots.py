@@ -12,7 +12,8 @@ import pytest
 from matplotlib.image import imread
 
 import run
-from scenarios.plots import DPI, fault_windows, load_run, plot_folder, time_axis
+from risk.figures import DPI
+from scenarios.plots import fault_windows, load_run, plot_folder, time_axis
 from tests.scenarios.folders import cut_labels, folder, kept_figures
 
 RUN_FIGURES = {"price.png", "coverage.png", "utilisation.png", "flows.png", "withdrawals.png",
