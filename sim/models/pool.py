@@ -118,10 +118,11 @@ class Pool(Contract):
         if v.unsettled == 0:
             return 0
         first = (now // EXPIRY_INTERVAL + 1) * EXPIRY_INTERVAL
-        ahead = sum(
-            self.unsettled_at.get((token, tier, first + i * EXPIRY_INTERVAL), 0)
-            for i in range(STEPS)
-        )
+        # no policy is counted past the grid point of the latest expiration ever locked, so the
+        # fold stops there: the same sum, without the empty grid points (a node-side hot path)
+        steps = min(STEPS, (grid_of(v.last_expiry) - first) // EXPIRY_INTERVAL + 1)
+        at = self.unsettled_at
+        ahead = sum(at.get((token, tier, first + i * EXPIRY_INTERVAL), 0) for i in range(steps))
         return sub(v.unsettled, ahead)
 
     def _no_unpaid_expiry(self, ctx: Ctx, token: int, tier: int) -> None:
