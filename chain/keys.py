@@ -27,12 +27,22 @@ class InvalidKey(ValueError):
     """Bytes or text that are not a valid secp256k1 key or signature (never echoes a key)."""
 
 
+# copies of empty hashers: `hashlib.new(name)` looks the name up on every call, and these two
+# run several times per transaction on the node's path
+_RIPEMD160 = hashlib.new("ripemd160")
+_SHA512_256 = hashlib.new("sha512_256")
+
+
 def hash160(data: bytes) -> bytes:
-    return hashlib.new("ripemd160", hashlib.sha256(data).digest()).digest()
+    h = _RIPEMD160.copy()
+    h.update(hashlib.sha256(data).digest())
+    return h.digest()
 
 
 def sha512_256(data: bytes) -> bytes:
-    return hashlib.new("sha512_256", data).digest()
+    h = _SHA512_256.copy()
+    h.update(data)
+    return h.digest()
 
 
 class PrivateKey:
