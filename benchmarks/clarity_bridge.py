@@ -10,15 +10,23 @@ trip, (b) pipelined with `bridge.batch` in batches of `--batch`, (c) `--batch` c
 together in one Stacks block. Requests are built (Clarity values serialized) before the clock
 starts, as a wallet signs beforehand.
 
-    python benchmarks/clarity_bridge.py [--calls 5000] [--batch 100]
+Then benchmarks/clarity_inprocess.mjs makes the same setup and workload calls in one Node
+process with no bridge (one `callPublicFn` each, and `--batch` per `mineBlock`): the SDK's own
+rate, measured in the same run, and the bridge's share of it.
 
-Last line: calls_per_s=<number> (the best of the three modes)
+    python benchmarks/clarity_bridge.py [--calls 1000] [--batch 100]
+
+Last line: calls_per_s=<number> ratio=<bridge best / in-process best>
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from chain.clarity import ContractPrincipal, StringAscii, UInt, principal
@@ -30,11 +38,12 @@ USD = PRICE_SCALE  # one USD in price units
 STX = TOKEN_UNIT[STX_ID]  # one STX in micro-STX
 OK_RESPONSE = "07"  # the consensus serialization of `(ok …)` starts with type byte 0x07
 PROVIDERS = tuple(f"wallet_{i}" for i in range(1, 9))
+INPROCESS = Path(__file__).with_name("clarity_inprocess.mjs")
 
 
-def setup(bridge: ClarityBridge) -> tuple[dict[str, str], ContractPrincipal]:
-    """A fresh simnet with prices and a seeded STX tranche per tier; the accounts and the sBTC
-    contract to pass as `ft`."""
+def setup(bridge: ClarityBridge) -> tuple[dict[str, str], ContractPrincipal, list[dict]]:
+    """A fresh simnet with prices and a seeded STX tranche per tier; the accounts, the sBTC
+    contract to pass as `ft` and the seeding calls (the in-process run makes them too)."""
     info = bridge.request("init")
     accounts: dict[str, str] = info["accounts"]
     sbtc = principal(info["deployer"]).contract("sbtc-token")
@@ -57,7 +66,7 @@ def setup(bridge: ClarityBridge) -> tuple[dict[str, str], ContractPrincipal]:
         ),
     ]
     check(bridge.batch(seed))
-    return accounts, sbtc
+    return accounts, sbtc, seed
 
 
 def workload(calls: int, accounts: dict[str, str], sbtc: ContractPrincipal) -> list[dict]:
@@ -133,16 +142,37 @@ def blocks(bridge: ClarityBridge, requests: list[dict], size: int) -> tuple[floa
     return time.perf_counter() - start, answers
 
 
+def in_process(seed: list[dict], requests: list[dict], size: int) -> dict[str, float]:
+    """The Clarinet SDK's own rates (benchmarks/clarity_inprocess.mjs) on the same calls:
+    mode -> calls per second."""
+    strip = [{k: v for k, v in r.items() if k != "op"} for r in (*seed, *requests)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "requests.json"
+        path.write_text(json.dumps({"setup": strip[: len(seed)], "workload": strip[len(seed) :]}))
+        done = subprocess.run(
+            ["node", str(INPROCESS), str(path), str(size)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"in-process run failed: {done.stderr.strip().splitlines()[-1:]}")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return {mode: a["calls"] / a["seconds"] for mode, a in answer.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=5000)
+    # protocol v2's contracts take 5 to 15 ms a call in the simnet itself (one run: 78 calls/s in
+    # process): 1,000 calls keep the five timed runs near a minute
+    ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=100, help="requests per pipelined batch")
     args = ap.parse_args()
 
     rates: dict[str, float] = {}
     with ClarityBridge() as bridge:
         for mode in ("sequential", f"batch={args.batch}", f"block={args.batch}"):
-            accounts, sbtc = setup(bridge)  # a fresh simnet for each mode
+            accounts, sbtc, seed = setup(bridge)  # a fresh simnet for each mode
             requests = workload(args.calls, accounts, sbtc)
             if mode == "sequential":
                 elapsed, answers = sequential(bridge, requests)
@@ -155,9 +185,18 @@ def main() -> None:
             print(
                 f"{mode}: calls={len(requests)} seconds={elapsed:.3f} calls_per_s={rates[mode]:.0f}"
             )
-    best = max(rates, key=rates.__getitem__)
-    print(f"best={best}")
-    print(f"calls_per_s={rates[best]:.0f}")
+    native = in_process(seed, requests, args.batch)
+    for mode, rate in native.items():
+        print(f"in-process {mode}: calls_per_s={rate:.0f}")
+    # one call per callPublicFn (a round trip each, or pipelined) against the SDK's own loop;
+    # calls mined together against the SDK's own mineBlock
+    one_by_one = max(rates["sequential"], rates[f"batch={args.batch}"])
+    print(f"ratio_one_by_one={one_by_one / native['sequential']:.2f}")
+    print(f"ratio_block={rates[f'block={args.batch}'] / native[f'block={args.batch}']:.2f}")
+    best, best_native = max(rates, key=rates.__getitem__), max(native, key=native.__getitem__)
+    print(f"best={best} in_process_best={best_native}")
+    print(f"inprocess_calls_per_s={native[best_native]:.0f}")
+    print(f"calls_per_s={rates[best]:.0f} ratio={rates[best] / native[best_native]:.2f}")
 
 
 if __name__ == "__main__":

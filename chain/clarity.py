@@ -171,6 +171,13 @@ def standard_principal(version: int, hash160: bytes) -> StandardPrincipal:
     return StandardPrincipal(version, hash160)
 
 
+@lru_cache(maxsize=1 << 12)
+def contract_principal(version: int, hash160: bytes, name: str) -> ContractPrincipal:
+    """An interned contract principal: a node sees the same few contracts in every call, so
+    decoding them skips the name check and the allocation."""
+    return ContractPrincipal(version, hash160, name)
+
+
 @dataclass(frozen=True, slots=True)
 class Ok(ClarityValue):
     value: ClarityValue
@@ -239,12 +246,7 @@ class Tuple(ClarityValue):
 
     def __init__(self, fields: Mapping[str, ClarityValue] | Iterable[tuple[str, ClarityValue]]):
         if isinstance(fields, dict):
-            names = tuple(fields)
-            order = _ORDERS.get(names)
-            if order is None:
-                order = _field_order(names)
-                if len(_ORDERS) < 4096:  # the shapes the code builds, not every decoded one
-                    _ORDERS[names] = order
+            order = _order_of(tuple(fields))
             data = {name: fields[name] for name in order}
         else:
             pairs = fields.items() if isinstance(fields, Mapping) else list(fields)
@@ -253,6 +255,18 @@ class Tuple(ClarityValue):
             data = {name: data[name] for name in order}
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "_raw", None)
+
+    @classmethod
+    def _decoded(cls, fields: dict[str, ClarityValue], raw: bytes) -> Tuple:
+        """A tuple read from `raw`, its consensus bytes when its fields came in canonical order
+        (the order is checked here, as `__init__` would sort them)."""
+        names = tuple(fields)
+        order = _order_of(names)
+        self = cls.__new__(cls)
+        canonical = order == names and all(map(_canonical, fields.values()))
+        object.__setattr__(self, "data", fields if canonical else {k: fields[k] for k in order})
+        object.__setattr__(self, "_raw", bytes(raw) if canonical else None)
+        return self
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Tuple is immutable")
@@ -285,6 +299,29 @@ class Tuple(ClarityValue):
 
 
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _order_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`_field_order`, remembered for up to 4,096 shapes (bounded: decoded input adds shapes)."""
+    order = _ORDERS.get(names)
+    if order is None:
+        order = _field_order(names)
+        if len(_ORDERS) < 4096:
+            _ORDERS[names] = order
+    return order
+
+
+def _canonical(value: ClarityValue) -> bool:
+    """False when `value` holds a tuple decoded from non-canonical bytes (fields out of order),
+    whose bytes are then not its serialization; every other value decodes from its own bytes."""
+    kind = type(value)
+    if kind is Tuple:
+        return value._raw is not None  # type: ignore[attr-defined]
+    if kind is List:
+        return all(map(_canonical, value.items))  # type: ignore[attr-defined]
+    if kind is Ok or kind is Err or kind is Some:
+        return _canonical(value.value)  # type: ignore[attr-defined]
+    return True
 
 
 def _field_order(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -405,22 +442,24 @@ def _read(data: bytes, pos: int, depth: int) -> tuple[ClarityValue, int]:
     if t == T_INT:
         return Int(int.from_bytes(_take(data, pos, 16), "big", signed=True)), pos + 16
     if t == T_TUPLE:
+        start = pos - 1
         (n,) = _U32(data, pos)
         pos += 4
-        pairs = []
+        fields: dict[str, ClarityValue] = {}
         for _ in range(n):
             name, pos = _name(data, pos)
-            value, pos = _read(data, pos, depth + 1)
-            pairs.append((name, value))
-        if len({name for name, _ in pairs}) != n:
+            fields[name], pos = _read(data, pos, depth + 1)
+        if len(fields) != n:
             raise ClarityError("tuple has a repeated field")
-        return Tuple(pairs), pos  # any order is accepted, as the node does
+        # any order is accepted, as the node does; in canonical order these bytes are the
+        # tuple's own serialization, kept so that hashing it (a quote) does not encode it again
+        return Tuple._decoded(fields, data[start:pos]), pos
     if t == T_STANDARD:
         return standard_principal(data[pos], _take(data, pos + 1, 20)), pos + 21
     if t == T_CONTRACT:
         version, h = data[pos], _take(data, pos + 1, 20)
         name, pos = _name(data, pos + 21)
-        return ContractPrincipal(version, h, name), pos
+        return contract_principal(version, h, name), pos
     if t == T_BUFFER:
         (n,) = _U32(data, pos)
         return Buffer(_take(data, pos + 4, n)), pos + 4 + n

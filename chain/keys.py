@@ -10,24 +10,39 @@ import hashlib
 from functools import lru_cache
 
 import coincurve
-from coincurve.ecdsa import cdata_to_der, deserialize_compact
+from coincurve._libsecp256k1 import ffi, lib
+from coincurve.context import GLOBAL_CONTEXT
 
 from chain.c32 import MAINNET_SINGLE_SIG, TESTNET_SINGLE_SIG
 from chain.clarity import StandardPrincipal
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+# verify calls libsecp256k1 through coincurve's own cffi binding (pinned <22 in pyproject.toml):
+# the C function coincurve's PublicKey.verify calls, without its compact -> DER -> parsed round
+# trip on the contract models' per-purchase path (recovery gains nothing this way: C dominates)
+_CTX = GLOBAL_CONTEXT.ctx
 
 
 class InvalidKey(ValueError):
     """Bytes or text that are not a valid secp256k1 key or signature (never echoes a key)."""
 
 
+# copies of empty hashers: `hashlib.new(name)` looks the name up on every call, and these two
+# run several times per transaction on the node's path
+_RIPEMD160 = hashlib.new("ripemd160")
+_SHA512_256 = hashlib.new("sha512_256")
+
+
 def hash160(data: bytes) -> bytes:
-    return hashlib.new("ripemd160", hashlib.sha256(data).digest()).digest()
+    h = _RIPEMD160.copy()
+    h.update(hashlib.sha256(data).digest())
+    return h.digest()
 
 
 def sha512_256(data: bytes) -> bytes:
-    return hashlib.new("sha512_256", data).digest()
+    h = _SHA512_256.copy()
+    h.update(data)
+    return h.digest()
 
 
 class PrivateKey:
@@ -111,7 +126,11 @@ def verify(digest: bytes, signature: bytes, public_key: bytes) -> bool:
     if len(signature) == 65 and signature[64] > 3:
         return False
     try:
-        der = cdata_to_der(deserialize_compact(signature[:64]))
-        return _public(bytes(public_key)).verify(der, digest, hasher=None)
+        pub = _public(bytes(public_key))
     except (ValueError, TypeError):
         return False
+    sig = ffi.new("secp256k1_ecdsa_signature *")
+    if not lib.secp256k1_ecdsa_signature_parse_compact(_CTX, sig, bytes(signature[:64])):
+        return False
+    # libsecp256k1 refuses a high-S signature here, as the node does
+    return bool(lib.secp256k1_ecdsa_verify(_CTX, sig, digest, pub.public_key))

@@ -26,6 +26,7 @@ from chain.clarity import (
     Principal,
     Reader,
     StandardPrincipal,
+    contract_principal,
     read_value,
     standard_principal,
 )
@@ -465,31 +466,36 @@ def decode(raw: bytes) -> Transaction:
         raise TransactionError(str(exc)) from None
 
 
+# The fixed-size head of a standard single-sig transaction, up to the post-condition count:
+# version, chain id, auth type, hash mode, signer, nonce, fee, key encoding, signature, anchor
+# mode, post-condition mode, post-condition count. One unpack instead of twelve reads.
+_HEAD = struct.Struct(">BIBB20sQQB65sBBI")
+
+
 def _decode(r: Reader) -> Transaction:
-    network = _enum(Network, r.byte(), "transaction version")
-    chain_id = r.u32()
-    auth_type = r.byte()
+    data = r.data
+    if len(data) < _HEAD.size:
+        raise TransactionError("unexpected end of input")
+    (version, chain_id, auth_type, hash_mode, signer, nonce, fee, encoding, signature, anchor_b,
+     pc_b, n) = _HEAD.unpack_from(data)  # fmt: skip
+    r.pos = _HEAD.size
+    network = _enum(Network, version, "transaction version")
     if auth_type != AUTH_STANDARD:
         raise TransactionError("only standard (non-sponsored) authorization is supported")
-    if r.byte() != HASH_MODE_P2PKH:
+    if hash_mode != HASH_MODE_P2PKH:
         raise TransactionError("only single-signature P2PKH spending conditions are supported")
-    signer = r.take(20)
-    nonce, fee = r.u64(), r.u64()
-    encoding = r.byte()
     if encoding not in (KEY_COMPRESSED, KEY_UNCOMPRESSED):
         raise TransactionError(f"bad key encoding 0x{encoding:02x}")
-    signature = r.take(65)
-    anchor = _enum(AnchorMode, r.byte(), "anchor mode")
-    pc_mode = _enum(PostConditionMode, r.byte(), "post-condition mode")
-    n = r.u32()
-    if n > len(r.data):
+    anchor = _enum(AnchorMode, anchor_b, "anchor mode")
+    pc_mode = _enum(PostConditionMode, pc_b, "post-condition mode")
+    if n > len(data):
         raise TransactionError("too many post-conditions")
-    pcs = tuple(_read_post_condition(r) for _ in range(n))
+    pcs = tuple(_read_post_condition(r) for _ in range(n)) if n else ()
     kind = r.byte()
     payload: Payload
     if kind == PAYLOAD_CONTRACT_CALL:
         version, h = r.byte(), r.take(20)
-        contract = ContractPrincipal(version, h, r.name())
+        contract = contract_principal(version, h, r.name())
         function = r.name()
         nargs = r.u32()
         if nargs > len(r.data):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import simpy
@@ -47,13 +47,17 @@ class ChainConfig:
     keep_events: int = 0  # events_since serves at least this many latest events; 0 = all
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
+class _Pending(NamedTuple):  # a tuple: built once per admitted transaction
     tx: txs.Transaction
     sender: StandardPrincipal
     txid: str
     seq: int  # arrival order
     call: Any  # the executor's prepared contract call; None for an STX transfer
+
+    def receipt(self) -> TxReceipt:
+        """What `status` answers while the transaction waits in the mempool."""
+        auth = self.tx.auth
+        return TxReceipt(self.txid, TxStatus.PENDING, self.sender.address, auth.nonce, auth.fee)
 
 
 @dataclass
@@ -64,7 +68,8 @@ class _Ledger:
     burn_height: int = 0
     nonces: dict[StandardPrincipal, int] = field(default_factory=dict)
     mempool: dict[StandardPrincipal, dict[int, _Pending]] = field(default_factory=dict)
-    receipts: dict[str, TxReceipt] = field(default_factory=dict)
+    # a final receipt, or the waiting transaction itself (its receipt is made when asked for)
+    receipts: dict[str, TxReceipt | _Pending] = field(default_factory=dict)
     events: list[ChainEvent] = field(default_factory=list)
     seq: int = 0
     pending_fees: dict[StandardPrincipal, int] = field(default_factory=dict)
@@ -153,13 +158,15 @@ class SimChain:
         if old is not None:  # replace-by-fee
             self._drop(old, "ReplaceByFee")
         led.seq += 1
-        led.mempool.setdefault(sender, {})[nonce] = _Pending(tx, sender, txid, led.seq, call)
+        pending = _Pending(tx, sender, txid, led.seq, call)
+        led.mempool.setdefault(sender, {})[nonce] = pending
         led.pending_fees[sender] = pending_fees + fee
-        led.receipts[txid] = TxReceipt(txid, TxStatus.PENDING, sender.address, nonce, fee)
+        led.receipts[txid] = pending
         return txid
 
     def status(self, txid: str) -> TxReceipt:
-        return self.ledger.receipts[txid]
+        found = self.ledger.receipts[txid]
+        return found.receipt() if isinstance(found, _Pending) else found
 
     def read_only(
         self,

@@ -53,7 +53,7 @@ SHARE_BOUND = 10**6  # total-shares <= 10^6 x total-assets, else the next deposi
 STEPS = 91  # grid points after now that can hold an unsettled policy (MAX-DURATION / 144 + 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Vault:
     """The contract's `vaults` entry: what a tranche knows about the risk its shares back."""
 
@@ -61,6 +61,9 @@ class Vault:
     unsettled: int = 0  # unsettled policies
     last_expiry: int = 0  # latest expiration ever locked: exact whenever it lies ahead
     epoch: int = 0
+
+
+NO_VAULT = Vault()  # what a tranche without an entry reads (immutable, so shared)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Pool(Contract):
         return self.shares.get((token, tier, provider), 0)
 
     def vault(self, token: int, tier: int) -> Vault:
-        return self.vaults.get((token, tier), Vault())
+        return self.vaults.get((token, tier), NO_VAULT)
 
     def pending_of(self, token: int, tier: int, provider: Principal) -> Pending | None:
         return self.pending.get((token, tier, provider))
@@ -118,10 +121,11 @@ class Pool(Contract):
         if v.unsettled == 0:
             return 0
         first = (now // EXPIRY_INTERVAL + 1) * EXPIRY_INTERVAL
-        ahead = sum(
-            self.unsettled_at.get((token, tier, first + i * EXPIRY_INTERVAL), 0)
-            for i in range(STEPS)
-        )
+        # no policy is counted past the grid point of the latest expiration ever locked, so the
+        # fold stops there: the same sum, without the empty grid points (a node-side hot path)
+        steps = min(STEPS, (grid_of(v.last_expiry) - first) // EXPIRY_INTERVAL + 1)
+        at = self.unsettled_at
+        ahead = sum(at.get((token, tier, first + i * EXPIRY_INTERVAL), 0) for i in range(steps))
         return sub(v.unsettled, ahead)
 
     def _no_unpaid_expiry(self, ctx: Ctx, token: int, tier: int) -> None:

@@ -94,6 +94,26 @@ def test_tuple_serialization_ignores_insertion_order(fields, rnd):
     assert c.deserialize(bytes(raw)).serialize() == reference
 
 
+def test_a_decoded_tuple_serializes_canonically_when_a_nested_tuple_came_out_of_order():
+    # decoding keeps a canonical tuple's bytes to hash it without encoding it again; bytes that
+    # hold a tuple out of order anywhere inside must still re-encode sorted, as the VM would
+    inner = [("b", c.UInt(1)), ("a", c.UInt(2))]  # out of order on the wire
+    raw_inner = bytearray([c.T_TUPLE]) + struct.pack(">I", 2)
+    for name, value in inner:
+        raw_inner += bytes([len(name)]) + name.encode() + value.serialize()
+    outer = {"x": c.Some(c.List((bytes(raw_inner),))), "y": bytes(raw_inner)}
+    raw = bytearray([c.T_TUPLE]) + struct.pack(">I", 2)
+    raw += b"\x01x" + bytes([c.T_SOME, c.T_LIST]) + struct.pack(">I", 1) + outer["x"].value.items[0]
+    raw += b"\x01y" + outer["y"]
+    expected = c.Tuple(
+        {"x": c.Some(c.List((c.Tuple(dict(inner)),))), "y": c.Tuple(dict(inner))}
+    ).serialize()
+    assert bytes(raw) != expected
+    assert c.deserialize(bytes(raw)).serialize() == expected
+    canonical = c.deserialize(expected)
+    assert canonical.serialize() == expected
+
+
 def test_tuple_order_is_byte_order_not_locale_order():
     # '-' (0x2d) < '0' < '?' (0x3f) < '_' (0x5f) < 'a' in bytes; a locale sort differs.
     t = c.Tuple({"a_b": c.NONE, "a-b": c.NONE, "ab": c.NONE, "a?": c.NONE, "a0": c.NONE})

@@ -346,6 +346,28 @@ def test_withdrawal_waits_for_the_policies_it_backed(h):
     assert h.checker.violations == []
 
 
+def test_expired_unsettled_stops_at_the_latest_expiry_with_the_same_count(h):
+    """The model's fold skips the grid points past the latest expiration ever locked; its
+    count must be the contract's full 91-point fold at every height."""
+    from sim.models.pool import EXPIRY_INTERVAL, STEPS
+
+    funded(h)
+    grid = EXPIRY_INTERVAL
+    for i, days in enumerate((1, 1, 3, 7)):
+        burn = h.chain.tip().burn_height
+        q = h.quote(h.users[1], expiration=expiry_on_grid(burn, days * grid, 12_960))
+        assert h.purchase(h.users[1], q).result == Ok(UInt(i + 1)), q
+    pool = h.chain.executor.pool
+    v = pool.vault(0, 1)
+    assert v.unsettled == 4 and v.last_expiry > grid
+    for now in range(0, v.last_expiry + 3 * grid, 37):
+        first = (now // grid + 1) * grid
+        full = v.unsettled - sum(
+            pool.unsettled_at.get((0, 1, first + i * grid), 0) for i in range(STEPS)
+        )
+        assert pool.expired_unsettled(0, 1, now) == full, now
+
+
 def test_collateral_is_computed_on_chain_and_caps_the_payout(h):
     h.set_price(BTC_65K, STX_050)
     assert h.deposit(h.users[0], 0, 2, 14_000 * STX).result == Ok(UInt(14_000 * STX))
