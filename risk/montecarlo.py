@@ -17,6 +17,7 @@ the seed, the path count and the chunk size only, never on which `map_fn` ran th
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,16 +71,38 @@ def usd_to_tokens(usd: np.ndarray, unit: np.ndarray, price: np.ndarray) -> np.nd
 
 @dataclass(frozen=True)
 class Settlement:
-    """Per path and policy (columns in book order): owed (the capped payout) in USD units and
-    tokens, the uncapped claim in tokens, paid tokens."""
+    """Per path and settlement column (policies in book order, or the fast mode's segments):
+    owed (the capped payout) in USD units and tokens, the uncapped claim in tokens (exact mode
+    only), paid tokens; per path the intrinsic value above the caps (USD price units).
+
+    The arrays are paths x columns views of column-major work (`.T` of a C-ordered columns x
+    paths array): a column's paths are contiguous, as the per-tranche running sums want them."""
 
     owed_usd: np.ndarray
     owed: np.ndarray
-    claim: np.ndarray
+    claim: np.ndarray | None
     paid: np.ndarray
     cum_paid: list[np.ndarray]  # per tranche: cumulative paid in that tranche's settle order
     cum_owed: list[np.ndarray]  # per tranche: cumulative owed, same order
     orders: list[np.ndarray]  # per tranche: policy columns in settle order
+    capped_usd: np.ndarray
+
+
+def pay_in_order(
+    owed: np.ndarray, available: np.ndarray, rows: np.ndarray | slice, paid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One tranche's settlements (`rows` of the columns x paths `owed`, in settle order) paid
+    from what it holds before each (`available`), into `paid`'s rows; returns the cumulative
+    paid and owed (rows x paths). C_k = S_k + min(0, min_{m<=k}(B_m - S_m)) (module docstring)."""
+    s = np.cumsum(owed[rows], axis=0)
+    c = np.minimum(np.asarray(available)[:, None] - s, 0)
+    np.minimum.accumulate(c, axis=0, out=c)
+    c += s
+    step = np.empty_like(c)
+    step[:1] = c[:1]
+    np.subtract(c[1:], c[:-1], out=step[1:])
+    paid[rows] = step
+    return c, s
 
 
 def settle(
@@ -96,14 +119,26 @@ def settle(
     `btc_price` and `token_price` (paths x policies, price units) are the oracle prices the
     settlement reads; `settle_key` orders settlements (then `tiebreak`, then id); a premium is
     in the tranche's assets for every settlement whose key is >= its `premium_key`.
+    Only cells in the money (strike above the price) are worked; the rest owe 0. Transposed
+    views of policies x paths prices (what `evaluate` passes) are read without a copy.
     """
-    claim_usd = payout_usd(book.strike, btc_price, book.amount)
-    claim = usd_to_tokens(claim_usd, _U[book.token], token_price)
-    owed = np.minimum(claim, book.collateral[None, :])
+    bt, tt = btc_price.T, token_price.T  # policies x paths
+    n_pol, n_paths = bt.shape
+    cells = np.flatnonzero(bt < book.strike[:, None])  # in the money
+    pol = cells // n_paths
+    price = bt.reshape(-1)[cells]
+    c_usd = payout_usd(book.strike[pol], price, book.amount[pol])
+    c_tok = usd_to_tokens(c_usd, _U[book.token][pol], tt.reshape(-1)[cells])
+    o_tok = np.minimum(c_tok, book.collateral[pol])
     # the capped payout's USD value (analytics): the claim's, in proportion where the cap binds
-    scale = np.where(claim > owed, owed / np.maximum(claim, 1), 1.0)
-    owed_usd = np.where(claim > owed, (claim_usd * scale).astype(np.int64), claim_usd)
-    paid = np.zeros_like(owed)
+    cut = c_tok > o_tok
+    o_usd = c_usd.copy()
+    o_usd[cut] = (c_usd[cut] * (o_tok[cut] / c_tok[cut])).astype(np.int64)
+    capped_usd = np.bincount(cells % n_paths, weights=c_usd - o_usd, minlength=n_paths)
+    claim, owed, owed_usd = (np.zeros((n_pol, n_paths), dtype=np.int64) for _ in range(3))
+    for dense, v in ((claim, c_tok), (owed, o_tok), (owed_usd, o_usd)):
+        dense.reshape(-1)[cells] = v
+    paid = np.empty_like(owed)
     tranche = book.tranche
     tb = book.ids if tiebreak is None else tiebreak
     cum_paid, cum_owed, orders = [], [], []
@@ -112,23 +147,19 @@ def settle(
         cols = cols[np.lexsort((book.ids[cols], tb[cols], settle_key[cols]))]
         orders.append(cols)
         if not len(cols):
-            cum_paid.append(np.zeros((owed.shape[0], 0), dtype=np.int64))
+            cum_paid.append(np.zeros((n_paths, 0), dtype=np.int64))
             cum_owed.append(cum_paid[-1])
             continue
         pk = premium_key[cols]
-        prem = book.premium[cols]
         by_time = np.argsort(pk, kind="stable")
-        cum_prem = np.cumsum(prem[by_time])
+        cum_prem = np.cumsum(book.premium[cols][by_time])
         # premiums in before each settlement: those with premium_key <= its settle key
         n_in = np.searchsorted(pk[by_time], settle_key[cols], side="right")
         available = deposits[k] + np.where(n_in > 0, cum_prem[np.maximum(n_in - 1, 0)], 0)
-        s = np.cumsum(owed[:, cols], axis=1)
-        slack = np.minimum.accumulate(np.minimum(available - s, 0), axis=1)
-        c = s + slack
-        paid[:, cols] = np.diff(c, axis=1, prepend=0)
-        cum_paid.append(c)
-        cum_owed.append(s)
-    return Settlement(owed_usd, owed, claim, paid, cum_paid, cum_owed, orders)
+        c, s = pay_in_order(owed, available, cols, paid)
+        cum_paid.append(c.T)
+        cum_owed.append(s.T)
+    return Settlement(owed_usd.T, owed.T, claim.T, paid.T, cum_paid, cum_owed, orders, capped_usd)
 
 
 # --- the Monte Carlo spec and its chunks --------------------------------------------------------
@@ -169,7 +200,11 @@ def simulate_chunk(spec: Spec, seed: np.random.SeedSequence, n_paths: int) -> di
 
 
 def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
-    """Per-path results of the book's run-off on given price paths (paths x steps+1)."""
+    """Per-path results of the book's run-off on given price paths (paths x steps+1).
+
+    The work runs step-major (steps x paths, a step's paths contiguous): settlement columns
+    and time steps are rows, so the per-tranche running sums and the coverage over time read
+    contiguous rows; the results are per path as before."""
     book, grid, pool = spec.book, spec.grid, spec.pool
     n_paths, n_cols = btc.shape
     last = n_cols - 1
@@ -179,19 +214,17 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     from risk import fastpayout  # imports this module: resolved at call time
 
     # settlement is at the fixings (the window's average before each expiry), not the spot
-    fix_btc, fix_stx = fixings(btc, grid), fixings(stx, grid)
+    fix_btc = np.ascontiguousarray(fixings(btc, grid).T)
+    fix_stx = np.ascontiguousarray(fixings(stx, grid).T)
     if fastpayout.choose(spec) is PayoutMode.FAST:  # columns are (tranche, expiry) groups
         ix = fastpayout.build_index(book, grid, pool.deposits)
-        grouped = fastpayout.settle_grouped(ix, fix_btc, fix_stx)
-        st, cols_step, claim_usd = grouped.settlement, grouped.steps, grouped.claim_usd
+        st, cols_step = fastpayout.settle_step_major(ix, fix_btc, fix_stx), ix.seg_step
     else:  # columns are policies
         sb = book.subset(done)
         cols_step = s_step[done]
-        bp = fix_btc[:, cols_step]
-        tp = np.where(sb.token == 0, fix_stx[:, cols_step], bp)
-        st = settle(sb, pool.deposits, bp, tp, cols_step, p_step[done])
-        claim_usd = payout_usd(sb.strike, bp, sb.amount)
-    short = st.owed - st.paid
+        bp = fix_btc[cols_step]
+        tp = np.where((sb.token == 0)[:, None], fix_stx[cols_step], bp)
+        st = settle(sb, pool.deposits, bp.T, tp.T, cols_step, p_step[done])
     step_days = grid.step_blocks / BLOCKS_PER_DAY
     never = np.iinfo(np.int64).max
     first = np.full(n_paths, never, dtype=np.int64)
@@ -199,28 +232,35 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         order = st.orders[k]
         if not len(order):
             continue
-        gap = st.cum_owed[k] > st.cum_paid[k]
-        hit = gap.any(axis=1)
-        at = cols_step[order][np.argmax(gap, axis=1)]
+        # a shortfall never heals (the slack C - S is a running minimum): count the leading
+        # settlements paid in full
+        n_whole = (st.cum_owed[k].T <= st.cum_paid[k].T).sum(axis=0)
+        hit = n_whole < len(order)
+        at = cols_step[order][np.minimum(n_whole, len(order) - 1)]
         first = np.where(hit, np.minimum(first, at), first)
     ruin = first != never
     ruin_day = np.where(ruin, first * step_days, np.nan)
     # USD values (analytics: floats): owed at settlement prices, shortfall in proportion
-    payouts_usd = st.owed_usd.sum(axis=1) / PRICE_SCALE
+    owed, owed_usd = st.owed.T, st.owed_usd.T  # columns x paths
+    payouts_usd = owed_usd.sum(axis=0) / PRICE_SCALE
     shortfall_usd = np.zeros(n_paths)
-    rows, cols = np.nonzero(short)
-    if len(rows):
-        part = st.owed_usd[rows, cols] / PRICE_SCALE * (short[rows, cols] / st.owed[rows, cols])
-        np.add.at(shortfall_usd, rows, part)
+    ruined = np.flatnonzero(ruin)  # only ruined paths were short anywhere
+    if len(ruined):
+        o = owed[:, ruined]
+        short = o - st.paid.T[:, ruined]
+        part = np.zeros(short.shape)
+        cut = short > 0
+        part[cut] = owed_usd[:, ruined][cut] / PRICE_SCALE * (short[cut] / o[cut])
+        shortfall_usd[ruined] = part.sum(axis=0)
     # intrinsic value above the caps (what buyers were not covered for), USD at settlement prices
-    capped_usd = (claim_usd - st.owed_usd).sum(axis=1) / PRICE_SCALE
+    capped_usd = st.capped_usd / PRICE_SCALE
     prem_usd = premium_usd_at_start(book, spec.model)
     loss_usd = payouts_usd - prem_usd[done].sum()
 
-    # tranche assets and required collateral over time
-    need = book.need_usd(pool).astype(np.float64)
+    # tranche assets and required collateral over time (steps x paths)
+    need = _need_usd(book, pool)
     n_steps = np.arange(n_cols)
-    cover = np.full((n_paths, n_cols), np.nan)
+    cover = np.full((n_cols, n_paths), np.nan)
     tier_min = np.full((n_paths, 3), np.nan)
     share_end = np.full((n_paths, N_TRANCHES), np.nan)
     tranche = book.tranche
@@ -233,27 +273,31 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         base = dep + np.cumsum(prem_t)
         order = st.orders[k]
         n_done = np.searchsorted(cols_step[order], n_steps, side="right")
-        if len(order):
-            c = np.concatenate([np.zeros((n_paths, 1), dtype=np.int64), st.cum_paid[k]], axis=1)
-            assets = base[None, :] - c[:, n_done]
-        else:
-            assets = np.broadcast_to(base, (n_paths, n_cols))
-        if dep:
-            share_end[:, k] = assets[:, -1] / dep
         need_t = np.zeros(n_cols + 1)  # active: purchased <= t < settled
         np.add.at(need_t, p_step[mine], need[mine])
         np.add.at(need_t, np.minimum(s_step[mine], n_cols), -need[mine])
         need_t = np.cumsum(need_t)[:n_cols]
         active = need_t > 0.5  # need is a sum of integers: below 1/2 is float noise of 0
+        # assets only where they are read: the last step (share price) and active steps
+        rows = np.flatnonzero(active | (n_steps == last))
+        assets = np.broadcast_to(base[rows, None], (len(rows), n_paths))
+        if len(order):
+            nd = n_done[rows]
+            paid = st.cum_paid[k].T[np.maximum(nd - 1, 0)]  # cumulative paid by each step
+            paid[nd == 0] = 0
+            assets = assets - paid
+        if dep:
+            share_end[:, k] = assets[-1] / dep
         if not active.any():
             continue
         token = k // 3
         if token not in per_unit:
-            per_unit[token] = (stx if token == 0 else btc) / TOKEN_UNIT[token]
-        inv_need = np.where(active, 1.0 / np.where(active, need_t, 1.0), np.nan)
-        cov = assets * per_unit[token] * inv_need[None, :]
-        np.fmin(cover, cov, out=cover)
-        tier_min[:, k % 3] = np.fmin(tier_min[:, k % 3], np.nanmin(cov[:, active], axis=1))
+            per_unit[token] = (stx if token == 0 else btc).T / TOKEN_UNIT[token]
+        act = active[rows]
+        at = rows[act]
+        cov = assets[act] * per_unit[token][at] * (1.0 / need_t[at])[:, None]
+        tier_min[:, k % 3] = np.fmin(tier_min[:, k % 3], cov.min(axis=0))
+        cover[at] = np.fmin(cover[at], cov)
     return {
         "ruin": ruin,
         "ruin_day": ruin_day,
@@ -261,10 +305,16 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         "shortfall_usd": shortfall_usd,
         "capped_usd": capped_usd,
         "loss_usd": loss_usd,
-        "coverage": cover.astype(np.float32),
+        "coverage": cover.T.astype(np.float32, order="C"),
         "tier_min_coverage": tier_min,
         "share_price_end": share_end,
     }
+
+
+@functools.lru_cache(maxsize=4)
+def _need_usd(book: Book, pool: PoolTerms) -> np.ndarray:
+    """`book.need_usd` (a per-policy loop in Python integers) once per book, not per chunk."""
+    return book.need_usd(pool).astype(np.float64)
 
 
 def premium_usd_at_start(book: Book, model: PriceModel) -> np.ndarray:
