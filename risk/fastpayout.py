@@ -298,16 +298,15 @@ def settle_step_major(ix: Index, btc: np.ndarray, stx: np.ndarray) -> mc.Settlem
         stop = start + int(other[0]) if len(other) else stop  # and holds one token's segments
         _segment_totals(ix, btc, stx, slice(start, stop), [owed, owed_usd], capped)
         start = stop
-    paid = np.empty_like(owed)
     cum_paid, cum_owed, orders = [], [], []
     bounds = np.searchsorted(ix.seg_tranche, np.arange(N_TRANCHES + 1))  # consecutive rows
     for k in range(N_TRANCHES):
         rows = slice(bounds[k], bounds[k + 1])
         orders.append(np.arange(rows.start, rows.stop))
-        c, s = mc.pay_in_order(owed, ix.available[rows], rows, paid)
+        c, s = mc.pay_in_order(owed, ix.available[rows], rows)
         cum_paid.append(c.T)
         cum_owed.append(s.T)
-    return mc.Settlement(owed_usd.T, owed.T, None, paid.T, cum_paid, cum_owed, orders, capped)
+    return mc.Settlement(owed_usd.T, owed.T, cum_paid, cum_owed, orders, capped)
 
 
 def choose(spec: mc.Spec) -> mc.PayoutMode:

@@ -47,12 +47,22 @@ def _floor_div_exact(a: np.ndarray, b: np.ndarray | int, c: np.ndarray | int) ->
     and one floor division corrects the estimate. Exact (tested against Python integers), and
     several times faster than long division.
     """
-    q = np.floor(a.astype(np.float64) * np.float64(b) / c)
-    if q.size and float(q.max()) > 4e18:
+    q = a.astype(np.float64)
+    q *= np.float64(b)
+    q /= c
+    np.floor(q, out=q)
+    top = float(q.max()) if q.size else 0.0
+    if top > 4e18:
         raise OverflowError("quotient beyond int64")
     q = q.astype(np.int64)
     with np.errstate(over="ignore"):
         r = a * b - q * c  # wraps; the true value is small
+    if top < 2e15:
+        # the float quotient is within 1/2 of the true one (relative error < 2.3e-16), so its
+        # floor is off by at most one unit: two comparisons instead of an integer division
+        q -= r < 0
+        q += r >= c
+        return q
     return q + r // c
 
 
@@ -72,36 +82,62 @@ def usd_to_tokens(usd: np.ndarray, unit: np.ndarray, price: np.ndarray) -> np.nd
 @dataclass(frozen=True)
 class Settlement:
     """Per path and settlement column (policies in book order, or the fast mode's segments):
-    owed (the capped payout) in USD units and tokens, the uncapped claim in tokens (exact mode
-    only), paid tokens; per path the intrinsic value above the caps (USD price units).
+    owed (the capped payout) in USD units and tokens; per tranche the cumulative paid and owed
+    in settle order; per path the intrinsic value above the caps (USD price units). Paid tokens
+    and (exact mode) the uncapped claim are derived on demand: the run-off never needs them
+    dense.
 
     The arrays are paths x columns views of column-major work (`.T` of a C-ordered columns x
     paths array): a column's paths are contiguous, as the per-tranche running sums want them."""
 
     owed_usd: np.ndarray
     owed: np.ndarray
-    claim: np.ndarray | None
-    paid: np.ndarray
     cum_paid: list[np.ndarray]  # per tranche: cumulative paid in that tranche's settle order
     cum_owed: list[np.ndarray]  # per tranche: cumulative owed, same order
-    orders: list[np.ndarray]  # per tranche: policy columns in settle order
+    orders: list[np.ndarray]  # per tranche: columns in settle order
     capped_usd: np.ndarray
+    claim_cells: tuple[np.ndarray, np.ndarray] | None = None  # exact: (flat cells, claims)
+
+    @property
+    def paid(self) -> np.ndarray:
+        """Tokens paid, per path and column: the steps of each tranche's cumulative paid."""
+        return self._steps(self.cum_paid)
+
+    def short(self, paths: np.ndarray) -> np.ndarray:
+        """Owed but not paid, columns x the given paths."""
+        gap = [o[paths] - p[paths] for o, p in zip(self.cum_owed, self.cum_paid, strict=True)]
+        return self._steps(gap).T
+
+    def _steps(self, cum: list[np.ndarray]) -> np.ndarray:
+        """Per-tranche cumulative sums (paths x rows) back to per-column steps (paths x
+        columns)."""
+        out = np.zeros((self.owed.shape[1], cum[0].shape[0]), dtype=np.int64)
+        for order, c in zip(self.orders, cum, strict=True):
+            if len(order):
+                out[order] = np.diff(c.T, axis=0, prepend=0)
+        return out.T
+
+    @property
+    def claim(self) -> np.ndarray | None:
+        """The uncapped claim in tokens (exact mode), per path and column."""
+        if self.claim_cells is None:
+            return None
+        dense = np.zeros(self.owed.T.shape, dtype=np.int64)
+        dense.reshape(-1)[self.claim_cells[0]] = self.claim_cells[1]
+        return dense.T
 
 
 def pay_in_order(
-    owed: np.ndarray, available: np.ndarray, rows: np.ndarray | slice, paid: np.ndarray
+    owed: np.ndarray, available: np.ndarray, rows: np.ndarray | slice
 ) -> tuple[np.ndarray, np.ndarray]:
     """One tranche's settlements (`rows` of the columns x paths `owed`, in settle order) paid
-    from what it holds before each (`available`), into `paid`'s rows; returns the cumulative
-    paid and owed (rows x paths). C_k = S_k + min(0, min_{m<=k}(B_m - S_m)) (module docstring)."""
+    from what it holds before each (`available`); returns the cumulative paid and owed (rows x
+    paths). C_k = S_k + min(0, min_{m<=k}(B_m - S_m)) (module docstring)."""
     s = np.cumsum(owed[rows], axis=0)
-    c = np.minimum(np.asarray(available)[:, None] - s, 0)
+    c = np.subtract(np.asarray(available)[:, None], s)
+    np.minimum(c, 0, out=c)
     np.minimum.accumulate(c, axis=0, out=c)
     c += s
-    step = np.empty_like(c)
-    step[:1] = c[:1]
-    np.subtract(c[1:], c[:-1], out=step[1:])
-    paid[rows] = step
     return c, s
 
 
@@ -135,10 +171,9 @@ def settle(
     o_usd = c_usd.copy()
     o_usd[cut] = (c_usd[cut] * (o_tok[cut] / c_tok[cut])).astype(np.int64)
     capped_usd = np.bincount(cells % n_paths, weights=c_usd - o_usd, minlength=n_paths)
-    claim, owed, owed_usd = (np.zeros((n_pol, n_paths), dtype=np.int64) for _ in range(3))
-    for dense, v in ((claim, c_tok), (owed, o_tok), (owed_usd, o_usd)):
-        dense.reshape(-1)[cells] = v
-    paid = np.empty_like(owed)
+    owed, owed_usd = (np.zeros((n_pol, n_paths), dtype=np.int64) for _ in range(2))
+    owed.reshape(-1)[cells] = o_tok
+    owed_usd.reshape(-1)[cells] = o_usd
     tranche = book.tranche
     tb = book.ids if tiebreak is None else tiebreak
     cum_paid, cum_owed, orders = [], [], []
@@ -146,6 +181,7 @@ def settle(
         cols = np.flatnonzero(tranche == k)
         cols = cols[np.lexsort((book.ids[cols], tb[cols], settle_key[cols]))]
         orders.append(cols)
+        rows = _rows(cols)  # a view when the book comes in settle order (evaluate's)
         if not len(cols):
             cum_paid.append(np.zeros((n_paths, 0), dtype=np.int64))
             cum_owed.append(cum_paid[-1])
@@ -156,10 +192,10 @@ def settle(
         # premiums in before each settlement: those with premium_key <= its settle key
         n_in = np.searchsorted(pk[by_time], settle_key[cols], side="right")
         available = deposits[k] + np.where(n_in > 0, cum_prem[np.maximum(n_in - 1, 0)], 0)
-        c, s = pay_in_order(owed, available, cols, paid)
+        c, s = pay_in_order(owed, available, rows)
         cum_paid.append(c.T)
         cum_owed.append(s.T)
-    return Settlement(owed_usd.T, owed.T, claim.T, paid.T, cum_paid, cum_owed, orders, capped_usd)
+    return Settlement(owed_usd.T, owed.T, cum_paid, cum_owed, orders, capped_usd, (cells, c_tok))
 
 
 # --- the Monte Carlo spec and its chunks --------------------------------------------------------
@@ -214,17 +250,21 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     from risk import fastpayout  # imports this module: resolved at call time
 
     # settlement is at the fixings (the window's average before each expiry), not the spot
-    fix_btc = np.ascontiguousarray(fixings(btc, grid).T)
-    fix_stx = np.ascontiguousarray(fixings(stx, grid).T)
+    btc_t, stx_t = np.ascontiguousarray(btc.T), np.ascontiguousarray(stx.T)
+    fix_btc, fix_stx = fixings(btc_t.T, grid).T, fixings(stx_t.T, grid).T  # step-major
     if fastpayout.choose(spec) is PayoutMode.FAST:  # columns are (tranche, expiry) groups
         ix = fastpayout.build_index(book, grid, pool.deposits)
         st, cols_step = fastpayout.settle_step_major(ix, fix_btc, fix_stx), ix.seg_step
-    else:  # columns are policies
-        sb = book.subset(done)
-        cols_step = s_step[done]
+    else:  # columns are policies, in settle order within each tranche (no gathers there)
+        keep = np.flatnonzero(done)
+        sb = book.subset(keep[np.lexsort((book.ids[keep], s_step[keep], book.tranche[keep]))])
+        cols_step = grid.step_of(sb.expiration)
         bp = fix_btc[cols_step]
-        tp = np.where((sb.token == 0)[:, None], fix_stx[cols_step], bp)
-        st = settle(sb, pool.deposits, bp.T, tp.T, cols_step, p_step[done])
+        tp = bp.copy()  # sBTC is valued at BTC-USD; STX rows at STX-USD
+        stx_rows = np.flatnonzero(sb.token == 0)
+        tp[stx_rows] = fix_stx[cols_step[stx_rows]]
+        st = settle(sb, pool.deposits, bp.T, tp.T, cols_step,
+                    np.minimum(grid.step_of(sb.purchased), last))  # fmt: skip
     step_days = grid.step_blocks / BLOCKS_PER_DAY
     never = np.iinfo(np.int64).max
     first = np.full(n_paths, never, dtype=np.int64)
@@ -234,8 +274,11 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
             continue
         # a shortfall never heals (the slack C - S is a running minimum): count the leading
         # settlements paid in full
-        n_whole = (st.cum_owed[k].T <= st.cum_paid[k].T).sum(axis=0)
-        hit = n_whole < len(order)
+        co, cp = st.cum_owed[k].T, st.cum_paid[k].T  # rows x paths
+        hit = co[-1] > cp[-1]
+        short = np.flatnonzero(hit)
+        n_whole = np.full(n_paths, len(order))
+        n_whole[short] = (co[:, short] <= cp[:, short]).sum(axis=0)
         at = cols_step[order][np.minimum(n_whole, len(order) - 1)]
         first = np.where(hit, np.minimum(first, at), first)
     ruin = first != never
@@ -247,7 +290,7 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     ruined = np.flatnonzero(ruin)  # only ruined paths were short anywhere
     if len(ruined):
         o = owed[:, ruined]
-        short = o - st.paid.T[:, ruined]
+        short = st.short(ruined)
         part = np.zeros(short.shape)
         cut = short > 0
         part[cut] = owed_usd[:, ruined][cut] / PRICE_SCALE * (short[cut] / o[cut])
@@ -278,26 +321,32 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         np.add.at(need_t, np.minimum(s_step[mine], n_cols), -need[mine])
         need_t = np.cumsum(need_t)[:n_cols]
         active = need_t > 0.5  # need is a sum of integers: below 1/2 is float noise of 0
-        # assets only where they are read: the last step (share price) and active steps
-        rows = np.flatnonzero(active | (n_steps == last))
-        assets = np.broadcast_to(base[rows, None], (len(rows), n_paths))
+        # assets only where they are read: active steps and the last (share price)
+        rows = _rows(np.flatnonzero(active | (n_steps == last)))
+        base_rows = base[rows, None]
         if len(order):
             nd = n_done[rows]
             paid = st.cum_paid[k].T[np.maximum(nd - 1, 0)]  # cumulative paid by each step
             paid[nd == 0] = 0
-            assets = assets - paid
+            assets = base_rows - paid
+        else:
+            assets = np.broadcast_to(base_rows, (len(base_rows), n_paths))
         if dep:
             share_end[:, k] = assets[-1] / dep
         if not active.any():
             continue
         token = k // 3
         if token not in per_unit:
-            per_unit[token] = (stx if token == 0 else btc).T / TOKEN_UNIT[token]
-        act = active[rows]
-        at = rows[act]
-        cov = assets[act] * per_unit[token][at] * (1.0 / need_t[at])[:, None]
+            per_unit[token] = (stx_t if token == 0 else btc_t) / TOKEN_UNIT[token]
+        at = _rows(np.flatnonzero(active))
+        cov = assets[: len(base_rows) - (not active[last])]  # the active rows of `rows`
+        cov = cov * per_unit[token][at]
+        cov *= (1.0 / need_t[at])[:, None]
         tier_min[:, k % 3] = np.fmin(tier_min[:, k % 3], cov.min(axis=0))
-        cover[at] = np.fmin(cover[at], cov)
+        if isinstance(at, slice):
+            np.fmin(cover[at], cov, out=cover[at])
+        else:
+            cover[at] = np.fmin(cover[at], cov)
     return {
         "ruin": ruin,
         "ruin_day": ruin_day,
@@ -309,6 +358,13 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         "tier_min_coverage": tier_min,
         "share_price_end": share_end,
     }
+
+
+def _rows(index: np.ndarray) -> np.ndarray | slice:
+    """Row indices as a slice when they are consecutive and ascending (a view, not a copy)."""
+    if len(index) and (np.diff(index) == 1).all():
+        return slice(int(index[0]), int(index[-1]) + 1)
+    return index
 
 
 @functools.lru_cache(maxsize=4)
