@@ -1,7 +1,8 @@
 """The same pool model in radCAD and in the vectorised engine: same ruin probability, and how
 much faster the vectorised one is.
 
-python benchmarks/solvency_vs_radcad.py [--paths N] [--policies P] [--days D]
+python benchmarks/solvency_vs_radcad.py [--paths N] [--policies P] [--days D] [--repeats R]
+                                        [--allocator retain|default]
 
 radCAD (a cadCAD-style state-machine framework, `pip install -e .[bench]`) runs one path per
 "run", one day per timestep: a policy draws the correlated GBM shocks, a state update moves the
@@ -104,9 +105,16 @@ def main() -> int:
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--seed", type=int, default=2, help="radCAD's seed (the engine's is 1)")
     p.add_argument("--repeats", type=int, default=5, help="timed vectorised runs after the first")
+    p.add_argument(
+        "--allocator",
+        choices=("retain", "default"),
+        default="retain",
+        help="retain: mc.keep_freed_memory() first; default: the allocator as it comes",
+    )
     a = p.parse_args()
     if a.repeats < 0:
         p.error("--repeats: allowed: an integer >= 0")
+    kept = a.allocator == "retain" and mc.keep_freed_memory()  # process-wide: both engines
     spec = bench_spec(a.policies, a.days)
 
     model, steps = radcad_model(spec, seed=a.seed)
@@ -141,7 +149,8 @@ def main() -> int:
     p1, p2 = k_r / n, k_v / n
     se = math.sqrt(p1 * (1 - p1) / n + p2 * (1 - p2) / n) or 1 / n
     agree = abs(p1 - p2) <= 3 * se
-    print(f"paths={n} steps={steps} policies={len(spec.book)}")
+    print(f"paths={n} steps={steps} policies={len(spec.book)} "
+          f"allocator={'retain' if kept else 'default'}")  # fmt: skip
     print(f"radcad_seconds={t_radcad:.3f} ruin={p1:.4f}")
     print(f"vectorised_first_run_seconds={t_first:.3f} speedup_first_run={t_radcad / t_first:.1f}")
     print(f"vectorised_seconds={t_np:.3f} (median of {len(times) or 1}) ruin={p2:.4f}")
