@@ -161,17 +161,18 @@ def settle(
     """
     bt, tt = btc_price.T, token_price.T  # policies x paths
     n_pol, n_paths = bt.shape
-    cells = np.flatnonzero(bt < book.strike[:, None])  # in the money
-    pol = cells // n_paths
+    pol, path = np.nonzero(bt < book.strike[:, None])  # the cells in the money
+    cells = pol * n_paths + path
     price = bt.reshape(-1)[cells]
     c_usd = payout_usd(book.strike[pol], price, book.amount[pol])
     c_tok = usd_to_tokens(c_usd, _U[book.token][pol], tt.reshape(-1)[cells])
     o_tok = np.minimum(c_tok, book.collateral[pol])
     # the capped payout's USD value (analytics): the claim's, in proportion where the cap binds
-    cut = c_tok > o_tok
+    cut = np.flatnonzero(c_tok > o_tok)
     o_usd = c_usd.copy()
     o_usd[cut] = (c_usd[cut] * (o_tok[cut] / c_tok[cut])).astype(np.int64)
-    capped_usd = np.bincount(cells % n_paths, weights=c_usd - o_usd, minlength=n_paths)
+    capped_usd = np.zeros(n_paths, dtype=np.int64)  # intrinsic value above the caps
+    np.add.at(capped_usd, path[cut], c_usd[cut] - o_usd[cut])
     owed, owed_usd = (np.zeros((n_pol, n_paths), dtype=np.int64) for _ in range(2))
     owed.reshape(-1)[cells] = o_tok
     owed_usd.reshape(-1)[cells] = o_usd
@@ -261,9 +262,8 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
         sb = book.subset(keep[np.lexsort((book.ids[keep], s_step[keep], book.tranche[keep]))])
         cols_step = grid.step_of(sb.expiration)
         bp = fix_btc[cols_step]
-        tp = bp.copy()  # sBTC is valued at BTC-USD; STX rows at STX-USD
-        stx_rows = np.flatnonzero(sb.token == 0)
-        tp[stx_rows] = fix_stx[cols_step[stx_rows]]
+        n_stx = int((sb.token == 0).sum())  # tranches 0-2, the first rows: valued at STX-USD
+        tp = np.concatenate([fix_stx[cols_step[:n_stx]], bp[n_stx:]])  # sBTC at BTC-USD
         st = settle(sb, pool.deposits, bp.T, tp.T, cols_step,
                     np.minimum(grid.step_of(sb.purchased), last))  # fmt: skip
     step_days = grid.step_blocks / BLOCKS_PER_DAY
