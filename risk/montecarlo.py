@@ -106,7 +106,8 @@ class Settlement:
 
     def short(self, paths: np.ndarray) -> np.ndarray:
         """Owed but not paid, columns x the given paths."""
-        gap = [o[paths] - p[paths] for o, p in zip(self.cum_owed, self.cum_paid, strict=True)]
+        gap = [(o.T[:, paths] - p.T[:, paths]).T  # gathered along the contiguous rows
+               for o, p in zip(self.cum_owed, self.cum_paid, strict=True)]  # fmt: skip
         return self._steps(gap).T
 
     def _steps(self, cum: list[np.ndarray]) -> np.ndarray:
@@ -161,8 +162,9 @@ def settle(
     """
     bt, tt = btc_price.T, token_price.T  # policies x paths
     n_pol, n_paths = bt.shape
-    pol, path = np.nonzero(bt < book.strike[:, None])  # the cells in the money
-    cells = pol * n_paths + path
+    cells = np.flatnonzero(bt < book.strike[:, None])  # in the money
+    pol = cells // n_paths
+    path = cells - pol * n_paths
     price = bt.reshape(-1)[cells]
     c_usd = payout_usd(book.strike[pol], price, book.amount[pol])
     c_tok = usd_to_tokens(c_usd, _U[book.token][pol], tt.reshape(-1)[cells])
