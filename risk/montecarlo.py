@@ -331,7 +331,7 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
             nd = n_done[rows]
             paid = st.cum_paid[k].T[np.maximum(nd - 1, 0)]  # cumulative paid by each step
             paid[nd == 0] = 0
-            assets = base_rows - paid
+            assets = np.subtract(base_rows, paid, out=paid)
         else:
             assets = np.broadcast_to(base_rows, (len(base_rows), n_paths))
         if dep:

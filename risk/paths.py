@@ -195,8 +195,8 @@ def fixings(prices: np.ndarray, grid: Grid, window: int = FIXING_WINDOW) -> np.n
         if frac:
             weights[back + 1] += frac / b
     weights /= window
-    out = np.zeros_like(prices, dtype=np.float64)  # in the prices' memory order
-    for k, w in enumerate(weights):
+    out = weights[0] * prices  # in the prices' memory order (a transposed view stays one)
+    for k, w in enumerate(weights[1:], start=1):
         if w:  # column j gets w * column max(j - k, 0)
             out[:, k:] += w * prices[:, : max(prices.shape[1] - k, 0)]
             out[:, :k] += w * prices[:, :1]
