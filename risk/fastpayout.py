@@ -233,14 +233,13 @@ def _segment_totals(
     n_paths = btc.shape[1]
     local = (np.arange(segs.start, segs.stop) % _SEGS_PER_BLOCK) << _KEY_BITS
     base, end = ix.lo[segs.start], ix.hi[segs.stop - 1]  # the block's policies, keys sorted
-    key = btc[step]
-    key += local[:, None]
-    i_k = np.searchsorted(ix.k_keys[base:end], key.reshape(-1), side="right")
-    # some policy has its strike above S
-    live = np.flatnonzero(i_k.reshape(key.shape) < (ix.hi[segs] - base)[:, None])
+    price = btc[step]
+    top = ix.k_keys[ix.hi[segs] - 1] & _KEY_MAX  # each segment's highest strike
+    live = np.flatnonzero(price < top[:, None])  # some policy has its strike above S
     col = live // n_paths
-    key, i_k = key.reshape(-1)[live], i_k[live] + base
-    s = key - local[col]
+    s = price.reshape(-1)[live]
+    key = s + local[col]
+    i_k = np.searchsorted(ix.k_keys[base:end], key, side="right") + base
     if ix.seg_token[segs.start] == 1:  # sBTC: the cap binds while T >= S
         p, unit, d = s, TOKEN_UNIT[1], s
     else:  # STX: while K >= S / (1 - P * g_b), never if P * g_b >= 1
