@@ -249,7 +249,6 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     n_paths, n_cols = btc.shape
     last = n_cols - 1
     s_step = grid.step_of(book.expiration)
-    p_step = np.minimum(grid.step_of(book.purchased), last)
     done = s_step <= last
     from risk import fastpayout  # imports this module: resolved at call time
 
@@ -304,25 +303,15 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     loss_usd = payouts_usd - prem_usd[done].sum()
 
     # tranche assets and required collateral over time (steps x paths)
-    need = _need_usd(book, pool)
     n_steps = np.arange(n_cols)
     cover = np.full((n_cols, n_paths), np.nan)
     tier_min = np.full((n_paths, 3), np.nan)
     share_end = np.full((n_paths, N_TRANCHES), np.nan)
-    tranche = book.tranche
     per_unit = {}  # token price / token unit: required = need_usd / per_unit
-    for k in range(N_TRANCHES):
-        mine = tranche == k
+    for k, (base, need_t) in enumerate(_schedules(book, pool, grid, n_cols)):
         dep = pool.deposits[k]
-        prem_t = np.zeros(n_cols, dtype=np.int64)
-        np.add.at(prem_t, p_step[mine], book.premium[mine])
-        base = dep + np.cumsum(prem_t)
         order = st.orders[k]
         n_done = np.searchsorted(cols_step[order], n_steps, side="right")
-        need_t = np.zeros(n_cols + 1)  # active: purchased <= t < settled
-        np.add.at(need_t, p_step[mine], need[mine])
-        np.add.at(need_t, np.minimum(s_step[mine], n_cols), -need[mine])
-        need_t = np.cumsum(need_t)[:n_cols]
         active = need_t > 0.5  # need is a sum of integers: below 1/2 is float noise of 0
         # assets only where they are read: active steps and the last (share price)
         rows = _rows(np.flatnonzero(active | (n_steps == last)))
@@ -371,9 +360,25 @@ def _rows(index: np.ndarray) -> np.ndarray | slice:
 
 
 @functools.lru_cache(maxsize=4)
-def _need_usd(book: Book, pool: PoolTerms) -> np.ndarray:
-    """`book.need_usd` (a per-policy loop in Python integers) once per book, not per chunk."""
-    return book.need_usd(pool).astype(np.float64)
+def _schedules(
+    book: Book, pool: PoolTerms, grid: Grid, n_cols: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per tranche and step: deposits plus premiums in by then (token units), and the collateral
+    need of the policies active then (purchased <= t < settled, USD price units). The same for
+    every chunk of a run, so computed once per book (`book.need_usd` is a loop in Python)."""
+    need = book.need_usd(pool).astype(np.float64)
+    p_step = np.minimum(grid.step_of(book.purchased), n_cols - 1)
+    s_step = np.minimum(grid.step_of(book.expiration), n_cols)
+    out = []
+    for k in range(N_TRANCHES):
+        mine = book.tranche == k
+        prem_t = np.zeros(n_cols, dtype=np.int64)
+        np.add.at(prem_t, p_step[mine], book.premium[mine])
+        need_t = np.zeros(n_cols + 1)
+        np.add.at(need_t, p_step[mine], need[mine])
+        np.add.at(need_t, s_step[mine], -need[mine])
+        out.append((pool.deposits[k] + np.cumsum(prem_t), np.cumsum(need_t)[:n_cols]))
+    return out
 
 
 def premium_usd_at_start(book: Book, model: PriceModel) -> np.ndarray:
