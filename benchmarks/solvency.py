@@ -2,6 +2,7 @@
 
 python benchmarks/solvency.py [--paths N] [--policies P] [--days D] [--workers W] [--model M]
                               [--payout auto|exact|fast] [--chunk-size C]
+                              [--allocator retain|default]
 
 Times `risk.montecarlo.run` (price paths, settlement of every policy on every path, coverage
 over time, per-path metrics) and prints `seconds=<n>`. With --workers > 1 the fixed chunks run
@@ -84,9 +85,17 @@ def main() -> int:
         help="exact: per policy; fast: per (expiry, tranche) (risk/fastpayout.py)",
     )
     p.add_argument("--chunk-size", type=int, default=2000)
+    p.add_argument(
+        "--allocator",
+        choices=("retain", "default"),
+        default="retain",
+        help="retain: mc.keep_freed_memory() first (glibc keeps freed memory for the next "
+        "chunk); default: the allocator as it comes",
+    )
     a = p.parse_args()
     if a.chunk_size < 1:
         p.error("--chunk-size: allowed: a positive integer")
+    kept = a.allocator == "retain" and mc.keep_freed_memory()
     spec = bench_spec(a.policies, a.days, a.model, payout=mc.PayoutMode(a.payout),
                       chunk_size=a.chunk_size)  # fmt: skip
     if a.workers > 1:
@@ -103,6 +112,7 @@ def main() -> int:
     print(f"paths={a.paths} steps={a.days} policies={len(spec.book)} workers={a.workers} "
           f"payout={fastpayout.choose(spec).value} "
           f"pool={a.pool if a.workers > 1 else 'serial'} "
+          f"allocator={'retain' if kept else 'default'} "
           f"ruined={int(res['ruin'].sum())}")  # fmt: skip
     print(f"seconds={seconds:.3f}")
     return 0

@@ -222,24 +222,28 @@ def floor_affine(q: np.ndarray, r: np.ndarray, a: np.ndarray, s: np.ndarray, d: 
     return est + rem // d
 
 
-def _segment_totals(ix: Index, btc: np.ndarray, stx: np.ndarray, segs: slice, out: list) -> None:
-    """Per path and segment of the block (one token), into `out`'s columns: owed and uncapped
-    claim in tokens, owed and intrinsic value in USD price units. Only cells with a strike
-    above the price are worked (the others are 0)."""
+def _segment_totals(
+    ix: Index, btc: np.ndarray, stx: np.ndarray, segs: slice, out: list, capped: np.ndarray
+) -> None:
+    """Per segment of the block (one token) and path, into `out`'s rows: owed in tokens and
+    in USD price units; into `capped` (per path) the intrinsic value the caps cut off, USD.
+    Only cells with a strike above the price are worked (the others stay 0). Prices are
+    step-major (steps + 1 x paths) and so are the outputs (segments x paths)."""
     step = ix.seg_step[segs]
-    n_paths, n = btc.shape[0], segs.stop - segs.start
+    n_paths = btc.shape[1]
     local = (np.arange(segs.start, segs.stop) % _SEGS_PER_BLOCK) << _KEY_BITS
     base, end = ix.lo[segs.start], ix.hi[segs.stop - 1]  # the block's policies, keys sorted
-    key = btc[:, step] + local
-    i_k = np.searchsorted(ix.k_keys[base:end], key, side="right")
-    live = np.flatnonzero(i_k < ix.hi[segs] - base)  # some policy has its strike above S
-    col = live % n
-    key, i_k = key.ravel()[live], i_k.ravel()[live] + base
-    s = key - local[col]
+    price = btc[step]
+    top = ix.k_keys[ix.hi[segs] - 1] & _KEY_MAX  # each segment's highest strike
+    live = np.flatnonzero(price < top[:, None])  # some policy has its strike above S
+    col = live // n_paths
+    s = price.reshape(-1)[live]
+    key = s + local[col]
+    i_k = np.searchsorted(ix.k_keys[base:end], key, side="right") + base
     if ix.seg_token[segs.start] == 1:  # sBTC: the cap binds while T >= S
         p, unit, d = s, TOKEN_UNIT[1], s
     else:  # STX: while K >= S / (1 - P * g_b), never if P * g_b >= 1
-        p, unit = stx[:, step].ravel()[live], TOKEN_UNIT[0]
+        p, unit = stx[step[col], live % n_paths], TOKEN_UNIT[0]
         d = 100 * p
         room = 1.0 - p * ix.seg_g[segs][col]
         kstar = np.ceil(s / np.maximum(room, s / _KEY_MAX))  # at most _KEY_MAX
@@ -248,77 +252,60 @@ def _segment_totals(ix: Index, btc: np.ndarray, stx: np.ndarray, segs: slice, ou
     i_c = np.searchsorted(ix.c_keys[base:end], key, side="left") + base
     ks, cs = ix.k_sums, ix.c_sums
     hi = ix.hi[segs][col]
-    owed = (
-        cs.collateral[hi]
-        - cs.collateral[i_c]
-        + floor_affine(
-            cs.notional_q[i_c] - ks.notional_q[i_k],
-            cs.notional_r[i_c] - ks.notional_r[i_k],
-            cs.amount[i_c] - ks.amount[i_k],
-            s,
-            d,
-        )
+    cap = cs.collateral[hi] - cs.collateral[i_c]
+    owed = cap + floor_affine(
+        cs.notional_q[i_c] - ks.notional_q[i_k],
+        cs.notional_r[i_c] - ks.notional_r[i_k],
+        cs.amount[i_c] - ks.amount[i_k],
+        s,
+        d,
     )  # the cap region's collateral plus the put region's aggregate claim
     token_usd = p / unit
-    owed_usd = owed * token_usd
-    # intrinsic value = owed value + what the caps cut off, taken from the cap region alone so
-    # that uncapped policies add exactly 0 to it, as in the exact mode
-    cap_intrinsic = (
-        cs.notional_usd[hi] - cs.notional_usd[i_c] - s * (cs.amount_btc[hi] - cs.amount_btc[i_c])
-    )
-    claim_usd = owed_usd + cap_intrinsic - (cs.collateral[hi] - cs.collateral[i_c]) * token_usd
-    for o, v in zip(out, (owed, np.floor(claim_usd / token_usd), owed_usd, claim_usd),
-                    strict=True):  # fmt: skip
-        dense = np.zeros(n_paths * n, dtype=o.dtype)
-        dense[live] = v
-        o[:, segs] = dense.reshape(n_paths, n)
+    # what the caps cut off = the cap region's intrinsic value less its collateral's value,
+    # from the cap region alone so that uncapped policies add exactly 0, as in the exact mode
+    cut = cs.notional_usd[hi] - cs.notional_usd[i_c] - s * (cs.amount_btc[hi] - cs.amount_btc[i_c])
+    cut -= cap * token_usd
+    capped += np.bincount(live % n_paths, weights=cut, minlength=n_paths)
+    out[0][segs].reshape(-1)[live] = owed  # rows of a C-ordered array: a view
+    out[1][segs].reshape(-1)[live] = owed * token_usd
 
 
-@dataclass(frozen=True)
-class Grouped:
-    """The grouped settlement: columns are segments (tranche, expiry step, bucket), settled at
-    `steps`; `claim_usd` the intrinsic value of each (uncapped, price units, float)."""
-
-    settlement: mc.Settlement
-    steps: np.ndarray
-    claim_usd: np.ndarray
+def settle_grouped(ix: Index, btc: np.ndarray, stx: np.ndarray) -> mc.Settlement:
+    """The grouped settlement of one chunk of paths (see the module's docstring); prices are
+    paths x (steps + 1), columns of the result are segments, settled at `ix.seg_step`."""
+    return settle_step_major(ix, np.ascontiguousarray(btc.T), np.ascontiguousarray(stx.T))
 
 
-def settle_grouped(ix: Index, btc: np.ndarray, stx: np.ndarray) -> Grouped:
-    """The grouped settlement of one chunk of paths (see the module's docstring)."""
-    n_paths, n_seg = btc.shape[0], len(ix.seg_step)
+def settle_step_major(ix: Index, btc: np.ndarray, stx: np.ndarray) -> mc.Settlement:
+    """`settle_grouped` on step-major prices ((steps + 1) x paths, what `mc.evaluate` holds).
+
+    The work runs segment-major (a segment's paths contiguous, as the per-tranche running sums
+    want them); the Settlement's arrays are paths x segments views of it. Each tranche's
+    segments are paid in step order from what it holds (`mc.pay_in_order`): within one step
+    every policy sees the same assets, so segment totals give the exact mode's cumulative
+    payment at each step's end."""
+    n_paths, n_seg = btc.shape[1], len(ix.seg_step)
     per_block = max(1, min(_SEGS_PER_BLOCK, _BLOCK_CELLS // max(n_paths, 1)))
-    out = [np.zeros((n_paths, n_seg), dtype=t) for t in (np.int64, np.int64, float, float)]
+    owed = np.zeros((n_seg, n_paths), dtype=np.int64)
+    owed_usd = np.zeros((n_seg, n_paths))
+    capped = np.zeros(n_paths)
     start = 0
     while start < n_seg:
         # a block never straddles a multiple of _SEGS_PER_BLOCK (its keys' local index wraps)
         stop = min(n_seg, start + per_block, (start // _SEGS_PER_BLOCK + 1) * _SEGS_PER_BLOCK)
         other = np.flatnonzero(ix.seg_token[start:stop] != ix.seg_token[start])
         stop = start + int(other[0]) if len(other) else stop  # and holds one token's segments
-        _segment_totals(ix, btc, stx, slice(start, stop), out)
+        _segment_totals(ix, btc, stx, slice(start, stop), [owed, owed_usd], capped)
         start = stop
-    owed, claim, owed_usd, claim_usd = out
-    return Grouped(_pay_in_order(ix, owed, claim, owed_usd), ix.seg_step, claim_usd)
-
-
-def _pay_in_order(
-    ix: Index, owed: np.ndarray, claim: np.ndarray, owed_usd: np.ndarray
-) -> mc.Settlement:
-    """Each tranche's segments paid in step order from what it holds: the exact mode's
-    recursion C_k = S_k + min(0, min_{m<=k}(B_m - S_m)) on segment totals (montecarlo.settle).
-    Within one step B is the same for every policy, so totals give the same C at its end."""
-    paid = np.zeros_like(owed)
     cum_paid, cum_owed, orders = [], [], []
+    bounds = np.searchsorted(ix.seg_tranche, np.arange(N_TRANCHES + 1))  # consecutive rows
     for k in range(N_TRANCHES):
-        cols = np.flatnonzero(ix.seg_tranche == k)  # already in step order
-        orders.append(cols)
-        s = np.cumsum(owed[:, cols], axis=1)
-        slack = np.minimum.accumulate(np.minimum(ix.available[cols] - s, 0), axis=1)
-        c = s + slack
-        paid[:, cols] = np.diff(c, axis=1, prepend=0)
-        cum_paid.append(c)
-        cum_owed.append(s)
-    return mc.Settlement(owed_usd, owed, claim, paid, cum_paid, cum_owed, orders)
+        rows = slice(bounds[k], bounds[k + 1])
+        orders.append(np.arange(rows.start, rows.stop))
+        c, s = mc.pay_in_order(owed, ix.available[rows], rows)
+        cum_paid.append(c.T)
+        cum_owed.append(s.T)
+    return mc.Settlement(owed_usd.T, owed.T, cum_paid, cum_owed, orders, capped)
 
 
 def choose(spec: mc.Spec) -> mc.PayoutMode:

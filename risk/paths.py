@@ -97,20 +97,23 @@ def log_paths(
     n, dt = grid.steps, grid.dt_years
     vb, vs = model.btc_vol * model.vol_multiplier, model.stx_vol * model.vol_multiplier
     z = rng.standard_normal((2, n_paths, n))
-    zb = z[0]
-    zs = model.correlation * zb + np.sqrt(1 - model.correlation**2) * z[1]
-    if model.model == "garch":
-        scale = _garch_scale(model, zb)  # per-step vol relative to the long-run level
-        zb = zb * scale
-        zs = zs * scale
+    zb, zs = z[0], z[1]  # in place from here on: same values, fewer temporaries
+    zs *= np.sqrt(1 - model.correlation**2)
+    zs += model.correlation * zb
     sq = np.sqrt(dt)
     if model.model == "garch":
+        scale = _garch_scale(model, zb)  # per-step vol relative to the long-run level
+        zb *= scale
+        zs *= scale
         # Ito correction with the step's own variance, so the price stays a martingale at mu=0
         b_inc = (model.btc_drift * dt - 0.5 * (vb * sq * scale) ** 2) + vb * sq * zb
         s_inc = -0.5 * (vs * sq * scale) ** 2 + vs * sq * zs
     else:
-        b_inc = (model.btc_drift - 0.5 * vb * vb) * dt + vb * sq * zb
-        s_inc = -0.5 * vs * vs * dt + vs * sq * zs
+        b_inc, s_inc = zb, zs
+        b_inc *= vb * sq
+        b_inc += (model.btc_drift - 0.5 * vb * vb) * dt
+        s_inc *= vs * sq
+        s_inc += -0.5 * vs * vs * dt
     if model.model == "jump":
         counts = rng.poisson(model.jump_rate * dt, (n_paths, n))
         sizes = rng.standard_normal((n_paths, n))
@@ -121,13 +124,14 @@ def log_paths(
         b_inc += jumps - model.jump_rate * kb * dt  # compensator: E[S_T] unchanged by jumps
         s_inc += beta * jumps - model.jump_rate * ks * dt
     crash = _crash_log(model, grid)
-    b_inc += crash
-    s_inc += crash
-    zeros = np.zeros((n_paths, 1))
-    return (
-        np.concatenate([zeros, np.cumsum(b_inc, axis=1)], axis=1),
-        np.concatenate([zeros, np.cumsum(s_inc, axis=1)], axis=1),
-    )
+    if crash.any():
+        b_inc += crash
+        s_inc += crash
+    out = np.empty((2, n_paths, n + 1))
+    out[:, :, 0] = 0.0
+    np.cumsum(b_inc, axis=1, out=out[0, :, 1:])
+    np.cumsum(s_inc, axis=1, out=out[1, :, 1:])
+    return out[0], out[1]
 
 
 def _garch_scale(model: PriceModel, z: np.ndarray) -> np.ndarray:
@@ -150,8 +154,11 @@ def _garch_scale(model: PriceModel, z: np.ndarray) -> np.ndarray:
 
 def price_units(start_usd: float, log_path: np.ndarray) -> np.ndarray:
     """USD paths to integer price units (USD x 1e8), at least 1 (the oracle rejects 0)."""
-    units = np.rint(start_usd * PRICE_SCALE * np.exp(log_path))
-    return np.maximum(units, 1).astype(np.int64)
+    units = np.exp(log_path)
+    units *= start_usd * PRICE_SCALE
+    np.rint(units, out=units)
+    np.maximum(units, 1, out=units)
+    return units.astype(np.int64)
 
 
 def simulate(
@@ -188,11 +195,11 @@ def fixings(prices: np.ndarray, grid: Grid, window: int = FIXING_WINDOW) -> np.n
         if frac:
             weights[back + 1] += frac / b
     weights /= window
-    out = np.zeros(prices.shape, dtype=np.float64)
-    cols = np.arange(prices.shape[1])
-    for k, w in enumerate(weights):
-        if w:
-            out += w * prices[:, np.maximum(cols - k, 0)]
-    out = np.floor(out).astype(prices.dtype)
+    out = weights[0] * prices  # in the prices' memory order (a transposed view stays one)
+    for k, w in enumerate(weights[1:], start=1):
+        if w:  # column j gets w * column max(j - k, 0)
+            out[:, k:] += w * prices[:, : max(prices.shape[1] - k, 0)]
+            out[:, :k] += w * prices[:, :1]
+    out = np.floor(out, out=out).astype(prices.dtype)
     out[:, 0] = prices[:, 0]
     return out

@@ -95,7 +95,7 @@ def test_fast_exceeds_exact_by_at_most_the_stated_bound_per_expiry_and_tranche(s
                 assert not segs.any()
                 continue
             non_uniform += int(segs.sum()) > 1
-            got = fast.settlement.owed[:, segs].sum(axis=1)
+            got = fast.owed[:, segs].sum(axis=1)
             want = ex.owed[:, mine].sum(axis=1)
             price = btc[:, s] if t >= 3 else stx[:, s]
             unit = TOKEN_UNIT[t // 3]
@@ -105,7 +105,7 @@ def test_fast_exceeds_exact_by_at_most_the_stated_bound_per_expiry_and_tranche(s
             assert (got >= want).all()
             assert ((got == want) | (got - want < bound)).all()
             # the USD values are the same amounts at the settlement price (analytics)
-            usd = fast.settlement.owed_usd[:, segs].sum(axis=1)
+            usd = fast.owed_usd[:, segs].sum(axis=1)
             np.testing.assert_allclose(usd, got * (price / unit), rtol=1e-9)
     assert non_uniform, "the book must exercise non-uniform STX buckets"
 
