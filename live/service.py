@@ -27,6 +27,7 @@ from live.limits import RateLimiter
 from live.metrics import Metrics
 from live.providers import ProviderFlows
 from live.reads import Reads, read_only_engine
+from settings import ConfigError
 
 VIEW_TTL = 0.25  # seconds a Registry view is reused: bounds the asks a burst of reads makes
 BALANCE_TTL = 5.0
@@ -277,8 +278,6 @@ class ApiServer:
             self.sock.bind((api.host, api.port))
         except OSError as exc:
             self.sock.close()
-            from scenarios.config import ConfigError
-
             raise ConfigError(
                 f"api.port: cannot listen on {api.host}:{api.port}: {exc.strerror}"
             ) from None
