@@ -22,11 +22,13 @@ from actors.messages import (
 )
 from actors.params import follow, read_parameters
 from actors.ports import EventLog
-from chain.clarity import Tuple, UInt, principal
+from chain.clarity import Some, Tuple, UInt, principal
 from chain.contracts import TOKEN_UNIT, TRANCHES, Contracts, token_price_asset
 from chain.port import Chain
 from risk.pricing import max_payout_usd_units
 from store import Store
+from store.repositories import Flow, Pending
+from store.schema import FlowKind
 
 PARAMETERS = ("collateral-ratio-0", "collateral-ratio-1", "collateral-ratio-2")
 POOL_STATE_EVENTS = ("deposit", "withdraw-requested", "withdraw", "locked", "released", "payout")
@@ -104,7 +106,29 @@ class PoolActor(ServiceActor):
                 changed.add(key)
                 if name in SHARE_EVENTS:
                     self._read_pending(key)
-                if name in ("deposit", "withdraw"):
+                    # the provider's history, kept (the API reads it; (txid, index) dedupes a
+                    # block handed over again after a restart)
+                    who = e["provider"]
+                    self.store.flows.add(Flow(
+                        FlowKind(name), who, key[0], key[1], e.get("amount", 0), e["shares"],
+                        e["epoch"], e["_txid"], e["_index"], e["_block"], e["_burn"],
+                        e.get("ready-at"),
+                    ))  # fmt: skip
+                if name in ("withdraw-requested", "withdraw"):
+                    found = self.chain.read_only(
+                        self.contracts.pool, "get-pending",
+                        [UInt(key[0]), UInt(key[1]), principal(who)],
+                    )  # fmt: skip
+                    if isinstance(found, Some):
+                        p = found.value
+                        pending = Pending(
+                            key[0], key[1], who, p["shares"].value, p["value"].value,  # type: ignore[index]
+                            p["ready-at"].value, p["epoch"].value,  # type: ignore[index]
+                        )  # fmt: skip
+                    else:  # completed: nothing pending
+                        pending = Pending(key[0], key[1], who, 0, 0, 0, e["epoch"])
+                    self.store.withdrawals.set(pending)
+                if name in SHARE_EVENTS:  # a request moves shares to pending, too
                     shares = self.chain.read_only(
                         self.contracts.pool,
                         "get-shares",

@@ -48,13 +48,16 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class ChainEvent:
-    """An event at its place in the chain; `cursor` counts every event from genesis."""
+    """An event at its place in the chain; `cursor` counts every event from genesis (in this
+    process: a restart counts again), `index` is the event's place in its transaction (the
+    node's `event_index`), so `(txid, index)` names it for good."""
 
     cursor: int
     txid: str
     block_height: int
     burn_height: int
     event: Event
+    index: int
 
 
 @dataclass(frozen=True, slots=True)

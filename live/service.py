@@ -25,7 +25,6 @@ from live.api import Health, RegistryView, create_app
 from live.auth import Auth
 from live.limits import RateLimiter
 from live.metrics import Metrics
-from live.providers import ProviderFlows
 from live.reads import Reads, read_only_engine
 from settings import ConfigError
 
@@ -60,7 +59,6 @@ class Service:
         )
         self.chain = StacksChain(self.client, cfg.contracts)
         self.reads = Reads(read_only_engine(cfg.store_url))
-        self.flows = ProviderFlows(self.client, cfg.contracts.pool.address)
         self._store_flush = engine.store.flush
         self._durable_waiters: list[asyncio.Future] = []  # callers the next flush answers
         self._durable_wake: asyncio.Event | None = None  # set while any caller waits

@@ -21,7 +21,9 @@ from sqlalchemy.pool import StaticPool
 
 from store.repositories import (
     CursorRepo,
+    FlowRepo,
     OutboxRepo,
+    PendingRepo,
     PolicyRepo,
     PriceRepo,
     QuoteRepo,
@@ -51,6 +53,8 @@ class Store:
         self.policies = PolicyRepo(self._buffer)
         self.shares = ShareRepo(self._buffer)
         self.tranches = TrancheRepo(self._buffer)
+        self.flows = FlowRepo(self._buffer)
+        self.withdrawals = PendingRepo(self._buffer)
         self.outbox = OutboxRepo(self._buffer)
         self.cursors = CursorRepo(self._buffer)
 

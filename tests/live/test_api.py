@@ -367,10 +367,38 @@ def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
 
     minted = shares_on_chain()
     before = svc.node.account(who.address).balance
+    t = svc.users.read_only(contracts.pool, "get-tranche", [UInt(STX), UInt(0)])
+    worth = (minted // 2) * t["total-assets"].value // t["total-shares"].value
     request = payloads.request_withdraw(contracts, who, STX, 0, minted // 2)
     svc.node.broadcast(request.sign(key, nonce=nonce + 1, fee=1000).serialize())
     svc.turn()
     assert svc.node.account(who.address).balance == before - 1000  # a request moves nothing
+
+    # pending: typed, in the provider's view and the pool's, as the chain holds it
+    asked = svc.users.read_only(contracts.pool, "get-pending",
+                                [UInt(STX), UInt(0), principal(who.address)]).value  # fmt: skip
+    body = svc.http.get(f"/v1/providers/{who.address}").json()
+    (pending,) = body["pending_withdrawals"]
+    request_flow = body["flows"][1]
+    assert pending == {
+        "provider": who.address,
+        "token": "stx",
+        "tier": 0,
+        "epoch": asked["epoch"].value,
+        "shares": str(minted // 2),
+        "value_at_request": str(worth),
+        "value_now": str(worth),  # nothing happened since: min(value now, at request)
+        "requested_block": request_flow["block"],
+        "requested_burn_height": request_flow["burn_height"],
+        "ready_height": asked["ready-at"].value,
+        "ready": True,  # no policy of this tranche unsettled: ready at once
+    }
+    assert asked["value"].value == worth and asked["shares"].value == minted // 2
+    assert [int(p["shares"]) for p in body["positions"]] == [minted - minted // 2]
+    (row,) = body["pnl"]  # the pending shares count at what they pay
+    assert int(row["value"]) > worth
+    pool = svc.http.get("/v1/pool").json()
+    assert pending in pool["withdrawal_requests"]
     complete = payloads.complete_withdraw(svc.users, contracts, who, STX, 0)
     svc.node.broadcast(complete.sign(key, nonce=nonce + 2, fee=1000).serialize())
     svc.turn()
@@ -380,6 +408,9 @@ def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
     got = svc.http.get(f"/v1/providers/{who.address}")
     assert got.status_code == 200, got.text
     body = got.json()
+    assert body["pending_withdrawals"] == []  # completed
+    assert all(p["provider"] != who.address for p in svc.http.get("/v1/pool").json()[
+        "withdrawal_requests"])  # fmt: skip
     flows = [(f["kind"], f["token"], f["tier"], int(f["amount"]), int(f["shares"]))
              for f in body["flows"]]  # fmt: skip
     assert flows == [
