@@ -296,7 +296,8 @@ class ApiServer:
         self.thread = threading.Thread(target=self._run, name="api", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self._serve())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(self._serve())
 
     async def _serve(self) -> None:
         try:
@@ -316,3 +317,15 @@ class ApiServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it is a dependency: benchmarks/api.py measured
+    the API's CPU per quote with and without it, README), else asyncio's. uvicorn picks its
+    httptools parser over h11 by itself when that is installed; the loop is ours to choose,
+    since the server runs on a thread of the engine rather than through `uvicorn.run`."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
