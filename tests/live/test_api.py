@@ -23,10 +23,14 @@ from chain.clarity import UInt, deserialize
 from chain.contracts import SATS, STX
 from chain.payloads import sends
 from live.api import openapi_document
-from sim.devnet import Devnet, DevnetServer
-from sim.feed import ExchangeServer
 from store import open_store
-from tests.live.service_fixtures import ORIGIN, node_sign_structured, start_engine, wallet_call
+from tests.live.service_fixtures import (
+    ORIGIN,
+    loopback_world,
+    node_sign_structured,
+    start_engine,
+    wallet_call,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
@@ -58,32 +62,25 @@ def svc(tmp_path_factory):
     old_level = root.level
     root.addHandler(capture)
     root.setLevel(logging.DEBUG)
-    node = Devnet(users=6, block_seconds=3600, burn_seconds=36000)
-    server = DevnetServer(node)
-    server.start()
-    node.server_url = server.url
-    exchanges = ExchangeServer()
-    exchanges.set_price("BTC-USD", "65000.00")
-    exchanges.set_price("STX-USD", "1.50")
-    r = start_engine(tmp, node, exchanges)
-    r.responses = []  # every response body and header set the module saw
-    r.capture = capture
-    r.tokens = []
-
-    def keep(response: httpx.Response) -> None:
-        response.read()
-        r.responses.append(f"{dict(response.headers)} {response.text}")
-
-    r.http.event_hooks["response"].append(keep)
-    r.fund()
-    r.turn()
     try:
-        yield r
+        with loopback_world(users=6) as (node, exchanges):
+            r = start_engine(tmp, node, exchanges)
+            r.responses = []  # every response body and header set the module saw
+            r.capture = capture
+            r.tokens = []
+
+            def keep(response: httpx.Response) -> None:
+                response.read()
+                r.responses.append(f"{dict(response.headers)} {response.text}")
+
+            r.http.event_hooks["response"].append(keep)
+            try:
+                r.fund()
+                r.turn()
+                yield r
+            finally:
+                r.close()
     finally:
-        r.close()
-        exchanges.close()
-        server.shutdown()
-        node.close()
         root.removeHandler(capture)
         root.setLevel(old_level)
 

@@ -13,21 +13,17 @@ import pytest
 from chain import payloads
 from chain.clarity import UInt, principal
 from chain.contracts import STX
-from sim.devnet import Devnet, DevnetServer
-from sim.feed import ExchangeServer
-from tests.live.service_fixtures import start_engine
+from tests.live.service_fixtures import loopback_world, start_engine
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
 
 def test_a_restart_neither_loses_nor_doubles_a_flow(tmp_path):
-    node = Devnet(users=3, block_seconds=3600, burn_seconds=36000)
-    server = DevnetServer(node)
-    server.start()
-    node.server_url = server.url
-    exchanges = ExchangeServer()
-    exchanges.set_price("BTC-USD", "65000.00")
-    exchanges.set_price("STX-USD", "1.50")
+    with loopback_world(users=3) as (node, exchanges):
+        run_through_a_restart(tmp_path, node, exchanges)
+
+
+def run_through_a_restart(tmp_path, node, exchanges):
     run = start_engine(tmp_path, node, exchanges)
     try:
         key = node.deployment.accounts.users[2]
@@ -66,6 +62,3 @@ def test_a_restart_neither_loses_nor_doubles_a_flow(tmp_path):
         assert paid == int(before["pending_withdrawals"][0]["value_now"])
     finally:
         run.close()
-        exchanges.close()
-        server.shutdown()
-        node.close()
