@@ -45,7 +45,8 @@ def plain(value: Any) -> Any:
 
 def decode_prints(events: tuple[ChainEvent, ...]) -> tuple[dict, ...]:
     """The `{event: …}` tuples printed in these events, as plain dicts, in order, with where
-    they came from (`_contract`, `_txid`, `_burn`, `_block`). Decoded once per block; readers
+    they came from (`_contract`, `_txid`, `_index`: its place in the transaction, `_burn`,
+    `_block`). Decoded once per block; readers
     must not modify them."""
     out = []
     for ce in events:
@@ -56,6 +57,7 @@ def decode_prints(events: tuple[ChainEvent, ...]) -> tuple[dict, ...]:
         fields = {k: (_PLAIN.get(type(v)) or plain)(v) for k, v in value.data.items()}
         fields["_contract"] = e.contract
         fields["_txid"] = ce.txid
+        fields["_index"] = ce.index
         fields["_burn"] = ce.burn_height
         fields["_block"] = ce.block_height
         out.append(fields)

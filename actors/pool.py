@@ -21,7 +21,7 @@ from actors.messages import (
     TrancheView,
 )
 from actors.params import follow, read_parameters
-from chain.clarity import Tuple, UInt, principal
+from chain.clarity import Some, Tuple, UInt, principal
 from chain.contracts import TOKEN_UNIT, TRANCHES, Contracts, token_price_asset
 from chain.port import Chain, EventLog, StorePort
 from risk.pricing import max_payout_usd_units
@@ -102,7 +102,28 @@ class PoolActor(ServiceActor):
                 changed.add(key)
                 if name in SHARE_EVENTS:
                     self._read_pending(key)
-                if name in ("deposit", "withdraw"):
+                    # the provider's history, kept (the API reads it; (txid, index) dedupes a
+                    # block handed over again after a restart)
+                    who = e["provider"]
+                    self.store.flows.add(
+                        name, who, key[0], key[1], e.get("amount", 0), e["shares"], e["epoch"],
+                        e["_txid"], e["_index"], e["_block"], e["_burn"], e.get("ready-at"),
+                    )  # fmt: skip
+                if name in ("withdraw-requested", "withdraw"):
+                    pending = self.chain.read_only(
+                        self.contracts.pool, "get-pending",
+                        [UInt(key[0]), UInt(key[1]), principal(who)],
+                    )  # fmt: skip
+                    if isinstance(pending, Some) and isinstance(pending.value, Tuple):
+                        p = {
+                            k: v.value for k, v in pending.value.data.items() if isinstance(v, UInt)
+                        }
+                        self.store.withdrawals.set(
+                            key[0], key[1], who, p["shares"], p["value"], p["ready-at"], p["epoch"]
+                        )
+                    else:  # completed: nothing pending
+                        self.store.withdrawals.set(key[0], key[1], who, 0, 0, 0, e["epoch"])
+                if name in SHARE_EVENTS:  # a request moves shares to pending, too
                     got = self.chain.read_only(
                         self.contracts.pool,
                         "get-shares",

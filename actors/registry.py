@@ -273,6 +273,7 @@ class RegistryActor(ServiceActor):
             return priced.value
         self.quote_counter += 1
         chain_time = self.chain.read_only(self.contracts.registry, "get-block-time", [])
+        assert isinstance(chain_time, UInt)  # stacks-block-time of the tip
         return Quote(
             buyer=req.buyer,
             amount=req.amount,

@@ -141,8 +141,10 @@ def request_withdraw(
 def pending_value(
     chain: Chain, contracts: Contracts, provider: StandardPrincipal, token: int, tier: int
 ) -> int:
-    """What the provider's pending withdrawal would pay now: its shares at the share price of
-    their epoch (the tranche's, or what a closed epoch left), truncated as the contract does."""
+    """What the provider's pending withdrawal would pay now, truncated as the contract does:
+    for the tranche's epoch `min(shares at the share price now, their value at the request)`
+    (protocol v2: pending shares bear payouts but gain no later premium), for a closed epoch
+    the shares' part of what it left."""
     key = [UInt(token), UInt(tier)]
     found = chain.read_only(contracts.pool, "get-pending", [*key, provider])
     if not isinstance(found, Some):
@@ -152,10 +154,13 @@ def pending_value(
     vault = chain.read_only(contracts.pool, "get-vault", key)
     if epoch == vault["epoch"].value:  # type: ignore[index]
         t = chain.read_only(contracts.pool, "get-tranche", key)
+        cap = p["value"].value  # type: ignore[index]
     else:
         t = chain.read_only(contracts.pool, "get-closed-epoch", [*key, UInt(epoch)]).value  # type: ignore[attr-defined]
+        cap = None
     assets, total = t["total-assets"].value, t["total-shares"].value  # type: ignore[index]
-    return shares * assets // total if total else 0
+    worth = shares * assets // total if total else 0
+    return worth if cap is None else min(worth, cap)
 
 
 def complete_withdraw(

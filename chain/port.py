@@ -60,13 +60,16 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class ChainEvent:
-    """An event at its place in the chain; `cursor` counts every event from genesis."""
+    """An event at its place in the chain; `cursor` counts every event from genesis (in this
+    process: a restart counts again), `index` is the event's place in its transaction (the
+    node's `event_index`), so `(txid, index)` names it for good."""
 
     cursor: int
     txid: str
     block_height: int
     burn_height: int
     event: Event
+    index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,40 @@ class ShareRows(Protocol):
     def set(self, token: int, tier: int, provider: str, shares: int) -> None: ...
 
 
+class FlowRows(Protocol):
+    def add(
+        self,
+        kind: str,
+        provider: str,
+        token: int,
+        tier: int,
+        amount: int,
+        shares: int,
+        epoch: int,
+        txid: str,
+        event_index: int,
+        block: int,
+        burn_height: int,
+        ready_at: int | None = None,
+    ) -> None:
+        """A provider's deposit, withdrawal request or withdrawal (`kind`, the pool's print
+        name); one already recorded under (txid, event_index) is not recorded again."""
+
+
+class PendingRows(Protocol):
+    def set(
+        self,
+        token: int,
+        tier: int,
+        provider: str,
+        shares: int,
+        value: int,
+        ready_at: int,
+        epoch: int,
+    ) -> None:
+        """A provider's pending withdrawal in a tranche as the pool holds it (shares 0: none)."""
+
+
 class TrancheRows(Protocol):
     def snapshot(
         self, block: int, token: int, tier: int, total_assets: int, total_shares: int, locked: int
@@ -282,6 +319,12 @@ class StorePort(Protocol):
 
     @property
     def tranches(self) -> TrancheRows: ...
+
+    @property
+    def flows(self) -> FlowRows: ...
+
+    @property
+    def withdrawals(self) -> PendingRows: ...
 
     @property
     def outbox(self) -> OutboxRows: ...

@@ -235,12 +235,12 @@ class StacksChain:
                 for e in t.events:
                     ev = _event(e)
                     if ev is not None:
-                        events.append((t.tx_id, ev))
+                        events.append((t.tx_id, e.event_index, ev))
             with self._lock:
                 base = len(self._log)
                 chained = [
-                    ChainEvent(base + i, txid, height, burn, ev)
-                    for i, (txid, ev) in enumerate(events)
+                    ChainEvent(base + i, txid, height, burn, ev, index)
+                    for i, (txid, index, ev) in enumerate(events)
                 ]
                 self._log.extend(chained)
             blocks.append(Block(height, burn, now, tuple(receipts), tuple(chained)))

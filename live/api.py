@@ -36,7 +36,8 @@ from chain.protocol import BLOCKS_PER_YEAR
 from live.auth import SignInRefused
 from live.limits import BodyLimit, retry_after
 from live.metrics import CONTENT_TYPE
-from live.providers import FlowKind, pnl
+from live.providers import PendingView, pending_views, pnl
+from live.reads import TrancheRow
 from live.responses import (
     HealthOut,
     PoliciesOut,
@@ -48,6 +49,7 @@ from live.responses import (
     ReadyOut,
     StatusOut,
 )
+from store.schema import FlowKind
 
 API_VERSION = "1"
 TOKENS = {"stx": STX, "sbtc": SBTC}
@@ -544,7 +546,13 @@ def create_app(service: Any) -> FastAPI:
                     "circuit_breaker_open": service.breaker_open(t.token, t.tier),
                 }
             )
-        return {"burn_height": view.burn_height, "tranches": out, "risk": service.risk_report()}
+        requests = await pending_withdrawals(None, rows, view.burn_height)
+        return {
+            "burn_height": view.burn_height,
+            "tranches": out,
+            "withdrawal_requests": [pending_json(v) for v in requests],
+            "risk": service.risk_report(),
+        }
 
     def policy_json(row: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -601,9 +609,38 @@ def create_app(service: Any) -> FastAPI:
             raise ApiError(404, "not-found", f"policy_id: no policy {policy_id}")
         return policy_json(row)
 
-    async def positions(provider: str) -> dict[str, Any]:
+    def pending_json(v: PendingView) -> dict[str, Any]:
+        p, asked = v.pending, v.requested
+        return {
+            "provider": p.provider,
+            "token": TOKEN_TEXT.get(p.token, str(p.token)),
+            "tier": p.tier,
+            "epoch": p.epoch,
+            "shares": _int(p.shares),
+            "value_at_request": _int(p.value),
+            "value_now": None if v.payable is None else _int(v.payable),
+            "requested_block": None if asked is None else asked.block,
+            "requested_burn_height": None if asked is None else asked.burn_height,
+            "ready_height": p.ready_at,
+            "ready": v.ready,
+        }
+
+    async def pending_withdrawals(
+        provider: str | None, tranches: list[TrancheRow], burn_height: int
+    ) -> list[PendingView]:
+        """Pending withdrawals (one provider's, or all) with what each would pay now."""
+        pending = await service.reads.pending(provider)
+        if not pending:
+            return []
+        flows = await service.reads.flows(sorted({p.provider for p in pending}))
+        totals = {(t.token, t.tier): (t.assets, t.shares) for t in tranches}
+        epochs = await service.reads.epochs()
+        return pending_views(pending, flows, totals, epochs, burn_height)
+
+    async def positions(provider: str) -> tuple[dict[str, Any], list[PendingView]]:
         shares = await service.reads.shares(provider)
-        tranches = {(t.token, t.tier): t for t in await service.reads.tranches()}
+        rows = await service.reads.tranches()
+        tranches = {(t.token, t.tier): t for t in rows}
         out = []
         for (token, tier), n in sorted(shares.items()):
             t = tranches.get((token, tier))
@@ -616,24 +653,29 @@ def create_app(service: Any) -> FastAPI:
                     "value": _int(value),
                 }
             )
-        return {
+        view = await service.registry_view()
+        pending = await pending_withdrawals(provider, rows, view.burn_height)
+        body = {
             "provider": provider,
             "positions": out,
-            "pending_withdrawals": [],  # protocol v2 (two-step withdrawals)
+            "pending_withdrawals": [pending_json(v) for v in pending],
         }
+        return body, pending
 
     @app.get("/v1/providers/{provider}", tags=["data"], response_model=ProviderOut)
     async def provider(provider: str) -> dict[str, Any]:
-        """A provider's positions (shares per tranche and what they are worth now), every
-        deposit, withdrawal request and withdrawal on chain with its block, each tranche's
-        share price over time, and P&L per tranche: value now + withdrawn - deposited, in the
+        """A provider's positions (shares per tranche and what they are worth now), pending
+        withdrawals and when each is ready, every deposit, withdrawal request and withdrawal
+        on chain with its block, each tranche's share price over time, and P&L per tranche:
+        value now (held shares, plus what pending ones pay) + withdrawn - deposited, in the
         tranche's token units."""
         who = _principal("provider", provider, service).address
-        out = await positions(who)
-        await asyncio.to_thread(service.flows.update)
-        flows = service.flows.of(who)
-        heights = [await asyncio.to_thread(service.flows.heights, f.txid) for f in flows]
+        out, pending = await positions(who)
+        flows = await service.reads.flows([who])
         values = {(TOKENS[p["token"]], p["tier"]): int(p["value"]) for p in out["positions"]}
+        for v in pending:
+            key = (v.pending.token, v.pending.tier)
+            values[key] = values.get(key, 0) + (v.payable or 0)
         books = pnl(flows, values)
         history = []
         for b in books:
@@ -666,10 +708,10 @@ def create_app(service: Any) -> FastAPI:
                 ),
                 "ready_at": f.ready_at,
                 "txid": f.txid,
-                "block": block,
-                "burn_height": burn,
+                "block": f.block,
+                "burn_height": f.burn_height,
             }
-            for f, (block, burn) in zip(flows, heights, strict=True)
+            for f in flows
         ]
         out["pnl"] = [
             {
@@ -730,7 +772,7 @@ def create_app(service: Any) -> FastAPI:
 
     @app.get("/v1/me/positions", tags=["sign-in"], response_model=PositionsOut, responses=SIGNED)
     async def my_positions(me: str = Depends(session_principal)) -> dict[str, Any]:
-        return await positions(me)
+        return (await positions(me))[0]
 
     # -- operations --
 

@@ -1,55 +1,29 @@
-"""Liquidity providers' deposits and withdrawals, as the pool contract printed them on chain.
+"""Liquidity providers' history and pending withdrawals, as the API reports them.
 
-Withdrawals are two-step (protocol v2): `request-withdraw` prints `withdraw-requested` and moves
-nothing (a flow of amount 0 with the shares requested and their `ready-at`), and
-`complete-withdraw` prints `withdraw` with what it paid and the shares it burned.
+The Pool actor records every deposit, withdrawal request and withdrawal the pool contract
+prints (`store.repositories.Flow`, durable and written once per print) and each provider's
+pending withdrawal as the contract holds it (`Pending`); the API reads both from the store. This
+module holds the arithmetic on them, so it is the same for `/v1/providers/{principal}` and
+`/v1/pool`.
 
-The store keeps each provider's current shares and each tranche's totals per block, not the
-flows that led there, and the actors that write it are not the API's to change; the chain has
-every flow. `ProviderFlows` follows the pool contract's prints through the API's own node
-client, from its last seen event onwards (one page per call once it has caught up), and keeps
-them per provider in memory: a restart reads the history again, a reorganisation that removes
-the last seen event starts it over. The block of each flow is looked up once per transaction.
-Reads are not rate limited, and the node (a Hiro API with its own limits, shared with the
-engine's key) must not see one request per read: the chain is asked at most once every
-`MIN_INTERVAL` seconds, so a flow can show up that much later than the block that made it.
+Withdrawals are two-step (protocol v2): `request-withdraw` moves nothing (a flow of amount 0
+with the shares asked for and their `ready-at`), `complete-withdraw` pays
+`min(shares at the share price now, their value at the request)` once the last expiry among
+the tranche's policies unsettled at the request has passed (contracts/README.md).
 
 P&L per tranche is `value now + withdrawn - deposited`, integers in the tranche's token units:
 what the provider would have if they withdrew everything now, against what they paid in.
+Pending shares count in `value now` at what their completion would pay.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
 
-from actors.events import plain
-from chain.clarity import Tuple, deserialize
-from chain.node import CursorNotFound
+from store.repositories import Flow, Pending
+from store.schema import FlowKind
 
-MIN_INTERVAL = 2.0  # seconds between two reads of the pool's prints
-
-
-class FlowKind(Enum):
-    DEPOSIT = "deposit"
-    REQUEST = "withdraw-requested"  # step 1: shares become pending, no tokens move
-    WITHDRAW = "withdraw"  # step 2: the provider is paid
-
-
-@dataclass(frozen=True)
-class Flow:
-    kind: FlowKind
-    provider: str
-    token: int
-    tier: int
-    amount: int  # token units paid in or out (0 for a request: it moves nothing)
-    shares: int  # shares minted or burned (for a request: the shares asked for)
-    txid: str
-    ready_at: int | None = None  # a request's burn height from which it can complete
+Tranche = tuple[int, int]  # (token, tier)
 
 
 @dataclass(frozen=True)
@@ -65,85 +39,24 @@ class Pnl:
         return self.value + self.withdrawn - self.deposited
 
 
-class ProviderFlows:
-    """Every provider's flows from the pool's prints; `update` and `of` are thread-safe and
-    blocking (call them off the event loop)."""
+@dataclass(frozen=True)
+class PendingView:
+    """A pending withdrawal with what it would pay now and since when it is pending.
 
-    def __init__(
-        self,
-        client: Any,
-        pool_contract: str,
-        clock: Callable[[], float] = time.monotonic,
-        min_interval: float = MIN_INTERVAL,
-    ):
-        self.client, self.pool = client, pool_contract
-        self.clock, self.min_interval = clock, min_interval
-        self._read_at: float | None = None
-        self._lock = threading.Lock()
-        self._last: tuple[str, int] | None = None
-        self._flows: dict[str, list[Flow]] = {}
-        self._heights: dict[str, tuple[int | None, int | None]] = {}
+    `payable` is None for shares of a closed epoch (paid from what that epoch left, which the
+    store does not mirror); `requested` is the first request still pending (None if the
+    engine's store began after it)."""
 
-    def update(self) -> None:
-        """Reads the pool's prints since the last one seen (unless it did so very recently)."""
-        with self._lock:
-            now = self.clock()
-            if self._read_at is not None and now - self._read_at < self.min_interval:
-                return
-            try:
-                events = self.client.contract_events_since(self.pool, self._last)
-            except CursorNotFound:  # the chain reorganised below what we read: read it again
-                self._last, self._flows = None, {}
-                events = self.client.contract_events_since(self.pool, None)
-            for e in events:
-                flow = _flow(e.value, e.tx_id)
-                if flow is not None:
-                    self._flows.setdefault(flow.provider, []).append(flow)
-                self._last = (e.tx_id, e.event_index)
-            self._read_at = now
-
-    def of(self, provider: str) -> list[Flow]:
-        with self._lock:
-            return list(self._flows.get(provider, ()))
-
-    def heights(self, txid: str) -> tuple[int | None, int | None]:
-        """(block height, burn height) of a mined transaction; (None, None) while the API
-        has not indexed it (asked again next time)."""
-        with self._lock:
-            known = self._heights.get(txid)
-        if known is not None:
-            return known
-        tx = self.client.tx(txid)
-        got = (None, None) if tx is None else (tx.block_height, tx.burn_block_height)
-        if got[0] is not None:
-            with self._lock:
-                self._heights[txid] = got
-        return got
+    pending: Pending
+    payable: int | None
+    requested: Flow | None
+    ready: bool
 
 
-def _flow(value: bytes, txid: str) -> Flow | None:
-    """The flow a print describes, or None for the pool's other events."""
-    try:
-        v = deserialize(value)
-    except ValueError:
-        return None
-    if type(v) is not Tuple:
-        return None
-    e = {k: plain(x) for k, x in v.data.items()}
-    try:
-        kind = FlowKind(e.get("event"))
-    except ValueError:
-        return None
-    if kind is FlowKind.REQUEST:
-        return Flow(kind, e["provider"], e["token"], e["tier"], 0, e["shares"], txid,
-                    e["ready-at"])  # fmt: skip
-    return Flow(kind, e["provider"], e["token"], e["tier"], e["amount"], e["shares"], txid)
-
-
-def pnl(flows: list[Flow], values: dict[tuple[int, int], int]) -> list[Pnl]:
+def pnl(flows: list[Flow], values: dict[Tranche, int]) -> list[Pnl]:
     """P&L per tranche the provider has flows in or holds shares of, by (token, tier)."""
-    paid_in: dict[tuple[int, int], int] = {}
-    paid_out: dict[tuple[int, int], int] = {}
+    paid_in: dict[Tranche, int] = {}
+    paid_out: dict[Tranche, int] = {}
     for f in flows:
         if f.kind is FlowKind.REQUEST:
             continue  # moves nothing: the shares are paid out (a `withdraw`) later
@@ -151,3 +64,40 @@ def pnl(flows: list[Flow], values: dict[tuple[int, int], int]) -> list[Pnl]:
         side[(f.token, f.tier)] = side.get((f.token, f.tier), 0) + f.amount
     keys = sorted(set(paid_in) | set(paid_out) | set(values))
     return [Pnl(k[0], k[1], paid_in.get(k, 0), paid_out.get(k, 0), values.get(k, 0)) for k in keys]
+
+
+def first_requests(flows: list[Flow]) -> dict[tuple[str, int, int], Flow]:
+    """Per (provider, token, tier): the first request since that tranche's last completed
+    withdrawal, i.e. when the pending balance began (a second request adds to it). `flows`
+    oldest first."""
+    out: dict[tuple[str, int, int], Flow] = {}
+    for f in flows:
+        key = (f.provider, f.token, f.tier)
+        if f.kind is FlowKind.WITHDRAW:
+            out.pop(key, None)
+        elif f.kind is FlowKind.REQUEST:
+            out.setdefault(key, f)
+    return out
+
+
+def pending_views(
+    pending: list[Pending],
+    flows: list[Flow],
+    tranches: dict[Tranche, tuple[int, int]],
+    epochs: dict[Tranche, int],
+    burn_height: int,
+) -> list[PendingView]:
+    """`pending` with what each pays now: `min(shares * assets / total shares, value at the
+    request)`, truncated as the contract does, for the tranche's current epoch; `tranches` maps
+    (token, tier) to (total assets, total shares)."""
+    started = first_requests(flows)
+    out = []
+    for p in pending:
+        key = (p.token, p.tier)
+        assets, total = tranches.get(key, (0, 0))
+        payable = None
+        if p.epoch == epochs.get(key, 0):
+            payable = min(p.shares * assets // total, p.value) if total else 0
+        requested = started.get((p.provider, p.token, p.tier))
+        out.append(PendingView(p, payable, requested, burn_height >= p.ready_at))
+    return out

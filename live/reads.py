@@ -19,7 +19,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from store.db import database_url
-from store.repositories import OUTBOX, POLICIES, PRICES, SHARES, TRANCHES
+from store.repositories import (
+    FLOWS,
+    OUTBOX,
+    PENDING,
+    POLICIES,
+    PRICES,
+    SHARES,
+    TRANCHES,
+    Flow,
+    Pending,
+    flow_of,
+    pending_of,
+)
+from store.schema import FlowKind
 
 HISTORY_LIMIT = 2000  # the most price points one response carries
 
@@ -126,6 +139,32 @@ class Reads:
         s = SHARES.c
         stmt = select(s.token, s.tier, s.shares).where(s.provider == provider)
         return {(r.token, r.tier): int(r.shares) for r in await self._all(stmt)}
+
+    async def flows(self, providers: list[str]) -> list[Flow]:
+        """These providers' deposits and withdrawals, oldest first."""
+        f = FLOWS.c
+        stmt = select(FLOWS).where(f.provider.in_(providers)).order_by(f.id)
+        return [flow_of(r._mapping) for r in await self._all(stmt)]
+
+    async def epochs(self) -> dict[tuple[int, int], int]:
+        """Each tranche's share epoch: only a deposit opens a new one, so it is the latest
+        deposit's (tranches with no deposit recorded are absent: epoch 0)."""
+        f = FLOWS.c
+        stmt = (
+            select(f.token, f.tier, func.max(f.epoch).label("epoch"))
+            .where(f.kind == FlowKind.DEPOSIT.value)
+            .group_by(f.token, f.tier)
+        )
+        return {(r.token, r.tier): r.epoch for r in await self._all(stmt)}
+
+    async def pending(self, provider: str | None = None) -> list[Pending]:
+        """Pending withdrawals (shares > 0), one provider's or everyone's, by tranche and
+        provider."""
+        w = PENDING.c
+        stmt = select(PENDING).order_by(w.token, w.tier, w.provider)
+        if provider is not None:
+            stmt = stmt.where(w.provider == provider)
+        return [p for p in (pending_of(r._mapping) for r in await self._all(stmt)) if p.shares]
 
     async def price_history(
         self, asset: str, since: float, until: float

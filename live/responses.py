@@ -93,7 +93,10 @@ class TrancheOut(BaseModel):
     locked: Amount
     utilisation: float
     coverage: float | None
-    pending_withdrawals: Amount | None = Field(description="protocol v2; null until then")
+    pending_withdrawals: Amount | None = Field(
+        description="shares pending withdrawal (they share payouts, not new purchases); "
+        "null before the engine has read the tranche"
+    )
     premiums_30d: Amount
     premium_yield_annualised: float
     circuit_breaker_open: bool
@@ -102,6 +105,9 @@ class TrancheOut(BaseModel):
 class PoolOut(BaseModel):
     burn_height: int
     tranches: list[TrancheOut]
+    withdrawal_requests: list[PendingWithdrawalOut] = Field(
+        description="every pending two-step withdrawal, by tranche and provider"
+    )
     risk: RiskOut | None = Field(description="null until a forecast has run ([risk] enabled)")
 
 
@@ -137,18 +143,38 @@ class PositionOut(BaseModel):
 
 
 class PendingWithdrawalOut(BaseModel):
+    """A two-step withdrawal asked for and not yet completed (protocol v2). Completing it pays
+    `min(the shares at the share price then, value_at_request)`, once the burn height reaches
+    `ready_height` and no expired policy of the tranche is unsettled."""
+
+    provider: str
     token: Token
     tier: int
-    shares: Amount
-    ready_height: int = Field(description="burn height from which it can complete")
+    epoch: int = Field(description="the share epoch the pending shares belong to")
+    shares: Amount = Field(description="shares pending (every request since the last completion)")
+    value_at_request: Amount = Field(
+        description="what the shares were worth when requested, summed over the requests: "
+        "the most the completion pays"
+    )
+    value_now: Amount | None = Field(
+        description="what completing now would pay: min(shares at today's share price, "
+        "value_at_request); null for shares of a closed epoch (paid from what it left)"
+    )
+    requested_block: int | None = Field(
+        description="Stacks block of the first request still pending; null if before the store"
+    )
+    requested_burn_height: int | None
+    ready_height: int = Field(
+        description="burn height from which it can complete: the last expiry among the "
+        "tranche's policies unsettled at the request (on the expiry grid), or the request's"
+    )
+    ready: bool = Field(description="the burn height has reached ready_height")
 
 
 class PositionsOut(BaseModel):
     provider: str
-    positions: list[PositionOut]
-    pending_withdrawals: list[PendingWithdrawalOut] = Field(
-        description="protocol v2 (two-step withdrawals); empty until then"
-    )
+    positions: list[PositionOut] = Field(description="shares held, not those pending")
+    pending_withdrawals: list[PendingWithdrawalOut]
 
 
 class FlowOut(BaseModel):
@@ -165,8 +191,11 @@ class FlowOut(BaseModel):
     )
     ready_at: int | None = Field(description="a request's burn height from which it can complete")
     txid: str
-    block: int | None = Field(description="Stacks block height; null if the API lags")
-    burn_height: int | None
+    block: int = Field(
+        description="Stacks block height at which the engine saw it (the tip's, for flows it "
+        "caught up on after being down)"
+    )
+    burn_height: int
 
 
 class SharePricePoint(BaseModel):
@@ -187,12 +216,14 @@ class PnlOut(BaseModel):
     tier: int
     deposited: Amount
     withdrawn: Amount
-    value: Amount
+    value: Amount = Field(description="shares held at today's price plus what pending ones pay")
     pnl: SignedAmount = Field(description="value + withdrawn - deposited, token units")
 
 
 class ProviderOut(PositionsOut):
-    flows: list[FlowOut] = Field(description="deposits and withdrawals on chain, oldest first")
+    flows: list[FlowOut] = Field(
+        description="deposits and withdrawals on chain, oldest first (as the engine recorded them)"
+    )
     pnl: list[PnlOut] = Field(description="per tranche the provider has ever held")
     share_price_history: list[TrancheHistoryOut]
 

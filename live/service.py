@@ -25,8 +25,8 @@ from live.api import Health, RegistryView, create_app
 from live.auth import Auth
 from live.limits import RateLimiter
 from live.metrics import Metrics
-from live.providers import ProviderFlows
 from live.reads import Reads, read_only_engine
+from settings import ConfigError
 
 VIEW_TTL = 0.25  # seconds a Registry view is reused: bounds the asks a burst of reads makes
 BALANCE_TTL = 5.0
@@ -59,7 +59,6 @@ class Service:
         )
         self.chain = StacksChain(self.client, cfg.contracts)
         self.reads = Reads(read_only_engine(cfg.store_url))
-        self.flows = ProviderFlows(self.client, cfg.contracts.pool.address)
         self._store_flush = engine.store.flush
         self._durable_waiters: list[asyncio.Future] = []  # callers the next flush answers
         self._durable_wake: asyncio.Event | None = None  # set while any caller waits
@@ -277,8 +276,6 @@ class ApiServer:
             self.sock.bind((api.host, api.port))
         except OSError as exc:
             self.sock.close()
-            from scenarios.config import ConfigError
-
             raise ConfigError(
                 f"api.port: cannot listen on {api.host}:{api.port}: {exc.strerror}"
             ) from None
@@ -299,7 +296,8 @@ class ApiServer:
         self.thread = threading.Thread(target=self._run, name="api", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self._serve())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(self._serve())
 
     async def _serve(self) -> None:
         try:
@@ -319,3 +317,15 @@ class ApiServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it is a dependency: benchmarks/api.py measured
+    the API's CPU per quote with and without it, README), else asyncio's. uvicorn picks its
+    httptools parser over h11 by itself when that is installed; the loop is ours to choose,
+    since the server runs on a thread of the engine rather than through `uvicorn.run`."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

@@ -312,8 +312,8 @@ class SimChain:
         else:  # a node does not evaluate post-conditions on a plain STX transfer
             res = self.executor.transfer_stx(sender, payload.recipient, payload.amount, burn)
         events, base = self.ledger.events, self.ledger.events_base
-        for ev in res.events:
-            events.append(ChainEvent(base + len(events), p.txid, height, burn, ev))
+        for i, ev in enumerate(res.events):
+            events.append(ChainEvent(base + len(events), p.txid, height, burn, ev, i))
         return self._final(p, TxStatus(res.outcome), res.value, height, burn, res.error)
 
     def _drop(self, p: _Pending, reason: str) -> TxReceipt:

@@ -20,7 +20,9 @@ from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from store.repositories import (
+    FlowRepo,
     OutboxRepo,
+    PendingRepo,
     PolicyRepo,
     PriceRepo,
     QuoteRepo,
@@ -48,6 +50,8 @@ class Store:
         self.policies = PolicyRepo(self._buffer)
         self.shares = ShareRepo(self._buffer)
         self.tranches = TrancheRepo(self._buffer)
+        self.flows = FlowRepo(self._buffer)
+        self.withdrawals = PendingRepo(self._buffer)
         self.outbox = OutboxRepo(self._buffer)
 
     @property

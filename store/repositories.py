@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -41,18 +42,25 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.schema import (
+    FlowKind,
     Outbox,
+    PendingWithdrawal,
     Policy,
     PolicyStatus,
     Price,
     PriceRaw,
+    ProviderFlow,
     ProviderShare,
     Quote,
     TrancheSnapshot,
 )
 
 __all__ = [
+    "Flow",
+    "FlowRepo",
     "OutboxRepo",
+    "Pending",
+    "PendingRepo",
     "PolicyRepo",
     "PriceRepo",
     "QuoteRepo",
@@ -75,6 +83,8 @@ PRICES = _table(Price)
 QUOTES = _table(Quote)
 POLICIES = _table(Policy)
 SHARES = _table(ProviderShare)
+FLOWS = _table(ProviderFlow)
+PENDING = _table(PendingWithdrawal)
 TRANCHES = _table(TrancheSnapshot)
 OUTBOX = _table(Outbox)
 
@@ -134,6 +144,23 @@ def _upsert(table: Table) -> Runner:
         else:
             conn.execute(stmts[0], [{f"_{k}": row[k] for k in keys} for row in rows])
             conn.execute(stmts[1], rows)
+
+    return run
+
+
+def _insert_new(table: Table, keys: tuple[str, ...]) -> Runner:
+    """Insert rows whose `keys` (a unique constraint) are not there yet, and skip the others:
+    for records that never change once made, so writing one twice is writing it once."""
+    statements: dict[str, Executable] = {}
+
+    def run(conn: Connection, rows: list[Params]) -> None:
+        name = conn.dialect.name
+        if name not in statements:
+            if name not in ("sqlite", "postgresql"):
+                raise NotImplementedError(f"{table.name}: insert-if-new on {name}")
+            ins = (sqlite.insert if name == "sqlite" else postgresql.insert)(table)
+            statements[name] = ins.on_conflict_do_nothing(index_elements=list(keys))
+        conn.execute(statements[name], rows)
 
     return run
 
@@ -445,6 +472,143 @@ class ShareRepo(_Repo):
         s = SHARES.c
         stmt = select(s.token, s.tier, s.provider, s.shares).order_by(s.token, s.tier, s.provider)
         return {(r.token, r.tier, r.provider): r.shares for r in self._buf.all(stmt)}
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """One deposit, withdrawal request or withdrawal; `(txid, event_index)` is the print's
+    place on chain. `amount` is 0 for a request (it moves nothing) and `ready_at` is set only
+    for one; `block` and `burn_height` are the heights of the block that included it."""
+
+    kind: FlowKind
+    provider: str
+    token: int
+    tier: int
+    amount: int
+    shares: int
+    epoch: int
+    txid: str
+    event_index: int
+    block: int
+    burn_height: int
+    ready_at: int | None = None
+
+
+_FLOW_KEY = ("txid", "event_index")
+_ADD_FLOW = Write("provider_flows.add", _insert_new(FLOWS, _FLOW_KEY), _FLOW_KEY)
+
+
+class FlowRepo(_Repo):
+    """Providers' deposits and two-step withdrawals in the order the chain made them. A flow
+    already recorded (a restarted engine handed the same block again) is not recorded again."""
+
+    __slots__ = ()
+
+    def add(
+        self,
+        kind: str,
+        provider: str,
+        token: int,
+        tier: int,
+        amount: int,
+        shares: int,
+        epoch: int,
+        txid: str,
+        event_index: int,
+        block: int,
+        burn_height: int,
+        ready_at: int | None = None,
+    ) -> None:
+        """One flow, in `Flow`'s field order (the actors write through the store port, which
+        passes plain values: the store imports nothing of theirs)."""
+        row = {
+            "txid": txid,
+            "event_index": event_index,
+            "kind": FlowKind(kind).value,
+            "provider": provider,
+            "token": token,
+            "tier": tier,
+            "amount": amount,
+            "shares": shares,
+            "epoch": epoch,
+            "ready_at": ready_at,
+            "block": block,
+            "burn_height": burn_height,
+        }
+        self._buf.add(_ADD_FLOW, row, (("provider_flows", txid, event_index),))
+
+    def of(self, provider: str) -> list[Flow]:
+        """The provider's flows, oldest first."""
+        f = FLOWS.c
+        stmt = select(FLOWS).where(f.provider == provider).order_by(f.id)
+        return [flow_of(row._mapping) for row in self._buf.all(stmt)]
+
+
+def flow_of(row: Any) -> Flow:
+    """A `provider_flows` row (a mapping) as a `Flow`."""
+    return Flow(
+        FlowKind(row["kind"]), row["provider"], row["token"], row["tier"], int(row["amount"]),
+        int(row["shares"]), row["epoch"], row["txid"], row["event_index"], row["block"],
+        row["burn_height"], row["ready_at"],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A provider's pending withdrawal in one tranche, as the pool holds it (`get-pending`):
+    `value` is what the shares were worth when requested (summed over the requests), the most
+    the completion pays; `ready_at` the burn height from which it can complete."""
+
+    token: int
+    tier: int
+    provider: str
+    shares: int
+    value: int
+    ready_at: int
+    epoch: int
+
+
+_SET_PENDING = Write("pending_withdrawals.set", _upsert(PENDING), ("token", "tier", "provider"))
+
+
+class PendingRepo(_Repo):
+    """Each provider's pending withdrawal per tranche (an upsert; `shares` 0 once completed)."""
+
+    __slots__ = ()
+
+    def set(
+        self,
+        token: int,
+        tier: int,
+        provider: str,
+        shares: int,
+        value: int,
+        ready_at: int,
+        epoch: int,
+    ) -> None:
+        """In `Pending`'s field order."""
+        row = {
+            "token": token,
+            "tier": tier,
+            "provider": provider,
+            "shares": shares,
+            "value": value,
+            "ready_at": ready_at,
+            "epoch": epoch,
+        }
+        self._buf.add(_SET_PENDING, row, (("pending_withdrawals", token, tier, provider),))
+
+    def all(self) -> list[Pending]:
+        """Every withdrawal still pending (shares > 0), by tranche and provider."""
+        w = PENDING.c
+        stmt = select(PENDING).order_by(w.token, w.tier, w.provider)
+        return [p for p in (pending_of(r._mapping) for r in self._buf.all(stmt)) if p.shares]
+
+
+def pending_of(row: Any) -> Pending:
+    """A `pending_withdrawals` row (a mapping) as a `Pending`."""
+    return Pending(row["token"], row["tier"], row["provider"], int(row["shares"]),
+                   int(row["value"]), row["ready_at"], row["epoch"])  # fmt: skip
 
 
 class TrancheRepo(_Repo):

@@ -17,10 +17,10 @@ ordering is on heights, ids, statuses or timestamps, which are ordinary 64-bit i
 from __future__ import annotations
 
 import operator
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Dialect, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -28,11 +28,14 @@ __all__ = [
     "Base",
     "Cursor",
     "ExactInt",
+    "FlowKind",
     "Outbox",
+    "PendingWithdrawal",
     "Policy",
     "PolicyStatus",
     "Price",
     "PriceRaw",
+    "ProviderFlow",
     "ProviderShare",
     "Quote",
     "TrancheSnapshot",
@@ -68,6 +71,15 @@ class PolicyStatus(IntEnum):
     ACTIVE = 0
     SETTLED = 1
     EXPIRED = 2
+
+
+class FlowKind(StrEnum):
+    """Values of `provider_flows.kind`: the pool contract's print names. Withdrawals take two
+    steps (protocol v2): a request moves no token, the completion pays."""
+
+    DEPOSIT = "deposit"
+    REQUEST = "withdraw-requested"
+    WITHDRAW = "withdraw"
 
 
 class Base(DeclarativeBase):
@@ -167,6 +179,49 @@ class ProviderShare(Base):
     tier: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     provider: Mapped[str] = mapped_column(String, primary_key=True)
     shares: Mapped[int] = mapped_column(ExactInt)
+
+
+class ProviderFlow(Base):
+    """A provider's deposit, withdrawal request or withdrawal, as the pool contract printed it.
+
+    `(txid, event_index)` names the print on chain, so a restarted engine that is handed the
+    same blocks again records nothing twice; `id` keeps the order the engine saw them in, which
+    is the chain's. `kind` is the print's `event`: `deposit`, `withdraw-requested` (moves no
+    token: `amount` 0, `shares` asked for, `ready_at` set) or `withdraw` (`amount` paid).
+    """
+
+    __tablename__ = "provider_flows"
+    __table_args__ = (UniqueConstraint("txid", "event_index", name="uq_provider_flows_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    txid: Mapped[str]
+    event_index: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str]
+    provider: Mapped[str] = mapped_column(String, index=True)
+    token: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(ExactInt)
+    shares: Mapped[int] = mapped_column(ExactInt)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    ready_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block: Mapped[int] = mapped_column(BigInteger)
+    burn_height: Mapped[int] = mapped_column(BigInteger)
+
+
+class PendingWithdrawal(Base):
+    """A provider's pending two-step withdrawal in one tranche, as the pool contract holds it
+    (`get-pending`); `shares` 0 once it is completed. `value` is what the shares were worth
+    when requested, the most `complete-withdraw` pays (protocol v2)."""
+
+    __tablename__ = "pending_withdrawals"
+
+    token: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tier: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    provider: Mapped[str] = mapped_column(String, primary_key=True)
+    shares: Mapped[int] = mapped_column(ExactInt)
+    value: Mapped[int] = mapped_column(ExactInt)
+    ready_at: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(BigInteger)
 
 
 class TrancheSnapshot(Base):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +91,28 @@ def start_engine(tmp_path: Path, devnet, exchanges, extra: str = API_TOML) -> Ru
     node = NodeClient(devnet.server_url)
     return Running(engine, devnet, exchanges, clock, httpx.Client(base_url=url, timeout=30),
                    StacksChain(node, engine.config.contracts), node, tmp_path)  # fmt: skip
+
+
+@contextmanager
+def loopback_world(users: int) -> Iterator[tuple[object, object]]:
+    """The Clarity devnet (blocks mined by the test only) behind its HTTP server, and the
+    loopback exchanges at 65,000 USD a BTC and 1.50 a STX: what `start_engine` runs against."""
+    from sim.devnet import Devnet, DevnetServer
+    from sim.feed import ExchangeServer
+
+    node = Devnet(users=users, block_seconds=3600, burn_seconds=36000)
+    server = DevnetServer(node)
+    server.start()
+    node.server_url = server.url
+    exchanges = ExchangeServer()
+    exchanges.set_price("BTC-USD", "65000.00")
+    exchanges.set_price("STX-USD", "1.50")
+    try:
+        yield node, exchanges
+    finally:
+        exchanges.close()
+        server.shutdown()
+        node.close()
 
 
 def wallet_call(payload: dict, post_conditions: tuple) -> payloads.CallPayload:

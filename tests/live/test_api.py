@@ -23,10 +23,14 @@ from chain.clarity import UInt, deserialize
 from chain.contracts import SATS, STX
 from chain.payloads import sends
 from live.api import openapi_document
-from sim.devnet import Devnet, DevnetServer
-from sim.feed import ExchangeServer
 from store import open_store
-from tests.live.service_fixtures import ORIGIN, node_sign_structured, start_engine, wallet_call
+from tests.live.service_fixtures import (
+    ORIGIN,
+    loopback_world,
+    node_sign_structured,
+    start_engine,
+    wallet_call,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.clarity]
 
@@ -58,32 +62,25 @@ def svc(tmp_path_factory):
     old_level = root.level
     root.addHandler(capture)
     root.setLevel(logging.DEBUG)
-    node = Devnet(users=6, block_seconds=3600, burn_seconds=36000)
-    server = DevnetServer(node)
-    server.start()
-    node.server_url = server.url
-    exchanges = ExchangeServer()
-    exchanges.set_price("BTC-USD", "65000.00")
-    exchanges.set_price("STX-USD", "1.50")
-    r = start_engine(tmp, node, exchanges)
-    r.responses = []  # every response body and header set the module saw
-    r.capture = capture
-    r.tokens = []
-
-    def keep(response: httpx.Response) -> None:
-        response.read()
-        r.responses.append(f"{dict(response.headers)} {response.text}")
-
-    r.http.event_hooks["response"].append(keep)
-    r.fund()
-    r.turn()
     try:
-        yield r
+        with loopback_world(users=6) as (node, exchanges):
+            r = start_engine(tmp, node, exchanges)
+            r.responses = []  # every response body and header set the module saw
+            r.capture = capture
+            r.tokens = []
+
+            def keep(response: httpx.Response) -> None:
+                response.read()
+                r.responses.append(f"{dict(response.headers)} {response.text}")
+
+            r.http.event_hooks["response"].append(keep)
+            try:
+                r.fund()
+                r.turn()
+                yield r
+            finally:
+                r.close()
     finally:
-        r.close()
-        exchanges.close()
-        server.shutdown()
-        node.close()
         root.removeHandler(capture)
         root.setLevel(old_level)
 
@@ -367,10 +364,38 @@ def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
 
     minted = shares_on_chain()
     before = svc.node.account(who.address).balance
+    t = svc.users.read_only(contracts.pool, "get-tranche", [UInt(STX), UInt(0)])
+    worth = (minted // 2) * t["total-assets"].value // t["total-shares"].value
     request = payloads.request_withdraw(contracts, who, STX, 0, minted // 2)
     svc.node.broadcast(request.sign(key, nonce=nonce + 1, fee=1000).serialize())
     svc.turn()
     assert svc.node.account(who.address).balance == before - 1000  # a request moves nothing
+
+    # pending: typed, in the provider's view and the pool's, as the chain holds it
+    asked = svc.users.read_only(contracts.pool, "get-pending",
+                                [UInt(STX), UInt(0), principal(who.address)]).value  # fmt: skip
+    body = svc.http.get(f"/v1/providers/{who.address}").json()
+    (pending,) = body["pending_withdrawals"]
+    request_flow = body["flows"][1]
+    assert pending == {
+        "provider": who.address,
+        "token": "stx",
+        "tier": 0,
+        "epoch": asked["epoch"].value,
+        "shares": str(minted // 2),
+        "value_at_request": str(worth),
+        "value_now": str(worth),  # nothing happened since: min(value now, at request)
+        "requested_block": request_flow["block"],
+        "requested_burn_height": request_flow["burn_height"],
+        "ready_height": asked["ready-at"].value,
+        "ready": True,  # no policy of this tranche unsettled: ready at once
+    }
+    assert asked["value"].value == worth and asked["shares"].value == minted // 2
+    assert [int(p["shares"]) for p in body["positions"]] == [minted - minted // 2]
+    (row,) = body["pnl"]  # the pending shares count at what they pay
+    assert int(row["value"]) > worth
+    pool = svc.http.get("/v1/pool").json()
+    assert pending in pool["withdrawal_requests"]
     complete = payloads.complete_withdraw(svc.users, contracts, who, STX, 0)
     svc.node.broadcast(complete.sign(key, nonce=nonce + 2, fee=1000).serialize())
     svc.turn()
@@ -380,6 +405,9 @@ def test_a_providers_flows_share_prices_and_pnl_follow_the_chain(svc):
     got = svc.http.get(f"/v1/providers/{who.address}")
     assert got.status_code == 200, got.text
     body = got.json()
+    assert body["pending_withdrawals"] == []  # completed
+    assert all(p["provider"] != who.address for p in svc.http.get("/v1/pool").json()[
+        "withdrawal_requests"])  # fmt: skip
     flows = [(f["kind"], f["token"], f["tier"], int(f["amount"]), int(f["shares"]))
              for f in body["flows"]]  # fmt: skip
     assert flows == [

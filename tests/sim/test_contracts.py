@@ -501,3 +501,25 @@ def test_withdrawal_payloads_move_nothing_then_promise_the_pending_value(h):
     assert r.result == Ok(UInt(40_000 * STX))
     with pytest.raises(ValueError, match="no pending withdrawal"):
         payloads.complete_withdraw(h.chain, contracts, provider.address, 0, 1)
+
+
+def test_the_completion_payload_promises_what_the_contract_pays_after_premiums(h):
+    """A premium after the request raises the share price, but pending shares get at most
+    their value at the request: the post-condition must promise that, not the shares' worth
+    now (which would abort the completion)."""
+    funded(h)
+    provider = h.users[0]
+    contracts = Contracts.of(h.admin.address)
+    asked = payloads.request_withdraw(contracts, provider.address, 0, 1, 1_000 * STX)
+    assert h.send(provider, asked.contract, asked.function, *asked.args,
+                  post_conditions=(), mode=asked.mode).status == "success"  # fmt: skip
+    q = h.quote(h.users[2], amount=BTC // 1000, premium=150 * STX, collateral=STX)
+    assert h.purchase(h.users[2], q).result == Ok(UInt(1))
+    assets, shares, _ = h.tranche(0, 1)
+    assert 1_000 * STX * assets // shares > 1_000 * STX  # worth more now than at the request
+    done = payloads.complete_withdraw(h.chain, contracts, provider.address, 0, 1)
+    (pc,) = done.post_conditions
+    assert pc.amount == 1_000 * STX
+    r = h.send(provider, done.contract, done.function, *done.args,
+               post_conditions=done.post_conditions, mode=done.mode)  # fmt: skip
+    assert r.result == Ok(UInt(1_000 * STX))

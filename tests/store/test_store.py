@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import astuple
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,8 +18,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from store import Store, open_store
-from store.repositories import POLICIES, PRICES_RAW, SHARES, _upsert
-from store.schema import Policy, PolicyStatus, metadata
+from store.repositories import POLICIES, PRICES_RAW, SHARES, Flow, Pending, _upsert
+from store.schema import FlowKind, Policy, PolicyStatus, metadata
 from tests.conftest import examples
 
 BIG = 2**100
@@ -522,3 +523,66 @@ def test_a_replayed_purchase_overwrites_instead_of_failing(store: Store) -> None
     store.policies.finished(7, SETTLED, 5, 5, 1, 8)
     store.flush()
     assert store.policies.count_by_status() == {ACTIVE: 0, SETTLED: 1, EXPIRED: 0}
+
+
+# -- providers' flows and pending withdrawals ---------------------------------------------------
+
+
+def flow(kind: FlowKind, txid: str, index: int = 0, who: str = "alice", **kw: Any) -> Flow:
+    args: dict[str, Any] = {"token": 0, "tier": 1, "amount": 10, "shares": 9, "epoch": 0,
+                            "block": 5, "burn_height": 50, "ready_at": None}  # fmt: skip
+    args.update(kw)
+    return Flow(kind, who, args.pop("token"), args.pop("tier"), args.pop("amount"),
+                args.pop("shares"), args.pop("epoch"), txid, index, **args)  # fmt: skip
+
+
+def test_flows_keep_the_chain_order_and_a_replayed_print_is_recorded_once(store: Store) -> None:
+    """A restarted engine is handed blocks it already saw: (txid, event index) names a print,
+    so the second sighting adds nothing, in the same flush or a later one."""
+    first = [
+        flow(FlowKind.DEPOSIT, "t1", amount=BIG, shares=HUGE),
+        flow(FlowKind.DEPOSIT, "t2", who="bob", tier=2),
+        flow(FlowKind.REQUEST, "t3", amount=0, shares=4, ready_at=144),
+        flow(FlowKind.WITHDRAW, "t4", 3, amount=3, shares=4),
+    ]
+    for f in first:
+        store.flows.add(*astuple(f))
+    store.flows.add(*astuple(first[0]))  # again before the flush
+    store.flush()
+    for f in first:  # the restart's replay
+        store.flows.add(*astuple(f))
+    store.flows.add(*astuple(flow(FlowKind.DEPOSIT, "t4", 4, amount=7)))  # another print of t4: new
+    assert store.flows.of("alice") == [
+        first[0], first[2], first[3], flow(FlowKind.DEPOSIT, "t4", 4, amount=7)
+    ]  # fmt: skip
+    assert store.flows.of("bob") == [first[1]]
+    assert store.flows.of("carol") == []
+
+
+def test_pending_withdrawals_upsert_and_hide_completed_ones(store: Store) -> None:
+    store.withdrawals.set(*astuple(Pending(0, 1, "alice", 4, BIG, 288, 0)))
+    store.withdrawals.set(*astuple(Pending(1, 0, "bob", 2, 7, 144, 3)))
+    store.withdrawals.set(*astuple(Pending(0, 1, "alice", 6, BIG + 5, 432, 0)))  # a second request
+    assert store.withdrawals.all() == [
+        Pending(0, 1, "alice", 6, BIG + 5, 432, 0),
+        Pending(1, 0, "bob", 2, 7, 144, 3),
+    ]
+    store.withdrawals.set(*astuple(Pending(0, 1, "alice", 0, 0, 0, 0)))  # completed
+    assert store.withdrawals.all() == [Pending(1, 0, "bob", 2, 7, 144, 3)]
+
+
+@pytest.mark.parametrize("kind", ["file", "postgres"])
+def test_flows_survive_a_restart_without_doubling(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = backend_url(kind, request, tmp_path)
+    made = [flow(FlowKind.DEPOSIT, "a"), flow(FlowKind.REQUEST, "b", 2, amount=0, ready_at=9)]
+    with open_store(url) as first:
+        for f in made:
+            first.flows.add(f)
+        first.withdrawals.set(Pending(0, 1, "alice", 9, 10, 9, 0))
+    with open_store(url) as second:  # the restart replays the same block
+        for f in made:
+            second.flows.add(f)
+        assert second.flows.of("alice") == made
+        assert second.withdrawals.all() == [Pending(0, 1, "alice", 9, 10, 9, 0)]
