@@ -579,10 +579,10 @@ def test_flows_survive_a_restart_without_doubling(
     made = [flow(FlowKind.DEPOSIT, "a"), flow(FlowKind.REQUEST, "b", 2, amount=0, ready_at=9)]
     with open_store(url) as first:
         for f in made:
-            first.flows.add(f)
-        first.withdrawals.set(Pending(0, 1, "alice", 9, 10, 9, 0))
+            first.flows.add(*astuple(f))
+        first.withdrawals.set(*astuple(Pending(0, 1, "alice", 9, 10, 9, 0)))
     with open_store(url) as second:  # the restart replays the same block
         for f in made:
-            second.flows.add(f)
+            second.flows.add(*astuple(f))
         assert second.flows.of("alice") == made
         assert second.withdrawals.all() == [Pending(0, 1, "alice", 9, 10, 9, 0)]
