@@ -22,7 +22,7 @@ from actors.registry import RegistryActor, RegistryConfig
 from actors.signer import SignerActor, SignerConfig
 from chain.contracts import Contracts
 from chain.keys import PrivateKey
-from chain.port import Block, Chain, EventLog, Mailbox, PriceFeed, StorePort
+from chain.port import Block, Chain, EventLog, Mailbox, PolledBlocks, PriceFeed, StorePort
 
 
 class Runtime(Protocol):
@@ -109,6 +109,14 @@ class Engine:
         message = self.message(block)
         self.deliver(message)
         return message
+
+    def poll(self, source: PolledBlocks) -> list[Block]:
+        """Live: the blocks that became visible since the last poll, each to every actor.
+        (A simulation's SimChain calls back instead: its subscriber hands each block on.)"""
+        blocks = source.poll()
+        for block in blocks:
+            self.on_block(block)
+        return blocks
 
     def tick(self, now: float) -> None:
         self.refs.oracle.tell(Tick(now))

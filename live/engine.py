@@ -245,10 +245,7 @@ class LiveEngine:
         if now >= self._next_tick:
             self._next_tick = now + self.config.oracle.poll_seconds
             self.engine.tick(now)
-        blocks = self.chain.poll()
-        for block in blocks:
-            self.engine.on_block(block)
-        return blocks
+        return self.engine.poll(self.chain)
 
     def sync(self, rounds: int = 3) -> None:
         """Returns once every actor has handled what it was sent, and what that caused

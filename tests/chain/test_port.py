@@ -51,6 +51,13 @@ def test_both_chains_offer_the_full_chain(impl: type) -> None:
         assert _parameters(inspect.signature(fn)) == _parameters(sig), (impl.__name__, name)
 
 
+def test_blocks_are_pushed_by_simchain_and_polled_from_stackschain() -> None:
+    for impl, protocol in ((SimChain, port.PushedBlocks), (StacksChain, port.PolledBlocks)):
+        for name, sig in _methods(protocol).items():
+            fn = getattr(impl, name)
+            assert _parameters(inspect.signature(fn)) == _parameters(sig), (impl.__name__, name)
+
+
 def test_the_actors_chain_is_narrower_than_the_full_one() -> None:
     narrow, full = set(_methods(port.Chain)), set(_methods(port.FullChain))
     assert narrow < full and {"events_since", "balances"} == full - narrow

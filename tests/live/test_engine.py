@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from types import SimpleNamespace
 
+from actors.engine import Engine
 from chain.clarity import principal
 from chain.contracts import Contracts
 from chain.port import Block
@@ -20,7 +21,9 @@ REGISTRY = CONTRACTS.registry.address
 
 
 class _Engine:
-    """Stands in for actors/engine.py's Engine: records what the loop hands it."""
+    """Stands in for actors/engine.py's Engine (its own `poll`): records what it hands on."""
+
+    poll = Engine.poll
 
     def __init__(self) -> None:
         self.blocks: list[Block] = []
