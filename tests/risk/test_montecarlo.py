@@ -338,3 +338,36 @@ def test_fixings_average_the_window_before_each_point():
     got = fixings(fine, Grid(19, step_blocks=1))
     assert got[0, 10] == sum(fine[0, 4:10]) // 6  # blocks E-6 .. E-1
     assert got[0, 0] == 0
+
+
+def test_tier_minimum_is_each_tiers_own_and_coverage_the_lowest_tranche():
+    """Two tranches at risk at once: the coverage at a step is the lower of the two, while each
+    tier's minimum over time is its own tranche's (not the other's); a tier with nothing at
+    risk stays NaN."""
+    rows = [
+        {"id": 1, "amount": 100_000_000, "strike": 60_000 * PRICE_SCALE, "expiration": 288,
+         "token": 1, "tier": 1, "premium": 1_000_000, "collateral": 2**60},
+        {"id": 2, "amount": 50_000_000, "strike": 62_000 * PRICE_SCALE, "expiration": 432,
+         "token": 0, "tier": 0, "premium": 3_000_000, "collateral": 2**60},
+    ]  # fmt: skip
+    book = make_book(rows)
+    deposits = (90_000_000_000, 0, 0, 0, 80_000_000, 0)
+    pool = PoolTerms(deposits=deposits)
+    spec = mc.Spec(book, pool, PriceModel(), Grid(4))
+    btc = np.array([[65_000, 50_000, 40_000, 45_000, 47_000]], dtype=np.int64) * PRICE_SCALE
+    stx = np.array([[0.5, 0.2, 0.9, 0.3, 0.3]]) * PRICE_SCALE
+    stx = stx.astype(np.int64)
+    res = mc.evaluate(spec, btc, stx)
+    ratio = pool.collateral_bps
+    need_sbtc = 60_000 * PRICE_SCALE * ratio[1] / 10_000  # 1 BTC x strike x the tier's ratio
+    need_stx = 62_000 * PRICE_SCALE // 2 * ratio[0] / 10_000
+    cov_sbtc = [(80_000_000 + 1_000_000) * (btc[0, t] / 1e8) / need_sbtc for t in (0, 1)]
+    cov_stx = [(90_000_000_000 + 3_000_000) * (stx[0, t] / 1e6) / need_stx for t in (0, 1, 2)]
+    # steps 0-1 both at risk, step 2 the STX policy alone (sBTC settled), none after
+    want = [min(cov_sbtc[0], cov_stx[0]), min(cov_sbtc[1], cov_stx[1]), cov_stx[2]]
+    np.testing.assert_allclose(res["coverage"][0, :3], want, rtol=1e-6)
+    assert np.isnan(res["coverage"][0, 3:]).all()
+    assert res["tier_min_coverage"][0, 0] == pytest.approx(min(cov_stx), rel=1e-12)
+    assert res["tier_min_coverage"][0, 1] == pytest.approx(min(cov_sbtc), rel=1e-12)
+    assert np.isnan(res["tier_min_coverage"][0, 2])
+    assert min(cov_stx) != pytest.approx(min(cov_sbtc), rel=1e-3)  # the two must differ
