@@ -561,6 +561,9 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--feed-port", type=int, default=0, help="the exchange feed (0: any free)")
     dev.add_argument("--seed", type=int, default=1, help="the feed's price path seed")
     dev.add_argument("--crash", metavar="PCT[@MIN]", help="prices fall PCT%% at minute MIN (5)")
+    dev.add_argument("--strict", action="store_true",
+                     help="answer as Hiro's API does: /extended/v1 gone (410), 50 requests a "
+                     "minute per client (429 with Retry-After)")  # fmt: skip
     dev.set_defaults(func=_live("devnet"))
 
     demo = sub.add_parser("demo", help="devnet test wallets deposit and buy through the API")

@@ -137,7 +137,7 @@ def devnet_config(url: str, deployer: str, keys_dir: Path, feed: dict[str, str])
 
 
 def devnet(args) -> int:
-    from sim.devnet import Devnet, DevnetServer
+    from sim.devnet import Devnet, DevnetServer, StrictHiro
 
     folder = Path(args.dir)
     if folder.exists() and any(folder.iterdir()):
@@ -157,7 +157,9 @@ def devnet(args) -> int:
     node = Devnet(users=args.users, block_seconds=args.block_seconds,
                   burn_seconds=args.burn_seconds)  # fmt: skip
     try:
-        server = DevnetServer(node, args.host, args.port)
+        server = DevnetServer(
+            node, args.host, args.port, strict=StrictHiro() if args.strict else None
+        )
     except OSError as exc:
         node.close()
         where = f"{args.host}:{args.port}"

@@ -55,3 +55,29 @@ def test_a_non_empty_folder_is_refused_before_anything_starts(tmp_path):
         == f"error: --dir: {tmp_path} exists and is not empty; choose another folder"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_strict_answers_as_hiro_past_the_v1_sunset(tmp_path, strict):
+    """`--strict`: /extended/v1 is gone (410) and the 51st request of a minute gets a 429 with
+    Retry-After; without it v1 still answers (with Hiro's deprecation warning) and nothing is
+    rate-limited."""
+    cmd = [sys.executable, "run.py", "devnet", "--port", "0", "--dir", str(tmp_path / "d"),
+           "--users", "1", *(["--strict"] if strict else [])]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        url = proc.stdout.readline().split()[-1]
+        v1 = httpx.get(f"{url}/extended/v1/tx/0x" + "00" * 32)
+        assert v1.status_code == (410 if strict else 404)
+        codes = [httpx.get(f"{url}/v2/info").status_code for _ in range(55)]
+        if strict:
+            assert 429 in codes and codes.index(429) <= 50
+            limited = httpx.get(f"{url}/v2/info")
+            assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+        else:
+            assert set(codes) == {200}
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
