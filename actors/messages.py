@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chain.clarity import ClarityValue, ContractPrincipal, Principal
 from chain.port import Block, ChainEvent, Mailbox, TxReceipt
+from chain.protocol import lock_fits
 from chain.quotes import Quote
 
 
@@ -161,10 +162,8 @@ class TrancheView:
     def fits(self, collateral: int, max_utilisation_bps: int) -> bool:
         """Whether the chain would lock `collateral` more here: within the tier's utilisation
         cap and leaving the pending withdrawals' value free (lock-for-policy's u413, u415)."""
-        used = self.locked + collateral
-        return (
-            used * 10_000 <= self.assets * max_utilisation_bps
-            and used <= self.assets - self.pending_value
+        return lock_fits(
+            self.assets, self.locked, collateral, max_utilisation_bps, self.pending_value
         )
 
     @property

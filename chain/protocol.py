@@ -25,6 +25,17 @@ BLOCKS_PER_YEAR = BLOCKS_PER_DAY * 365  # 52_560: the year of the capital charge
 BPS = 10_000  # basis points in one: ratios, fees and loadings
 
 
+def lock_fits(
+    assets: int, locked: int, collateral: int, max_utilisation_bps: int, pending_value: int = 0
+) -> bool:
+    """Whether the pool would lock `collateral` more in a tranche (liquidity-pool
+    `lock-for-policy`): the lock stays within the tier's utilisation cap (u413) and leaves the
+    value of pending withdrawals free (u415). The one statement of the rule off chain: the
+    registry actor's quotes and the risk studies' books both ask it."""
+    used = locked + collateral
+    return used * BPS <= assets * max_utilisation_bps and used <= assets - pending_value
+
+
 def expiry_on_grid(height: int, blocks: int, longest: int) -> int:
     """The expiration of a policy asked for `blocks` burn blocks from burn `height`, on the
     expiry grid (multiples of a day, oracle.clar's EXPIRY-INTERVAL; the registry refuses any

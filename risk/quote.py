@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from chain.protocol import BPS, PRICE_SCALE, TOKEN_UNIT
+from chain.protocol import BPS, PRICE_SCALE, TOKEN_UNIT, lock_fits
 from chain.protocol import PARAMETER_DEFAULTS as P
 from risk.pricing import (
     PricingParams,
@@ -135,7 +135,7 @@ class Vault:
     locked: int
 
     def fits(self, collateral: int, max_utilisation_bps: int) -> bool:
-        return (self.locked + collateral) * BPS <= self.assets * max_utilisation_bps
+        return lock_fits(self.assets, self.locked, collateral, max_utilisation_bps)
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def test_a_block_reaches_every_actor_once_with_its_prints_decoded_and_a_tick_the
     runtime = Runtime()
     engine = _engine(runtime)
     value = Tuple({"event": StringAscii("price-updated"), "price": UInt(7)})
-    event = ChainEvent(0, "ab" * 32, 5, 3, Event("print", CONTRACTS.oracle.address, value))
+    event = ChainEvent(0, "ab" * 32, 5, 3, Event("print", CONTRACTS.oracle.address, value), 0)
     block = Block(5, 3, 60.0, (), (event,))
     message = engine.on_block(block)
     assert message.block is block and message.height == 5 and message.burn_height == 3
