@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
+from actors.registry import QUOTING_BLOCKS  # noqa: E402
 from benchmarks.api import API_SECTION, Http1  # noqa: E402
 from chain import transactions as txs  # noqa: E402
 from chain.clarity import Buffer, Some, StringAscii, UInt  # noqa: E402
@@ -336,9 +337,13 @@ def trial(
             if done:
                 break
             time.sleep(0.5)
-        _quiesce(devnet, time.monotonic() + 60)
         if quotes is not None:
+            # the clients stop first: while buyers ask for quotes the registry asks for a
+            # BTC-USD observation every burn block (QUOTING_BLOCKS after the last request), so
+            # a stop in that window would leave a push in flight, pending in the outbox
             quotes.stop()
+            time.sleep((QUOTING_BLOCKS + 1) * devnet.burn_seconds)
+        _quiesce(devnet, time.monotonic() + 60)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
         store_url = f"sqlite:///{work / 'live.db'}"
