@@ -89,6 +89,11 @@ class ClarityBridge:
             out.append(a["ok"])
         return out
 
+    @property
+    def pid(self) -> int:
+        """The Node process's id (benchmarks read its CPU time)."""
+        return self._proc.pid
+
     def close(self) -> None:
         proc = self._proc
         if proc.poll() is None:
