@@ -102,6 +102,7 @@ def build(scenario: Scenario, seed: int, out: Path | None, executor: str) -> Wor
         rng=np.random.default_rng(s_chain),
         env=env,
         executor=executor,
+        parameters={"quote-ttl-seconds": v["deployment.quote_ttl_seconds"]},
     )
     chain, accounts = world.chain, world.accounts
     contracts = Contracts.of(accounts.deployer.principal())
