@@ -40,8 +40,11 @@ KNOBS: dict[str, Knob] = {
     "crash.duration_hours": Knob(1.0, 0, 24 * 365),
     "crash.change": Knob(0.0, -0.99, 10, help="total move of the scripted segment; 0 = none"),
     "deployment.quote_ttl_seconds": Knob(
-        60, 10, 86_400, help="the deployment's quote-ttl-seconds (parameters.clar seeds 60; an "
-        "operator may deploy with another, sim/genesis.py `parameters`)"
+        60,
+        10,
+        86_400,
+        help="the deployment's quote-ttl-seconds (parameters.clar seeds 60; an "
+        "operator may deploy with another, sim/genesis.py `parameters`)",
     ),
     "chain.stacks_block_seconds": Knob(5.0, 0.5, 600),
     "chain.stacks_block_shape": Knob(0.0, 0, 1000, help="0 fixed, else gamma shape"),
