@@ -352,6 +352,17 @@ def evaluate(spec: Spec, btc: np.ndarray, stx: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _per_book(spec: Spec) -> None:
+    """What every chunk reads and is computed once per book (cached): done before the chunks
+    start, so that threads running them share it instead of each building it at once.
+    Processes build their own copy on first use."""
+    from risk import fastpayout
+
+    if fastpayout.choose(spec) is PayoutMode.FAST:
+        fastpayout.build_index(spec.book, spec.grid, spec.pool.deposits)
+    _schedules(spec.book, spec.pool, spec.grid, spec.grid.steps + 1)
+
+
 def _rows(index: np.ndarray) -> np.ndarray | slice:
     """Row indices as a slice when they are consecutive and ascending (a view, not a copy)."""
     if len(index) and (np.diff(index) == 1).all():
@@ -434,6 +445,7 @@ def run(
     `n_paths` and `spec.chunk_size`, so the merged result is the same whichever runs it.
     """
     sizes = chunk_sizes(n_paths, spec.chunk_size)
+    _per_book(spec)
     return merge(map_fn(simulate_chunk, [spec] * len(sizes), children(seed, len(sizes)), sizes))
 
 
