@@ -338,6 +338,10 @@ def trial(
                 break
             time.sleep(0.5)
         if quotes is not None:
+            # a signed quote from the last engine before the clients stop (v2 quotes need a
+            # BTC-USD observation from this or the previous burn block: with 2 s burn blocks a
+            # loaded engine may refuse "no-price" for a while after its start)
+            _signed_since(quotes, killed_at[-1] if killed_at else start, time.monotonic() + 60)
             # the clients stop first: while buyers ask for quotes the registry asks for a
             # BTC-USD observation every burn block (QUOTING_BLOCKS after the last request), so
             # a stop in that window would leave a push in flight, pending in the outbox
@@ -409,6 +413,34 @@ def _serving(quotes: QuoteLoad, proc: subprocess.Popen, deadline: float) -> None
         if quotes.answers and quotes.answers[-1][0] > since:
             return
         time.sleep(0.05)
+
+
+def _signed_since(quotes: QuoteLoad, since: float, deadline: float) -> None:
+    """Waits until a client got a signed quote answered after `since` (or `deadline`)."""
+    while time.monotonic() < deadline:
+        if any(t > since and answer == "200" for t, answer, _, _ in quotes.answers[-500:]):
+            return
+        time.sleep(0.1)
+
+
+def settle_down(devnet: Devnet, deadline: float, grace: float = 3.0) -> None:
+    """Waits out the registry's quoting window (it asks for a BTC-USD observation each burn
+    block for QUOTING_BLOCKS after the last quote request) and then until the backend has had
+    nothing in the mempool for two burn blocks; then `grace` seconds for the engine to take in
+    the last receipts. Stopping earlier can leave a push in flight, pending in the outbox."""
+    time.sleep((QUOTING_BLOCKS + 1) * devnet.burn_seconds)
+    deployer = devnet.deployment.accounts.deployer.principal()
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        with devnet.lock:
+            busy = devnet.chain.ledger.mempool.get(deployer)
+        now = time.monotonic()
+        if busy:
+            quiet_since = now
+        elif now - quiet_since >= 2 * devnet.burn_seconds:
+            break
+        time.sleep(0.25)
+    time.sleep(grace)
 
 
 def _quiesce(devnet: Devnet, deadline: float, grace: float = 3.0) -> None:

@@ -146,9 +146,11 @@ class Guardian:
                 function, args = cancel_call(name, key)
                 self._send(self._principal(name), function, args, contract=name, key=key)
 
-    def _send(self, contract, function: str, args: tuple[ClarityValue, ...], **what) -> None:
+    def _send(self, target, function: str, args: tuple[ClarityValue, ...], **what) -> None:
+        """Sends `function` to the contract `target`; logs it with `what` (the cancelled
+        change's contract and key, or the removed submitter)."""
         try:
-            txid = self.wallet.call(contract, function, *args)
+            txid = self.wallet.call(target, function, *args)
         except errors.Rejected as exc:
             self.log.record("guardian-rejected", function=function, reason=exc.reason)
             self.wallet.resync()
