@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from benchmarks.api import Harness, load
-from benchmarks.crash_restart import _book, _check
+from benchmarks.crash_restart import _book, _check, settle_down
 from chain.keys import PrivateKey
 from chain.protocol import PRICE_SCALE as USD
 
@@ -51,7 +51,7 @@ def test_fifty_clients_for_a_minute_while_the_engine_pushes_and_settles(tmp_path
             if not active:
                 break
             time.sleep(1)
-        time.sleep(2)  # the last receipts reach the engine
+        settle_down(h.devnet, time.monotonic() + 60)  # the last pushes and receipts
         assert h.stop_engine() == 0, "".join(h.stderr[-5:])
         checked = _check(h.devnet, f"sqlite:///{tmp_path / 'live.db'}", ids, base_nonce)
         from store import open_store
