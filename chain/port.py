@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from chain.clarity import ClarityValue, ContractPrincipal, Principal, StandardPrincipal
+from store.schema import OutboxStatus, PolicyStatus  # the store port's vocabulary, one home
 
 
 class TxStatus(StrEnum):
@@ -237,7 +238,7 @@ class PolicyRows(Protocol):
     ) -> None: ...
 
     def finished(
-        self, id: int, status: int, payout: int, paid: int, price: int, block: int
+        self, id: int, status: PolicyStatus, payout: int, paid: int, price: int, block: int
     ) -> None: ...
 
 
@@ -290,7 +291,7 @@ class OutboxRows(Protocol):
         self, txid: str, sender: str, nonce: int, raw_hex: str, tag: str, fee: int, ts: float
     ) -> None: ...
 
-    def set_status(self, txid: str, status: str, ts: float) -> None: ...
+    def set_status(self, txid: str, status: OutboxStatus, ts: float) -> None: ...
 
     def bump(self, txid: str, ts: float) -> None: ...
 

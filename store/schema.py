@@ -30,6 +30,7 @@ __all__ = [
     "ExactInt",
     "FlowKind",
     "Outbox",
+    "OutboxStatus",
     "PendingWithdrawal",
     "Policy",
     "PolicyStatus",
@@ -71,6 +72,30 @@ class PolicyStatus(IntEnum):
     ACTIVE = 0
     SETTLED = 1
     EXPIRED = 2
+
+
+class OutboxStatus(StrEnum):
+    """Values of `outbox.status`: a chain outcome (the first five are `TxStatus`'s values, as
+    the Signer copies a receipt's status), or what the Signer decided about its own row."""
+
+    PENDING = "pending"
+    SUCCESS = "success"
+    ABORT_BY_RESPONSE = "abort_by_response"
+    ABORT_BY_POST_CONDITION = "abort_by_post_condition"
+    DROPPED = "dropped"  # left without running, or its nonce spent by another version
+    REJECTED = "rejected"  # no node would take it
+    WITHDRAWN = "withdrawn"  # signed after a refused nonce: to be sent again later
+    REPLACED = "replaced"  # a higher-fee version took its place
+
+    @property
+    def mined(self) -> bool:
+        """A block included it (it ran, successfully or not)."""
+        return self in _MINED
+
+
+_MINED = frozenset(
+    (OutboxStatus.SUCCESS, OutboxStatus.ABORT_BY_RESPONSE, OutboxStatus.ABORT_BY_POST_CONDITION)
+)
 
 
 class FlowKind(StrEnum):

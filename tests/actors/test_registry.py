@@ -20,6 +20,7 @@ from actors.messages import (
     TxDone,
 )
 from actors.registry import NEVER, RegistryActor, RegistryConfig
+from actors.tags import FixTag, SettleTag
 from chain import protocol
 from chain.clarity import Buffer, UInt
 from chain.contracts import Contracts
@@ -49,7 +50,7 @@ class FailingBatches(Sink):
     def tell(self, message) -> None:
         super().tell(message)
         if isinstance(message, Submit) and message.function == "settle-policies":
-            ids = message.tag[1]
+            ids = message.tag.ids
             status = "abort_by_response" if len(ids) > 1 else "success"
             message.reply_to.tell(TxDone(message.tag, f"tx-{ids}", status, None, 0))
 
@@ -94,7 +95,7 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
     tip = h.chain.tip()
     registry.tell(NewBlock(Block(tip.stacks_height + 1, tip.burn_height, 0.0, (), ())))
     h.chain.env.run()
-    sent = [m.tag[1] for m in signer.got if isinstance(m, Submit) and m.tag[0] == "settle"]
+    sent = [m.tag.ids for m in signer.got if isinstance(m, Submit) and m.tag.kind == "settle"]
     assert sent == [(1, 2, 3), (1,), (2,), (3,)]
     runtime.stop_all()
 
@@ -277,9 +278,9 @@ def test_at_expiry_the_actor_proves_the_fixings_then_settles_once_each():
     tip = h.chain.tip()
     sent = [m for m in signer.got if isinstance(m, Submit)]
     assert [(m.function, m.tag) for m in sent] == [
-        ("fix", ("fix", "BTC-USD", q.expiration)),
-        ("fix", ("fix", "STX-USD", q.expiration)),
-        ("settle-policies", ("settle", (1,))),
+        ("fix", FixTag("BTC-USD", q.expiration)),
+        ("fix", FixTag("STX-USD", q.expiration)),
+        ("settle-policies", SettleTag((1,))),
     ]
     for m in sent:  # what the signer would send, in its nonce order
         assert h.send(h.admin, m.contract, m.function, *m.args).status == "success"
