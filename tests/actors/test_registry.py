@@ -14,6 +14,7 @@ from actors.messages import (
     PriceUpdate,
     QuoteRefused,
     QuoteRequest,
+    Recovered,
     SignQuote,
     Submit,
     TrancheView,
@@ -97,6 +98,44 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
     h.chain.env.run()
     sent = [m.tag.ids for m in signer.got if isinstance(m, Submit) and m.tag.kind == "settle"]
     assert sent == [(1, 2, 3), (1,), (2,), (3,)]
+    runtime.stop_all()
+
+
+def test_a_recovered_settlement_holds_its_policies_until_the_signer_says_it_is_done():
+    """The Signer (not the Signer's outbox) tells the Registry of a previous run's batch: its
+    policies are not settled again while it is on its way, and may be once it has run."""
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 150_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    for i in range(3):
+        q = h.quote(h.users[1 + i % 2], amount=BTC // 10)
+        assert h.purchase(h.users[1 + i % 2], q).status == "success"
+    h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)
+
+    runtime = SimRuntime(h.chain.env)
+    contracts = Contracts.of(h.d.accounts.deployer.principal())
+    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
+    signer = Sink()
+    registry.tell(Connect(Sink(), registry, Sink(), signer))
+    registry.tell(Recovered(SettleTag((1, 2)), "old"))
+    events = tuple(h.chain.events_since(0, 10**9))
+    tip = h.chain.tip()
+    registry.tell(
+        NewBlock(Block(tip.stacks_height, tip.burn_height, 0.0, (), events), decode_prints(events))
+    )
+    h.chain.env.run()
+
+    def settled() -> list[tuple[int, ...]]:
+        got = [m.tag.ids for m in signer.got if isinstance(m, Submit) and m.tag.kind == "settle"]
+        signer.got.clear()
+        return got
+
+    assert settled() == [(3,)]
+    # it ran, but (in this test) settled nothing: the two are due again
+    registry.tell(TxDone(SettleTag((1, 2)), "old", "success", None, tip.burn_height))
+    registry.tell(NewBlock(Block(tip.stacks_height + 1, tip.burn_height, 0.0, (), ())))
+    h.chain.env.run()
+    assert settled() == [(1, 2)]
     runtime.stop_all()
 
 
