@@ -73,6 +73,11 @@ class PolicyStatus(IntEnum):
     SETTLED = 1
     EXPIRED = 2
 
+    @property
+    def label(self) -> str:
+        """The API's and the metrics' name for it: `active`, `settled`, `expired`."""
+        return self.name.lower()
+
 
 class OutboxStatus(StrEnum):
     """Values of `outbox.status`: a chain outcome (the first five are `TxStatus`'s values, as
