@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from chain.clarity import ClarityValue, ContractPrincipal, Principal, StandardPrincipal
-from store.schema import OutboxStatus, PolicyStatus  # the store port's vocabulary, one home
+from store.statuses import OutboxStatus, PolicyStatus  # the store port's vocabulary, one home
 
 
 class TxStatus(StrEnum):

@@ -17,12 +17,14 @@ ordering is on heights, ids, statuses or timestamps, which are ordinary 64-bit i
 from __future__ import annotations
 
 import operator
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Dialect, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from store.statuses import OutboxStatus, PolicyStatus
 
 __all__ = [
     "Base",
@@ -64,43 +66,6 @@ class ExactInt(TypeDecorator[int]):
     @property
     def python_type(self) -> type[int]:
         return int
-
-
-class PolicyStatus(IntEnum):
-    """Values of `policies.status`; they mirror the registry contract's status codes."""
-
-    ACTIVE = 0
-    SETTLED = 1
-    EXPIRED = 2
-
-    @property
-    def label(self) -> str:
-        """The API's and the metrics' name for it: `active`, `settled`, `expired`."""
-        return self.name.lower()
-
-
-class OutboxStatus(StrEnum):
-    """Values of `outbox.status`: a chain outcome (the first five are `TxStatus`'s values, as
-    the Signer copies a receipt's status), or what the Signer decided about its own row."""
-
-    PENDING = "pending"
-    SUCCESS = "success"
-    ABORT_BY_RESPONSE = "abort_by_response"
-    ABORT_BY_POST_CONDITION = "abort_by_post_condition"
-    DROPPED = "dropped"  # left without running, or its nonce spent by another version
-    REJECTED = "rejected"  # no node would take it
-    WITHDRAWN = "withdrawn"  # signed after a refused nonce: to be sent again later
-    REPLACED = "replaced"  # a higher-fee version took its place
-
-    @property
-    def mined(self) -> bool:
-        """A block included it (it ran, successfully or not)."""
-        return self in _MINED
-
-
-_MINED = frozenset(
-    (OutboxStatus.SUCCESS, OutboxStatus.ABORT_BY_RESPONSE, OutboxStatus.ABORT_BY_POST_CONDITION)
-)
 
 
 class FlowKind(StrEnum):
