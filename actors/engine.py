@@ -92,7 +92,9 @@ class Engine:
         )
         oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, configs.oracle)
         pool = runtime.start(PoolActor, chain, store, log, contracts)
-        registry = runtime.start(RegistryActor, chain, store, log, contracts, configs.registry)
+        registry = runtime.start(
+            RegistryActor, chain, store, log, contracts, configs.registry, runtime.now
+        )
         self.refs = Refs(signer, oracle, pool, registry)
         connect = Connect(oracle, registry, pool, signer, observer)
         for ref in self.refs.all:

@@ -40,7 +40,7 @@ from actors.tags import FixTag, SettleTag
 from chain.clarity import NONE, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.fixings import fix_hints
-from chain.port import Chain, EventLog, PolicyStatus, StorePort
+from chain.port import Chain, Clock, EventLog, PolicyStatus, StorePort, no_clock
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote
 from risk.pricing import PricingParams
@@ -102,8 +102,10 @@ class RegistryActor(ServiceActor):
         log: EventLog,
         contracts: Contracts,
         config: RegistryConfig | None = None,
+        clock: Clock = no_clock,
     ):
         super().__init__(chain, store, log, contracts)
+        self.clock = clock  # the runtime's, for the quotes' `created` column
         self.config = config or RegistryConfig()
         self.params: dict[str, int] = {}
         self.prices: dict[str, PriceUpdate] = {}
@@ -188,7 +190,7 @@ class RegistryActor(ServiceActor):
             quote.token,
             quote.tier,
             quote.quote_expiry,
-            0.0,
+            self.clock(),
         )
         self.log.record(
             "quote",

@@ -10,7 +10,6 @@ most one of its versions can ever confirm.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from actors.base import EngineActor, handles
@@ -19,15 +18,11 @@ from actors.tags import decode
 from chain import errors
 from chain import transactions as txs
 from chain.keys import PrivateKey
-from chain.port import Chain, EventLog, OutboxStatus, StorePort, TxStatus
+from chain.port import Chain, Clock, EventLog, OutboxStatus, StorePort, TxStatus, no_clock
 from chain.quotes import QUOTE_DOMAIN_NAME, network_domain, sign_quote
 
 DROPPED = TxStatus.DROPPED
 PENDING, REJECTED = OutboxStatus.PENDING, OutboxStatus.REJECTED
-
-
-def _never() -> float:
-    return 0.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ class SignerActor(EngineActor):
         backend_key: PrivateKey,
         quote_key: PrivateKey,
         config: SignerConfig | None = None,
-        clock: Callable[[], float] = _never,
+        clock: Clock = no_clock,
     ):
         """`clock`: the runtime's time for the outbox's `created`/`updated` (virtual seconds
         in a simulation, wall time live); without one they stay 0."""

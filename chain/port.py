@@ -26,6 +26,15 @@ from typing import Any, Protocol
 from chain.clarity import ClarityValue, ContractPrincipal, Principal, StandardPrincipal
 from store.statuses import OutboxStatus, PolicyStatus  # the store port's vocabulary, one home
 
+Clock = Callable[[], float]
+"""Seconds now, for the store's time columns: the runtime's `now` (virtual time in a
+simulation, so runs stay deterministic; wall time live)."""
+
+
+def no_clock() -> float:
+    """The clock of an actor started without one (unit tests): time columns stay 0."""
+    return 0.0
+
 
 class TxStatus(StrEnum):
     """Where a transaction stands. DROPPED: it left without running, whatever the node's

@@ -60,7 +60,8 @@ def test_the_four_actors_start_with_their_ports_and_hear_who_their_peers_are():
     assert oracle.args[:5] == ("feed", "chain", "store", "log", CONTRACTS)
     assert oracle.args[5] == OracleConfig(quorum=1)
     assert pool.args == ("chain", "store", "log", CONTRACTS)
-    assert registry.args == ("chain", "store", "log", CONTRACTS, RegistryConfig())
+    assert registry.args[:5] == ("chain", "store", "log", CONTRACTS, RegistryConfig())
+    assert registry.args[5]() == 12.5
     connect = Connect(oracle, registry, pool, signer, observer)  # type: ignore[arg-type]
     assert all(r.got == [connect] for r in runtime.started)
     assert engine.refs.all == (signer, oracle, pool, registry)

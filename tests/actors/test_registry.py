@@ -139,12 +139,13 @@ def test_a_recovered_settlement_holds_its_policies_until_the_signer_says_it_is_d
     runtime.stop_all()
 
 
-def _quoting_registry(h: Harness, pending: int = 0):
+def _quoting_registry(h: Harness, pending: int = 0, store=None):
     """A registry actor that has seen the chain's prices and tranches (`pending` shares of
-    tranche (0, 1) waiting to be withdrawn), and a signer sink."""
+    tranche (0, 1) waiting to be withdrawn), and a signer sink; on the runtime's clock."""
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
+    store = store or open_store()
+    registry = runtime.start(RegistryActor, h.chain, store, Log(), contracts, None, runtime.now)
     signer = Sink()
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     tip = h.chain.tip()
@@ -160,6 +161,22 @@ def _quoting_registry(h: Harness, pending: int = 0):
     registry.tell(PoolState(tip.burn_height, views))
     h.chain.env.run()
     return runtime, registry, signer
+
+
+def test_a_quote_is_stored_at_the_runtimes_time():
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    store = open_store()
+    _runtime, registry, signer = _quoting_registry(h, store=store)
+    h.chain.env.run(until=h.chain.env.now + 42.0)
+    asked_at = h.chain.env.now
+    now = h.chain.tip().burn_height
+    registry.tell(QuoteRequest(h.users[1].address, BTC // 10, 60_000 * USD, now + 300, 0, Sink()))
+    h.chain.env.run()
+    q = [m.quote for m in signer.got if isinstance(m, SignQuote)][-1]
+    row = store.quotes.get(q.quote_id)
+    assert row is not None and row["ts"] == asked_at > 0
 
 
 def test_quotes_clear_the_chains_floors_and_price_the_capped_put():
