@@ -34,15 +34,8 @@ from risk.paths import PriceModel
 from risk.pricing import PricingParams, premium_floor, premium_usd
 from sim.runtime import SimRuntime
 from store import open_store
+from tests.doubles import NoLog, Sink
 from tests.sim.harness import BTC, STX, USD, Harness, err
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.got: list = []
-
-    def tell(self, message) -> None:
-        self.got.append(message)
 
 
 class FailingBatches(Sink):
@@ -56,11 +49,6 @@ class FailingBatches(Sink):
             message.reply_to.tell(TxDone(message.tag, f"tx-{ids}", status, None, 0))
 
 
-class Log:
-    def record(self, kind: str, **fields) -> None:
-        pass
-
-
 def _seeing_the_chain(
     h: Harness, signer, config: RegistryConfig | None = None, forged: tuple[dict, ...] = ()
 ):
@@ -69,7 +57,7 @@ def _seeing_the_chain(
     actor."""
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts, config)
+    registry = runtime.start(RegistryActor, h.chain, open_store(), NoLog(), contracts, config)
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     events = tuple(h.chain.events_since(0, 10**9))
     tip = h.chain.tip()
@@ -82,13 +70,19 @@ def _seeing_the_chain(
     return runtime, registry
 
 
-def test_a_failed_batch_is_retried_one_policy_per_transaction():
+def _three_policies() -> tuple[Harness, Quote]:
+    """Policies 1-3, each 0.1 BTC, bought at 65,000 USD; returns the last quote."""
     h = Harness(users=3)
     h.set_price(65_000 * USD, 150_000_000)
     assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
     for i in range(3):
         q = h.quote(h.users[1 + i % 2], amount=BTC // 10)
         assert h.purchase(h.users[1 + i % 2], q).status == "success"
+    return h, q
+
+
+def test_a_failed_batch_is_retried_one_policy_per_transaction():
+    h, q = _three_policies()
     h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)  # expired: settlement may go
 
     signer = FailingBatches()
@@ -104,17 +98,12 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
 def test_a_recovered_settlement_holds_its_policies_until_the_signer_says_it_is_done():
     """The Signer (not the Signer's outbox) tells the Registry of a previous run's batch: its
     policies are not settled again while it is on its way, and may be once it has run."""
-    h = Harness(users=3)
-    h.set_price(65_000 * USD, 150_000_000)
-    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
-    for i in range(3):
-        q = h.quote(h.users[1 + i % 2], amount=BTC // 10)
-        assert h.purchase(h.users[1 + i % 2], q).status == "success"
+    h, q = _three_policies()
     h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)
 
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
+    registry = runtime.start(RegistryActor, h.chain, open_store(), NoLog(), contracts)
     signer = Sink()
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     registry.tell(Recovered(SettleTag((1, 2)), "old"))
@@ -145,7 +134,7 @@ def _quoting_registry(h: Harness, pending: int = 0, store=None):
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
     store = store or open_store()
-    registry = runtime.start(RegistryActor, h.chain, store, Log(), contracts, None, runtime.now)
+    registry = runtime.start(RegistryActor, h.chain, store, NoLog(), contracts, None, runtime.now)
     signer = Sink()
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     tip = h.chain.tip()

@@ -17,6 +17,7 @@ from chain.port import OutboxStatus
 from sim.genesis import deploy
 from sim.runtime import SimRuntime
 from store import open_store
+from tests.doubles import NoLog, Sink
 
 uints = st.integers(min_value=0, max_value=2**128 - 1)
 assets = st.text(min_size=1, max_size=12).filter(lambda a: ":" not in a)
@@ -58,19 +59,6 @@ def test_a_tag_that_would_not_decode_is_not_encoded(tag: Tag) -> None:
         tag.encode()
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.got: list = []
-
-    def tell(self, message) -> None:
-        self.got.append(message)
-
-
-class Log:
-    def record(self, kind, **fields) -> None:
-        pass
-
-
 def test_a_restarted_signer_tells_each_owner_its_recovered_tags_then_their_outcome() -> None:
     """A signer stops with three transactions in the mempool; the one started on the same store
     hands each owner back the very tag it sent (typed, not text), stamps the outbox with the
@@ -83,7 +71,7 @@ def test_a_restarted_signer_tells_each_owner_its_recovered_tags_then_their_outco
     sent = [SettleTag((4, 5, 6)), FixTag("BTC-USD", 1200), PriceTag("A-2", 1_002)]
 
     first = SimRuntime(env)
-    signer = first.start(SignerActor, d.chain, store, Log(), *keys, None, first.now)
+    signer = first.start(SignerActor, d.chain, store, NoLog(), *keys, None, first.now)
     env.run(until=7.0)  # rows are stamped with virtual time, not 0
     original = Sink()
     for i, tag in enumerate(sent):
@@ -96,7 +84,7 @@ def test_a_restarted_signer_tells_each_owner_its_recovered_tags_then_their_outco
     first.stop_all()  # the crash: nothing of the first signer remains but the outbox
 
     second = SimRuntime(env)
-    signer = second.start(SignerActor, d.chain, store, Log(), *keys, None, second.now)
+    signer = second.start(SignerActor, d.chain, store, NoLog(), *keys, None, second.now)
     d.chain.subscribe(lambda b: signer.tell(NewBlock(b, decode_prints(b.events))))
     registry, oracle_actor = Sink(), Sink()
     signer.tell(Connect(oracle_actor, registry, Sink(), signer))  # type: ignore[arg-type]
