@@ -9,6 +9,7 @@ same object in both worlds.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -91,6 +92,10 @@ class ThreadingRuntime:
     def __init__(self, stop_timeout: float = 30.0) -> None:
         self.stop_timeout = stop_timeout
         self.refs: list[pykka.ActorRef] = []
+
+    def now(self) -> float:
+        """Wall time (Unix seconds): the clock actors stamp their store rows with."""
+        return time.time()
 
     def start(self, actor_cls: type, *args: Any, **kwargs: Any) -> pykka.ActorRef:
         ref = bind(actor_cls, pykka.ThreadingActor).start(*args, **kwargs)

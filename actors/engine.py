@@ -30,6 +30,9 @@ class Runtime(Protocol):
 
     def start(self, actor_cls: type, *args: Any, **kwargs: Any) -> pykka.ActorRef: ...
 
+    def now(self) -> float:
+        """Seconds: virtual in a simulation, wall time live."""
+
     def stop_all(self) -> None:
         """Stops every actor this runtime started, each after the messages already sent."""
 
@@ -85,11 +88,13 @@ class Engine:
     ):
         self.runtime = runtime
         signer = runtime.start(
-            SignerActor, chain, store, log, keys.backend, keys.quote, configs.signer
+            SignerActor, chain, store, log, keys.backend, keys.quote, configs.signer, runtime.now
         )
         oracle = runtime.start(OracleActor, feed, chain, store, log, contracts, configs.oracle)
         pool = runtime.start(PoolActor, chain, store, log, contracts)
-        registry = runtime.start(RegistryActor, chain, store, log, contracts, configs.registry)
+        registry = runtime.start(
+            RegistryActor, chain, store, log, contracts, configs.registry, runtime.now
+        )
         self.refs = Refs(signer, oracle, pool, registry)
         connect = Connect(oracle, registry, pool, signer, observer)
         for ref in self.refs.all:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actors.tags import Tag
 from chain.clarity import ClarityValue, ContractPrincipal, Principal
-from chain.port import Block, ChainEvent, Mailbox, TxReceipt
+from chain.port import Block, ChainEvent, Mailbox, OutboxStatus, TxReceipt
 from chain.protocol import lock_fits
 from chain.quotes import Quote
 
@@ -87,7 +88,7 @@ class Submit:
     contract: ContractPrincipal
     function: str
     args: tuple[ClarityValue, ...]
-    tag: tuple
+    tag: Tag  # what it is for (actors/tags.py): kept in the outbox, handed back in TxDone
     reply_to: Mailbox | None = None
 
 
@@ -95,11 +96,24 @@ class Submit:
 class TxDone:
     """From the signer: a submitted call reached a final status."""
 
-    tag: tuple
+    tag: Tag
     txid: str
-    status: str  # a TxStatus value, or "rejected" when no node would take it
+    status: OutboxStatus  # the receipt's TxStatus, or REJECTED when no node would take it
     result: ClarityValue | None
     burn_height: int
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == OutboxStatus.SUCCESS  # a plain "success" from a test double too
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """From the signer, once connected, to the owner of a transaction a previous run left
+    pending (`tag.owner`): it is on its way again, and a `TxDone` follows when it finishes."""
+
+    tag: Tag
+    txid: str
 
 
 @dataclass(frozen=True, slots=True)

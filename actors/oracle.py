@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from actors.base import ServiceActor, handles
-from actors.messages import NewBlock, PriceUpdate, PushNow, Submit, Tick, TxDone
+from actors.messages import NewBlock, PriceUpdate, PushNow, Recovered, Submit, Tick, TxDone
+from actors.tags import PriceTag
 from chain.clarity import Ok, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX_USD, Contracts
 from chain.port import Chain, EventLog, PriceFeed, StorePort
@@ -198,17 +199,27 @@ class OracleActor(ServiceActor):
                 self.contracts.oracle,
                 "set-price",
                 (StringAscii(asset), UInt(target)),
-                ("price", asset, target),
+                PriceTag(asset, target),
                 self.actor_ref,
             )
         )
 
+    @handles(Recovered)
+    def recovered_tx(self, msg: Recovered) -> None:
+        """A previous run's `set-price` is on its way again: no second push until it is done."""
+        if isinstance(msg.tag, PriceTag) and msg.tag.asset in self.assets:
+            self.assets[msg.tag.asset].in_flight = True
+
     @handles(TxDone)
     def done(self, msg: TxDone) -> None:
-        _, asset, price = msg.tag
-        state = self.assets[asset]
+        if not isinstance(msg.tag, PriceTag):
+            return
+        asset, price = msg.tag.asset, msg.tag.price
+        state = self.assets.get(asset)
+        if state is None:
+            return
         state.in_flight = False
-        if msg.status != "success":
+        if not msg.succeeded:
             self.log.record("oracle-push-failed", asset=asset, price=price, status=msg.status,
                             result=str(msg.result))  # fmt: skip
 

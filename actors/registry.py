@@ -29,16 +29,18 @@ from actors.messages import (
     QuoteBreaker,
     QuoteRefused,
     QuoteRequest,
+    Recovered,
     SignQuote,
     Submit,
     TrancheView,
     TxDone,
 )
 from actors.params import ZERO_KEY, Governance, follow, read_parameters
+from actors.tags import FixTag, SettleTag
 from chain.clarity import NONE, List, Ok, Some, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX, STX_USD, TOKEN_UNIT, Contracts
 from chain.fixings import fix_hints
-from chain.port import Chain, EventLog, StorePort
+from chain.port import Chain, Clock, EventLog, PolicyStatus, StorePort, no_clock
 from chain.protocol import expiry_on_grid
 from chain.quotes import Quote
 from risk.pricing import PricingParams
@@ -100,8 +102,10 @@ class RegistryActor(ServiceActor):
         log: EventLog,
         contracts: Contracts,
         config: RegistryConfig | None = None,
+        clock: Clock = no_clock,
     ):
         super().__init__(chain, store, log, contracts)
+        self.clock = clock  # the runtime's, for the quotes' `created` column
         self.config = config or RegistryConfig()
         self.params: dict[str, int] = {}
         self.prices: dict[str, PriceUpdate] = {}
@@ -117,7 +121,7 @@ class RegistryActor(ServiceActor):
         self.in_flight: set[int] = set()
         self.push_asked: dict[str, int] = {}
         self._settle_dirty = False
-        self.recovered: dict[str, tuple[int, ...]] = {}  # txid -> ids, from the outbox
+        self.recovered: set[SettleTag] = set()  # a previous run's batches (Recovered)
         self.alone: set[int] = set()  # ids of a failed batch: settled one per transaction
         self.breakers: set[tuple[int, int]] = set()  # tranches not quoted (QuoteBreaker)
         self.fixing_window = 6  # the oracle's, read on start
@@ -132,11 +136,6 @@ class RegistryActor(ServiceActor):
 
     def on_start(self) -> None:
         self.params = read_parameters(self.chain, self.contracts, PARAMETERS)
-        for row in self.store.outbox.pending():  # settlements a previous run left in flight
-            kind, _, ids = row["tag"].partition(":")
-            if kind == "settle" and ids:
-                self.recovered[row["txid"]] = tuple(int(i) for i in ids.split(","))
-                self.in_flight.update(self.recovered[row["txid"]])
         self.burn_height = self.chain.tip().burn_height
         base = self.burn_height * QUOTE_IDS_PER_BLOCK
         last = self.store.quotes.last_id(base, base + QUOTE_IDS_PER_BLOCK)
@@ -191,7 +190,7 @@ class RegistryActor(ServiceActor):
             quote.token,
             quote.tier,
             quote.quote_expiry,
-            0.0,
+            self.clock(),
         )
         self.log.record(
             "quote",
@@ -321,8 +320,6 @@ class RegistryActor(ServiceActor):
                 self._ask_push(BTC_USD)  # buyers are about: spot observed in every burn block
             for qid in [q for q, r in self.reservations.items() if r.expiry < msg.burn_height]:
                 self._release(qid)
-            if self.recovered:
-                self._settle_recovered()
         c = self.contracts
         trusted = {c.oracle.address, c.registry.address, c.parameters.address}
         for e in msg.prints:
@@ -356,7 +353,7 @@ class RegistryActor(ServiceActor):
                 heapq.heappush(self.expiring, (e["expiration"], pid))
             elif name in ("policy-settled", "policy-expired"):
                 pid = e["id"]
-                status = 1 if name == "policy-settled" else 2
+                status = PolicyStatus.SETTLED if name == "policy-settled" else PolicyStatus.EXPIRED
                 payout, paid = e.get("payout", 0), e.get("paid", 0)
                 self.store.policies.finished(pid, status, payout, paid, e["price"], e["_burn"])
                 self.active.pop(pid, None)
@@ -383,15 +380,6 @@ class RegistryActor(ServiceActor):
             elif name == "parameter-set":
                 follow(self.params, e)
         self._settle()
-
-    def _settle_recovered(self) -> None:
-        """A previous run's settlement no longer pending in the outbox is done with: its
-        policies' events (if it ran) have arrived, and the others may be settled again."""
-        for txid in list(self.recovered):
-            row = self.store.outbox.get(txid)
-            if row is None or row["status"] != "pending":
-                self.in_flight.difference_update(self.recovered.pop(txid))
-                self._settle_dirty = True
 
     def _stored(self, key: tuple[str, int]) -> bool:
         """Whether the oracle has the fixing; asked of the chain once per key (a restart, or a
@@ -423,7 +411,7 @@ class RegistryActor(ServiceActor):
                 self.contracts.oracle,
                 "fix",
                 (StringAscii(asset), UInt(expiry), UInt(start), UInt(end)),
-                ("fix", asset, expiry),
+                FixTag(asset, expiry),
                 self.actor_ref,
             )
         )
@@ -466,22 +454,42 @@ class RegistryActor(ServiceActor):
                     self.contracts.registry,
                     "settle-policies",
                     (List(tuple(UInt(i) for i in ids)), self.contracts.sbtc),
-                    ("settle", ids),
+                    SettleTag(ids),
                     self.actor_ref,
                 )
             )
 
+    @handles(Recovered)
+    def recovered_tx(self, msg: Recovered) -> None:
+        """A previous run's `fix` or settlement is on its way again: not sent twice meanwhile."""
+        match msg.tag:
+            case FixTag(asset, expiry):
+                self.fixing.add((asset, expiry))
+            case SettleTag(ids):
+                self.recovered.add(msg.tag)
+                self.in_flight.update(ids)
+
     @handles(TxDone)
     def done(self, msg: TxDone) -> None:
-        if msg.tag[0] == "fix":
-            key = (msg.tag[1], msg.tag[2])
+        tag = msg.tag
+        if isinstance(tag, FixTag):
+            key = (tag.asset, tag.expiry)
             self.fixing.discard(key)
-            if msg.status != "success":  # a hint gone stale (a push at E itself): try again
+            if not msg.succeeded:  # a hint gone stale (a push at E itself): try again
                 self.log.record("fix-failed", asset=key[0], expiry=key[1], status=msg.status)
                 self._settle_dirty = True
             return
-        if msg.tag[0] == "settle" and msg.status != "success":
-            ids = msg.tag[1]
+        if not isinstance(tag, SettleTag):
+            return
+        if tag in self.recovered and msg.succeeded:
+            # a previous run's batch ran: its policies' events have arrived, and whichever it
+            # did not settle may be settled again
+            self.recovered.discard(tag)
+            self.in_flight.difference_update(tag.ids)
+            self._settle_dirty = True
+        if not msg.succeeded:
+            self.recovered.discard(tag)
+            ids = tag.ids
             self.log.record("settle-failed", ids=list(ids), status=msg.status)
             self.in_flight.difference_update(ids)
             if len(ids) > 1:

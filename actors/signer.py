@@ -10,23 +10,19 @@ most one of its versions can ever confirm.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from actors.base import EngineActor, handles
-from actors.messages import NewBlock, QuoteOffer, SignQuote, Submit, TxDone
+from actors.messages import Connect, NewBlock, QuoteOffer, Recovered, SignQuote, Submit, TxDone
+from actors.tags import decode
 from chain import errors
 from chain import transactions as txs
 from chain.keys import PrivateKey
-from chain.port import Chain, EventLog, StorePort, TxStatus
+from chain.port import Chain, Clock, EventLog, OutboxStatus, StorePort, TxStatus, no_clock
 from chain.quotes import QUOTE_DOMAIN_NAME, network_domain, sign_quote
 
 DROPPED = TxStatus.DROPPED
-
-
-def tag_text(tag: tuple) -> str:
-    """A request's tag as the outbox keeps it: `settle:4,5,6`, `price:BTC-USD:6500000000000`,
-    so that a restarted engine knows what each pending transaction was for."""
-    return ":".join(",".join(map(str, p)) if isinstance(p, tuple) else str(p) for p in tag)
+PENDING, REJECTED = OutboxStatus.PENDING, OutboxStatus.REJECTED
 
 
 @dataclass(frozen=True)
@@ -78,8 +74,12 @@ class SignerActor(EngineActor):
         backend_key: PrivateKey,
         quote_key: PrivateKey,
         config: SignerConfig | None = None,
+        clock: Clock = no_clock,
     ):
+        """`clock`: the runtime's time for the outbox's `created`/`updated` (virtual seconds
+        in a simulation, wall time live); without one they stay 0."""
         super().__init__()
+        self.clock = clock
         self.chain, self.store, self.log = chain, store, log
         self._backend_key, self._quote_key = backend_key, quote_key
         self.config = config or SignerConfig()
@@ -90,6 +90,7 @@ class SignerActor(EngineActor):
         self.height = 0
         self.blocked = False  # the node said TooMuchChaining: wait for a block
         self._refused: set[str] = set()  # outbox rows of bytes the node did not take
+        self._recovered: list[Recovered] = []  # told to their owners once connected
 
     def __repr__(self) -> str:
         return f"SignerActor({self.address.address})"
@@ -113,30 +114,44 @@ class SignerActor(EngineActor):
             except KeyError:
                 receipt = None
             if receipt is not None and receipt.status.final and receipt.status is not DROPPED:
-                self.store.outbox.set_status(txid, receipt.status.value, 0.0)
+                self.store.outbox.set_status(txid, OutboxStatus(receipt.status), self.clock())
                 continue
             if receipt is None or receipt.status is TxStatus.DROPPED:
                 if nonce < self.next_nonce:
-                    self.store.outbox.set_status(txid, "dropped", 0.0)
+                    self.store.outbox.set_status(txid, OutboxStatus.DROPPED, self.clock())
                     continue
                 try:
                     self.chain.submit(bytes.fromhex(row["raw_hex"]))
                 except errors.Unavailable:
                     sent_at = -1
                 except errors.Rejected as exc:
-                    self.store.outbox.set_status(txid, "rejected", 0.0)
+                    self.store.outbox.set_status(txid, REJECTED, self.clock())
                     self.log.record("tx-refused", txid=txid, nonce=nonce, reason=exc.reason)
                     continue
             raw = bytes.fromhex(row["raw_hex"])
             tx = txs.decode(raw)
             payload = tx.payload
             assert isinstance(payload, txs.ContractCall)
-            request = Submit(payload.contract, payload.function, payload.args,
-                             tuple(row["tag"].split(":")))  # fmt: skip
+            tag = decode(row["tag"])
+            request = Submit(payload.contract, payload.function, payload.args, tag)
             self.in_flight[txid] = _InFlight(_Job(request, row["fee"]), nonce, txid, raw, sent_at)
+            self._recovered.append(Recovered(tag, txid))
             self.next_nonce = max(self.next_nonce, nonce + 1)
             self.log.record("tx-recovered", txid=txid, function=payload.function, nonce=nonce)
         self.store.flush()
+
+    @handles(Connect)
+    def connect(self, msg: Connect) -> None:
+        """Tells each recovered transaction's owner what is on its way for it, and answers
+        the owner (`TxDone`) when it finishes, as if the owner had just sent it: the owners
+        learn what a previous run left pending from the Signer, never from its outbox."""
+        for recovered in self._recovered:
+            owner = getattr(msg, recovered.tag.owner)
+            flight = self.in_flight.get(recovered.txid)
+            if flight is not None and flight.job.request.reply_to is None:
+                flight.job.request = replace(flight.job.request, reply_to=owner)
+            owner.tell(recovered)
+        self._recovered.clear()
 
     # -- requests --
 
@@ -167,7 +182,9 @@ class SignerActor(EngineActor):
                     break
                 if not sent:
                     for later in reversed(batch[i + 1 :]):  # signed after a refused nonce
-                        self.store.outbox.set_status(later.txid, "withdrawn", 0.0)
+                        self.store.outbox.set_status(
+                            later.txid, OutboxStatus.WITHDRAWN, self.clock()
+                        )
                         self._refused.add(later.txid)
                         self.waiting.appendleft(later.job)
                     break
@@ -199,13 +216,15 @@ class SignerActor(EngineActor):
         raw, txid = tx.serialize(), tx.txid.hex()
         if txid in self._refused:  # the same bytes again (same nonce and fee): same row
             self._refused.discard(txid)
-            self.store.outbox.bump(txid, 0.0)
-            self.store.outbox.set_status(txid, "pending", 0.0)
+            self.store.outbox.bump(txid, self.clock())
+            self.store.outbox.set_status(txid, PENDING, self.clock())
         elif job.replaces:
-            self.store.outbox.replace(job.replaces, txid, raw.hex(), job.fee, 0.0)
+            self.store.outbox.replace(job.replaces, txid, raw.hex(), job.fee, self.clock())
         else:
-            tag = tag_text(request.tag)
-            self.store.outbox.add(txid, self.address.address, nonce, raw.hex(), tag, job.fee, 0.0)
+            tag = request.tag.encode()
+            self.store.outbox.add(
+                txid, self.address.address, nonce, raw.hex(), tag, job.fee, self.clock()
+            )
         return _Prepared(job, nonce, raw, txid)
 
     def _track(self, p: _Prepared, sent_at: int) -> None:
@@ -227,7 +246,7 @@ class SignerActor(EngineActor):
                             nonce=p.nonce, error=str(exc)[:200])  # fmt: skip
             return None
         except errors.Rejected as exc:
-            self.store.outbox.set_status(p.txid, "rejected", 0.0)
+            self.store.outbox.set_status(p.txid, REJECTED, self.clock())
             self._refused.add(p.txid)
             job.attempts += 1
             retry = True
@@ -265,7 +284,7 @@ class SignerActor(EngineActor):
     def _fail(self, request: Submit, txid: str, reason: str) -> None:
         self.log.record("tx-failed", txid=txid, function=request.function, reason=reason)
         if request.reply_to is not None:
-            request.reply_to.tell(TxDone(request.tag, txid, "rejected", None, 0))
+            request.reply_to.tell(TxDone(request.tag, txid, REJECTED, None, 0))
 
     # -- confirmations --
 
@@ -278,17 +297,12 @@ class SignerActor(EngineActor):
             if receipt.status is TxStatus.DROPPED:
                 self._rebroadcast(flight, receipt.reason)
                 continue
-            self.store.outbox.set_status(receipt.txid, receipt.status.value, msg.time)
+            status = OutboxStatus(receipt.status)
+            self.store.outbox.set_status(receipt.txid, status, self.clock())
             request = flight.job.request
             if request.reply_to is not None:
                 request.reply_to.tell(
-                    TxDone(
-                        request.tag,
-                        receipt.txid,
-                        receipt.status.value,
-                        receipt.result,
-                        receipt.burn_height,
-                    )
+                    TxDone(request.tag, receipt.txid, status, receipt.result, receipt.burn_height)
                 )
         self.height = msg.height
         self.blocked = False
@@ -335,7 +349,7 @@ class SignerActor(EngineActor):
         f.sent_at = self.height
         if receipt is None:
             del self.in_flight[f.txid]
-            self.store.outbox.set_status(f.txid, "dropped", 0.0)
+            self.store.outbox.set_status(f.txid, OutboxStatus.DROPPED, self.clock())
             self.log.record("tx-lost", txid=f.txid, nonce=f.nonce)
             f.job.replaces = ""
             self.waiting.append(f.job)
@@ -352,7 +366,7 @@ class SignerActor(EngineActor):
             self.in_flight[flight.txid] = flight
             return
         if spent:  # that nonce is spent elsewhere
-            self.store.outbox.set_status(flight.txid, "dropped", 0.0)
+            self.store.outbox.set_status(flight.txid, OutboxStatus.DROPPED, self.clock())
             self.waiting.appendleft(job)
             return
         job.fee = min(job.fee + job.fee // 10 + 1, self.config.max_fee)

@@ -24,6 +24,16 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from chain.clarity import ClarityValue, ContractPrincipal, Principal, StandardPrincipal
+from store.statuses import OutboxStatus, PolicyStatus  # the store port's vocabulary, one home
+
+Clock = Callable[[], float]
+"""Seconds now, for the store's time columns: the runtime's `now` (virtual time in a
+simulation, so runs stay deterministic; wall time live)."""
+
+
+def no_clock() -> float:
+    """The clock of an actor started without one (unit tests): time columns stay 0."""
+    return 0.0
 
 
 class TxStatus(StrEnum):
@@ -237,7 +247,7 @@ class PolicyRows(Protocol):
     ) -> None: ...
 
     def finished(
-        self, id: int, status: int, payout: int, paid: int, price: int, block: int
+        self, id: int, status: PolicyStatus, payout: int, paid: int, price: int, block: int
     ) -> None: ...
 
 
@@ -290,7 +300,7 @@ class OutboxRows(Protocol):
         self, txid: str, sender: str, nonce: int, raw_hex: str, tag: str, fee: int, ts: float
     ) -> None: ...
 
-    def set_status(self, txid: str, status: str, ts: float) -> None: ...
+    def set_status(self, txid: str, status: OutboxStatus, ts: float) -> None: ...
 
     def bump(self, txid: str, ts: float) -> None: ...
 

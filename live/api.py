@@ -49,13 +49,13 @@ from live.responses import (
     ReadyOut,
     StatusOut,
 )
-from store.schema import FlowKind
+from store.schema import FlowKind, PolicyStatus
 
 API_VERSION = "1"
 TOKENS = {"stx": STX, "sbtc": SBTC}
 TOKEN_TEXT = {v: k for k, v in TOKENS.items()}
-STATUS = {"active": 0, "settled": 1, "expired": 2}
-STATUS_TEXT = {v: k for k, v in STATUS.items()}
+STATUS = {s.label: int(s) for s in PolicyStatus}
+STATUS_TEXT = {int(s): s.label for s in PolicyStatus}
 YEAR_BLOCKS = BLOCKS_PER_YEAR
 TRAILING_BLOCKS = 4_320  # premium yield over the last 30 days of burn blocks
 QUOTE_TIMEOUT = 10.0

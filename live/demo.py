@@ -17,6 +17,7 @@ from pathlib import Path
 from chain import transactions as txs
 from chain.clarity import Err, deserialize, principal
 from chain.keys import PrivateKey
+from chain.port import TxStatus
 from chain.protocol import BLOCKS_PER_YEAR
 from live.commands import ApiDown, _api_call
 from settings import ConfigError, check_range
@@ -149,9 +150,9 @@ def _confirm(chain, txids: dict[str, str], timeout: float) -> None:
     while waiting and time.monotonic() < deadline:
         for what, txid in list(waiting.items()):
             receipt = chain.status(txid)
-            if receipt.status == "pending":
+            if receipt.status is TxStatus.PENDING:
                 continue
-            if receipt.status != "success":
+            if receipt.status is not TxStatus.SUCCESS:
                 raise RuntimeError(f"{what}: {receipt.status} ({receipt.result})")
             print(f"confirmed: {what}", file=sys.stderr)
             del waiting[what]
@@ -189,7 +190,7 @@ def _buy(config, chain, buyer: Wallet, args, send) -> None:
                 f"{q['expiration']}")  # fmt: skip
         txid = send(buyer, answer["payload"])
         receipt = chain.status(txid)
-        while receipt.status == "pending" and time.monotonic() < deadline:
+        while receipt.status is TxStatus.PENDING and time.monotonic() < deadline:
             time.sleep(0.2)
             receipt = chain.status(txid)
         result = receipt.result

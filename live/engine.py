@@ -198,6 +198,10 @@ class LiveEngine:
             keys=Keys(backend_key, quote_key),
             configs=Configs(oracle=oracle_cfg, signer=signer_cfg),
         )
+        # every actor has handled `Connect` before the first block: the Signer's `Recovered`
+        # (a previous run's pending transactions) then reaches their owners before any block
+        # could make them send the same again
+        engine.sync(1)
         self._registry_proxy = engine.refs.registry.proxy()
         if cfg.risk.enabled:
             from live.risk import ShadowRisk

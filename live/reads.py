@@ -32,7 +32,7 @@ from store.repositories import (
     flow_of,
     pending_of,
 )
-from store.schema import FlowKind
+from store.schema import FlowKind, OutboxStatus
 
 HISTORY_LIMIT = 2000  # the most price points one response carries
 
@@ -191,10 +191,11 @@ class Reads:
         return (rows[0].ts, int(rows[0].price), rows[0].sources) if rows else None
 
     async def pending_txids(self) -> list[str]:
-        """The outbox's pending transactions (the Signer records no wall-clock time in the
-        outbox, so how long each has been pending is tracked by whoever asks: live/service.py)."""
+        """The outbox's pending transactions (how long each has been pending is tracked by
+        whoever asks, live/service.py: `updated` moves with each rebroadcast)."""
         o = OUTBOX.c
-        return [r.txid for r in await self._all(select(o.txid).where(o.status == "pending"))]
+        stmt = select(o.txid).where(o.status == OutboxStatus.PENDING.value)
+        return [r.txid for r in await self._all(stmt)]
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -27,6 +27,7 @@ from live.limits import RateLimiter
 from live.metrics import Metrics
 from live.reads import Reads, read_only_engine
 from settings import ConfigError
+from store.schema import PolicyStatus
 
 VIEW_TTL = 0.25  # seconds a Registry view is reused: bounds the asks a burst of reads makes
 BALANCE_TTL = 5.0
@@ -242,10 +243,11 @@ class Service:
             v = view.tranches.get((token, tier))
             if v is not None and v.required:
                 m.coverage.labels(*labels).set(v.assets / v.required)
-        counts: dict[str, int] = {"active": 0, "settled": 0, "expired": 0}
+        counts: dict[str, int] = {s.label: 0 for s in PolicyStatus}
+        labels = {int(s): s.label for s in PolicyStatus}
         delays = []
         for row in await self.reads.policies(None, None, 100_000):
-            name = {0: "active", 1: "settled", 2: "expired"}.get(row["status"], "other")
+            name = labels.get(row["status"], "other")
             counts[name] = counts.get(name, 0) + 1
             if row["settled_block"] is not None:
                 delays.append(row["settled_block"] - row["expiration"])

@@ -114,6 +114,10 @@ class SimRuntime:
         self.refs.append(ref)
         return ref
 
+    def now(self) -> float:
+        """Virtual seconds: the clock actors stamp their store rows with (deterministic)."""
+        return float(self.env.now)
+
     def post(self, actor: SimActor, envelope: Any) -> None:
         self.queue.append((actor, envelope))
         if not self._scheduled and not self._delivering:

@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from store.schema import (
     FlowKind,
     Outbox,
+    OutboxStatus,
     PendingWithdrawal,
     Policy,
     PolicyStatus,
@@ -408,7 +409,7 @@ class PolicyRepo(_Repo):
     def finished(
         self,
         id: int,
-        status: int,
+        status: PolicyStatus,
         payout: int,
         paid: int,
         price: int,
@@ -669,7 +670,7 @@ _REPLACEMENT = {
     "nonce": OUTBOX.c.nonce,
     "raw_hex": bindparam("raw_hex", type_=OUTBOX.c.raw_hex.type),
     "tag": OUTBOX.c.tag,
-    "status": literal("pending", OUTBOX.c.status.type),
+    "status": literal(OutboxStatus.PENDING.value, OUTBOX.c.status.type),
     "fee": bindparam("fee", type_=OUTBOX.c.fee.type),
     "attempts": OUTBOX.c.attempts + 1,
     "created": _TS,
@@ -704,7 +705,7 @@ class OutboxRepo(_Repo):
             "nonce": nonce,
             "raw_hex": raw_hex,
             "tag": tag,
-            "status": "pending",
+            "status": OutboxStatus.PENDING.value,
             "fee": fee,
             "attempts": 1,
             "created": ts,
@@ -712,8 +713,8 @@ class OutboxRepo(_Repo):
         }
         self._buf.add(_OUTBOX_ADD, row, (("outbox", txid),))
 
-    def set_status(self, txid: str, status: str, ts: float) -> None:
-        row = {"_txid": txid, "status": status, "updated": ts}
+    def set_status(self, txid: str, status: OutboxStatus, ts: float) -> None:
+        row = {"_txid": txid, "status": OutboxStatus(status).value, "updated": ts}
         self._buf.add(_OUTBOX_UPDATE, row, (("outbox", txid),))
 
     def bump(self, txid: str, ts: float) -> None:
@@ -727,12 +728,14 @@ class OutboxRepo(_Repo):
         touched = (("outbox", old_txid), ("outbox", new_txid))
         row = {"_txid": old_txid, "new_txid": new_txid, "raw_hex": raw_hex, "fee": fee, "ts": ts}
         self._buf.add(_OUTBOX_REPLACE, row, touched)
-        self.set_status(old_txid, "replaced", ts)
+        self.set_status(old_txid, OutboxStatus.REPLACED, ts)
 
     def pending(self) -> list[dict[str, Any]]:
         """Pending transactions ordered by (sender, nonce): the order to rebroadcast them."""
         o = OUTBOX.c
-        stmt = select(OUTBOX).where(o.status == "pending").order_by(o.sender, o.nonce)
+        stmt = (
+            select(OUTBOX).where(o.status == OutboxStatus.PENDING.value).order_by(o.sender, o.nonce)
+        )
         return [dict(row._mapping) for row in self._buf.all(stmt)]
 
     def get(self, txid: str) -> dict[str, Any] | None:
@@ -741,6 +744,6 @@ class OutboxRepo(_Repo):
     def confirmed_nonces(self, sender: str) -> list[int]:
         """Nonces of this sender's transactions that a block included (success or abort)."""
         o = OUTBOX.c
-        mined = ("success", "abort_by_response", "abort_by_post_condition")
+        mined = [s.value for s in OutboxStatus if s.mined]
         stmt = select(o.nonce).where(o.sender == sender, o.status.in_(mined)).order_by(o.nonce)
         return [int(row[0]) for row in self._buf.all(stmt)]

@@ -17,12 +17,14 @@ ordering is on heights, ids, statuses or timestamps, which are ordinary 64-bit i
 from __future__ import annotations
 
 import operator
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Dialect, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from store.statuses import OutboxStatus, PolicyStatus
 
 __all__ = [
     "Base",
@@ -30,6 +32,7 @@ __all__ = [
     "ExactInt",
     "FlowKind",
     "Outbox",
+    "OutboxStatus",
     "PendingWithdrawal",
     "Policy",
     "PolicyStatus",
@@ -63,14 +66,6 @@ class ExactInt(TypeDecorator[int]):
     @property
     def python_type(self) -> type[int]:
         return int
-
-
-class PolicyStatus(IntEnum):
-    """Values of `policies.status`; they mirror the registry contract's status codes."""
-
-    ACTIVE = 0
-    SETTLED = 1
-    EXPIRED = 2
 
 
 class FlowKind(StrEnum):

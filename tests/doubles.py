@@ -222,6 +222,23 @@ class Mailbox:
         self.q.put(message)
 
 
+class Sink:
+    """An actor's peer that only keeps what it is told (`got`, in order): single-threaded."""
+
+    def __init__(self) -> None:
+        self.got: list = []
+
+    def tell(self, message) -> None:
+        self.got.append(message)
+
+
+class NoLog:
+    """An event log that keeps nothing."""
+
+    def record(self, kind: str, **fields) -> None:
+        pass
+
+
 class Clock:
     """A clock a test moves by hand: `clock()` reads it, `clock.t += seconds` moves it."""
 

@@ -39,6 +39,9 @@ class Runtime:
     def stop_all(self) -> None:
         self.stopped += 1
 
+    def now(self) -> float:
+        return 12.5
+
 
 def _engine(runtime: Runtime, observer=None) -> Engine:
     keys = Keys(PrivateKey.from_seed(b"backend"), PrivateKey.from_seed(b"quote"))
@@ -53,10 +56,12 @@ def test_the_four_actors_start_with_their_ports_and_hear_who_their_peers_are():
     signer, oracle, pool, registry = runtime.started
     assert [r.cls for r in runtime.started] == [SignerActor, OracleActor, PoolActor, RegistryActor]
     assert signer.args[:3] == ("chain", "store", "log") and signer.args[5] is None
+    assert signer.args[6]() == 12.5  # the runtime's clock, for the outbox's time columns
     assert oracle.args[:5] == ("feed", "chain", "store", "log", CONTRACTS)
     assert oracle.args[5] == OracleConfig(quorum=1)
     assert pool.args == ("chain", "store", "log", CONTRACTS)
-    assert registry.args == ("chain", "store", "log", CONTRACTS, RegistryConfig())
+    assert registry.args[:5] == ("chain", "store", "log", CONTRACTS, RegistryConfig())
+    assert registry.args[5]() == 12.5
     connect = Connect(oracle, registry, pool, signer, observer)  # type: ignore[arg-type]
     assert all(r.got == [connect] for r in runtime.started)
     assert engine.refs.all == (signer, oracle, pool, registry)

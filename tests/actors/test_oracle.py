@@ -15,6 +15,7 @@ from chain.port import Block
 from sim.models import PythonContracts
 from sim.runtime import SimRuntime
 from store import open_store
+from tests.doubles import NoLog, Sink
 from tests.sim.harness import USD, Harness
 
 
@@ -96,19 +97,6 @@ class _Feed:
         return [(s, self.price) for s in ("a", "b", "c")]
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.got: list = []
-
-    def tell(self, message) -> None:
-        self.got.append(message)
-
-
-class _Log:
-    def record(self, kind: str, **fields) -> None:
-        pass
-
-
 def test_the_actor_pushes_once_a_burn_block_clamped_to_the_elapsed_cap():
     """A crash to 40,000 seen off-chain: no push in the block that already has an observation;
     one block later one push of -5%; ten blocks after that the rest (within 50%)."""
@@ -117,10 +105,10 @@ def test_the_actor_pushes_once_a_burn_block_clamped_to_the_elapsed_cap():
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
     config = OracleConfig(assets=(BTC_USD,), store_raw=False)
-    actor = runtime.start(OracleActor, _Feed(40_000 * USD), h.chain, open_store(), _Log(),
+    actor = runtime.start(OracleActor, _Feed(40_000 * USD), h.chain, open_store(), NoLog(),
                           contracts, config)  # fmt: skip
-    signer = _Sink()
-    actor.tell(Connect(_Sink(), _Sink(), _Sink(), signer))
+    signer = Sink()
+    actor.tell(Connect(Sink(), Sink(), Sink(), signer))
     seen = 0
 
     def step(now: float) -> list[int]:

@@ -14,12 +14,14 @@ from actors.messages import (
     PriceUpdate,
     QuoteRefused,
     QuoteRequest,
+    Recovered,
     SignQuote,
     Submit,
     TrancheView,
     TxDone,
 )
 from actors.registry import NEVER, RegistryActor, RegistryConfig
+from actors.tags import FixTag, SettleTag
 from chain import protocol
 from chain.clarity import Buffer, UInt
 from chain.contracts import Contracts
@@ -32,15 +34,8 @@ from risk.paths import PriceModel
 from risk.pricing import PricingParams, premium_floor, premium_usd
 from sim.runtime import SimRuntime
 from store import open_store
+from tests.doubles import NoLog, Sink
 from tests.sim.harness import BTC, STX, USD, Harness, err
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.got: list = []
-
-    def tell(self, message) -> None:
-        self.got.append(message)
 
 
 class FailingBatches(Sink):
@@ -49,14 +44,9 @@ class FailingBatches(Sink):
     def tell(self, message) -> None:
         super().tell(message)
         if isinstance(message, Submit) and message.function == "settle-policies":
-            ids = message.tag[1]
+            ids = message.tag.ids
             status = "abort_by_response" if len(ids) > 1 else "success"
             message.reply_to.tell(TxDone(message.tag, f"tx-{ids}", status, None, 0))
-
-
-class Log:
-    def record(self, kind: str, **fields) -> None:
-        pass
 
 
 def _seeing_the_chain(
@@ -67,7 +57,7 @@ def _seeing_the_chain(
     actor."""
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts, config)
+    registry = runtime.start(RegistryActor, h.chain, open_store(), NoLog(), contracts, config)
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     events = tuple(h.chain.events_since(0, 10**9))
     tip = h.chain.tip()
@@ -80,13 +70,19 @@ def _seeing_the_chain(
     return runtime, registry
 
 
-def test_a_failed_batch_is_retried_one_policy_per_transaction():
+def _three_policies() -> tuple[Harness, Quote]:
+    """Policies 1-3, each 0.1 BTC, bought at 65,000 USD; returns the last quote."""
     h = Harness(users=3)
     h.set_price(65_000 * USD, 150_000_000)
     assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
     for i in range(3):
         q = h.quote(h.users[1 + i % 2], amount=BTC // 10)
         assert h.purchase(h.users[1 + i % 2], q).status == "success"
+    return h, q
+
+
+def test_a_failed_batch_is_retried_one_policy_per_transaction():
+    h, q = _three_policies()
     h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)  # expired: settlement may go
 
     signer = FailingBatches()
@@ -94,17 +90,51 @@ def test_a_failed_batch_is_retried_one_policy_per_transaction():
     tip = h.chain.tip()
     registry.tell(NewBlock(Block(tip.stacks_height + 1, tip.burn_height, 0.0, (), ())))
     h.chain.env.run()
-    sent = [m.tag[1] for m in signer.got if isinstance(m, Submit) and m.tag[0] == "settle"]
+    sent = [m.tag.ids for m in signer.got if isinstance(m, Submit) and m.tag.kind == "settle"]
     assert sent == [(1, 2, 3), (1,), (2,), (3,)]
     runtime.stop_all()
 
 
-def _quoting_registry(h: Harness, pending: int = 0):
-    """A registry actor that has seen the chain's prices and tranches (`pending` shares of
-    tranche (0, 1) waiting to be withdrawn), and a signer sink."""
+def test_a_recovered_settlement_holds_its_policies_until_the_signer_says_it_is_done():
+    """The Signer (not the Signer's outbox) tells the Registry of a previous run's batch: its
+    policies are not settled again while it is on its way, and may be once it has run."""
+    h, q = _three_policies()
+    h.chain.mine_burn(q.expiration - h.chain.tip().burn_height)
+
     runtime = SimRuntime(h.chain.env)
     contracts = Contracts.of(h.d.accounts.deployer.principal())
-    registry = runtime.start(RegistryActor, h.chain, open_store(), Log(), contracts)
+    registry = runtime.start(RegistryActor, h.chain, open_store(), NoLog(), contracts)
+    signer = Sink()
+    registry.tell(Connect(Sink(), registry, Sink(), signer))
+    registry.tell(Recovered(SettleTag((1, 2)), "old"))
+    events = tuple(h.chain.events_since(0, 10**9))
+    tip = h.chain.tip()
+    registry.tell(
+        NewBlock(Block(tip.stacks_height, tip.burn_height, 0.0, (), events), decode_prints(events))
+    )
+    h.chain.env.run()
+
+    def settled() -> list[tuple[int, ...]]:
+        got = [m.tag.ids for m in signer.got if isinstance(m, Submit) and m.tag.kind == "settle"]
+        signer.got.clear()
+        return got
+
+    assert settled() == [(3,)]
+    # it ran, but (in this test) settled nothing: the two are due again
+    registry.tell(TxDone(SettleTag((1, 2)), "old", "success", None, tip.burn_height))
+    registry.tell(NewBlock(Block(tip.stacks_height + 1, tip.burn_height, 0.0, (), ())))
+    h.chain.env.run()
+    assert settled() == [(1, 2)]
+    runtime.stop_all()
+
+
+def _quoting_registry(h: Harness, pending: int = 0, store=None):
+    """A registry actor that has seen the chain's prices and tranches (`pending` shares of
+    tranche (0, 1) waiting to be withdrawn), and a signer sink; on the runtime's clock."""
+    runtime = SimRuntime(h.chain.env)
+    contracts = Contracts.of(h.d.accounts.deployer.principal())
+    store = store or open_store()
+    registry = runtime.start(RegistryActor, h.chain, store, NoLog(), contracts, None, runtime.now)
     signer = Sink()
     registry.tell(Connect(Sink(), registry, Sink(), signer))
     tip = h.chain.tip()
@@ -120,6 +150,22 @@ def _quoting_registry(h: Harness, pending: int = 0):
     registry.tell(PoolState(tip.burn_height, views))
     h.chain.env.run()
     return runtime, registry, signer
+
+
+def test_a_quote_is_stored_at_the_runtimes_time():
+    h = Harness(users=3)
+    h.set_price(65_000 * USD, 50_000_000)
+    assert h.deposit(h.users[0], 0, 1, 500_000 * STX).status == "success"
+    store = open_store()
+    _runtime, registry, signer = _quoting_registry(h, store=store)
+    h.chain.env.run(until=h.chain.env.now + 42.0)
+    asked_at = h.chain.env.now
+    now = h.chain.tip().burn_height
+    registry.tell(QuoteRequest(h.users[1].address, BTC // 10, 60_000 * USD, now + 300, 0, Sink()))
+    h.chain.env.run()
+    q = [m.quote for m in signer.got if isinstance(m, SignQuote)][-1]
+    row = store.quotes.get(q.quote_id)
+    assert row is not None and row["ts"] == asked_at > 0
 
 
 def test_quotes_clear_the_chains_floors_and_price_the_capped_put():
@@ -277,9 +323,9 @@ def test_at_expiry_the_actor_proves_the_fixings_then_settles_once_each():
     tip = h.chain.tip()
     sent = [m for m in signer.got if isinstance(m, Submit)]
     assert [(m.function, m.tag) for m in sent] == [
-        ("fix", ("fix", "BTC-USD", q.expiration)),
-        ("fix", ("fix", "STX-USD", q.expiration)),
-        ("settle-policies", ("settle", (1,))),
+        ("fix", FixTag("BTC-USD", q.expiration)),
+        ("fix", FixTag("STX-USD", q.expiration)),
+        ("settle-policies", SettleTag((1,))),
     ]
     for m in sent:  # what the signer would send, in its nonce order
         assert h.send(h.admin, m.contract, m.function, *m.args).status == "success"

@@ -8,6 +8,7 @@ import simpy
 from actors.events import decode_prints
 from actors.messages import NewBlock, Submit, TxDone
 from actors.signer import SignerActor, SignerConfig
+from actors.tags import PriceTag
 from chain import errors
 from chain.clarity import StringAscii, UInt
 from chain.wallet import Wallet
@@ -68,13 +69,13 @@ def world(refusals=(), config=None, signer_config=None, seed=0):
     def ask(n):
         for i in range(n):
             args = (StringAscii(f"A-{i}"), UInt(1_000 + i))
-            signer.tell(Submit(oracle, "set-price", args, ("price", i), replies))
+            signer.tell(Submit(oracle, "set-price", args, PriceTag(f"A-{i}", i), replies))
 
     return env, d, runtime, log, replies, ask
 
 
 def confirmed_once(d, replies, n):
-    tags = sorted(r.tag[1] for r in replies.done)
+    tags = sorted(r.tag.price for r in replies.done)
     assert tags == list(range(n)), tags
     assert all(r.status == "success" for r in replies.done)
     prices = {

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.tags import decode
 from store import open_store
 from tests.live.conftest import live_toml
 
@@ -96,7 +97,7 @@ def test_sigterm_stops_cleanly_and_a_restart_picks_up_what_was_in_flight(
     assert records(log)[-1]["kind"] == "live-stop"
     with open_store(f"sqlite:///{tmp_path / 'live.db'}") as store:
         pending = store.outbox.pending()
-    assert sorted(r["tag"].split(":")[1] for r in pending) == ["BTC-USD", "STX-USD"]
+    assert sorted(decode(r["tag"]).asset for r in pending) == ["BTC-USD", "STX-USD"]
 
     devnet.mine()  # they confirm while the engine is stopped
 

@@ -16,6 +16,7 @@ import pytest
 from actors.base import ThreadingRuntime
 from actors.messages import NewBlock, Submit, Sync, TxDone
 from actors.signer import SignerActor, SignerConfig
+from actors.tags import PriceTag
 from chain import errors
 from chain import transactions as txs
 from chain.clarity import StringAscii, UInt
@@ -234,7 +235,7 @@ def test_row5_the_signer_survives_a_text_plain_refusal(hiro, tmp_path):
 
     def request(job: int) -> TxDone:
         args = (StringAscii("BTC-USD"), UInt((69_000 + job) * USD))
-        signer.tell(Submit(chain.contracts.oracle, "set-price", args, ("job", job), box))
+        signer.tell(Submit(chain.contracts.oracle, "set-price", args, PriceTag("J", job), box))
         signer.ask(Sync())
         for _ in range(6):
             if not box.q.empty():
@@ -248,9 +249,9 @@ def test_row5_the_signer_survives_a_text_plain_refusal(hiro, tmp_path):
     try:
         hiro.proxy.rejections.append("text:Failed to deserialize posted transaction: eof")
         refused = request(1)
-        assert (refused.tag, refused.status) == (("job", 1), "rejected")
+        assert (refused.tag, refused.status) == (PriceTag("J", 1), "rejected")
         done = request(2)
-        assert (done.tag, done.status) == (("job", 2), TxStatus.SUCCESS.value)
+        assert (done.tag, done.status) == (PriceTag("J", 2), TxStatus.SUCCESS.value)
         assert hiro.proxy.refused == ["text:Failed to deserialize posted transaction: eof"]
         assert box.q.empty()
     finally:

@@ -10,6 +10,7 @@ from actors.base import ThreadingRuntime
 from actors.events import decode_prints
 from actors.messages import NewBlock, Submit, Sync, TxDone
 from actors.signer import SignerActor, SignerConfig
+from actors.tags import PriceTag
 from chain.clarity import StringAscii, UInt
 from chain.contracts import Contracts
 from chain.node import NodeClient, NodeUnavailable
@@ -53,7 +54,7 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
     def request(i: int) -> None:
         # a feed per job: the oracle keeps one observation per asset per burn block
         args = (StringAscii(f"JOB-{i}"), UInt(65_000 * 100_000_000))
-        signer.tell(Submit(contracts.oracle, "set-price", args, ("job", i), box))
+        signer.tell(Submit(contracts.oracle, "set-price", args, PriceTag("J", i), box))
 
     def block() -> None:
         devnet.mine()
@@ -93,7 +94,7 @@ def test_the_signer_loses_and_doubles_nothing_through_refusals_outages_and_lost_
 
     assert faulty_refused == list(REASONS)  # every kind was injected
     assert all(isinstance(d, TxDone) for d in done)
-    assert sorted(d.tag[1] for d in done) == list(range(10))  # each request answered once
+    assert sorted(d.tag.price for d in done) == list(range(10))  # each request answered once
     assert {d.status for d in done} == {"success"}
     # exactly ten transactions of the backend ever confirmed: none lost, none doubled
     with NodeClient(LOCAL, transport=devnet.transport) as direct:
@@ -122,7 +123,7 @@ def test_the_signer_pays_the_node_estimate_when_it_is_above_its_own_fee(tmp_path
         signer = runtime.start(SignerActor, chain, store, LiveLog(None), accounts.deployer,
                                accounts.quote, config)  # fmt: skip
         args = (StringAscii(f"FEE-{floor}"), UInt(65_000 * 100_000_000))  # a feed per job
-        signer.tell(Submit(contracts.oracle, "set-price", args, ("job", floor), box))
+        signer.tell(Submit(contracts.oracle, "set-price", args, PriceTag("J", floor), box))
         signer.ask(Sync())
         devnet.mine()
         for b in chain.poll():

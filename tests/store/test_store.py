@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from store import Store, open_store
 from store.repositories import POLICIES, PRICES_RAW, SHARES, Flow, Pending, _upsert
-from store.schema import FlowKind, Policy, PolicyStatus, metadata
+from store.schema import FlowKind, OutboxStatus, Policy, PolicyStatus, metadata
 from tests.conftest import examples
 
 BIG = 2**100
 HUGE = 2**128 - 1  # the largest Clarity uint
-ACTIVE, SETTLED, EXPIRED = (int(s) for s in PolicyStatus)
+ACTIVE, SETTLED, EXPIRED = PolicyStatus
 
 
 def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -433,14 +433,16 @@ def test_outbox_lifecycle(store: Store) -> None:
     }
     assert [t["txid"] for t in store.outbox.pending()] == ["a0x", "a1", "b0"]
 
-    store.outbox.set_status("a0x", "confirmed", 5.0)
-    store.outbox.set_status("b0", "dropped", 5.0)
+    store.outbox.set_status("a0x", OutboxStatus.SUCCESS, 5.0)
+    store.outbox.set_status("b0", OutboxStatus.DROPPED, 5.0)
     assert [t["txid"] for t in store.outbox.pending()] == ["a1"]
     confirmed = store.outbox.get("a0x")
     assert confirmed is not None and (confirmed["status"], confirmed["updated"]) == (
-        "confirmed",
+        "success",
         5.0,
     )
+    with pytest.raises(ValueError):  # a status no one reads back is refused at the call
+        store.outbox.set_status("a1", "confirmed", 5.0)  # type: ignore[arg-type]
 
 
 def test_outbox_add_and_replace_in_one_flush(store: Store) -> None:
