@@ -20,20 +20,34 @@ from chain.clarity import Ok, StringAscii, Tuple, UInt
 from chain.contracts import BTC_USD, STX_USD, Contracts
 from chain.port import Chain, EventLog, PriceFeed, StorePort
 from risk.volatility import VolEstimator
+from settings import Knob
 
 # Seconds per burn block, to turn the age in blocks of the chain's last price into a time. Not a
 # protocol fact (issue 14 names it a scenario knob), so it stays here, unchanged, until it is one.
 BURN_BLOCK_SECONDS = 600.0
 
 
+# The oracle's settings a user sets, with their defaults and allowed ranges: one table for the
+# scenarios' knobs (`oracle.<name>`) and the live config's `[oracle]` section (where the quorum
+# is at most the number of sources).
+KNOBS: dict[str, Knob] = {
+    "poll_seconds": Knob(60.0, 1, 3600),
+    "threshold_bps": Knob(50, 1, 5000),
+    "heartbeat_seconds": Knob(1800.0, 10, 86_400),
+    "min_interval_seconds": Knob(30.0, 0, 3600),
+    "outlier_bps": Knob(200, 1, 5000),
+    "quorum": Knob(3, 1, 20),
+}
+
+
 @dataclass(frozen=True)
 class OracleConfig:
-    poll_seconds: float = 60.0
-    threshold_bps: int = 50  # push when the price moved this much since the last push
-    heartbeat_seconds: float = 1800.0  # push at least this often
-    min_interval_seconds: float = 30.0  # never push an asset more often
-    outlier_bps: int = 200  # quotes this far from the median are dropped
-    quorum: int = 3
+    poll_seconds: float = KNOBS["poll_seconds"].default
+    threshold_bps: int = KNOBS["threshold_bps"].default  # push when the price moved this much
+    heartbeat_seconds: float = KNOBS["heartbeat_seconds"].default  # push at least this often
+    min_interval_seconds: float = KNOBS["min_interval_seconds"].default  # never push more often
+    outlier_bps: int = KNOBS["outlier_bps"].default  # quotes this far from the median dropped
+    quorum: int = KNOBS["quorum"].default
     vol_window_days: float = 30.0
     vol_floor: float = 0.20
     assets: tuple[str, ...] = (BTC_USD, STX_USD)

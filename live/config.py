@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from actors.oracle import KNOBS as ORACLE_KNOBS
 from chain import c32
 from chain.clarity import ContractPrincipal, StandardPrincipal, principal
 from chain.contracts import Contracts
 from chain.keys import InvalidKey, PrivateKey
 from chain.transactions import Network
-from settings import ConfigError, allowed_range, check_range
+from settings import ConfigError, Knob, allowed_range, check_range
 
 NETWORKS = {
     "mainnet": "https://api.hiro.so",
@@ -75,12 +76,13 @@ class OracleSettings:
     sources: tuple[str, ...]
     base_urls: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 3.0
-    poll_seconds: float = 60.0
-    threshold_bps: int = 50
-    heartbeat_seconds: float = 1800.0
-    min_interval_seconds: float = 30.0
-    outlier_bps: int = 200
-    quorum: int = 3
+    # defaults and ranges: the oracle actor's table (actors/oracle.py KNOBS)
+    poll_seconds: float = ORACLE_KNOBS["poll_seconds"].default
+    threshold_bps: int = ORACLE_KNOBS["threshold_bps"].default
+    heartbeat_seconds: float = ORACLE_KNOBS["heartbeat_seconds"].default
+    min_interval_seconds: float = ORACLE_KNOBS["min_interval_seconds"].default
+    outlier_bps: int = ORACLE_KNOBS["outlier_bps"].default
+    quorum: int = ORACLE_KNOBS["quorum"].default
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,11 @@ def _number(table: dict, where: str, key: str, default: Any, lo: float, hi: floa
         raise ConfigError(f"{where}.{key}: {raw!r} is not valid; allowed: {allowed}")
     check_range(f"{where}.{key}", raw, lo, hi, kind=kind, shown=raw)
     return kind(raw)
+
+
+def _knob(table: dict, where: str, key: str, knob: Knob) -> Any:
+    """A setting whose default and range are an actor's table's (e.g. the oracle's KNOBS)."""
+    return _number(table, where, key, knob.default, knob.lo, knob.hi, knob.kind)
 
 
 def _text(raw: Any) -> bool:
@@ -304,17 +311,18 @@ def parse(doc: dict, base: Path = Path(".")) -> LiveConfig:
         if s not in sources:
             raise ConfigError(f"oracle.base_urls.{_name(s)}: not in oracle.sources")
         _url(f"oracle.base_urls.{s}", u)
-    quorum = _number(ora, "oracle", "quorum", 3, 1, len(sources), int)
+    q = ORACLE_KNOBS["quorum"]
+    quorum = _number(ora, "oracle", "quorum", q.default, q.lo, len(sources), int)
     oracle = OracleSettings(
         sources=tuple(sources),
         base_urls={s: u.rstrip("/") for s, u in base_urls.items()},
         timeout_seconds=_number(ora, "oracle", "timeout_seconds", 3.0, 0.1, 60),
-        poll_seconds=_number(ora, "oracle", "poll_seconds", 60.0, 1, 3600),
-        threshold_bps=_number(ora, "oracle", "threshold_bps", 50, 1, 5000, int),
-        heartbeat_seconds=_number(ora, "oracle", "heartbeat_seconds", 1800.0, 10, 86400),
-        min_interval_seconds=_number(ora, "oracle", "min_interval_seconds", 30.0, 0, 3600),
-        outlier_bps=_number(ora, "oracle", "outlier_bps", 200, 1, 5000, int),
         quorum=quorum,
+        **{
+            name: _knob(ora, "oracle", name, knob)
+            for name, knob in ORACLE_KNOBS.items()
+            if name != "quorum"
+        },
     )
 
     sig = _section(doc, "signer", required=False)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from actors.oracle import KNOBS as ORACLE_KNOBS
 from settings import ConfigError, Knob
 from sim import adversaries
 
@@ -78,12 +79,7 @@ KNOBS: dict[str, Knob] = {
     "guardian.oracle_latency_blocks": Knob(
         0, 0, 144, help="burn blocks the guardian takes to remove such a submitter"
     ),
-    "oracle.poll_seconds": Knob(60.0, 1, 3600),
-    "oracle.threshold_bps": Knob(50, 1, 10_000),
-    "oracle.heartbeat_seconds": Knob(1800.0, 10, 86_400),
-    "oracle.min_interval_seconds": Knob(30.0, 0, 86_400),
-    "oracle.outlier_bps": Knob(200, 1, 10_000),
-    "oracle.quorum": Knob(3, 1, 20),
+    **{f"oracle.{name}": knob for name, knob in ORACLE_KNOBS.items()},  # the actor's table
     "registry.settle_delay_blocks": Knob(
         0, -1, 100_000, help="burn blocks after an expiry before the backend settles; -1 never"
     ),
