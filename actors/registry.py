@@ -67,6 +67,7 @@ PARAMETERS = (
     "price-max-age",
     "quote-ttl-seconds",
     "quote-slippage-bps",
+    "quote-price-blocks",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
 # a v2 purchase needs a BTC-USD observation from its own or the previous burn block: for this
@@ -233,13 +234,14 @@ class RegistryActor(ServiceActor):
             self._ask_push(BTC_USD if req.token != STX else STX_USD)
         if age > max_age:
             return "no-price"  # the chain would refuse the purchase (u317)
-        # a purchase needs a BTC-USD observation from its own or the previous burn block (u333):
-        # ask for one in every burn block that has none, while quotes are requested. Judged on
-        # the blocks followed so far, the same view the on-chain price comes from (a poll that
-        # lags lags both; the wallet asks again if the purchase comes too late)
+        # a purchase needs a BTC-USD observation at most quote-price-blocks old (u333; 1: its
+        # own or the previous burn block): ask for one in every burn block that has none, while
+        # quotes are requested. Judged on the blocks followed so far, the same view the on-chain
+        # price comes from (a poll that lags lags both; the wallet asks again if the purchase
+        # comes too late)
         if onchain[1] < self.burn_height:
             self._ask_push(BTC_USD)
-        if onchain[1] + 1 < self.burn_height:
+        if onchain[1] + p["quote-price-blocks"] < self.burn_height:
             return "no-price"
         spot, rules = btc.price, QuoteRules.of(p, cfg.quote_ttl_blocks)
         tier = req.tier

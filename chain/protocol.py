@@ -76,4 +76,7 @@ PARAMETER_DEFAULTS: dict[str, int] = {
     # close to the latest BTC-USD observation (contracts/README.md, "purchase-policy")
     "quote-ttl-seconds": 60,
     "quote-slippage-bps": 50,
+    # the purchase's BTC-USD observation at most this many burn blocks old (1: this or the
+    # previous block; a fast devnet, whose burn blocks come every second, deploys with more)
+    "quote-price-blocks": 1,
 }

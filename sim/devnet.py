@@ -153,12 +153,15 @@ class Devnet:
         burn block comes every `burn_seconds` of wall time but adds 600 s of chain time
         (sim/models/clock.py), so a 60 s quote would die with the next burn block, before a
         wallet could sign it: unless `parameters` say otherwise, quotes there live three burn
-        blocks of chain time, as v1's did (`quote-ttl-seconds` 1800, deployed so; the purchase
-        still needs a BTC-USD observation from its own or the previous burn block). A real
-        network keeps the contract's default."""
+        blocks of chain time, as v1's did (`quote-ttl-seconds` 1800, deployed so), and the
+        purchase's BTC-USD observation may be 20 s of wall time old (`quote-price-blocks`). A
+        real network keeps the contract's defaults."""
         values = dict(parameters or {})
         if burn_seconds < BURN_BLOCK_SECONDS:
             values.setdefault("quote-ttl-seconds", 3 * BURN_BLOCK_SECONDS)
+            # and the purchase's BTC-USD observation may be up to 20 s of wall time old (a
+            # real network's one block of slack is ten minutes)
+            values.setdefault("quote-price-blocks", max(1, math.ceil(20 / burn_seconds)))
         self.block_seconds, self.burn_seconds = block_seconds, burn_seconds
         self.lock = threading.RLock()
         self._stop = threading.Event()

@@ -57,6 +57,7 @@
 (map-set params "price-max-age" u6)
 (map-set params "quote-ttl-seconds" u60)
 (map-set params "quote-slippage-bps" u50)
+(map-set params "quote-price-blocks" u1)
 
 ;; what a queued change may set each key to, inclusive; a key without bounds
 ;; cannot be changed (contracts/README.md, "Admin", says why each bound)
@@ -83,6 +84,7 @@
 (map-set bounds "price-max-age" {min: u1, max: u144})
 (map-set bounds "quote-ttl-seconds" {min: u10, max: u3600})
 (map-set bounds "quote-slippage-bps" {min: u0, max: u1000})
+(map-set bounds "quote-price-blocks" {min: u1, max: u6})
 (map-set bounds "admin-delay" {min: u1008, max: u4320})
 
 ;; queued changes: parameters by key, roles ("admin", "guardian") by name

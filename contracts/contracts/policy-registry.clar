@@ -167,9 +167,11 @@
           (spot (get price btc))
           (quoted (get spot quote))
           (band (param "strike-band-bps")))
-      ;; pinned to spot: a BTC-USD observation from this or the previous burn block, within
-      ;; quote-slippage-bps of the spot the quote was priced at; a stale quote is no free option
-      (asserts! (<= burn-block-height (+ (get height btc) u1)) ERR-NO-RECENT-PRICE)
+      ;; pinned to spot: a BTC-USD observation at most quote-price-blocks burn blocks old (u1:
+      ;; this or the previous one), within quote-slippage-bps of the spot the quote was priced
+      ;; at; a stale quote is no free option
+      (asserts! (<= burn-block-height (+ (get height btc) (param "quote-price-blocks")))
+                ERR-NO-RECENT-PRICE)
       (asserts! (<= (* (if (> spot quoted) (- spot quoted) (- quoted spot)) u10000)
                     (* quoted (param "quote-slippage-bps")))
                 ERR-SLIPPAGE)

@@ -149,6 +149,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "price-max-age": (1, 144),
     "quote-ttl-seconds": (10, 3600),
     "quote-slippage-bps": (0, 1000),
+    "quote-price-blocks": (1, 6),
     "admin-delay": (1008, 4320),
 }
 ROLES = ("admin", "guardian")

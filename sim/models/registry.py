@@ -169,7 +169,7 @@ class Registry(Contract):
         if found is None:
             raise ContractErr(ERR_NO_PRICE)
         spot, band, strike = found[0], params.get("strike-band-bps"), q["strike"]
-        if now > add(found[1], 1):
+        if now > add(found[1], params.get("quote-price-blocks")):
             raise ContractErr(ERR_NO_RECENT_PRICE)
         quoted = q["spot"]
         if mul(abs(spot - quoted), 10000) > mul(quoted, params.get("quote-slippage-bps")):
