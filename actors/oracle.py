@@ -22,11 +22,6 @@ from chain.port import Chain, EventLog, PriceFeed, StorePort
 from risk.volatility import VolEstimator
 from settings import Knob
 
-# Seconds per burn block, to turn the age in blocks of the chain's last price into a time. Not a
-# protocol fact (issue 14 names it a scenario knob), so it stays here, unchanged, until it is one.
-BURN_BLOCK_SECONDS = 600.0
-
-
 # The oracle's settings a user sets, with their defaults and allowed ranges: one table for the
 # scenarios' knobs (`oracle.<name>`) and the live config's `[oracle]` section (where the quorum
 # is at most the number of sources).
@@ -48,6 +43,9 @@ class OracleConfig:
     min_interval_seconds: float = KNOBS["min_interval_seconds"].default  # never push more often
     outlier_bps: int = KNOBS["outlier_bps"].default  # quotes this far from the median dropped
     quorum: int = KNOBS["quorum"].default
+    # seconds a burn block lasts, to turn the age in blocks of the chain's last price into a
+    # time at a restart: the network's (a simulation's `chain.burn_block_seconds`)
+    burn_block_seconds: float = 600.0
     vol_window_days: float = 30.0
     vol_floor: float = 0.20
     assets: tuple[str, ...] = (BTC_USD, STX_USD)
@@ -138,10 +136,10 @@ class OracleActor(ServiceActor):
         cfg = self.config
         for asset, state in self.assets.items():
             if state.last_push_time == float("-inf") and state.onchain:
-                # a restart: the price on chain was pushed about this long ago (burn blocks
-                # of ~600 s), so the heartbeat runs from then, not from now
+                # a restart: the price on chain was pushed about this long ago, so the
+                # heartbeat runs from then, not from now
                 age = max(0, self.burn_height - state.onchain_height)
-                state.last_push_time = t - age * BURN_BLOCK_SECONDS
+                state.last_push_time = t - age * cfg.burn_block_seconds
             quotes = self.feed.fetch(asset)
             if cfg.store_raw:
                 for source, raw in quotes:

@@ -137,7 +137,9 @@ def build(scenario: Scenario, seed: int, out: Path | None, executor: str) -> Wor
         contracts=contracts,
         keys=Keys(accounts.deployer, accounts.quote),
         configs=Configs(
-            oracle=scenario.build(OracleConfig, "oracle"),
+            oracle=scenario.build(
+                OracleConfig, "oracle", burn_block_seconds=v["chain.burn_block_seconds"]
+            ),
             registry=scenario.build(RegistryConfig, "registry", pricing=pricing),
         ),
         observer=observer,
