@@ -43,11 +43,9 @@ class JsonlLog:
         self._hash = hashlib.sha256()
         self._file = path.open("w", encoding="utf-8", newline="\n") if path else None
         self._buffer = io.StringIO()
-        self.counts: dict[str, int] = {}
 
     def record(self, kind: str, **fields: Any) -> None:
         self.seq += 1
-        self.counts[kind] = self.counts.get(kind, 0) + 1
         line = dumps({"seq": self.seq, "t": round(self.clock(), 3), "kind": kind, **fields})
         self._buffer.write(line)
         self._buffer.write("\n")

@@ -112,7 +112,6 @@ class SimChain:
         self.env = env if env is not None else simpy.Environment()
         self.ledger = _Ledger(burn_height=getattr(executor, "genesis_burn_height", 0))
         self._subscribers: list[Callable[[Block], None]] = []
-        self._burn_listeners: list[Callable[[int], None]] = []
         if autostart:
             self.env.process(self._stacks_blocks())
             self.env.process(self._burn_blocks())
@@ -201,10 +200,6 @@ class SimChain:
         """`listener(block)` after every Stacks block, in height order."""
         self._subscribers.append(listener)
 
-    def on_burn_block(self, listener: Callable[[int], None]) -> None:
-        """`listener(burn_height)` after every burn block."""
-        self._burn_listeners.append(listener)
-
     @property
     def pending(self) -> int:
         return sum(len(q) for q in self.ledger.mempool.values())
@@ -252,8 +247,6 @@ class SimChain:
 
     def _burn_block(self) -> None:
         self.ledger.burn_height += 1
-        for listener in self._burn_listeners:
-            listener(self.ledger.burn_height)
 
     def _candidates(self) -> list[tuple[int, int, StandardPrincipal]]:
         led = self.ledger
