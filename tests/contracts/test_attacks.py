@@ -1099,6 +1099,25 @@ class TestQuotesAreShortLivedAndPinnedToSpot:
         assert buy(t, "wallet_3", 3) == Ok(UInt(2))
         t.assert_same_state(policies=2)
 
+    def test_an_older_observation_only_as_far_as_quote_price_blocks_allows(self, funded):
+        """`quote-price-blocks` (u1 at deployment) is how old the observation may be: the admin
+        can widen it only by a change queued a week, and at most to 6 burn blocks (u203); then a
+        quote is bought on a 3-block-old observation and refused on a 4-block-old one."""
+        t = funded
+        key = StringAscii("quote-price-blocks")
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(7)) == err(203)
+        assert t.call("wallet_3", "parameters", "queue-parameter", key, UInt(3)) == err(200)
+        assert t.call("deployer", "parameters", "queue-parameter", key, UInt(3)).value
+        t.mine_burn(2)
+        assert buy(t, "wallet_3", 1) == err(333)  # the old rule until the change applies
+        until(t, t.burn + DELAY)
+        assert t.call("wallet_5", "parameters", "apply-parameter", key) == Ok(TRUE)
+        t.mine_burn(3)  # `until` observed both prices at the eta
+        assert buy(t, "wallet_3", 2) == Ok(UInt(1))  # three blocks old
+        t.mine_burn(1)
+        assert buy(t, "wallet_3", 3) == err(333)  # four
+        t.assert_same_state(policies=1)
+
     def test_a_quote_priced_before_a_move_past_the_slippage_is_refused(self, funded):
         """The attack: a buyer holds a quote priced at 65,000 while BTC falls (a put worth more
         now) and buys after the oracle's next observation. v2: the latest observation must be
