@@ -70,8 +70,9 @@ PARAMETERS = (
     "quote-price-blocks",
 )
 QUOTE_IDS_PER_BLOCK = 1_000_000  # quote ids are burn height x this + a counter: unique for life
-# a v2 purchase needs a BTC-USD observation from its own or the previous burn block: for this
-# many burn blocks after a quote request, the registry asks for one in every burn block
+# a v2 purchase needs a BTC-USD observation at most quote-price-blocks old (u1 at deployment:
+# its own or the previous burn block): for this many burn blocks after a quote request, the
+# registry asks for one in every burn block
 QUOTING_BLOCKS = 6
 
 
